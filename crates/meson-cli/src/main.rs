@@ -1,0 +1,48 @@
+//! `meson-cdn`: one subcommand per role and tool.
+
+mod cache_sim;
+mod terminal;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "meson-cdn", version, about = "Meson CDN: a decentralized content delivery network")]
+struct Cli {
+    /// Log filter (tracing EnvFilter syntax), e.g. `info` or `meson_terminal=debug`.
+    #[arg(long, global = true, env = "MESON_LOG", default_value = "info")]
+    log: String,
+    /// Write logs as JSON lines instead of text.
+    #[arg(long, global = true, env = "MESON_LOG_JSON")]
+    log_json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a terminal: an edge cache in front of an origin.
+    Terminal(Box<terminal::TerminalArgs>),
+    /// Replay a request trace through the terminal's eviction policies and print hit ratios.
+    CacheSim(cache_sim::CacheSimArgs),
+}
+
+fn init_logging(filter: &str, json: bool) -> anyhow::Result<()> {
+    let filter = EnvFilter::try_new(filter).map_err(|e| anyhow::anyhow!("invalid --log filter {filter:?}: {e}"))?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_logging(&cli.log, cli.log_json)?;
+    match cli.command {
+        Command::Terminal(args) => terminal::run(*args),
+        Command::CacheSim(args) => cache_sim::run(args),
+    }
+}

@@ -1,0 +1,11 @@
+//! Meson CDN's policy, shared by every server and the simulator.
+//!
+//! Nothing in this crate performs I/O: callers pass in headers, bytes and the current time, and get
+//! decisions back. That keeps every rule testable on its own and identical wherever it runs.
+
+pub mod cachesim;
+pub mod content;
+pub mod eviction;
+pub mod http_cache;
+pub mod range;
+pub mod size;

@@ -1,0 +1,418 @@
+//! The admin listener: `/healthz`, `/metrics`, and the operator API under `/v1/admin/` (bearer token from
+//! `DATA_DIR/admin.token`). It listens apart from clients so no origin path is ever shadowed.
+
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use meson_core::content::{self, Root};
+use meson_core::range::{self, RangeRequest};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::body::{Segment, Source};
+use crate::cache::Cache;
+use crate::fill::{FillRequest, FillState, Push};
+use crate::index::ObjectRef;
+use crate::object::ObjectId;
+
+#[derive(Clone)]
+pub struct AdminState {
+    pub cache: Arc<Cache>,
+    pub token: Arc<str>,
+    pub started: Instant,
+}
+
+/// An admin API error: a status and a message, sent as `{"error": "..."}`.
+pub struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+fn bad_request(msg: impl Into<String>) -> ApiError {
+    ApiError(StatusCode::BAD_REQUEST, msg.into())
+}
+
+fn not_found(msg: impl Into<String>) -> ApiError {
+    ApiError(StatusCode::NOT_FOUND, msg.into())
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+pub fn router(state: AdminState) -> Router {
+    let admin = Router::new()
+        .route("/objects", post(push).get(list).delete(delete))
+        .route("/content/{root}", get(content_bytes))
+        .route("/content/{root}/outboard", get(content_outboard))
+        .route("/spot-check/{root}/{group}", get(spot_check))
+        .route("/purge", post(purge))
+        .route("/hardware", get(hardware))
+        .route("/heartbeat", get(heartbeat))
+        .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_text))
+        .nest("/v1/admin", admin)
+        .with_state(state)
+}
+
+/// Checks `Authorization: Bearer <token>` in constant time.
+async fn authorize(State(state): State<AdminState>, req: Request, next: Next) -> Response {
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let expected = state.token.as_bytes();
+    let ok = presented.len() == expected.len()
+        && presented
+            .as_bytes()
+            .iter()
+            .zip(expected)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if !ok {
+        return ApiError(StatusCode::UNAUTHORIZED, "missing or wrong admin token (see DATA_DIR/admin.token)".into())
+            .into_response();
+    }
+    next.run(req).await
+}
+
+async fn healthz(State(state): State<AdminState>) -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok", "disk_full": state.cache.disk_full() }))
+}
+
+async fn metrics_text() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        crate::telemetry::prometheus().render(),
+    )
+}
+
+/// The cache key of an absolute URL on this terminal's origin, or of a bare path.
+fn key_of(cache: &Cache, url: &str) -> ApiResult<(String, String)> {
+    let uri: http::Uri = url.parse().map_err(|e| bad_request(format!("invalid URL {url:?}: {e}")))?;
+    let origin = cache.origin.origin();
+    if uri.authority().is_some() && (uri.authority() != origin.authority() || uri.scheme() != origin.scheme()) {
+        return Err(bad_request(format!("{url} is not on this terminal's origin {origin}")));
+    }
+    let path = crate::path::normalize(uri.path()).map_err(|e| bad_request(e.to_string()))?;
+    let pq = match uri.query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path,
+    };
+    let authority = origin.authority().map(|a| a.as_str()).unwrap_or("");
+    Ok((format!("{authority}{pq}"), pq))
+}
+
+#[derive(Deserialize)]
+struct PushRequest {
+    url: String,
+    root: String,
+    ttl_secs: u64,
+}
+
+#[derive(Serialize)]
+struct ObjectSummary {
+    id: String,
+    key: String,
+    status: u16,
+    size: u64,
+    sliced: bool,
+    stored_at: u64,
+    slices: Vec<SliceSummary>,
+}
+
+#[derive(Serialize)]
+struct SliceSummary {
+    index: u32,
+    root: String,
+    len: u64,
+    verified: bool,
+}
+
+/// Save/cache a file: fetch `url` whole from the origin, keep it only if it hashes to `root`.
+async fn push(State(state): State<AdminState>, Json(req): Json<PushRequest>) -> ApiResult<Json<serde_json::Value>> {
+    let root: Root = req.root.parse().map_err(|e| bad_request(format!("root: {e}")))?;
+    let (key, path_and_query) = key_of(&state.cache, &req.url)?;
+    let coalesce = ObjectId::derive(&key, "");
+    let fill = FillRequest {
+        key: key.clone(),
+        path_and_query,
+        headers: http::HeaderMap::new(),
+        client_ip: None,
+        slice: 0,
+        known: None,
+        revalidate: false,
+        push: Some(Push { root, ttl: req.ttl_secs }),
+    };
+    let (fill, _) = state.cache.fill((coalesce, 0), fill);
+    let mut rx = fill.subscribe();
+    loop {
+        let s = rx.borrow_and_update().clone();
+        match s {
+            FillState::Done { obj, len, .. } => {
+                tracing::info!(%key, %root, len, "pushed object stored");
+                return Ok(Json(json!({ "key": key, "root": root.to_string(), "size": len, "id": obj.id.to_string() })));
+            }
+            FillState::Failed(e @ crate::fill::FillError::RootMismatch { .. }) => {
+                return Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))
+            }
+            FillState::Failed(e) => return Err(ApiError(StatusCode::BAD_GATEWAY, e.to_string())),
+            FillState::Uncacheable { status, reason } => {
+                return Err(ApiError(StatusCode::BAD_GATEWAY, format!("origin answered {status}: {reason}")))
+            }
+            FillState::NotModified { .. } => return Err(ApiError(StatusCode::CONFLICT, "unexpected 304".into())),
+            FillState::Waiting | FillState::Streaming { .. } => {}
+        }
+        if rx.changed().await.is_err() {
+            return Err(ApiError(StatusCode::BAD_GATEWAY, "fill abandoned".into()));
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct DeleteQuery {
+    root: Option<String>,
+    url: Option<String>,
+}
+
+/// Delete by content root (the whole object holding it) or by URL (every variant).
+async fn delete(State(state): State<AdminState>, Query(q): Query<DeleteQuery>) -> ApiResult<Json<serde_json::Value>> {
+    let cache = &state.cache;
+    let removed = match (q.root, q.url) {
+        (Some(root), None) => {
+            let root: Root = root.parse().map_err(|e| bad_request(format!("root: {e}")))?;
+            let (obj, _, _) = cache.index().by_root(&root).ok_or_else(|| not_found("no object with that root"))?;
+            cache.index().remove_object(&obj.id)
+        }
+        (None, Some(url)) => {
+            let (key, _) = key_of(cache, &url)?;
+            cache.index().remove_where(|m| m.key == key)
+        }
+        _ => return Err(bad_request("give exactly one of ?root= or ?url=")),
+    };
+    let n = removed.objects.len();
+    cache.delete(removed).await;
+    Ok(Json(json!({ "removed": n })))
+}
+
+#[derive(Deserialize)]
+struct PurgeRequest {
+    url: Option<String>,
+    prefix: Option<String>,
+    tag: Option<String>,
+}
+
+/// Purge by URL, by URL prefix, or by cache tag (`Cache-Tag` / `Surrogate-Key` from the origin).
+async fn purge(State(state): State<AdminState>, Json(req): Json<PurgeRequest>) -> ApiResult<Json<serde_json::Value>> {
+    let cache = &state.cache;
+    let removed = match (req.url, req.prefix, req.tag) {
+        (Some(url), None, None) => {
+            let (key, _) = key_of(cache, &url)?;
+            cache.index().remove_where(|m| m.key == key)
+        }
+        (None, Some(prefix), None) => {
+            let (key, _) = key_of(cache, &prefix)?;
+            cache.index().remove_where(|m| m.key.starts_with(&key))
+        }
+        (None, None, Some(tag)) => cache.index().remove_where(|m| m.tags().any(|t| t == tag)),
+        _ => return Err(bad_request("give exactly one of url, prefix or tag")),
+    };
+    let n = removed.objects.len();
+    tracing::info!(objects = n, "purged");
+    metrics::counter!("meson_terminal_purged_objects_total").increment(n as u64);
+    cache.delete(removed).await;
+    Ok(Json(json!({ "purged": n })))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+/// The index of cached objects, in pages ordered by id; `next` is the `after` of the following page.
+async fn list(State(state): State<AdminState>, Query(q): Query<ListQuery>) -> ApiResult<Json<serde_json::Value>> {
+    let after = q
+        .after
+        .map(|a| a.parse::<ObjectId>().map_err(|e| bad_request(format!("after: {e}"))))
+        .transpose()?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let page = state.cache.index().page(after, limit);
+    let next = (page.len() == limit).then(|| page.last().map(|(o, _)| o.id.to_string())).flatten();
+    let objects: Vec<ObjectSummary> = page
+        .into_iter()
+        .map(|(o, slices)| ObjectSummary {
+            id: o.id.to_string(),
+            key: o.meta.key.clone(),
+            status: o.meta.status.as_u16(),
+            size: o.meta.total_len,
+            sliced: o.meta.slice_size.is_some(),
+            stored_at: o.meta.response_time,
+            slices: slices
+                .into_iter()
+                .map(|(index, s)| SliceSummary {
+                    index,
+                    root: s.file.root.to_string(),
+                    len: s.file.len,
+                    verified: s.verified,
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(Json(json!({ "objects": objects, "next": next })))
+}
+
+fn find_root(cache: &Cache, root: &str) -> ApiResult<(ObjectRef, u32, crate::index::SliceEntry)> {
+    let root: Root = root.parse().map_err(|e| bad_request(format!("root: {e}")))?;
+    cache.index().by_root(&root).ok_or_else(|| not_found(format!("no content with root {root}")))
+}
+
+/// The bytes whose BLAKE3 root is `root` (one stored slice or whole object), with Range support.
+async fn content_bytes(State(state): State<AdminState>, Path(root): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
+    let (obj, slice, entry) = find_root(&state.cache, &root)?;
+    let base = obj.meta.slice_range(slice).map(|r| r.start).unwrap_or(0);
+    let len = entry.file.len;
+    let (status, r) = match range::parse_range(headers.get(header::RANGE), len) {
+        RangeRequest::Satisfiable(rs) if rs.len() == 1 => (StatusCode::PARTIAL_CONTENT, rs[0].clone()),
+        RangeRequest::Unsatisfiable => {
+            let mut resp = ApiError(StatusCode::RANGE_NOT_SATISFIABLE, "range not satisfiable".into()).into_response();
+            resp.headers_mut().insert(header::CONTENT_RANGE, range::unsatisfied_content_range(len));
+            return Ok(resp);
+        }
+        // Several ranges of raw content: the whole body is a valid answer (RFC 9110 §14.2).
+        _ => (StatusCode::OK, 0..len),
+    };
+    let body = Source {
+        cache: state.cache.clone(),
+        obj,
+        fill: FillRequest {
+            key: String::new(),
+            path_and_query: String::new(),
+            headers: http::HeaderMap::new(),
+            client_ip: None,
+            slice,
+            known: None,
+            revalidate: false,
+            push: None,
+        },
+        hint: None,
+    }
+    .body(vec![Segment::Data(base + r.start..base + r.end)]);
+    let mut resp = Response::new(axum::body::Body::new(body));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(r.end - r.start));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if status == StatusCode::PARTIAL_CONTENT {
+        h.insert(header::CONTENT_RANGE, range::content_range(&r, len));
+    }
+    Ok(resp)
+}
+
+/// The Bao outboard (post-order, 16 KiB chunk groups) of the content with root `root`.
+async fn content_outboard(State(state): State<AdminState>, Path(root): Path<String>) -> ApiResult<Response> {
+    let (obj, slice, entry) = find_root(&state.cache, &root)?;
+    let cache = state.cache.clone();
+    let outboard = tokio::task::spawn_blocking(move || cache.store.read_outboard(&obj.id, slice, &entry.file.root))
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream")),
+            (header::HeaderName::from_static("x-meson-size"), HeaderValue::from(entry.file.len)),
+        ],
+        outboard,
+    )
+        .into_response())
+}
+
+/// A shard spot check: chunk group `group` of the content with root `root`, with its Bao proof.
+async fn spot_check(State(state): State<AdminState>, Path((root, group)): Path<(String, u64)>) -> ApiResult<Response> {
+    let (obj, slice, entry) = find_root(&state.cache, &root)?;
+    let size = entry.file.len;
+    let range = content::chunk_group_range(size, group).ok_or_else(|| {
+        not_found(format!(
+            "chunk group {group} out of range: the content has {} groups",
+            content::chunk_group_count(size)
+        ))
+    })?;
+    let cache = state.cache.clone();
+    let proof = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
+        let file = cache.store.open_slice(&obj.id, slice, &entry.file.root).map_err(|e| e.to_string())?;
+        let outboard = cache.store.read_outboard(&obj.id, slice, &entry.file.root).map_err(|e| e.to_string())?;
+        let mut data = vec![0u8; (range.end - range.start) as usize];
+        file.read_exact_at(&mut data, range.start).map_err(|e| e.to_string())?;
+        content::encode_chunk_group(size, &outboard, group, &data).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e))?;
+    metrics::counter!("meson_terminal_spot_checks_total").increment(1);
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream")),
+            (header::HeaderName::from_static("x-meson-size"), HeaderValue::from(size)),
+        ],
+        proof,
+    )
+        .into_response())
+}
+
+async fn hardware(State(state): State<AdminState>) -> Json<crate::hardware::Hardware> {
+    Json(crate::hardware::probe(state.cache.store.dir()))
+}
+
+/// What the terminal would report to a router: load, free disk, and a compact summary of what it holds.
+async fn heartbeat(State(state): State<AdminState>) -> Json<serde_json::Value> {
+    let cache = &state.cache;
+    let (objects, slices, used, capacity, policy, digest) = {
+        let index = cache.index();
+        let mut roots: Vec<Root> = index
+            .slices_after(None, usize::MAX)
+            .into_iter()
+            .map(|(_, _, f)| f.root)
+            .collect();
+        roots.sort_unstable();
+        let mut h = blake3::Hasher::new();
+        for r in &roots {
+            h.update(r.as_bytes());
+        }
+        (
+            index.object_count(),
+            index.slice_count(),
+            index.used_bytes(),
+            index.capacity(),
+            index.policy_name(),
+            h.finalize().to_hex().to_string(),
+        )
+    };
+    Json(json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_secs": state.started.elapsed().as_secs(),
+        "active_connections": cache.stats.active_connections.load(Ordering::Relaxed),
+        "requests_total": cache.stats.requests.load(Ordering::Relaxed),
+        "egress_bytes_per_sec": cache.stats.egress_rate.load(Ordering::Relaxed),
+        "bytes_out_total": cache.stats.bytes_out.load(Ordering::Relaxed),
+        "disk_free_bytes": cache.free_disk(),
+        "disk_full": cache.disk_full(),
+        "capacity_bytes": capacity,
+        "used_bytes": used,
+        "policy": policy,
+        "held": { "objects": objects, "slices": slices, "roots_digest": digest },
+    }))
+}

@@ -1,0 +1,207 @@
+//! The Meson CDN terminal: a verified, pull-through edge cache.
+//!
+//! [`Terminal::start`] opens the store (checking it after any crash), binds the client listeners and the
+//! admin listener, and runs the background scrub. The cache engine ([`cache::Cache`]) does not know how
+//! the terminal learned what to serve; this crate's single-origin mode is one way to feed it.
+
+pub mod admin;
+pub mod body;
+pub mod cache;
+pub mod config;
+pub mod fill;
+pub mod hardware;
+pub mod index;
+pub mod object;
+pub mod origin;
+pub mod path;
+pub mod proxy;
+pub mod scrub;
+pub mod server;
+pub mod store;
+pub mod telemetry;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use config::TerminalConfig;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TerminalError {
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error("admin token {path}: {source}")]
+    Token {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("origin must be an absolute http:// or https:// URL with a host, got {0}")]
+    Origin(String),
+}
+
+/// A running terminal. Dropping it does not stop it; call [`Terminal::shutdown`].
+pub struct Terminal {
+    pub addr: SocketAddr,
+    pub tls_addr: Option<SocketAddr>,
+    pub admin_addr: SocketAddr,
+    pub cache: Arc<cache::Cache>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// Reads the admin token, creating a random one (mode 0600) on first run.
+pub fn load_or_create_token(data_dir: &Path) -> Result<String, TerminalError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = data_dir.join("admin.token");
+    let err = |source| TerminalError::Token {
+        path: path.display().to_string(),
+        source,
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(t) if !t.trim().is_empty() => return Ok(t.trim().to_owned()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(err(e)),
+    }
+    let token = hex::encode(rand::random::<[u8; 32]>());
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(err)?;
+    f.write_all(token.as_bytes()).map_err(err)?;
+    Ok(token)
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, TerminalError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| TerminalError::Bind { addr, source })
+}
+
+impl Terminal {
+    pub async fn start(cfg: TerminalConfig) -> Result<Terminal, TerminalError> {
+        if !matches!(cfg.origin.scheme_str(), Some("http" | "https")) || cfg.origin.authority().is_none() {
+            return Err(TerminalError::Origin(cfg.origin.to_string()));
+        }
+        telemetry::prometheus();
+        let started = Instant::now();
+        let cfg = Arc::new(cfg);
+        let c = cfg.clone();
+        let (cache, report) = tokio::task::spawn_blocking(move || cache::Cache::open(c))
+            .await
+            .expect("store open task")?;
+        {
+            let index = cache.index();
+            tracing::info!(
+                objects = index.object_count(),
+                slices = index.slice_count(),
+                used = index.used_bytes(),
+                removed = report.removed,
+                unclean = report.unclean,
+                policy = index.policy_name(),
+                ms = started.elapsed().as_millis() as u64,
+                "store checked"
+            );
+        }
+        if report.unclean {
+            tracing::warn!("previous run did not stop cleanly: every body is re-hashed before it is served");
+        }
+        let token: Arc<str> = load_or_create_token(&cfg.data_dir)?.into();
+        let tls = match &cfg.tls {
+            Some(t) => Some((server::tls_acceptor(&t.cert, &t.key)?, bind(t.listen).await?)),
+            None => None,
+        };
+        let listener = bind(cfg.listen).await?;
+        let admin_listener = bind(cfg.admin_listen).await?;
+        let addr = listener.local_addr().expect("bound");
+        let admin_addr = admin_listener.local_addr().expect("bound");
+        let (shutdown, rx) = watch::channel(false);
+
+        let mut tasks = vec![tokio::spawn(server::serve(listener, None, cache.clone(), rx.clone()))];
+        let mut tls_addr = None;
+        if let Some((acceptor, l)) = tls {
+            tls_addr = Some(l.local_addr().expect("bound"));
+            tasks.push(tokio::spawn(server::serve(l, Some(acceptor), cache.clone(), rx.clone())));
+        }
+        let app = admin::router(admin::AdminState {
+            cache: cache.clone(),
+            token,
+            started,
+        });
+        let mut admin_rx = rx.clone();
+        tasks.push(tokio::spawn(async move {
+            let stop = async move { stopped(&mut admin_rx).await };
+            if let Err(e) = axum::serve(admin_listener, app).with_graceful_shutdown(stop).await {
+                tracing::error!(error = %e, "admin listener failed");
+            }
+        }));
+        tasks.push(tokio::spawn(scrub::run(cache.clone(), rx.clone())));
+        tasks.push(tokio::spawn(sample(cache.clone(), rx)));
+        tracing::info!(%addr, ?tls_addr, %admin_addr, origin = %cfg.origin, "terminal serving");
+        Ok(Terminal {
+            addr,
+            tls_addr,
+            admin_addr,
+            cache,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// Stops accepting, lets in-flight responses finish (up to the configured grace), and records a clean stop.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        self.cache.store().mark_clean_shutdown();
+        tracing::info!("terminal stopped cleanly");
+    }
+}
+
+/// Resolves once shutdown has been requested (or the terminal is gone).
+pub(crate) async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+/// Every few seconds: free disk (and so admission) and the egress rate the heartbeat reports.
+async fn sample(cache: Arc<cache::Cache>, mut shutdown: watch::Receiver<bool>) {
+    const EVERY: Duration = Duration::from_secs(5);
+    let mut last = cache.stats.bytes_out.load(Ordering::Relaxed);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(EVERY) => {}
+            _ = crate::stopped(&mut shutdown) => return,
+        }
+        let c = cache.clone();
+        let _ = tokio::task::spawn_blocking(move || c.check_disk()).await;
+        let now = cache.stats.bytes_out.load(Ordering::Relaxed);
+        cache
+            .stats
+            .egress_rate
+            .store((now - last) / EVERY.as_secs(), Ordering::Relaxed);
+        last = now;
+        cache.update_disk_gauges();
+    }
+}

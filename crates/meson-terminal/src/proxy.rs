@@ -1,0 +1,430 @@
+//! One client request through the cache: look up, decide by RFC 9111, serve, fill or forward.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use meson_core::http_cache::{self, Conditional, Freshness};
+use meson_core::range::{self, RangeRequest};
+
+use crate::body::{self, ResponseBody, Segment, Source};
+use crate::cache::{unix_now, Cache};
+use crate::fill::{Fill, FillError, FillRequest, FillState, Passthrough};
+use crate::index::ObjectRef;
+use crate::object::ObjectId;
+use crate::path;
+
+/// How a response was produced, reported in `X-Cache` and the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheStatus {
+    Hit,
+    Miss,
+    Stale,
+    Revalidated,
+    Bypass,
+}
+
+impl CacheStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CacheStatus::Hit => "HIT",
+            CacheStatus::Miss => "MISS",
+            CacheStatus::Stale => "STALE",
+            CacheStatus::Revalidated => "REVALIDATED",
+            CacheStatus::Bypass => "BYPASS",
+        }
+    }
+}
+
+pub const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const VIA: HeaderValue = HeaderValue::from_static("1.1 meson");
+
+/// The parts of a client request the cache works with.
+pub struct ClientRequest {
+    pub method: Method,
+    pub key: String,
+    pub path_and_query: String,
+    pub headers: HeaderMap,
+    pub client_ip: Option<IpAddr>,
+}
+
+impl ClientRequest {
+    fn fill_request(&self, slice: u32) -> FillRequest {
+        FillRequest {
+            key: self.key.clone(),
+            path_and_query: self.path_and_query.clone(),
+            headers: self.headers.clone(),
+            client_ip: self.client_ip,
+            slice,
+            known: None,
+            revalidate: false,
+            push: None,
+        }
+    }
+}
+
+/// A plain-text error response.
+pub fn error_response(status: StatusCode, msg: &str) -> Response<ResponseBody> {
+    let mut resp = Response::new(body::full(format!(
+        "{} {}: {msg}\n",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    )));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+impl Cache {
+    /// Serves one client request; never fails: every problem becomes a clear status.
+    pub async fn handle(self: &Arc<Self>, req: Request<Incoming>, client_ip: Option<IpAddr>) -> Response<ResponseBody> {
+        let (parts, body) = req.into_parts();
+        let path = match path::normalize(parts.uri.path()) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::info!(path = parts.uri.path(), error = %e, "refused request path");
+                return error_response(StatusCode::BAD_REQUEST, &e.to_string());
+            }
+        };
+        let path_and_query = match parts.uri.query() {
+            Some(q) => format!("{path}?{q}"),
+            None => path,
+        };
+        let authority = self.origin.origin().authority().map(|a| a.as_str()).unwrap_or("");
+        let creq = ClientRequest {
+            key: format!("{authority}{path_and_query}"),
+            method: parts.method,
+            path_and_query,
+            headers: parts.headers,
+            client_ip,
+        };
+        let (resp, status) = if creq.method == Method::GET || creq.method == Method::HEAD {
+            self.serve_cacheable(&creq).await
+        } else {
+            (self.forward(&creq, body.map_err(Into::into).boxed()).await, CacheStatus::Bypass)
+        };
+        metrics::counter!("meson_terminal_requests_total", "cache" => status.as_str()).increment(1);
+        finish(resp, status)
+    }
+
+    async fn serve_cacheable(self: &Arc<Self>, req: &ClientRequest) -> (Response<ResponseBody>, CacheStatus) {
+        let found = self.index().lookup(&req.key, &req.headers);
+        match found {
+            Some(obj) if authorization_allows(&req.headers, &obj) => self.serve_stored(req, obj).await,
+            Some(_) => (self.forward(req, crate::origin::empty_body()).await, CacheStatus::Bypass),
+            None if http_cache::request_directives(&req.headers).only_if_cached => (
+                error_response(StatusCode::GATEWAY_TIMEOUT, "only-if-cached and not cached"),
+                CacheStatus::Miss,
+            ),
+            None => self.serve_miss(req, true).await,
+        }
+    }
+
+    async fn serve_stored(self: &Arc<Self>, req: &ClientRequest, obj: ObjectRef) -> (Response<ResponseBody>, CacheStatus) {
+        let now = unix_now();
+        let meta = &obj.meta;
+        let ev = http_cache::evaluate(&req.headers, meta.status, &meta.headers, &meta.times(), now, &self.cfg.cache);
+        match ev.freshness {
+            Freshness::Fresh => (self.respond(req, obj, None), CacheStatus::Hit),
+            Freshness::StaleWhileRevalidate => {
+                // RFC 5861 §3: answer now with the stale copy; one background request refreshes it.
+                let mut fr = req.fill_request(0);
+                fr.known = Some(obj.clone());
+                fr.revalidate = true;
+                let _ = self.fill((obj.id, 0), fr);
+                (self.respond(req, obj, None), CacheStatus::Stale)
+            }
+            Freshness::Stale if http_cache::request_directives(&req.headers).only_if_cached => (
+                error_response(StatusCode::GATEWAY_TIMEOUT, "only-if-cached and the cached response is stale"),
+                CacheStatus::Stale,
+            ),
+            Freshness::Stale => self.revalidate(req, obj).await,
+        }
+    }
+
+    async fn revalidate(self: &Arc<Self>, req: &ClientRequest, obj: ObjectRef) -> (Response<ResponseBody>, CacheStatus) {
+        let mut fr = req.fill_request(0);
+        fr.known = Some(obj.clone());
+        fr.revalidate = true;
+        let (fill, passthrough) = self.fill((obj.id, 0), fr);
+        let state = wait_for_head(&fill).await;
+        let stale_ok = || {
+            http_cache::may_serve_stale_on_error(&req.headers, &obj.meta.headers, &obj.meta.times(), unix_now(), &self.cfg.cache)
+        };
+        match state {
+            FillState::NotModified { obj } => (self.respond(req, obj, None), CacheStatus::Revalidated),
+            FillState::Streaming { obj, slice, .. } | FillState::Done { obj, slice, .. } => {
+                (self.respond(req, obj, Some((slice, fill))), CacheStatus::Miss)
+            }
+            FillState::Uncacheable { status, .. } if status.is_server_error() && stale_ok() => {
+                tracing::info!(key = %req.key, %status, "origin error: serving stale (stale-if-error)");
+                (self.respond(req, obj, None), CacheStatus::Stale)
+            }
+            FillState::Failed(e) if stale_ok() => {
+                tracing::info!(key = %req.key, error = %e, "origin failed: serving stale (stale-if-error)");
+                (self.respond(req, obj, None), CacheStatus::Stale)
+            }
+            FillState::Uncacheable { .. } => (self.passthrough(req, passthrough).await, CacheStatus::Bypass),
+            FillState::Failed(e) => (error_response(e.status(), &e.to_string()), CacheStatus::Miss),
+            FillState::Waiting => unreachable!("wait_for_head returns a head"),
+        }
+    }
+
+    /// A miss: join or start the fill of the slice the client needs first, then answer from it.
+    async fn serve_miss(self: &Arc<Self>, req: &ClientRequest, first_try: bool) -> (Response<ResponseBody>, CacheStatus) {
+        let vary = self.index().vary_fields(&req.key);
+        let coalesce = ObjectId::derive(&req.key, &http_cache::vary_key(&vary, &req.headers));
+        let slice = if first_try {
+            first_wanted_byte(&req.headers).map_or(0, |b| (b / self.cfg.slice_size) as u32)
+        } else {
+            0
+        };
+        self.index().touch(&coalesce, slice);
+        let (fill, passthrough) = self.fill((coalesce, slice), req.fill_request(slice));
+        match wait_for_head(&fill).await {
+            FillState::Streaming { obj, slice, .. } | FillState::Done { obj, slice, .. } => {
+                let mine = http_cache::vary_fields(&obj.meta.headers)
+                    .map(|v| http_cache::vary_key(&v, &req.headers) == obj.meta.vary_key)
+                    .unwrap_or(false);
+                if mine {
+                    (self.respond(req, obj, Some((slice, fill))), CacheStatus::Miss)
+                } else if first_try {
+                    // We waited on another variant's fill; now that the key's Vary is known, fetch ours.
+                    Box::pin(self.serve_miss(req, false)).await
+                } else {
+                    (self.forward(req, crate::origin::empty_body()).await, CacheStatus::Bypass)
+                }
+            }
+            FillState::Failed(FillError::PastEnd) if first_try => Box::pin(self.serve_miss(req, false)).await,
+            FillState::Failed(e) => (error_response(e.status(), &e.to_string()), CacheStatus::Miss),
+            FillState::Uncacheable { .. } | FillState::NotModified { .. } => {
+                (self.passthrough(req, passthrough).await, CacheStatus::Bypass)
+            }
+            FillState::Waiting => unreachable!("wait_for_head returns a head"),
+        }
+    }
+
+    /// The fill's own origin response when it was handed to us, else our own origin request.
+    async fn passthrough(&self, req: &ClientRequest, passthrough: Option<Passthrough>) -> Response<ResponseBody> {
+        if let Some(Ok(resp)) = match passthrough {
+            Some(rx) => Some(rx.await),
+            None => None,
+        } {
+            return origin_response(resp, req.method == Method::HEAD, &self.stats);
+        }
+        self.forward(req, crate::origin::empty_body()).await
+    }
+
+    /// Sends the request to the origin uncached; an unsafe method invalidates what it changed (§4.4).
+    pub async fn forward(&self, req: &ClientRequest, body: crate::origin::RequestBody) -> Response<ResponseBody> {
+        metrics::counter!("meson_terminal_origin_requests_total").increment(1);
+        let resp = match self
+            .origin
+            .send(req.method.clone(), &req.path_and_query, &req.headers, req.client_ip, body)
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(key = %req.key, error = %e, "origin request failed");
+                return error_response(e.status(), &e.to_string());
+            }
+        };
+        let authority = self.origin.origin().authority().map(|a| a.as_str()).unwrap_or("").to_owned();
+        if let Some(paths) = http_cache::invalidation_targets(&req.method, resp.status(), &authority, resp.headers()) {
+            let mut keys = vec![req.key.clone()];
+            keys.extend(paths.iter().filter_map(|p| path::normalize(p).ok()).map(|p| format!("{authority}{p}")));
+            let removed = self.index().remove_where(|m| keys.contains(&m.key));
+            if !removed.objects.is_empty() {
+                tracing::info!(method = %req.method, key = %req.key, objects = removed.objects.len(), "invalidated by unsafe method");
+            }
+            self.delete_now(&removed);
+        }
+        origin_response(resp, req.method == Method::HEAD, &self.stats)
+    }
+
+    /// Builds the response for a stored (or filling) object: conditionals, ranges, HEAD.
+    fn respond(self: &Arc<Self>, req: &ClientRequest, obj: ObjectRef, hint: Option<(u32, Arc<Fill>)>) -> Response<ResponseBody> {
+        let meta = obj.meta.clone();
+        let mut headers = meta.headers.clone();
+        let age = http_cache::current_age(&meta.headers, &meta.times(), unix_now());
+        headers.insert(header::AGE, HeaderValue::from(age));
+
+        match http_cache::evaluate_conditionals(&req.method, &req.headers, meta.status, &meta.headers) {
+            Conditional::NotModified => return not_modified(&headers),
+            Conditional::PreconditionFailed => {
+                return error_response(StatusCode::PRECONDITION_FAILED, "precondition failed")
+            }
+            Conditional::Proceed => {}
+        }
+
+        let len = meta.total_len;
+        let mut status = meta.status;
+        let mut segments = vec![Segment::Data(0..len)];
+        let mut content_len = len;
+        if meta.status == StatusCode::OK {
+            headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+            let wants_range = range::if_range_allows(req.headers.get(header::IF_RANGE), &meta.headers);
+            let parsed = if wants_range {
+                range::parse_range(req.headers.get(header::RANGE), len)
+            } else {
+                RangeRequest::Full
+            };
+            match parsed {
+                RangeRequest::Full => {}
+                RangeRequest::Unsatisfiable => {
+                    let mut resp = error_response(StatusCode::RANGE_NOT_SATISFIABLE, "range not satisfiable");
+                    resp.headers_mut().insert(header::CONTENT_RANGE, range::unsatisfied_content_range(len));
+                    return resp;
+                }
+                RangeRequest::Satisfiable(ranges) if ranges.len() == 1 => {
+                    let r = ranges[0].clone();
+                    status = StatusCode::PARTIAL_CONTENT;
+                    headers.insert(header::CONTENT_RANGE, range::content_range(&r, len));
+                    content_len = r.end - r.start;
+                    segments = vec![Segment::Data(r)];
+                }
+                RangeRequest::Satisfiable(ranges) => {
+                    status = StatusCode::PARTIAL_CONTENT;
+                    let boundary = format!("meson-{}", obj.id);
+                    let ctype = headers.get(header::CONTENT_TYPE).cloned();
+                    segments.clear();
+                    content_len = 0;
+                    for r in ranges {
+                        let part = range::multipart_boundary_part_header(&boundary, ctype.as_ref(), &r, len);
+                        content_len += part.len() as u64 + (r.end - r.start);
+                        segments.push(Segment::Static(Bytes::from(part)));
+                        segments.push(Segment::Data(r));
+                    }
+                    let trailer = range::multipart_trailer(&boundary);
+                    content_len += trailer.len() as u64;
+                    segments.push(Segment::Static(Bytes::from(trailer)));
+                    headers.insert(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_str(&format!("multipart/byteranges; boundary={boundary}")).expect("ascii"),
+                    );
+                }
+            }
+        }
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(content_len));
+        let body = if req.method == Method::HEAD || content_len == 0 {
+            body::empty()
+        } else {
+            Source {
+                cache: self.clone(),
+                obj,
+                fill: req.fill_request(0),
+                hint,
+            }
+            .body(segments)
+        };
+        let mut resp = Response::new(body);
+        *resp.status_mut() = status;
+        *resp.headers_mut() = headers;
+        resp
+    }
+}
+
+/// Whether a stored response may answer a request carrying credentials (RFC 9111 §3.5).
+fn authorization_allows(req_headers: &HeaderMap, obj: &ObjectRef) -> bool {
+    if !req_headers.contains_key(header::AUTHORIZATION) {
+        return true;
+    }
+    let d = http_cache::response_directives(&obj.meta.headers);
+    d.public || d.must_revalidate || d.s_maxage.is_some()
+}
+
+/// Waits until a fill knows its response head (or failed).
+async fn wait_for_head(fill: &Arc<Fill>) -> FillState {
+    let mut rx = fill.subscribe();
+    loop {
+        let state = rx.borrow_and_update().clone();
+        if !matches!(state, FillState::Waiting) {
+            return state;
+        }
+        if rx.changed().await.is_err() {
+            return FillState::Failed(FillError::Origin("fill abandoned".into(), StatusCode::BAD_GATEWAY));
+        }
+    }
+}
+
+/// The first byte a `Range: bytes=N-…` request wants, to fill that slice first.
+fn first_wanted_byte(headers: &HeaderMap) -> Option<u64> {
+    let v = headers.get(header::RANGE)?.to_str().ok()?;
+    let spec = v.trim().strip_prefix("bytes=")?;
+    let first = spec.split(',').next()?.trim();
+    let (start, _) = first.split_once('-')?;
+    start.trim().parse().ok()
+}
+
+/// A 304 carries the validators and caching fields of the stored response (RFC 9110 §15.4.5).
+fn not_modified(stored: &HeaderMap) -> Response<ResponseBody> {
+    let mut resp = Response::new(body::empty());
+    *resp.status_mut() = StatusCode::NOT_MODIFIED;
+    for name in [
+        header::CACHE_CONTROL,
+        header::CONTENT_LOCATION,
+        header::DATE,
+        header::ETAG,
+        header::EXPIRES,
+        header::VARY,
+        header::LAST_MODIFIED,
+        header::AGE,
+    ] {
+        for v in stored.get_all(&name) {
+            resp.headers_mut().append(name.clone(), v.clone());
+        }
+    }
+    resp
+}
+
+/// An origin response passed to the client as it is, less hop-by-hop fields.
+fn origin_response(resp: Response<Incoming>, head_only: bool, stats: &Arc<crate::cache::Stats>) -> Response<ResponseBody> {
+    let (mut parts, body) = resp.into_parts();
+    crate::origin::strip_hop_by_hop(&mut parts.headers);
+    let body = if head_only {
+        body::empty()
+    } else {
+        let stats = stats.clone();
+        body.map_frame(move |f| {
+            if let Some(d) = f.data_ref() {
+                body::count_out(&stats, d.len());
+            }
+            f
+        })
+        .map_err(Into::into)
+        .boxed()
+    };
+    Response::from_parts(parts, body)
+}
+
+/// Headers every response gets: `Via` and `X-Cache`.
+fn finish(mut resp: Response<ResponseBody>, status: CacheStatus) -> Response<ResponseBody> {
+    let h = resp.headers_mut();
+    h.append(header::VIA, VIA);
+    h.insert(X_CACHE, HeaderValue::from_static(status.as_str()));
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_wanted_byte_reads_the_first_range() {
+        let mut h = HeaderMap::new();
+        assert_eq!(first_wanted_byte(&h), None);
+        h.insert(header::RANGE, HeaderValue::from_static("bytes=1048576-2000000, 5-6"));
+        assert_eq!(first_wanted_byte(&h), Some(1048576));
+        h.insert(header::RANGE, HeaderValue::from_static("bytes=-500"));
+        assert_eq!(first_wanted_byte(&h), None);
+    }
+}
