@@ -25,7 +25,8 @@ pub struct CacheSimArgs {
 }
 
 pub fn run(args: CacheSimArgs) -> anyhow::Result<()> {
-    let file = File::open(&args.trace).with_context(|| format!("opening trace {}", args.trace.display()))?;
+    let file = File::open(&args.trace)
+        .with_context(|| format!("opening trace {}", args.trace.display()))?;
     let total = file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut lines = BufReader::with_capacity(1 << 20, file).lines();
     let header = lines
@@ -56,8 +57,15 @@ pub fn run(args: CacheSimArgs) -> anyhow::Result<()> {
             }
         }
         if line_no % 1_000_000 == 0 {
-            let pct = if total > 0 { read_bytes as f64 * 100.0 / total as f64 } else { 0.0 };
-            let msg = format!("{line_no} requests replayed ({pct:.1}%), {:.1}s", started.elapsed().as_secs_f64());
+            let pct = if total > 0 {
+                read_bytes as f64 * 100.0 / total as f64
+            } else {
+                0.0
+            };
+            let msg = format!(
+                "{line_no} requests replayed ({pct:.1}%), {:.1}s",
+                started.elapsed().as_secs_f64()
+            );
             if progress {
                 eprint!("\r{msg}");
             } else {
@@ -69,8 +77,17 @@ pub fn run(args: CacheSimArgs) -> anyhow::Result<()> {
         eprintln!();
     }
     let mut out = std::io::stdout().lock();
-    writeln!(out, "trace {}  capacity {}", args.trace.display(), args.capacity)?;
-    writeln!(out, "{:<10} {:>12} {:>12} {:>16} {:>16} {:>12}", "policy", "requests", "object_hit", "byte_hit", "bytes_requested", "evictions")?;
+    writeln!(
+        out,
+        "trace {}  capacity {}",
+        args.trace.display(),
+        args.capacity
+    )?;
+    writeln!(
+        out,
+        "{:<10} {:>12} {:>12} {:>16} {:>16} {:>12}",
+        "policy", "requests", "object_hit", "byte_hit", "bytes_requested", "evictions"
+    )?;
     for (kind, sim) in &sims {
         let s = sim.stats();
         writeln!(

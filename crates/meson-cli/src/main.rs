@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
-#[command(name = "meson-cdn", version, about = "Meson CDN: a decentralized content delivery network")]
+#[command(
+    name = "meson-cdn",
+    version,
+    about = "Meson CDN: a decentralized content delivery network"
+)]
 struct Cli {
     /// Log filter (tracing EnvFilter syntax), e.g. `info` or `meson_terminal=debug`.
     #[arg(long, global = true, env = "MESON_LOG", default_value = "info")]
@@ -28,8 +32,11 @@ enum Command {
 }
 
 fn init_logging(filter: &str, json: bool) -> anyhow::Result<()> {
-    let filter = EnvFilter::try_new(filter).map_err(|e| anyhow::anyhow!("invalid --log filter {filter:?}: {e}"))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = EnvFilter::try_new(filter)
+        .map_err(|e| anyhow::anyhow!("invalid --log filter {filter:?}: {e}"))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {

@@ -115,21 +115,47 @@ macro_rules! fill_from {
 impl TerminalArgs {
     fn resolve(mut self) -> anyhow::Result<TerminalConfig> {
         if let Some(path) = &self.config {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading config {}", path.display()))?;
-            let mut file: TerminalArgs = toml::from_str(&text).with_context(|| format!("parsing config {}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading config {}", path.display()))?;
+            let mut file: TerminalArgs = toml::from_str(&text)
+                .with_context(|| format!("parsing config {}", path.display()))?;
             fill_from!(
-                self, file, origin, listen, tls_listen, tls_cert, tls_key, admin_listen, data_dir, capacity,
-                slice_size, max_object_size, min_free_disk, policy, fsync, scrub_rate, default_ttl,
-                cache_errors_ttl, max_header_bytes, max_headers, client_header_timeout, client_write_timeout,
-                origin_connect_timeout, origin_timeout, shutdown_grace,
+                self,
+                file,
+                origin,
+                listen,
+                tls_listen,
+                tls_cert,
+                tls_key,
+                admin_listen,
+                data_dir,
+                capacity,
+                slice_size,
+                max_object_size,
+                min_free_disk,
+                policy,
+                fsync,
+                scrub_rate,
+                default_ttl,
+                cache_errors_ttl,
+                max_header_bytes,
+                max_headers,
+                client_header_timeout,
+                client_write_timeout,
+                origin_connect_timeout,
+                origin_timeout,
+                shutdown_grace,
             );
         }
         let Some(origin) = self.origin else {
             bail!("--origin is required (or `origin` in the config file, or MESON_ORIGIN)");
         };
-        let origin: http::Uri = origin.parse().with_context(|| format!("invalid --origin {origin:?}"))?;
+        let origin: http::Uri = origin
+            .parse()
+            .with_context(|| format!("invalid --origin {origin:?}"))?;
         let data_dir = self.data_dir.unwrap_or_else(|| PathBuf::from("meson-data"));
-        std::fs::create_dir_all(&data_dir).with_context(|| format!("creating data dir {}", data_dir.display()))?;
+        std::fs::create_dir_all(&data_dir)
+            .with_context(|| format!("creating data dir {}", data_dir.display()))?;
         let mut cfg = TerminalConfig::new(origin, data_dir);
         let secs = Duration::from_secs;
         if let Some(v) = self.listen {
@@ -170,15 +196,25 @@ impl TerminalArgs {
         cfg.cache.default_ttl_secs = self.default_ttl.or(cfg.cache.default_ttl_secs);
         cfg.cache.cache_errors_ttl_secs = self.cache_errors_ttl.or(cfg.cache.cache_errors_ttl_secs);
         if let Some(v) = self.max_header_bytes {
-            cfg.limits.max_header_bytes = usize::try_from(v.0).context("--max-header-bytes too large")?;
+            cfg.limits.max_header_bytes =
+                usize::try_from(v.0).context("--max-header-bytes too large")?;
         }
         if let Some(v) = self.max_headers {
             cfg.limits.max_headers = v;
         }
         let t = &mut cfg.timeouts;
-        t.client_header = self.client_header_timeout.map(secs).unwrap_or(t.client_header);
-        t.client_write = self.client_write_timeout.map(secs).unwrap_or(t.client_write);
-        t.origin_connect = self.origin_connect_timeout.map(secs).unwrap_or(t.origin_connect);
+        t.client_header = self
+            .client_header_timeout
+            .map(secs)
+            .unwrap_or(t.client_header);
+        t.client_write = self
+            .client_write_timeout
+            .map(secs)
+            .unwrap_or(t.client_write);
+        t.origin_connect = self
+            .origin_connect_timeout
+            .map(secs)
+            .unwrap_or(t.origin_connect);
         t.origin_read = self.origin_timeout.map(secs).unwrap_or(t.origin_read);
         t.shutdown_grace = self.shutdown_grace.map(secs).unwrap_or(t.shutdown_grace);
         Ok(cfg)
@@ -187,14 +223,19 @@ impl TerminalArgs {
 
 pub fn run(args: TerminalArgs) -> anyhow::Result<()> {
     let cfg = args.resolve()?;
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         let terminal = Terminal::start(cfg).await?;
         println!("meson-cdn terminal serving http://{}", terminal.addr);
         if let Some(a) = terminal.tls_addr {
             println!("meson-cdn terminal serving https://{a}");
         }
-        println!("admin API, /metrics and /healthz on http://{}", terminal.admin_addr);
+        println!(
+            "admin API, /metrics and /healthz on http://{}",
+            terminal.admin_addr
+        );
         wait_for_signal().await?;
         tracing::info!("shutting down: finishing in-flight responses");
         terminal.shutdown().await;

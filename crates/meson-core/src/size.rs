@@ -56,7 +56,8 @@ impl FromStr for ByteSize {
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .unwrap_or(s.len());
         let (num, unit) = s.split_at(split);
-        let mult = unit_multiplier(unit.trim()).ok_or_else(|| SizeError::Unit(unit.trim().into()))?;
+        let mult =
+            unit_multiplier(unit.trim()).ok_or_else(|| SizeError::Unit(unit.trim().into()))?;
         if num.is_empty() {
             return Err(SizeError::Number(s.into()));
         }
@@ -69,14 +70,18 @@ impl FromStr for ByteSize {
         } else {
             whole.parse().map_err(|_| SizeError::Overflow(s.into()))?
         };
-        let mut bytes = whole.checked_mul(mult).ok_or_else(|| SizeError::Overflow(s.into()))?;
+        let mut bytes = whole
+            .checked_mul(mult)
+            .ok_or_else(|| SizeError::Overflow(s.into()))?;
         if !frac.is_empty() {
             // Exact integer arithmetic on at most 9 fractional digits; sizes never need more.
             let digits = &frac[..frac.len().min(9)];
             let scale = 10u128.pow(digits.len() as u32);
             let f: u128 = digits.parse().map_err(|_| SizeError::Number(s.into()))?;
             let extra = (f * mult as u128 / scale) as u64;
-            bytes = bytes.checked_add(extra).ok_or_else(|| SizeError::Overflow(s.into()))?;
+            bytes = bytes
+                .checked_add(extra)
+                .ok_or_else(|| SizeError::Overflow(s.into()))?;
         }
         Ok(ByteSize(bytes))
     }
@@ -127,10 +132,22 @@ mod tests {
     #[test]
     fn rejects_garbage() {
         assert_eq!("".parse::<ByteSize>(), Err(SizeError::Empty));
-        assert!(matches!("12XB".parse::<ByteSize>(), Err(SizeError::Unit(_))));
-        assert!(matches!("GiB".parse::<ByteSize>(), Err(SizeError::Number(_))));
-        assert!(matches!("1.2.3MiB".parse::<ByteSize>(), Err(SizeError::Number(_))));
-        assert!(matches!("99999999999TiB".parse::<ByteSize>(), Err(SizeError::Overflow(_))));
+        assert!(matches!(
+            "12XB".parse::<ByteSize>(),
+            Err(SizeError::Unit(_))
+        ));
+        assert!(matches!(
+            "GiB".parse::<ByteSize>(),
+            Err(SizeError::Number(_))
+        ));
+        assert!(matches!(
+            "1.2.3MiB".parse::<ByteSize>(),
+            Err(SizeError::Number(_))
+        ));
+        assert!(matches!(
+            "99999999999TiB".parse::<ByteSize>(),
+            Err(SizeError::Overflow(_))
+        ));
     }
 
     #[test]

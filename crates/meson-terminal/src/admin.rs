@@ -83,8 +83,11 @@ async fn authorize(State(state): State<AdminState>, req: Request, next: Next) ->
             .fold(0u8, |acc, (a, b)| acc | (a ^ b))
             == 0;
     if !ok {
-        return ApiError(StatusCode::UNAUTHORIZED, "missing or wrong admin token (see DATA_DIR/admin.token)".into())
-            .into_response();
+        return ApiError(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong admin token (see DATA_DIR/admin.token)".into(),
+        )
+        .into_response();
     }
     next.run(req).await
 }
@@ -102,10 +105,16 @@ async fn metrics_text() -> impl IntoResponse {
 
 /// The cache key of an absolute URL on this terminal's origin, or of a bare path.
 fn key_of(cache: &Cache, url: &str) -> ApiResult<(String, String)> {
-    let uri: http::Uri = url.parse().map_err(|e| bad_request(format!("invalid URL {url:?}: {e}")))?;
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e| bad_request(format!("invalid URL {url:?}: {e}")))?;
     let origin = cache.origin.origin();
-    if uri.authority().is_some() && (uri.authority() != origin.authority() || uri.scheme() != origin.scheme()) {
-        return Err(bad_request(format!("{url} is not on this terminal's origin {origin}")));
+    if uri.authority().is_some()
+        && (uri.authority() != origin.authority() || uri.scheme() != origin.scheme())
+    {
+        return Err(bad_request(format!(
+            "{url} is not on this terminal's origin {origin}"
+        )));
     }
     let path = crate::path::normalize(uri.path()).map_err(|e| bad_request(e.to_string()))?;
     let pq = match uri.query() {
@@ -143,8 +152,14 @@ struct SliceSummary {
 }
 
 /// Save/cache a file: fetch `url` whole from the origin, keep it only if it hashes to `root`.
-async fn push(State(state): State<AdminState>, Json(req): Json<PushRequest>) -> ApiResult<Json<serde_json::Value>> {
-    let root: Root = req.root.parse().map_err(|e| bad_request(format!("root: {e}")))?;
+async fn push(
+    State(state): State<AdminState>,
+    Json(req): Json<PushRequest>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let root: Root = req
+        .root
+        .parse()
+        .map_err(|e| bad_request(format!("root: {e}")))?;
     let (key, path_and_query) = key_of(&state.cache, &req.url)?;
     let coalesce = ObjectId::derive(&key, "");
     let fill = FillRequest {
@@ -155,7 +170,10 @@ async fn push(State(state): State<AdminState>, Json(req): Json<PushRequest>) -> 
         slice: 0,
         known: None,
         revalidate: false,
-        push: Some(Push { root, ttl: req.ttl_secs }),
+        push: Some(Push {
+            root,
+            ttl: req.ttl_secs,
+        }),
     };
     let (fill, _) = state.cache.fill((coalesce, 0), fill);
     let mut rx = fill.subscribe();
@@ -164,16 +182,23 @@ async fn push(State(state): State<AdminState>, Json(req): Json<PushRequest>) -> 
         match s {
             FillState::Done { obj, len, .. } => {
                 tracing::info!(%key, %root, len, "pushed object stored");
-                return Ok(Json(json!({ "key": key, "root": root.to_string(), "size": len, "id": obj.id.to_string() })));
+                return Ok(Json(
+                    json!({ "key": key, "root": root.to_string(), "size": len, "id": obj.id.to_string() }),
+                ));
             }
             FillState::Failed(e @ crate::fill::FillError::RootMismatch { .. }) => {
                 return Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))
             }
             FillState::Failed(e) => return Err(ApiError(StatusCode::BAD_GATEWAY, e.to_string())),
             FillState::Uncacheable { status, reason } => {
-                return Err(ApiError(StatusCode::BAD_GATEWAY, format!("origin answered {status}: {reason}")))
+                return Err(ApiError(
+                    StatusCode::BAD_GATEWAY,
+                    format!("origin answered {status}: {reason}"),
+                ))
             }
-            FillState::NotModified { .. } => return Err(ApiError(StatusCode::CONFLICT, "unexpected 304".into())),
+            FillState::NotModified { .. } => {
+                return Err(ApiError(StatusCode::CONFLICT, "unexpected 304".into()))
+            }
             FillState::Waiting | FillState::Streaming { .. } => {}
         }
         if rx.changed().await.is_err() {
@@ -189,12 +214,20 @@ struct DeleteQuery {
 }
 
 /// Delete by content root (the whole object holding it) or by URL (every variant).
-async fn delete(State(state): State<AdminState>, Query(q): Query<DeleteQuery>) -> ApiResult<Json<serde_json::Value>> {
+async fn delete(
+    State(state): State<AdminState>,
+    Query(q): Query<DeleteQuery>,
+) -> ApiResult<Json<serde_json::Value>> {
     let cache = &state.cache;
     let removed = match (q.root, q.url) {
         (Some(root), None) => {
-            let root: Root = root.parse().map_err(|e| bad_request(format!("root: {e}")))?;
-            let (obj, _, _) = cache.index().by_root(&root).ok_or_else(|| not_found("no object with that root"))?;
+            let root: Root = root
+                .parse()
+                .map_err(|e| bad_request(format!("root: {e}")))?;
+            let (obj, _, _) = cache
+                .index()
+                .by_root(&root)
+                .ok_or_else(|| not_found("no object with that root"))?;
             cache.index().remove_object(&obj.id)
         }
         (None, Some(url)) => {
@@ -216,7 +249,10 @@ struct PurgeRequest {
 }
 
 /// Purge by URL, by URL prefix, or by cache tag (`Cache-Tag` / `Surrogate-Key` from the origin).
-async fn purge(State(state): State<AdminState>, Json(req): Json<PurgeRequest>) -> ApiResult<Json<serde_json::Value>> {
+async fn purge(
+    State(state): State<AdminState>,
+    Json(req): Json<PurgeRequest>,
+) -> ApiResult<Json<serde_json::Value>> {
     let cache = &state.cache;
     let removed = match (req.url, req.prefix, req.tag) {
         (Some(url), None, None) => {
@@ -244,14 +280,22 @@ struct ListQuery {
 }
 
 /// The index of cached objects, in pages ordered by id; `next` is the `after` of the following page.
-async fn list(State(state): State<AdminState>, Query(q): Query<ListQuery>) -> ApiResult<Json<serde_json::Value>> {
+async fn list(
+    State(state): State<AdminState>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<serde_json::Value>> {
     let after = q
         .after
-        .map(|a| a.parse::<ObjectId>().map_err(|e| bad_request(format!("after: {e}"))))
+        .map(|a| {
+            a.parse::<ObjectId>()
+                .map_err(|e| bad_request(format!("after: {e}")))
+        })
         .transpose()?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let page = state.cache.index().page(after, limit);
-    let next = (page.len() == limit).then(|| page.last().map(|(o, _)| o.id.to_string())).flatten();
+    let next = (page.len() == limit)
+        .then(|| page.last().map(|(o, _)| o.id.to_string()))
+        .flatten();
     let objects: Vec<ObjectSummary> = page
         .into_iter()
         .map(|(o, slices)| ObjectSummary {
@@ -276,20 +320,36 @@ async fn list(State(state): State<AdminState>, Query(q): Query<ListQuery>) -> Ap
 }
 
 fn find_root(cache: &Cache, root: &str) -> ApiResult<(ObjectRef, u32, crate::index::SliceEntry)> {
-    let root: Root = root.parse().map_err(|e| bad_request(format!("root: {e}")))?;
-    cache.index().by_root(&root).ok_or_else(|| not_found(format!("no content with root {root}")))
+    let root: Root = root
+        .parse()
+        .map_err(|e| bad_request(format!("root: {e}")))?;
+    cache
+        .index()
+        .by_root(&root)
+        .ok_or_else(|| not_found(format!("no content with root {root}")))
 }
 
 /// The bytes whose BLAKE3 root is `root` (one stored slice or whole object), with Range support.
-async fn content_bytes(State(state): State<AdminState>, Path(root): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
+async fn content_bytes(
+    State(state): State<AdminState>,
+    Path(root): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     let (obj, slice, entry) = find_root(&state.cache, &root)?;
     let base = obj.meta.slice_range(slice).map(|r| r.start).unwrap_or(0);
     let len = entry.file.len;
     let (status, r) = match range::parse_range(headers.get(header::RANGE), len) {
-        RangeRequest::Satisfiable(rs) if rs.len() == 1 => (StatusCode::PARTIAL_CONTENT, rs[0].clone()),
+        RangeRequest::Satisfiable(rs) if rs.len() == 1 => {
+            (StatusCode::PARTIAL_CONTENT, rs[0].clone())
+        }
         RangeRequest::Unsatisfiable => {
-            let mut resp = ApiError(StatusCode::RANGE_NOT_SATISFIABLE, "range not satisfiable".into()).into_response();
-            resp.headers_mut().insert(header::CONTENT_RANGE, range::unsatisfied_content_range(len));
+            let mut resp = ApiError(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "range not satisfiable".into(),
+            )
+            .into_response();
+            resp.headers_mut()
+                .insert(header::CONTENT_RANGE, range::unsatisfied_content_range(len));
             return Ok(resp);
         }
         // Several ranges of raw content: the whole body is a valid answer (RFC 9110 §14.2).
@@ -314,7 +374,10 @@ async fn content_bytes(State(state): State<AdminState>, Path(root): Path<String>
     let mut resp = Response::new(axum::body::Body::new(body));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(r.end - r.start));
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     if status == StatusCode::PARTIAL_CONTENT {
@@ -324,17 +387,28 @@ async fn content_bytes(State(state): State<AdminState>, Path(root): Path<String>
 }
 
 /// The Bao outboard (post-order, 16 KiB chunk groups) of the content with root `root`.
-async fn content_outboard(State(state): State<AdminState>, Path(root): Path<String>) -> ApiResult<Response> {
+async fn content_outboard(
+    State(state): State<AdminState>,
+    Path(root): Path<String>,
+) -> ApiResult<Response> {
     let (obj, slice, entry) = find_root(&state.cache, &root)?;
     let cache = state.cache.clone();
-    let outboard = tokio::task::spawn_blocking(move || cache.store.read_outboard(&obj.id, slice, &entry.file.root))
-        .await
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let outboard = tokio::task::spawn_blocking(move || {
+        cache.store.read_outboard(&obj.id, slice, &entry.file.root)
+    })
+    .await
+    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     Ok((
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream")),
-            (header::HeaderName::from_static("x-meson-size"), HeaderValue::from(entry.file.len)),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            ),
+            (
+                header::HeaderName::from_static("x-meson-size"),
+                HeaderValue::from(entry.file.len),
+            ),
         ],
         outboard,
     )
@@ -342,7 +416,10 @@ async fn content_outboard(State(state): State<AdminState>, Path(root): Path<Stri
 }
 
 /// A shard spot check: chunk group `group` of the content with root `root`, with its Bao proof.
-async fn spot_check(State(state): State<AdminState>, Path((root, group)): Path<(String, u64)>) -> ApiResult<Response> {
+async fn spot_check(
+    State(state): State<AdminState>,
+    Path((root, group)): Path<(String, u64)>,
+) -> ApiResult<Response> {
     let (obj, slice, entry) = find_root(&state.cache, &root)?;
     let size = entry.file.len;
     let range = content::chunk_group_range(size, group).ok_or_else(|| {
@@ -353,10 +430,17 @@ async fn spot_check(State(state): State<AdminState>, Path((root, group)): Path<(
     })?;
     let cache = state.cache.clone();
     let proof = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
-        let file = cache.store.open_slice(&obj.id, slice, &entry.file.root).map_err(|e| e.to_string())?;
-        let outboard = cache.store.read_outboard(&obj.id, slice, &entry.file.root).map_err(|e| e.to_string())?;
+        let file = cache
+            .store
+            .open_slice(&obj.id, slice, &entry.file.root)
+            .map_err(|e| e.to_string())?;
+        let outboard = cache
+            .store
+            .read_outboard(&obj.id, slice, &entry.file.root)
+            .map_err(|e| e.to_string())?;
         let mut data = vec![0u8; (range.end - range.start) as usize];
-        file.read_exact_at(&mut data, range.start).map_err(|e| e.to_string())?;
+        file.read_exact_at(&mut data, range.start)
+            .map_err(|e| e.to_string())?;
         content::encode_chunk_group(size, &outboard, group, &data).map_err(|e| e.to_string())
     })
     .await
@@ -365,8 +449,14 @@ async fn spot_check(State(state): State<AdminState>, Path((root, group)): Path<(
     metrics::counter!("meson_terminal_spot_checks_total").increment(1);
     Ok((
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream")),
-            (header::HeaderName::from_static("x-meson-size"), HeaderValue::from(size)),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            ),
+            (
+                header::HeaderName::from_static("x-meson-size"),
+                HeaderValue::from(size),
+            ),
         ],
         proof,
     )

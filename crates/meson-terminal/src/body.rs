@@ -113,7 +113,11 @@ impl Source {
         if !entry.verified {
             return None;
         }
-        let file = self.cache.store.open_slice(&self.obj.id, slice, &entry.file.root).ok()?;
+        let file = self
+            .cache
+            .store
+            .open_slice(&self.obj.id, slice, &entry.file.root)
+            .ok()?;
         let mut buf = vec![0u8; (r.end - r.start) as usize];
         file.read_exact_at(&mut buf, r.start - sr.start).ok()?;
         Some(buf.into())
@@ -133,7 +137,11 @@ impl Source {
         let first = self.slice_of(r.start);
         let last = self.slice_of(r.end - 1);
         for i in first..=last {
-            let sr = self.obj.meta.slice_range(i).ok_or_else(|| source_err("range past the object's end"))?;
+            let sr = self
+                .obj
+                .meta
+                .slice_range(i)
+                .ok_or_else(|| source_err("range past the object's end"))?;
             let want = r.start.max(sr.start) - sr.start..r.end.min(sr.end) - sr.start;
             self.copy_slice(i, want, sink).await?;
         }
@@ -150,20 +158,36 @@ impl Source {
                     let state = rx.borrow_and_update().clone();
                     let (file, available, done) = match state {
                         FillState::Waiting => (None, 0, false),
-                        FillState::Streaming { obj, slice, file, written, .. } => {
+                        FillState::Streaming {
+                            obj,
+                            slice,
+                            file,
+                            written,
+                            ..
+                        } => {
                             check_same(&self.obj, &obj, i, slice)?;
                             (Some(file), written, false)
                         }
-                        FillState::Done { obj, slice, file, len } => {
+                        FillState::Done {
+                            obj,
+                            slice,
+                            file,
+                            len,
+                        } => {
                             check_same(&self.obj, &obj, i, slice)?;
                             (Some(file), len, true)
                         }
                         FillState::NotModified { .. } => {
-                            source = self.stored(i).await?.ok_or_else(|| source_err("slice vanished after revalidation"))?;
+                            source = self
+                                .stored(i)
+                                .await?
+                                .ok_or_else(|| source_err("slice vanished after revalidation"))?;
                             continue;
                         }
                         FillState::Uncacheable { reason, .. } => {
-                            return Err(source_err(&format!("origin response became uncacheable: {reason}")))
+                            return Err(source_err(&format!(
+                                "origin response became uncacheable: {reason}"
+                            )))
                         }
                         FillState::Failed(e) => return Err(source_err(&e.to_string())),
                     };
@@ -212,7 +236,11 @@ impl Source {
 
     /// The stored slice, hashed first if it has not been since an unclean stop.
     async fn stored(&self, i: u32) -> Result<Option<SliceSource>, SendError> {
-        let Some(entry) = self.cache.index().slice(&self.obj.id, self.obj.generation, i) else {
+        let Some(entry) = self
+            .cache
+            .index()
+            .slice(&self.obj.id, self.obj.generation, i)
+        else {
             return Ok(None);
         };
         let cache = self.cache.clone();
@@ -239,7 +267,9 @@ impl Source {
 
 fn check_same(want: &ObjectRef, got: &ObjectRef, i: u32, slice: u32) -> Result<(), SendError> {
     if want.id != got.id || i != slice {
-        return Err(source_err("the object changed at the origin during the response"));
+        return Err(source_err(
+            "the object changed at the origin during the response",
+        ));
     }
     Ok(())
 }
@@ -261,7 +291,9 @@ struct Sink {
 
 /// Counts bytes sent to clients, for the metrics and the heartbeat's egress rate.
 pub fn count_out(stats: &Stats, n: usize) {
-    stats.bytes_out.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+    stats
+        .bytes_out
+        .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
     metrics::counter!("meson_terminal_bytes_out_total").increment(n as u64);
 }
 
@@ -290,7 +322,8 @@ async fn send_file(file: &Arc<File>, range: Range<u64>, sink: &Sink) -> Result<(
         let n = CHUNK.min((range.end - pos) as usize);
         let mut buf = vec![0u8; n];
         // Page-cache reads are short; like nginx without aio threads, they run on the worker.
-        file.read_exact_at(&mut buf, pos).map_err(SendError::Source)?;
+        file.read_exact_at(&mut buf, pos)
+            .map_err(SendError::Source)?;
         sink.send(buf.into()).await?;
         pos += n as u64;
     }

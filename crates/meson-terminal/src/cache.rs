@@ -121,7 +121,11 @@ impl Cache {
         let full = free < self.cfg.min_free_disk;
         let was = self.disk_full.swap(full, Ordering::Relaxed);
         if full && !was {
-            tracing::error!(free, min_free = self.cfg.min_free_disk, "disk full: serving from cache, not admitting new objects");
+            tracing::error!(
+                free,
+                min_free = self.cfg.min_free_disk,
+                "disk full: serving from cache, not admitting new objects"
+            );
         } else if !full && was {
             tracing::info!(free, "disk has room again: admitting new objects");
         }

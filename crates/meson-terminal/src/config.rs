@@ -24,7 +24,9 @@ impl std::str::FromStr for FsyncPolicy {
         match s {
             "always" => Ok(Self::Always),
             "never" => Ok(Self::Never),
-            other => Err(format!("unknown fsync policy {other:?} (use always or never)")),
+            other => Err(format!(
+                "unknown fsync policy {other:?} (use always or never)"
+            )),
         }
     }
 }

@@ -46,9 +46,14 @@ pub enum FillState {
         len: u64,
     },
     /// The origin confirmed the stored body (304); the head was refreshed.
-    NotModified { obj: ObjectRef },
+    NotModified {
+        obj: ObjectRef,
+    },
     /// The response may not be stored or shared; each waiter must ask the origin itself.
-    Uncacheable { status: StatusCode, reason: Arc<str> },
+    Uncacheable {
+        status: StatusCode,
+        reason: Arc<str>,
+    },
     Failed(FillError),
 }
 
@@ -131,7 +136,11 @@ const CLIENT_ONLY: [header::HeaderName; 6] = [
 
 impl Cache {
     /// Joins the fill of `coalesce` or starts one. The starter also gets the passthrough channel.
-    pub fn fill(self: &Arc<Self>, coalesce: (ObjectId, u32), req: FillRequest) -> (Arc<Fill>, Option<Passthrough>) {
+    pub fn fill(
+        self: &Arc<Self>,
+        coalesce: (ObjectId, u32),
+        req: FillRequest,
+    ) -> (Arc<Fill>, Option<Passthrough>) {
         let mut fills = self.fills.lock().expect("fills lock");
         if let Some(f) = fills.get(&coalesce) {
             metrics::counter!("meson_terminal_fill_waiters_total").increment(1);
@@ -169,7 +178,11 @@ impl Cache {
 
     /// Looks up a fill in flight for a slice.
     pub fn fill_in_flight(&self, id: &ObjectId, slice: u32) -> Option<Arc<Fill>> {
-        self.fills.lock().expect("fills lock").get(&(*id, slice)).cloned()
+        self.fills
+            .lock()
+            .expect("fills lock")
+            .get(&(*id, slice))
+            .cloned()
     }
 
     async fn run_fill(
@@ -205,7 +218,13 @@ impl Cache {
         metrics::counter!("meson_terminal_origin_requests_total").increment(1);
         let resp = match self
             .origin
-            .send(Method::GET, &req.path_and_query, &headers, req.client_ip, empty_body())
+            .send(
+                Method::GET,
+                &req.path_and_query,
+                &headers,
+                req.client_ip,
+                empty_body(),
+            )
             .await
         {
             Ok(r) => r,
@@ -216,7 +235,9 @@ impl Cache {
 
         if status == StatusCode::NOT_MODIFIED && req.revalidate {
             if let Some(k) = &req.known {
-                return self.refresh(k, resp.headers(), request_time, response_time).await;
+                return self
+                    .refresh(k, resp.headers(), request_time, response_time)
+                    .await;
             }
         }
 
@@ -258,7 +279,12 @@ impl Cache {
                 return FillState::Failed(FillError::PastEnd);
             }
             _ => {
-                if req.known.as_ref().is_some_and(|k| k.meta.slice_size.is_some()) && !req.revalidate {
+                if req
+                    .known
+                    .as_ref()
+                    .is_some_and(|k| k.meta.slice_size.is_some())
+                    && !req.revalidate
+                {
                     // A sliced object's origin must keep answering ranges with the same representation.
                     self.drop_object(req.known.as_ref().expect("checked")).await;
                     return FillState::Failed(FillError::Changed);
@@ -274,7 +300,10 @@ impl Cache {
         if let Some(push) = &req.push {
             // CDN-Cache-Control outranks the origin's Cache-Control for this cache (RFC 9213).
             let v = format!("max-age={}", push.ttl);
-            head.insert("cdn-cache-control", HeaderValue::from_str(&v).expect("digits"));
+            head.insert(
+                "cdn-cache-control",
+                HeaderValue::from_str(&v).expect("digits"),
+            );
         }
         let store_status = if status == StatusCode::PARTIAL_CONTENT {
             StatusCode::OK
@@ -292,8 +321,14 @@ impl Cache {
         let refusal = self.refusal(&req.headers, store_status, &head, total);
         if let Some(reason) = refusal {
             tracing::debug!(key = %req.key, %status, %reason, "not caching");
+            // A 206 that holds the whole body is the client's 200; a true part must be fetched again.
             if status != StatusCode::PARTIAL_CONTENT {
                 let _ = passthrough.send(resp);
+            } else if !sliced {
+                let (mut parts, body) = resp.into_parts();
+                parts.status = StatusCode::OK;
+                parts.headers = head;
+                let _ = passthrough.send(Response::from_parts(parts, body));
             }
             return FillState::Uncacheable {
                 status,
@@ -321,27 +356,49 @@ impl Cache {
                     total_len: total.unwrap_or(0),
                     slice_size: sliced.then_some(slice_size),
                 };
-                let (obj, removed) = self.index.lock().expect("index lock").put_object(meta, vary);
+                let (obj, removed) = self
+                    .index
+                    .lock()
+                    .expect("index lock")
+                    .put_object(meta, vary);
                 self.delete(removed).await;
                 obj
             }
         };
         let fill_key = (obj.id, stored_slice);
         if !keys.contains(&fill_key) {
-            self.fills.lock().expect("fills lock").insert(fill_key, fill.clone());
+            self.fills
+                .lock()
+                .expect("fills lock")
+                .insert(fill_key, fill.clone());
             keys.push(fill_key);
         }
         let expected = obj.meta.slice_len(stored_slice).filter(|_| total.is_some());
-        self.stream_body(req.push, resp.into_body(), fill, obj, stored_slice, expected)
-            .await
+        self.stream_body(
+            req.push,
+            resp.into_body(),
+            fill,
+            obj,
+            stored_slice,
+            expected,
+        )
+        .await
     }
 
     /// Why a response must not be stored, if it must not.
-    fn refusal(&self, req_headers: &HeaderMap, status: StatusCode, head: &HeaderMap, total: Option<u64>) -> Option<String> {
+    fn refusal(
+        &self,
+        req_headers: &HeaderMap,
+        status: StatusCode,
+        head: &HeaderMap,
+        total: Option<u64>,
+    ) -> Option<String> {
         if http_cache::request_directives(req_headers).no_store {
             return Some("request no-store".into());
         }
-        if let Err(e) = http_cache::storable(&Method::GET, req_headers, status, head, &self.cfg.cache) {
+        if let Err(e) =
+            http_cache::storable(&Method::GET, req_headers, status, head, &self.cfg.cache)
+        {
             return Some(match e {
                 NotStorable::NoFreshnessInfo => "no freshness information".into(),
                 e => e.to_string(),
@@ -371,7 +428,9 @@ impl Cache {
             Err(e) => return self.store_failure(e),
         };
         let file = Arc::new(file);
-        let mut state = self.copy_body(&mut body, fill, &obj, slice, &file, expected).await;
+        let mut state = self
+            .copy_body(&mut body, fill, &obj, slice, &file, expected)
+            .await;
         if let (Ok((got, _, _)), Some(push)) = (&state, &push) {
             if *got != push.root {
                 state = Err(FillError::RootMismatch {
@@ -393,9 +452,11 @@ impl Cache {
         let cache = self.clone();
         let commit_file = file.clone();
         let obj2 = obj.clone();
-        let committed = tokio::task::spawn_blocking(move || cache.commit(&obj2, slice, &tmp, &commit_file, root, &outboard, len))
-            .await
-            .expect("commit task");
+        let committed = tokio::task::spawn_blocking(move || {
+            cache.commit(&obj2, slice, &tmp, &commit_file, root, &outboard, len)
+        })
+        .await
+        .expect("commit task");
         match committed {
             Ok(obj) => FillState::Done {
                 obj,
@@ -505,12 +566,13 @@ impl Cache {
         let obj = if obj.meta.total_len != len && obj.meta.slice_size.is_none() {
             let mut meta = (*obj.meta).clone();
             meta.total_len = len;
-            meta.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-            let updated = self
-                .index
-                .lock()
-                .expect("index lock")
-                .update_meta(&obj.id, obj.generation, meta);
+            meta.headers
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+            let updated =
+                self.index
+                    .lock()
+                    .expect("index lock")
+                    .update_meta(&obj.id, obj.generation, meta);
             match updated {
                 Some(o) => o,
                 None => {
@@ -521,43 +583,56 @@ impl Cache {
         } else {
             obj.clone()
         };
-        if let Err(e) = self.store.commit_slice(&obj.id, slice, &root, tmp, file, outboard) {
+        if let Err(e) = self
+            .store
+            .commit_slice(&obj.id, slice, &root, tmp, file, outboard)
+        {
             let _ = std::fs::remove_file(tmp);
             return Err(e);
         }
         self.store.write_meta(&obj.id, &obj.meta)?;
-        let added = self
-            .index
-            .lock()
-            .expect("index lock")
-            .add_slice(&obj.id, obj.generation, slice, SliceFile { root, len });
-        match added {
-            Some(removed) => {
-                metrics::counter!("meson_terminal_evictions_total").increment(removed.slices.len() as u64);
-                self.delete_now(&removed);
-            }
-            None => {
-                // Not admitted (or replaced meanwhile): the waiters keep their open file; the disk forgets it.
-                self.store.remove_slice(&obj.id, slice, &root);
-                let removed = self.index.lock().expect("index lock").remove_if_empty(&obj.id);
-                self.delete_now(&removed);
-            }
+        let (admitted, removed) = self.index.lock().expect("index lock").add_slice(
+            &obj.id,
+            obj.generation,
+            slice,
+            SliceFile { root, len },
+        );
+        metrics::counter!("meson_terminal_evictions_total").increment(removed.slices.len() as u64);
+        self.delete_now(&removed);
+        if !admitted {
+            // Not admitted (or replaced meanwhile): the waiters keep their open file; the disk forgets it.
+            self.store.remove_slice(&obj.id, slice, &root);
+            let removed = self
+                .index
+                .lock()
+                .expect("index lock")
+                .remove_if_empty(&obj.id);
+            self.delete_now(&removed);
         }
         self.update_disk_gauges();
         Ok(obj)
     }
 
     /// A 304 refreshed a stored object: merge the new fields into its head (RFC 9111 §4.3.4).
-    async fn refresh(self: &Arc<Self>, known: &ObjectRef, not_modified: &HeaderMap, request_time: u64, response_time: u64) -> FillState {
+    async fn refresh(
+        self: &Arc<Self>,
+        known: &ObjectRef,
+        not_modified: &HeaderMap,
+        request_time: u64,
+        response_time: u64,
+    ) -> FillState {
         let mut meta = (*known.meta).clone();
-        meta.headers = http_cache::strip_for_storage(&http_cache::merge_not_modified(&meta.headers, not_modified));
+        meta.headers = http_cache::strip_for_storage(&http_cache::merge_not_modified(
+            &meta.headers,
+            not_modified,
+        ));
         meta.request_time = request_time;
         meta.response_time = response_time;
-        let updated = self
-            .index
-            .lock()
-            .expect("index lock")
-            .update_meta(&known.id, known.generation, meta);
+        let updated =
+            self.index
+                .lock()
+                .expect("index lock")
+                .update_meta(&known.id, known.generation, meta);
         let Some(obj) = updated else {
             return FillState::Failed(FillError::Changed);
         };

@@ -24,7 +24,13 @@ fn meminfo() -> (Option<u64>, Option<u64>) {
     let field = |name: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(name))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .and_then(|rest| {
+                rest.trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
             .map(|kb| kb * 1024)
     };
     (field("MemTotal:"), field("MemAvailable:"))
@@ -34,7 +40,9 @@ pub fn probe(data_dir: &Path) -> Hardware {
     let (memory_total_bytes, memory_available_bytes) = meminfo();
     let disk = crate::store::disk_space(data_dir).ok();
     Hardware {
-        cpus: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        cpus: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
         memory_total_bytes,
         memory_available_bytes,
         disk_total_bytes: disk.map(|d| d.1),

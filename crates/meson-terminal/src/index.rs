@@ -93,7 +93,10 @@ impl Index {
 
     /// The vary fields known for `key`, so a request can be matched to a variant before any fill.
     pub fn vary_fields(&self, key: &str) -> Vec<HeaderName> {
-        self.keys.get(key).map(|k| k.vary.clone()).unwrap_or_default()
+        self.keys
+            .get(key)
+            .map(|k| k.vary.clone())
+            .unwrap_or_default()
     }
 
     /// Finds the variant of `key` that matches the request's headers.
@@ -134,7 +137,11 @@ impl Index {
     }
 
     pub fn mark_verified(&mut self, id: &ObjectId, slice: u32, root: &Root) {
-        if let Some(s) = self.objects.get_mut(id).and_then(|o| o.slices.get_mut(&slice)) {
+        if let Some(s) = self
+            .objects
+            .get_mut(id)
+            .and_then(|o| o.slices.get_mut(&slice))
+        {
             if s.file.root == *root {
                 s.verified = true;
             }
@@ -181,7 +188,12 @@ impl Index {
     }
 
     /// Replaces an object's head without touching its body (a 304 refreshed it).
-    pub fn update_meta(&mut self, id: &ObjectId, generation: u64, meta: ObjectMeta) -> Option<ObjectRef> {
+    pub fn update_meta(
+        &mut self,
+        id: &ObjectId,
+        generation: u64,
+        meta: ObjectMeta,
+    ) -> Option<ObjectRef> {
         let o = self.objects.get_mut(id)?;
         if o.generation != generation {
             return None;
@@ -194,32 +206,37 @@ impl Index {
         })
     }
 
-    /// Offers a filled slice to the eviction policy. On admission it is indexed and the evicted slices are
-    /// returned for deletion; otherwise `None` and the caller deletes the new slice's files.
+    /// Offers a filled slice to the eviction policy. Returns whether it was admitted (and indexed), and what
+    /// the store must delete: evicted slices, or an older copy of a slice the policy turned away.
     pub fn add_slice(
         &mut self,
         id: &ObjectId,
         generation: u64,
         i: u32,
         file: SliceFile,
-    ) -> Option<Removed> {
-        let o = self.objects.get(id)?;
-        if o.generation != generation {
-            return None;
+    ) -> (bool, Removed) {
+        let mut removed = Removed::default();
+        if self
+            .objects
+            .get(id)
+            .is_none_or(|o| o.generation != generation)
+        {
+            return (false, removed);
         }
         let key = id.slice_key(i);
         let admission = self.policy.insert(key, file.len);
         if !admission.admitted {
-            return None;
+            self.forget_slice(key, &mut removed);
+            return (false, removed);
         }
-        let mut removed = Removed::default();
         for (victim, size) in admission.evicted {
-            if victim != key {
-                self.forget_slice(victim, &mut removed);
-                removed.bytes += size;
-            }
+            self.forget_slice(victim, &mut removed);
+            removed.bytes += size;
         }
-        let o = self.objects.get_mut(id)?;
+        let Some(o) = self.objects.get_mut(id) else {
+            // The object's last slice was just evicted to make room, taking the object with it.
+            return (false, removed);
+        };
         if let Some(old) = o.slices.insert(
             i,
             SliceEntry {
@@ -227,15 +244,24 @@ impl Index {
                 verified: true,
             },
         ) {
-            self.roots.remove(&old.file.root);
+            if old.file.root != file.root {
+                self.roots.remove(&old.file.root);
+                removed.slices.push((*id, i, old.file.root));
+            }
         }
         self.slice_owner.insert(key, (*id, i));
         self.roots.insert(file.root, (*id, i));
-        Some(removed)
+        (true, removed)
     }
 
     /// Adds a slice found on disk at start-up, bypassing admission (it was admitted before).
-    pub fn restore(&mut self, meta: ObjectMeta, vary: Vec<HeaderName>, slices: BTreeMap<u32, SliceFile>, verified: bool) -> Removed {
+    pub fn restore(
+        &mut self,
+        meta: ObjectMeta,
+        vary: Vec<HeaderName>,
+        slices: BTreeMap<u32, SliceFile>,
+        verified: bool,
+    ) -> Removed {
         let (r, mut removed) = self.put_object(meta, vary);
         for (i, file) in slices {
             let key = r.id.slice_key(i);
@@ -261,9 +287,17 @@ impl Index {
         let Some((id, i)) = self.slice_owner.remove(&key) else {
             return;
         };
-        if let Some(s) = self.objects.get_mut(&id).and_then(|o| o.slices.remove(&i)) {
+        let Some(o) = self.objects.get_mut(&id) else {
+            return;
+        };
+        if let Some(s) = o.slices.remove(&i) {
             self.roots.remove(&s.file.root);
             removed.slices.push((id, i, s.file.root));
+        }
+        if o.slices.is_empty() {
+            // A head with no body left is not worth its memory; the next request is a plain miss.
+            self.drop_object(&id, removed);
+            removed.objects.push(id);
         }
     }
 
@@ -366,7 +400,11 @@ impl Index {
     }
 
     /// A page of objects ordered by id, starting after `after`.
-    pub fn page(&self, after: Option<ObjectId>, limit: usize) -> Vec<(ObjectRef, Vec<(u32, SliceEntry)>)> {
+    pub fn page(
+        &self,
+        after: Option<ObjectId>,
+        limit: usize,
+    ) -> Vec<(ObjectRef, Vec<(u32, SliceEntry)>)> {
         let mut ids: Vec<&ObjectId> = self
             .objects
             .keys()
@@ -400,7 +438,11 @@ impl Index {
     }
 
     /// Every stored slice after `after` in id order, for the scrub's round-robin walk.
-    pub fn slices_after(&self, after: Option<(ObjectId, u32)>, limit: usize) -> Vec<(ObjectId, u32, SliceFile)> {
+    pub fn slices_after(
+        &self,
+        after: Option<(ObjectId, u32)>,
+        limit: usize,
+    ) -> Vec<(ObjectId, u32, SliceFile)> {
         let mut all: Vec<(ObjectId, u32, SliceFile)> = self
             .objects
             .iter()

@@ -101,7 +101,9 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, TerminalError> {
 
 impl Terminal {
     pub async fn start(cfg: TerminalConfig) -> Result<Terminal, TerminalError> {
-        if !matches!(cfg.origin.scheme_str(), Some("http" | "https")) || cfg.origin.authority().is_none() {
+        if !matches!(cfg.origin.scheme_str(), Some("http" | "https"))
+            || cfg.origin.authority().is_none()
+        {
             return Err(TerminalError::Origin(cfg.origin.to_string()));
         }
         telemetry::prometheus();
@@ -125,11 +127,16 @@ impl Terminal {
             );
         }
         if report.unclean {
-            tracing::warn!("previous run did not stop cleanly: every body is re-hashed before it is served");
+            tracing::warn!(
+                "previous run did not stop cleanly: every body is re-hashed before it is served"
+            );
         }
         let token: Arc<str> = load_or_create_token(&cfg.data_dir)?.into();
         let tls = match &cfg.tls {
-            Some(t) => Some((server::tls_acceptor(&t.cert, &t.key)?, bind(t.listen).await?)),
+            Some(t) => Some((
+                server::tls_acceptor(&t.cert, &t.key)?,
+                bind(t.listen).await?,
+            )),
             None => None,
         };
         let listener = bind(cfg.listen).await?;
@@ -138,11 +145,21 @@ impl Terminal {
         let admin_addr = admin_listener.local_addr().expect("bound");
         let (shutdown, rx) = watch::channel(false);
 
-        let mut tasks = vec![tokio::spawn(server::serve(listener, None, cache.clone(), rx.clone()))];
+        let mut tasks = vec![tokio::spawn(server::serve(
+            listener,
+            None,
+            cache.clone(),
+            rx.clone(),
+        ))];
         let mut tls_addr = None;
         if let Some((acceptor, l)) = tls {
             tls_addr = Some(l.local_addr().expect("bound"));
-            tasks.push(tokio::spawn(server::serve(l, Some(acceptor), cache.clone(), rx.clone())));
+            tasks.push(tokio::spawn(server::serve(
+                l,
+                Some(acceptor),
+                cache.clone(),
+                rx.clone(),
+            )));
         }
         let app = admin::router(admin::AdminState {
             cache: cache.clone(),
@@ -152,7 +169,10 @@ impl Terminal {
         let mut admin_rx = rx.clone();
         tasks.push(tokio::spawn(async move {
             let stop = async move { stopped(&mut admin_rx).await };
-            if let Err(e) = axum::serve(admin_listener, app).with_graceful_shutdown(stop).await {
+            if let Err(e) = axum::serve(admin_listener, app)
+                .with_graceful_shutdown(stop)
+                .await
+            {
                 tracing::error!(error = %e, "admin listener failed");
             }
         }));

@@ -122,7 +122,10 @@ impl ObjectMeta {
             .into_iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split_ascii_whitespace());
-        cache_tag.chain(surrogate).map(str::trim).filter(|t| !t.is_empty())
+        cache_tag
+            .chain(surrogate)
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
     }
 }
 

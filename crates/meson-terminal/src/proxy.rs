@@ -80,13 +80,18 @@ pub fn error_response(status: StatusCode, msg: &str) -> Response<ResponseBody> {
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }
 
 impl Cache {
     /// Serves one client request; never fails: every problem becomes a clear status.
-    pub async fn handle(self: &Arc<Self>, req: Request<Incoming>, client_ip: Option<IpAddr>) -> Response<ResponseBody> {
+    pub async fn handle(
+        self: &Arc<Self>,
+        req: Request<Incoming>,
+        client_ip: Option<IpAddr>,
+    ) -> Response<ResponseBody> {
         let (parts, body) = req.into_parts();
         let path = match path::normalize(parts.uri.path()) {
             Ok(p) => p,
@@ -99,7 +104,12 @@ impl Cache {
             Some(q) => format!("{path}?{q}"),
             None => path,
         };
-        let authority = self.origin.origin().authority().map(|a| a.as_str()).unwrap_or("");
+        let authority = self
+            .origin
+            .origin()
+            .authority()
+            .map(|a| a.as_str())
+            .unwrap_or("");
         let creq = ClientRequest {
             key: format!("{authority}{path_and_query}"),
             method: parts.method,
@@ -110,17 +120,28 @@ impl Cache {
         let (resp, status) = if creq.method == Method::GET || creq.method == Method::HEAD {
             self.serve_cacheable(&creq).await
         } else {
-            (self.forward(&creq, body.map_err(Into::into).boxed()).await, CacheStatus::Bypass)
+            (
+                self.forward(&creq, body.map_err(Into::into).boxed()).await,
+                CacheStatus::Bypass,
+            )
         };
         metrics::counter!("meson_terminal_requests_total", "cache" => status.as_str()).increment(1);
         finish(resp, status)
     }
 
-    async fn serve_cacheable(self: &Arc<Self>, req: &ClientRequest) -> (Response<ResponseBody>, CacheStatus) {
+    async fn serve_cacheable(
+        self: &Arc<Self>,
+        req: &ClientRequest,
+    ) -> (Response<ResponseBody>, CacheStatus) {
         let found = self.index().lookup(&req.key, &req.headers);
         match found {
-            Some(obj) if authorization_allows(&req.headers, &obj) => self.serve_stored(req, obj).await,
-            Some(_) => (self.forward(req, crate::origin::empty_body()).await, CacheStatus::Bypass),
+            Some(obj) if authorization_allows(&req.headers, &obj) => {
+                self.serve_stored(req, obj).await
+            }
+            Some(_) => (
+                self.forward(req, crate::origin::empty_body()).await,
+                CacheStatus::Bypass,
+            ),
             None if http_cache::request_directives(&req.headers).only_if_cached => (
                 error_response(StatusCode::GATEWAY_TIMEOUT, "only-if-cached and not cached"),
                 CacheStatus::Miss,
@@ -129,10 +150,21 @@ impl Cache {
         }
     }
 
-    async fn serve_stored(self: &Arc<Self>, req: &ClientRequest, obj: ObjectRef) -> (Response<ResponseBody>, CacheStatus) {
+    async fn serve_stored(
+        self: &Arc<Self>,
+        req: &ClientRequest,
+        obj: ObjectRef,
+    ) -> (Response<ResponseBody>, CacheStatus) {
         let now = unix_now();
         let meta = &obj.meta;
-        let ev = http_cache::evaluate(&req.headers, meta.status, &meta.headers, &meta.times(), now, &self.cfg.cache);
+        let ev = http_cache::evaluate(
+            &req.headers,
+            meta.status,
+            &meta.headers,
+            &meta.times(),
+            now,
+            &self.cfg.cache,
+        );
         match ev.freshness {
             Freshness::Fresh => (self.respond(req, obj, None), CacheStatus::Hit),
             Freshness::StaleWhileRevalidate => {
@@ -144,27 +176,43 @@ impl Cache {
                 (self.respond(req, obj, None), CacheStatus::Stale)
             }
             Freshness::Stale if http_cache::request_directives(&req.headers).only_if_cached => (
-                error_response(StatusCode::GATEWAY_TIMEOUT, "only-if-cached and the cached response is stale"),
+                error_response(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "only-if-cached and the cached response is stale",
+                ),
                 CacheStatus::Stale,
             ),
             Freshness::Stale => self.revalidate(req, obj).await,
         }
     }
 
-    async fn revalidate(self: &Arc<Self>, req: &ClientRequest, obj: ObjectRef) -> (Response<ResponseBody>, CacheStatus) {
+    async fn revalidate(
+        self: &Arc<Self>,
+        req: &ClientRequest,
+        obj: ObjectRef,
+    ) -> (Response<ResponseBody>, CacheStatus) {
         let mut fr = req.fill_request(0);
         fr.known = Some(obj.clone());
         fr.revalidate = true;
         let (fill, passthrough) = self.fill((obj.id, 0), fr);
         let state = wait_for_head(&fill).await;
         let stale_ok = || {
-            http_cache::may_serve_stale_on_error(&req.headers, &obj.meta.headers, &obj.meta.times(), unix_now(), &self.cfg.cache)
+            http_cache::may_serve_stale_on_error(
+                &req.headers,
+                &obj.meta.headers,
+                &obj.meta.times(),
+                unix_now(),
+                &self.cfg.cache,
+            )
         };
         match state {
-            FillState::NotModified { obj } => (self.respond(req, obj, None), CacheStatus::Revalidated),
-            FillState::Streaming { obj, slice, .. } | FillState::Done { obj, slice, .. } => {
-                (self.respond(req, obj, Some((slice, fill))), CacheStatus::Miss)
+            FillState::NotModified { obj } => {
+                (self.respond(req, obj, None), CacheStatus::Revalidated)
             }
+            FillState::Streaming { obj, slice, .. } | FillState::Done { obj, slice, .. } => (
+                self.respond(req, obj, Some((slice, fill))),
+                CacheStatus::Miss,
+            ),
             FillState::Uncacheable { status, .. } if status.is_server_error() && stale_ok() => {
                 tracing::info!(key = %req.key, %status, "origin error: serving stale (stale-if-error)");
                 (self.respond(req, obj, None), CacheStatus::Stale)
@@ -173,14 +221,24 @@ impl Cache {
                 tracing::info!(key = %req.key, error = %e, "origin failed: serving stale (stale-if-error)");
                 (self.respond(req, obj, None), CacheStatus::Stale)
             }
-            FillState::Uncacheable { .. } => (self.passthrough(req, passthrough).await, CacheStatus::Bypass),
-            FillState::Failed(e) => (error_response(e.status(), &e.to_string()), CacheStatus::Miss),
+            FillState::Uncacheable { .. } => (
+                self.passthrough(req, passthrough).await,
+                CacheStatus::Bypass,
+            ),
+            FillState::Failed(e) => (
+                error_response(e.status(), &e.to_string()),
+                CacheStatus::Miss,
+            ),
             FillState::Waiting => unreachable!("wait_for_head returns a head"),
         }
     }
 
     /// A miss: join or start the fill of the slice the client needs first, then answer from it.
-    async fn serve_miss(self: &Arc<Self>, req: &ClientRequest, first_try: bool) -> (Response<ResponseBody>, CacheStatus) {
+    async fn serve_miss(
+        self: &Arc<Self>,
+        req: &ClientRequest,
+        first_try: bool,
+    ) -> (Response<ResponseBody>, CacheStatus) {
         let vary = self.index().vary_fields(&req.key);
         let coalesce = ObjectId::derive(&req.key, &http_cache::vary_key(&vary, &req.headers));
         let slice = if first_try {
@@ -196,25 +254,41 @@ impl Cache {
                     .map(|v| http_cache::vary_key(&v, &req.headers) == obj.meta.vary_key)
                     .unwrap_or(false);
                 if mine {
-                    (self.respond(req, obj, Some((slice, fill))), CacheStatus::Miss)
+                    (
+                        self.respond(req, obj, Some((slice, fill))),
+                        CacheStatus::Miss,
+                    )
                 } else if first_try {
                     // We waited on another variant's fill; now that the key's Vary is known, fetch ours.
                     Box::pin(self.serve_miss(req, false)).await
                 } else {
-                    (self.forward(req, crate::origin::empty_body()).await, CacheStatus::Bypass)
+                    (
+                        self.forward(req, crate::origin::empty_body()).await,
+                        CacheStatus::Bypass,
+                    )
                 }
             }
-            FillState::Failed(FillError::PastEnd) if first_try => Box::pin(self.serve_miss(req, false)).await,
-            FillState::Failed(e) => (error_response(e.status(), &e.to_string()), CacheStatus::Miss),
-            FillState::Uncacheable { .. } | FillState::NotModified { .. } => {
-                (self.passthrough(req, passthrough).await, CacheStatus::Bypass)
+            FillState::Failed(FillError::PastEnd) if first_try => {
+                Box::pin(self.serve_miss(req, false)).await
             }
+            FillState::Failed(e) => (
+                error_response(e.status(), &e.to_string()),
+                CacheStatus::Miss,
+            ),
+            FillState::Uncacheable { .. } | FillState::NotModified { .. } => (
+                self.passthrough(req, passthrough).await,
+                CacheStatus::Bypass,
+            ),
             FillState::Waiting => unreachable!("wait_for_head returns a head"),
         }
     }
 
     /// The fill's own origin response when it was handed to us, else our own origin request.
-    async fn passthrough(&self, req: &ClientRequest, passthrough: Option<Passthrough>) -> Response<ResponseBody> {
+    async fn passthrough(
+        &self,
+        req: &ClientRequest,
+        passthrough: Option<Passthrough>,
+    ) -> Response<ResponseBody> {
         if let Some(Ok(resp)) = match passthrough {
             Some(rx) => Some(rx.await),
             None => None,
@@ -225,11 +299,21 @@ impl Cache {
     }
 
     /// Sends the request to the origin uncached; an unsafe method invalidates what it changed (§4.4).
-    pub async fn forward(&self, req: &ClientRequest, body: crate::origin::RequestBody) -> Response<ResponseBody> {
+    pub async fn forward(
+        &self,
+        req: &ClientRequest,
+        body: crate::origin::RequestBody,
+    ) -> Response<ResponseBody> {
         metrics::counter!("meson_terminal_origin_requests_total").increment(1);
         let resp = match self
             .origin
-            .send(req.method.clone(), &req.path_and_query, &req.headers, req.client_ip, body)
+            .send(
+                req.method.clone(),
+                &req.path_and_query,
+                &req.headers,
+                req.client_ip,
+                body,
+            )
             .await
         {
             Ok(r) => r,
@@ -238,10 +322,23 @@ impl Cache {
                 return error_response(e.status(), &e.to_string());
             }
         };
-        let authority = self.origin.origin().authority().map(|a| a.as_str()).unwrap_or("").to_owned();
-        if let Some(paths) = http_cache::invalidation_targets(&req.method, resp.status(), &authority, resp.headers()) {
+        let authority = self
+            .origin
+            .origin()
+            .authority()
+            .map(|a| a.as_str())
+            .unwrap_or("")
+            .to_owned();
+        if let Some(paths) =
+            http_cache::invalidation_targets(&req.method, resp.status(), &authority, resp.headers())
+        {
             let mut keys = vec![req.key.clone()];
-            keys.extend(paths.iter().filter_map(|p| path::normalize(p).ok()).map(|p| format!("{authority}{p}")));
+            keys.extend(
+                paths
+                    .iter()
+                    .filter_map(|p| path::normalize(p).ok())
+                    .map(|p| format!("{authority}{p}")),
+            );
             let removed = self.index().remove_where(|m| keys.contains(&m.key));
             if !removed.objects.is_empty() {
                 tracing::info!(method = %req.method, key = %req.key, objects = removed.objects.len(), "invalidated by unsafe method");
@@ -252,13 +349,23 @@ impl Cache {
     }
 
     /// Builds the response for a stored (or filling) object: conditionals, ranges, HEAD.
-    fn respond(self: &Arc<Self>, req: &ClientRequest, obj: ObjectRef, hint: Option<(u32, Arc<Fill>)>) -> Response<ResponseBody> {
+    fn respond(
+        self: &Arc<Self>,
+        req: &ClientRequest,
+        obj: ObjectRef,
+        hint: Option<(u32, Arc<Fill>)>,
+    ) -> Response<ResponseBody> {
         let meta = obj.meta.clone();
         let mut headers = meta.headers.clone();
         let age = http_cache::current_age(&meta.headers, &meta.times(), unix_now());
         headers.insert(header::AGE, HeaderValue::from(age));
 
-        match http_cache::evaluate_conditionals(&req.method, &req.headers, meta.status, &meta.headers) {
+        match http_cache::evaluate_conditionals(
+            &req.method,
+            &req.headers,
+            meta.status,
+            &meta.headers,
+        ) {
             Conditional::NotModified => return not_modified(&headers),
             Conditional::PreconditionFailed => {
                 return error_response(StatusCode::PRECONDITION_FAILED, "precondition failed")
@@ -272,7 +379,8 @@ impl Cache {
         let mut content_len = len;
         if meta.status == StatusCode::OK {
             headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-            let wants_range = range::if_range_allows(req.headers.get(header::IF_RANGE), &meta.headers);
+            let wants_range =
+                range::if_range_allows(req.headers.get(header::IF_RANGE), &meta.headers);
             let parsed = if wants_range {
                 range::parse_range(req.headers.get(header::RANGE), len)
             } else {
@@ -281,8 +389,10 @@ impl Cache {
             match parsed {
                 RangeRequest::Full => {}
                 RangeRequest::Unsatisfiable => {
-                    let mut resp = error_response(StatusCode::RANGE_NOT_SATISFIABLE, "range not satisfiable");
-                    resp.headers_mut().insert(header::CONTENT_RANGE, range::unsatisfied_content_range(len));
+                    let mut resp =
+                        error_response(StatusCode::RANGE_NOT_SATISFIABLE, "range not satisfiable");
+                    resp.headers_mut()
+                        .insert(header::CONTENT_RANGE, range::unsatisfied_content_range(len));
                     return resp;
                 }
                 RangeRequest::Satisfiable(ranges) if ranges.len() == 1 => {
@@ -299,7 +409,12 @@ impl Cache {
                     segments.clear();
                     content_len = 0;
                     for r in ranges {
-                        let part = range::multipart_boundary_part_header(&boundary, ctype.as_ref(), &r, len);
+                        let part = range::multipart_boundary_part_header(
+                            &boundary,
+                            ctype.as_ref(),
+                            &r,
+                            len,
+                        );
                         content_len += part.len() as u64 + (r.end - r.start);
                         segments.push(Segment::Static(Bytes::from(part)));
                         segments.push(Segment::Data(r));
@@ -309,7 +424,10 @@ impl Cache {
                     segments.push(Segment::Static(Bytes::from(trailer)));
                     headers.insert(
                         header::CONTENT_TYPE,
-                        HeaderValue::from_str(&format!("multipart/byteranges; boundary={boundary}")).expect("ascii"),
+                        HeaderValue::from_str(&format!(
+                            "multipart/byteranges; boundary={boundary}"
+                        ))
+                        .expect("ascii"),
                     );
                 }
             }
@@ -351,7 +469,10 @@ async fn wait_for_head(fill: &Arc<Fill>) -> FillState {
             return state;
         }
         if rx.changed().await.is_err() {
-            return FillState::Failed(FillError::Origin("fill abandoned".into(), StatusCode::BAD_GATEWAY));
+            return FillState::Failed(FillError::Origin(
+                "fill abandoned".into(),
+                StatusCode::BAD_GATEWAY,
+            ));
         }
     }
 }
@@ -387,9 +508,15 @@ fn not_modified(stored: &HeaderMap) -> Response<ResponseBody> {
 }
 
 /// An origin response passed to the client as it is, less hop-by-hop fields.
-fn origin_response(resp: Response<Incoming>, head_only: bool, stats: &Arc<crate::cache::Stats>) -> Response<ResponseBody> {
+fn origin_response(
+    resp: Response<Incoming>,
+    head_only: bool,
+    stats: &Arc<crate::cache::Stats>,
+) -> Response<ResponseBody> {
     let (mut parts, body) = resp.into_parts();
     crate::origin::strip_hop_by_hop(&mut parts.headers);
+    // The client's connection has its own protocol version; the origin's (1.0, 2) says nothing about it.
+    parts.version = http::Version::default();
     let body = if head_only {
         body::empty()
     } else {
@@ -422,7 +549,10 @@ mod tests {
     fn first_wanted_byte_reads_the_first_range() {
         let mut h = HeaderMap::new();
         assert_eq!(first_wanted_byte(&h), None);
-        h.insert(header::RANGE, HeaderValue::from_static("bytes=1048576-2000000, 5-6"));
+        h.insert(
+            header::RANGE,
+            HeaderValue::from_static("bytes=1048576-2000000, 5-6"),
+        );
         assert_eq!(first_wanted_byte(&h), Some(1048576));
         h.insert(header::RANGE, HeaderValue::from_static("bytes=-500"));
         assert_eq!(first_wanted_byte(&h), None);

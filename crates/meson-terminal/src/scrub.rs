@@ -37,7 +37,8 @@ pub async fn run(cache: Arc<Cache>, mut shutdown: watch::Receiver<bool>) {
         }
         for (id, slice, file) in batch {
             let c = cache.clone();
-            let checked = tokio::task::spawn_blocking(move || c.verify_slice(&id, slice, &file)).await;
+            let checked =
+                tokio::task::spawn_blocking(move || c.verify_slice(&id, slice, &file)).await;
             match checked {
                 Ok(_) => metrics::counter!("meson_terminal_scrub_bytes_total").increment(file.len),
                 Err(e) => tracing::error!(error = %e, "scrub task failed"),

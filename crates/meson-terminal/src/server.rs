@@ -23,21 +23,28 @@ use crate::config::Limits;
 use crate::proxy::X_REQUEST_ID;
 
 /// Loads a PEM certificate chain and private key into a TLS acceptor that offers h2 and http/1.1.
-pub fn tls_acceptor(cert: &std::path::Path, key: &std::path::Path) -> Result<TlsAcceptor, crate::TerminalError> {
+pub fn tls_acceptor(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<TlsAcceptor, crate::TerminalError> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-    let tls_err = |what: &str, e: &dyn std::fmt::Display| crate::TerminalError::Tls(format!("{what}: {e}"));
+    let tls_err =
+        |what: &str, e: &dyn std::fmt::Display| crate::TerminalError::Tls(format!("{what}: {e}"));
     let certs = CertificateDer::pem_file_iter(cert)
         .map_err(|e| tls_err(&format!("reading {}", cert.display()), &e))?
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| tls_err(&format!("parsing {}", cert.display()), &e))?;
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| tls_err(&format!("reading {}", key.display()), &e))?;
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| tls_err("protocol versions", &e))?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| tls_err("certificate and key", &e))?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| tls_err(&format!("reading {}", key.display()), &e))?;
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| tls_err("protocol versions", &e))?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .map_err(|e| tls_err("certificate and key", &e))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
@@ -88,17 +95,25 @@ pub async fn serve(
         let tls = tls.clone();
         let handshake_timeout = cfg.timeouts.client_header;
         tokio::spawn(async move {
-            cache.stats.active_connections.fetch_add(1, Ordering::Relaxed);
+            cache
+                .stats
+                .active_connections
+                .fetch_add(1, Ordering::Relaxed);
             metrics::gauge!("meson_terminal_connections").increment(1.0);
             match tls {
                 None => serve_conn(stream, peer, cache.clone(), &builder, watcher).await,
-                Some(acceptor) => match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
-                    Ok(Ok(s)) => serve_conn(s, peer, cache.clone(), &builder, watcher).await,
-                    Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-                },
+                Some(acceptor) => {
+                    match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(s)) => serve_conn(s, peer, cache.clone(), &builder, watcher).await,
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                }
             }
-            cache.stats.active_connections.fetch_sub(1, Ordering::Relaxed);
+            cache
+                .stats
+                .active_connections
+                .fetch_sub(1, Ordering::Relaxed);
             metrics::gauge!("meson_terminal_connections").decrement(1.0);
         });
     }
@@ -131,18 +146,30 @@ async fn serve_conn<S>(
 }
 
 /// Gives the request an id (the client's `X-Request-Id` when it sent a sane one), a span, and timing.
-async fn handle(cache: Arc<Cache>, mut req: Request<Incoming>, peer: SocketAddr) -> http::Response<crate::body::ResponseBody> {
+async fn handle(
+    cache: Arc<Cache>,
+    mut req: Request<Incoming>,
+    peer: SocketAddr,
+) -> http::Response<crate::body::ResponseBody> {
     let id = req
         .headers()
         .get(X_REQUEST_ID)
-        .filter(|v| v.len() <= 64 && v.as_bytes().iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-'))
+        .filter(|v| {
+            v.len() <= 64
+                && v.as_bytes()
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+        })
         .cloned()
         .unwrap_or_else(|| HeaderValue::from_str(&new_request_id()).expect("hex"));
     req.headers_mut().insert(X_REQUEST_ID, id.clone());
     let span = tracing::info_span!("request", id = %id.to_str().unwrap_or(""), method = %req.method(), path = %req.uri().path(), client = %peer.ip());
     let start = Instant::now();
     cache.stats.requests.fetch_add(1, Ordering::Relaxed);
-    let mut resp = cache.handle(req, Some(peer.ip())).instrument(span.clone()).await;
+    let mut resp = cache
+        .handle(req, Some(peer.ip()))
+        .instrument(span.clone())
+        .await;
     let elapsed = start.elapsed();
     metrics::histogram!("meson_terminal_request_duration_seconds").record(elapsed.as_secs_f64());
     span.in_scope(|| {

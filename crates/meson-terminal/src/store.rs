@@ -219,7 +219,12 @@ impl Store {
     }
 
     /// Checks one slice file: its name, its length against the object's, and its outboard against its root.
-    fn check_slice(&self, id: &ObjectId, meta: &ObjectMeta, name: &str) -> Option<(u32, SliceFile)> {
+    fn check_slice(
+        &self,
+        id: &ObjectId,
+        meta: &ObjectMeta,
+        name: &str,
+    ) -> Option<(u32, SliceFile)> {
         let (slice, root) = name.split_once('.')?;
         let slice: u32 = slice.parse().ok()?;
         let root: Root = root.parse().ok()?;
@@ -308,7 +313,12 @@ impl Store {
         File::open(&path).map_err(io_err("open", &path))
     }
 
-    pub fn read_outboard(&self, id: &ObjectId, slice: u32, root: &Root) -> Result<Vec<u8>, StoreError> {
+    pub fn read_outboard(
+        &self,
+        id: &ObjectId,
+        slice: u32,
+        root: &Root,
+    ) -> Result<Vec<u8>, StoreError> {
         let path = self.outboard_path(id, slice, root);
         fs::read(&path).map_err(io_err("read", &path))
     }

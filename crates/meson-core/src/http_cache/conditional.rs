@@ -298,7 +298,8 @@ mod tests {
         let weak: &[(&str, &str)] = &[("etag", "W/\"v1\""), ("last-modified", LM)];
         let none: &[(&str, &str)] = &[];
         let g = Method::GET;
-        let table: &[(Method, &[(&str, &str)], u16, &[(&str, &str)], Conditional)] = &[
+        type Fields<'a> = &'a [(&'a str, &'a str)];
+        let table: &[(Method, Fields, u16, Fields, Conditional)] = &[
             // If-Match: strong comparison
             (g.clone(), &[("if-match", "\"v1\"")], 200, strong, Proceed),
             (

@@ -1,22 +1,4 @@
 //! Reading Cache-Control (RFC 9111 §5.2), Pragma (§5.4) and CDN-Cache-Control (RFC 9213).
-//!
-//! Conflicts resolve towards the most restrictive reading (RFC 9111 §4.2.1 "the most restrictive
-//! directive should be honored"):
-//! - a duration directive repeated with different values keeps the smallest (largest for
-//!   `min-fresh`), which is never fresher than any single reading, yet still caches for a while
-//!   when two proxy layers each added their own `max-age`;
-//! - an invalid `max-age`/`s-maxage` on a response (`max-age=abc`, `max-age=-1`, `max-age` without a
-//!   value) reads as 0, i.e. stale, as §4.2.1 encourages; on a request it reads as 0 too (the client
-//!   wanted something fresh);
-//! - an invalid value of a directive that *grants* something (`stale-while-revalidate`,
-//!   `stale-if-error`, `max-stale`, `min-fresh`) is ignored, which grants nothing;
-//! - `no-cache`/`private` with a field list that cannot be read, is empty, or names a field the
-//!   cache itself relies on (Cache-Control, CDN-Cache-Control, Vary, Expires, Date, Age, Pragma)
-//!   is treated as the unqualified directive: stripping such a field would change how the stored
-//!   copy is reused, and the unqualified form is the safe reading;
-//! - a boolean directive with an unexpected argument (`no-store=1`) still counts.
-//!
-//! Quoted arguments (`max-age="60"`) are accepted, as §5.2 asks of recipients.
 
 use http::header::{HeaderMap, HeaderName, CACHE_CONTROL, PRAGMA};
 
@@ -27,7 +9,7 @@ use super::syntax::{delta_seconds, field_names, is_tchar, quoted_string, split_l
 pub const CDN_CACHE_CONTROL: HeaderName = HeaderName::from_static("cdn-cache-control");
 
 /// Fields the cache bases its own decisions on, which neither a qualified `no-cache`/`private` (see
-/// the module docs) nor a Connection option may strip from a stored response.
+/// [`response_directives`]) nor a Connection option may strip from a stored response.
 pub(crate) const CACHE_CONTROLLING_FIELDS: &[&str] = &[
     "cache-control",
     "cdn-cache-control",
@@ -81,7 +63,8 @@ pub struct ResponseDirectives {
 }
 
 /// Reads the request's Cache-Control; `Pragma: no-cache` counts as `no-cache` only when the request
-/// has no Cache-Control field at all (RFC 9111 §5.4).
+/// has no Cache-Control field at all (RFC 9111 §5.4). Conflicts resolve as described on
+/// [`response_directives`].
 pub fn request_directives(headers: &HeaderMap) -> RequestDirectives {
     let mut d = RequestDirectives::default();
     if !headers.contains_key(CACHE_CONTROL) {
@@ -129,6 +112,28 @@ pub fn request_directives(headers: &HeaderMap) -> RequestDirectives {
 
 /// Reads the response's cache directives: CDN-Cache-Control when present, non-empty and valid
 /// (RFC 9213 §2.2), Cache-Control otherwise.
+///
+/// Conflicts resolve towards the most restrictive reading (RFC 9111 §4.2.1 "the most restrictive
+/// directive should be honored"), in Cache-Control of both requests and responses:
+/// - a duration directive repeated with different values keeps the smallest (largest for
+///   `min-fresh`), which is never fresher than any single reading, yet still caches for a while
+///   when two proxy layers each added their own `max-age`;
+/// - an invalid `max-age`/`s-maxage` (`max-age=abc`, `max-age=-1`, `max-age` without a value) reads
+///   as 0, i.e. stale, as §4.2.1 encourages; on a request it reads as 0 too (the client wanted
+///   something fresh);
+/// - an invalid value of a directive that *grants* something (`stale-while-revalidate`,
+///   `stale-if-error`, `max-stale`, `min-fresh`) is ignored, which grants nothing;
+/// - `no-cache`/`private` with a field list that cannot be read, is empty, or names a field the
+///   cache itself relies on (Cache-Control, CDN-Cache-Control, Vary, Expires, Date, Age, Pragma)
+///   is treated as the unqualified directive: stripping such a field would change how the stored
+///   copy is reused, and the unqualified form is the safe reading;
+/// - a boolean directive with an unexpected argument (`no-store=1`) still counts.
+///
+/// Quoted arguments (`max-age="60"`) are accepted, as §5.2 asks of recipients, and directive names
+/// are case-insensitive. CDN-Cache-Control is a Structured Field (RFC 8941), so there a repeated
+/// key keeps its last value, as that RFC requires, and a recognised directive with a value of the
+/// wrong type (`max-age=1.5`, `max-age="60"`) invalidates the whole field, so Cache-Control applies:
+/// dropping just that member would leave a policy the origin never wrote overriding the one it did.
 pub fn response_directives(headers: &HeaderMap) -> ResponseDirectives {
     cdn_cache_control(headers).unwrap_or_else(|| {
         let mut d = ResponseDirectives::default();
@@ -409,7 +414,8 @@ mod tests {
     #[test]
     fn response_values_table() {
         // (Cache-Control, max-age, s-maxage, stale-while-revalidate)
-        let cases: &[(&str, Option<u64>, Option<u64>, Option<u64>)] = &[
+        type Row = (&'static str, Option<u64>, Option<u64>, Option<u64>);
+        let cases: &[Row] = &[
             ("max-age=60", Some(60), None, None),
             ("MAX-AGE=60", Some(60), None, None),
             ("Max-Age = 60", Some(60), None, None),

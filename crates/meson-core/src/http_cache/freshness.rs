@@ -261,8 +261,8 @@ pub fn may_serve_stale_on_error(
     let Some(window) = window else {
         return false;
     };
-    // Status only matters for the implicit lifetime, and only stored statuses reach this point;
-    // 200 gives the same explicit lifetime, and the heuristic of a successful response.
+    // No status is passed in: the explicit lifetime does not depend on it, and for an implicit
+    // one a successful response is assumed, since that is the only kind worth serving stale.
     let lifetime = lifetime(&resp, StatusCode::OK, resp_headers, settings);
     let staleness = current_age(resp_headers, times, now).saturating_sub(lifetime);
     staleness <= window
@@ -278,6 +278,8 @@ mod tests {
     fn date(t: u64) -> String {
         httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t))
     }
+
+    type Fields = Vec<(&'static str, String)>;
 
     fn headers(pairs: &[(&str, String)]) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -381,7 +383,8 @@ mod tests {
             cache_errors_ttl_secs: Some(30),
             ..settings()
         };
-        let table: &[(u16, Vec<(&str, String)>, &CacheSettings, u64)] = &[
+        type Row<'a> = (u16, Fields, &'a CacheSettings, u64);
+        let table: &[Row] = &[
             (200, lm(1000), &settings(), 100),
             (200, lm(10_000_000), &settings(), 86_400),
             (301, lm(1000), &settings(), 100),
@@ -439,7 +442,7 @@ mod tests {
             request_time: NOW - 2,
             response_time: NOW,
         };
-        let table: &[(Vec<(&str, String)>, u64, u64)] = &[
+        let table: &[(Fields, u64, u64)] = &[
             // apparent age from Date dominates
             (vec![("date", date(NOW - 10))], NOW, 10),
             // Age plus response delay dominates
@@ -591,6 +594,61 @@ mod tests {
                 "req {req:?} resp {resp:?} age {age}"
             );
         }
+    }
+
+    #[test]
+    fn age_from_upstream_counts_against_lifetime() {
+        let h = headers(&[
+            ("cache-control", "max-age=60".into()),
+            ("age", "50".into()),
+            ("date", date(NOW)),
+        ]);
+        let times = StoredTimes {
+            request_time: NOW,
+            response_time: NOW,
+        };
+        let at = |t| {
+            evaluate(
+                &HeaderMap::new(),
+                StatusCode::OK,
+                &h,
+                &times,
+                t,
+                &settings(),
+            )
+        };
+        assert_eq!(at(NOW + 9).freshness, Freshness::Fresh);
+        assert_eq!(at(NOW + 10).freshness, Freshness::Stale);
+        assert_eq!(at(NOW + 10).age, 60);
+    }
+
+    #[test]
+    fn evaluate_uses_cdn_cache_control() {
+        let h = headers(&[
+            ("cache-control", "max-age=5, must-revalidate".into()),
+            (
+                "cdn-cache-control",
+                "max-age=600, stale-while-revalidate=60".into(),
+            ),
+            ("date", date(NOW)),
+        ]);
+        let times = StoredTimes {
+            request_time: NOW,
+            response_time: NOW,
+        };
+        let at = |t| {
+            evaluate(
+                &HeaderMap::new(),
+                StatusCode::OK,
+                &h,
+                &times,
+                t,
+                &settings(),
+            )
+        };
+        assert_eq!(at(NOW + 100).freshness, Freshness::Fresh);
+        assert_eq!(at(NOW + 630).freshness, Freshness::StaleWhileRevalidate);
+        assert_eq!(at(NOW + 661).freshness, Freshness::Stale);
     }
 
     #[test]

@@ -1,15 +1,13 @@
 //! Which response header fields a shared cache keeps, and how a 304 updates them
 //! (RFC 9111 §3.1, §3.2, §4.3.4).
 
-use http::header::{HeaderMap, HeaderValue, CONNECTION, DATE};
+use http::header::{HeaderMap, HeaderName, HeaderValue, CONNECTION, DATE};
 
 use super::directives::{response_directives, CACHE_CONTROLLING_FIELDS};
-use super::syntax::field_names;
+use super::syntax::split_list;
 
 /// Removed before storing: hop-by-hop fields (RFC 9110 §7.6.1, §11.7) that describe one connection,
-/// plus Set-Cookie. RFC 9111 §7.3 lets a shared cache store Set-Cookie, but replaying one client's
-/// cookie to everyone is the classic shared-cache leak; like the major CDNs we never store it. The
-/// client whose request filled the cache still gets the origin's response as received.
+/// plus Set-Cookie (see [`strip_for_storage`]).
 const NOT_STORED: &[&str] = &[
     "connection",
     "keep-alive",
@@ -25,8 +23,7 @@ const NOT_STORED: &[&str] = &[
     "set-cookie2",
 ];
 
-/// Fields a 304 may not change in the stored response (RFC 9111 §3.2): they describe the bytes of
-/// the message that carried them, and the stored bytes are not the 304's.
+/// Fields a 304 may not change in the stored response (RFC 9111 §3.2).
 const NOT_UPDATED_BY_304: &[&str] = &[
     "content-length",
     "content-encoding",
@@ -35,7 +32,9 @@ const NOT_UPDATED_BY_304: &[&str] = &[
     "transfer-encoding",
 ];
 
-/// The header fields to store for a response: without [`NOT_STORED`] fields, fields named in
+/// The header fields to store for a response: without hop-by-hop fields (Connection, Keep-Alive,
+/// Proxy-Connection, TE, Transfer-Encoding, Upgrade, Proxy-Authenticate, Proxy-Authorization,
+/// Proxy-Authentication-Info, Trailer), Set-Cookie and Set-Cookie2 (see below), fields named in
 /// Connection, and fields named by a qualified `no-cache="…"` or `private="…"` (RFC 9111 §5.2.2.4,
 /// §5.2.2.7; stripping the `no-cache` ones is stricter than required, since it removes them even
 /// after a revalidation, but keeps the stored copy uniform).
@@ -43,17 +42,25 @@ const NOT_UPDATED_BY_304: &[&str] = &[
 /// A Connection option naming a field the cache's own decisions rest on (Cache-Control, Vary, Date,
 /// …) does not remove it: the response's storability was decided with that field, and silently
 /// dropping Vary in particular would serve one variant to every client.
+///
+/// RFC 9111 §7.3 lets a shared cache store Set-Cookie, but replaying one client's cookie to everyone
+/// is the classic shared-cache leak; like the major CDNs we never store it. The client whose request
+/// filled the cache still gets the origin's response as received.
 pub fn strip_for_storage(resp_headers: &HeaderMap) -> HeaderMap {
     let mut out = resp_headers.clone();
     for name in NOT_STORED {
         out.remove(*name);
     }
-    for value in resp_headers.get_all(CONNECTION) {
-        let named = field_names(value.as_bytes()).unwrap_or_default();
-        for name in named {
-            if !CACHE_CONTROLLING_FIELDS.contains(&name.as_str()) {
-                out.remove(&name);
-            }
+    // Unlike a cache directive's field list, one unreadable Connection option must not keep the
+    // readable ones from being removed: removing more is the safe side here.
+    let connection_options = resp_headers
+        .get_all(CONNECTION)
+        .iter()
+        .flat_map(|v| split_list(v.as_bytes()))
+        .filter_map(|option| HeaderName::from_bytes(option).ok());
+    for name in connection_options {
+        if !CACHE_CONTROLLING_FIELDS.contains(&name.as_str()) {
+            out.remove(&name);
         }
     }
     let directives = response_directives(resp_headers);
@@ -68,8 +75,9 @@ pub fn strip_for_storage(resp_headers: &HeaderMap) -> HeaderMap {
 }
 
 /// The stored header fields after a 304 (RFC 9111 §4.3.4): every field the 304 carries replaces all
-/// stored lines of that field, except [`NOT_UPDATED_BY_304`] and what [`strip_for_storage`] would not
-/// store; everything else is kept. The result is stripped again because the 304 may bring new
+/// stored lines of that field, except Content-Length, Content-Encoding, Content-Range,
+/// Content-Digest and Transfer-Encoding (RFC 9111 §3.2: they describe the bytes of the 304, not
+/// the stored ones) and what [`strip_for_storage`] would not store; everything else is kept. The result is stripped again because the 304 may bring new
 /// qualified `private`/`no-cache` directives.
 ///
 /// The terminal must also reset the entry's [`super::StoredTimes`] to the revalidation exchange, and
@@ -105,7 +113,6 @@ pub fn ensure_date(resp_headers: &mut HeaderMap, now: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::header::HeaderName;
 
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();

@@ -12,7 +12,7 @@
 //! Conventions: times are unix seconds (`u64`) supplied by the caller; every arithmetic step
 //! saturates; header values are read as bytes, so obs-text or garbage never panics and always gets
 //! the conservative reading. Where the RFCs leave room, the choice is documented on the function
-//! that makes it; the directive-conflict rules are in [`directives`].
+//! that makes it; the directive-conflict rules are on [`response_directives`].
 
 mod conditional;
 mod directives;
@@ -90,7 +90,9 @@ pub enum NotStorable {
 /// RFC 9111 §3 for a shared cache, plus this cache's own limits:
 /// - only GET: a HEAD response has no content to serve a later GET, and POST responses are
 ///   practically never reusable (the terminal fills with GET);
-/// - only statuses whose caching rules we implement (see [`understood`]), never 1xx or 304;
+/// - only statuses whose caching rules we implement: 200, 203, 204, 206, 300–303, 307, 308, 400,
+///   403, 404, 405, 410, 414, 451, 500–504. Never 1xx or 304 (not complete responses), 201/202/205
+///   (not representations of the target), 401/407/429 (about one client's credentials or rate);
 /// - request `no-store` (§5.2.1.5) and response `no-store` (§5.2.2.5) forbid storing, except that
 ///   `must-understand` with an understood status overrides `no-store` (§5.2.2.3);
 /// - unqualified `private`; a qualified one allows storing without the named fields;
@@ -142,10 +144,8 @@ pub fn storable(
     Ok(())
 }
 
-/// Statuses whose caching semantics this cache implements: RFC 9110's heuristically cacheable
-/// ones, the other redirects, and the errors a CDN commonly caches. Left out on purpose: 1xx and 304
-/// (not complete responses), 201/202/205 (not representations of the target), 401/407 and 429
-/// (answers about one client's credentials or rate).
+/// Statuses whose caching semantics this cache implements (listed on [`storable`]): RFC 9110's
+/// heuristically cacheable ones, the other redirects, and the errors a CDN commonly caches.
 pub(crate) fn understood(status: StatusCode) -> bool {
     matches!(
         status.as_u16(),
@@ -185,6 +185,7 @@ pub(crate) fn heuristically_cacheable(status: StatusCode) -> bool {
 mod tests {
     use super::*;
     use http::header::HeaderName;
+    use proptest::prelude::*;
 
     const NOW: u64 = 1_700_000_000;
 
@@ -266,14 +267,7 @@ mod tests {
             // heuristics and defaults
             (g.clone(), none, 200, &heuristic, &s, Ok(())),
             (g.clone(), none, 200, none, &s, Err(NoFreshnessInfo)),
-            (
-                g.clone(),
-                none,
-                200,
-                none,
-                &with_default,
-                Ok(()),
-            ),
+            (g.clone(), none, 200, none, &with_default, Ok(())),
             (g.clone(), none, 302, &heuristic, &s, Err(NoFreshnessInfo)),
             (
                 g.clone(),
@@ -431,6 +425,82 @@ mod tests {
                 want,
                 "{method} {req:?} {status} {resp:?}"
             );
+        }
+    }
+
+    const FIELDS: &[&str] = &[
+        "cache-control",
+        "cdn-cache-control",
+        "pragma",
+        "expires",
+        "date",
+        "last-modified",
+        "age",
+        "etag",
+        "vary",
+        "connection",
+        "authorization",
+        "if-match",
+        "if-none-match",
+        "if-modified-since",
+        "if-unmodified-since",
+        "if-range",
+        "range",
+        "content-range",
+        "location",
+        "content-location",
+    ];
+
+    /// Bytes that make up the syntax these fields use, so random values reach deep into parsers.
+    fn field_value() -> impl Strategy<Value = Vec<u8>> {
+        let syntax = prop::sample::select(
+            b"max-age=s-maxage,private;no-cache\"\\ \t0123456789-*W/:?()stale-if-error/GMT\xff"
+                .to_vec(),
+        );
+        prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..40),
+            prop::collection::vec(syntax, 0..40),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn no_rule_panics_on_arbitrary_fields(
+            fields in prop::collection::vec((0..FIELDS.len(), field_value()), 0..12),
+            request_time in any::<u64>(),
+            response_time in any::<u64>(),
+            now in any::<u64>(),
+            status in 100u16..1000,
+        ) {
+            let mut h = HeaderMap::new();
+            for (i, bytes) in fields {
+                if let Ok(v) = http::HeaderValue::from_bytes(&bytes) {
+                    h.append(HeaderName::from_static(FIELDS[i]), v);
+                }
+            }
+            let status = StatusCode::from_u16(status).unwrap();
+            let s = CacheSettings { default_ttl_secs: Some(u64::MAX), cache_errors_ttl_secs: Some(u64::MAX), ..CacheSettings::default() };
+            let times = StoredTimes { request_time, response_time };
+            let _ = storable(&Method::GET, &h, status, &h, &s);
+            let e = evaluate(&h, status, &h, &times, now, &s);
+            prop_assert_eq!(e.lifetime, freshness_lifetime(status, &h, &s));
+            let _ = may_serve_stale_on_error(&h, &h, &times, now, &s);
+            let fields = vary_fields(&h).unwrap_or_default();
+            let _ = vary_key(&fields, &h);
+            let _ = revalidation_headers(&h);
+            let _ = merge_not_modified(&h, &strip_for_storage(&h));
+            let _ = evaluate_conditionals(&Method::GET, &h, status, &h);
+            let _ = invalidation_targets(&Method::POST, status, "cdn.example", &h);
+            let len = now % 100_000;
+            if let crate::range::RangeRequest::Satisfiable(ranges) = crate::range::parse_range(h.get("range"), len) {
+                prop_assert!(ranges.iter().all(|r| r.start < r.end && r.end <= len));
+            }
+            let _ = crate::range::if_range_allows(h.get("if-range"), &h);
+            if let Some(v) = h.get("content-range") {
+                if let Some((r, total)) = crate::range::parse_content_range(v) {
+                    prop_assert!(r.start < r.end && total.is_none_or(|t| r.end <= t));
+                }
+            }
         }
     }
 
