@@ -99,8 +99,11 @@ pub enum NotStorable {
 /// - Authorization in the request only with `public`, `s-maxage` or `must-revalidate` (§3.5);
 /// - `Vary: *`, which can never be matched (§4.1);
 /// - explicit freshness (`max-age`, `s-maxage`, `Expires`, even when it gives 0: the entry can be
-///   revalidated), or else a positive implicit lifetime (see [`freshness_lifetime`]): storing what
-///   would be stale on arrival and has nothing explicit to say is wasted disk.
+///   revalidated), or a positive implicit lifetime (see [`freshness_lifetime`]), or a successful
+///   heuristically cacheable response with a validator (`ETag`, `Last-Modified`) whose heuristic
+///   lifetime rounds to 0 (a file modified seconds ago): it is stale on arrival, but a 304 refreshes
+///   it for the price of a header, which beats fetching the body again. Without any of these,
+///   storing what is stale on arrival with nothing to revalidate it by is wasted disk.
 ///
 /// 206 is checked last: for a 206, `Err(NotStorable::Status)` means every other rule allows storing,
 /// so the terminal may store the slice itself.
@@ -133,8 +136,12 @@ pub fn storable(
         return Err(NotStorable::Authorization);
     }
     vary_fields(resp_headers).map_err(|VaryStar| NotStorable::VaryStar)?;
+    let revalidatable = status.is_success()
+        && (resp_headers.contains_key(http::header::ETAG)
+            || resp_headers.contains_key(http::header::LAST_MODIFIED));
     if freshness::explicit_lifetime(&d, resp_headers).is_none()
         && freshness::implicit_lifetime(&d, status, resp_headers, settings) == 0
+        && !revalidatable
     {
         return Err(NotStorable::NoFreshnessInfo);
     }
@@ -222,6 +229,8 @@ mod tests {
         let lm = date(NOW - 1000);
         let now = date(NOW);
         let heuristic: Vec<(&str, &str)> = vec![("last-modified", &lm), ("date", &now)];
+        // Modified this very second: the heuristic lifetime is 0, but the validator makes it worth keeping.
+        let just_modified: Vec<(&str, &str)> = vec![("last-modified", &now), ("date", &now)];
         let fresh: &[(&str, &str)] = &[("cache-control", "max-age=60")];
         let none: &[(&str, &str)] = &[];
         let auth: &[(&str, &str)] = &[("authorization", "Bearer x")];
@@ -267,6 +276,15 @@ mod tests {
             // heuristics and defaults
             (g.clone(), none, 200, &heuristic, &s, Ok(())),
             (g.clone(), none, 200, none, &s, Err(NoFreshnessInfo)),
+            (g.clone(), none, 200, &just_modified, &s, Ok(())),
+            (
+                g.clone(),
+                none,
+                404,
+                &just_modified,
+                &s,
+                Err(NoFreshnessInfo),
+            ),
             (g.clone(), none, 200, none, &with_default, Ok(())),
             (g.clone(), none, 302, &heuristic, &s, Err(NoFreshnessInfo)),
             (

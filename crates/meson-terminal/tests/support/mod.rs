@@ -250,8 +250,10 @@ async fn origin_handle(st: Arc<OriginState>, req: Request<Incoming>) -> Response
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(2);
     tokio::spawn(async move {
         let mut pos = 0;
+        let mut stalled = false;
         while pos < body.len() {
-            if res.stall_at.is_some_and(|s| pos >= s) {
+            if !stalled && res.stall_at.is_some_and(|s| pos >= s) {
+                stalled = true;
                 st.release.notified().await;
             }
             if res.drop_at.is_some_and(|d| pos >= d) {
