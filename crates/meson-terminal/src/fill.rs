@@ -176,6 +176,15 @@ impl Cache {
         (fill, Some(pt_rx))
     }
 
+    /// Fills still running (each is registered under one or two keys).
+    pub fn fills_in_flight(&self) -> usize {
+        let fills = self.fills.lock().expect("fills lock");
+        let mut distinct: Vec<*const Fill> = fills.values().map(Arc::as_ptr).collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        distinct.len()
+    }
+
     /// Looks up a fill in flight for a slice.
     pub fn fill_in_flight(&self, id: &ObjectId, slice: u32) -> Option<Arc<Fill>> {
         self.fills

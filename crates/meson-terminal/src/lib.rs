@@ -195,6 +195,11 @@ impl Terminal {
         for t in self.tasks {
             let _ = t.await;
         }
+        // Fills whose clients are answered may still be committing; their work is worth the wait.
+        let deadline = Instant::now() + self.cache.config().timeouts.shutdown_grace;
+        while self.cache.fills_in_flight() > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         self.cache.store().mark_clean_shutdown();
         tracing::info!("terminal stopped cleanly");
     }

@@ -96,6 +96,7 @@ async fn a_failed_fill_ends_bodies_with_an_error_and_stores_nothing() {
         );
     }
     assert_eq!(origin.hits("/flaky"), 1);
+    settle(&t).await;
     let (status, listing) = admin(&t, "GET", "/v1/admin/objects", None).await;
     assert_eq!(status, 200);
     let listing: serde_json::Value = serde_json::from_slice(&listing).unwrap();

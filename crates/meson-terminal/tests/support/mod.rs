@@ -418,6 +418,11 @@ pub async fn admin(
     (status, resp.into_body().collect().await.unwrap().to_bytes())
 }
 
+/// Waits until the terminal has no fill in flight (fills commit just after their clients are answered).
+pub async fn settle(t: &Terminal) {
+    eventually("fills settle", || t.cache.fills_in_flight() == 0).await;
+}
+
 /// Polls `f` until it holds, for at most 10 s: background work (revalidation, scrub) finishes on its own time.
 pub async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
     for _ in 0..200 {
