@@ -22,6 +22,7 @@ use crate::cache::Cache;
 use crate::fill::{FillRequest, FillState, Push};
 use crate::index::ObjectRef;
 use crate::object::ObjectId;
+use crate::site::Site;
 
 #[derive(Clone)]
 pub struct AdminState {
@@ -104,25 +105,20 @@ async fn metrics_text() -> impl IntoResponse {
 }
 
 /// The cache key of an absolute URL on this terminal's origin, or of a bare path.
-fn key_of(cache: &Cache, url: &str) -> ApiResult<(String, String)> {
+fn key_of(cache: &Cache, url: &str) -> ApiResult<(Arc<Site>, String, String)> {
     let uri: http::Uri = url
         .parse()
         .map_err(|e| bad_request(format!("invalid URL {url:?}: {e}")))?;
-    let origin = cache.origin.origin();
-    if uri.authority().is_some()
-        && (uri.authority() != origin.authority() || uri.scheme() != origin.scheme())
-    {
-        return Err(bad_request(format!(
-            "{url} is not on this terminal's origin {origin}"
-        )));
-    }
+    let site = cache
+        .sites
+        .for_url(&uri)
+        .ok_or_else(|| bad_request(format!("{url} is not on a site this terminal serves")))?;
     let path = crate::path::normalize(uri.path()).map_err(|e| bad_request(e.to_string()))?;
     let pq = match uri.query() {
         Some(q) => format!("{path}?{q}"),
         None => path,
     };
-    let authority = origin.authority().map(|a| a.as_str()).unwrap_or("");
-    Ok((format!("{authority}{pq}"), pq))
+    Ok((site.clone(), site.key(&pq), pq))
 }
 
 #[derive(Deserialize)]
@@ -160,9 +156,10 @@ async fn push(
         .root
         .parse()
         .map_err(|e| bad_request(format!("root: {e}")))?;
-    let (key, path_and_query) = key_of(&state.cache, &req.url)?;
+    let (site, key, path_and_query) = key_of(&state.cache, &req.url)?;
     let coalesce = ObjectId::derive(&key, "");
     let fill = FillRequest {
+        site,
         key: key.clone(),
         path_and_query,
         headers: http::HeaderMap::new(),
@@ -231,7 +228,7 @@ async fn delete(
             cache.index().remove_object(&obj.id)
         }
         (None, Some(url)) => {
-            let (key, _) = key_of(cache, &url)?;
+            let (_, key, _) = key_of(cache, &url)?;
             cache.index().remove_where(|m| m.key == key)
         }
         _ => return Err(bad_request("give exactly one of ?root= or ?url=")),
@@ -256,11 +253,11 @@ async fn purge(
     let cache = &state.cache;
     let removed = match (req.url, req.prefix, req.tag) {
         (Some(url), None, None) => {
-            let (key, _) = key_of(cache, &url)?;
+            let (_, key, _) = key_of(cache, &url)?;
             cache.index().remove_where(|m| m.key == key)
         }
         (None, Some(prefix), None) => {
-            let (key, _) = key_of(cache, &prefix)?;
+            let (_, key, _) = key_of(cache, &prefix)?;
             cache.index().remove_where(|m| m.key.starts_with(&key))
         }
         (None, None, Some(tag)) => cache.index().remove_where(|m| m.tags().any(|t| t == tag)),
@@ -358,16 +355,7 @@ async fn content_bytes(
     let body = Source {
         cache: state.cache.clone(),
         obj,
-        fill: FillRequest {
-            key: String::new(),
-            path_and_query: String::new(),
-            headers: http::HeaderMap::new(),
-            client_ip: None,
-            slice,
-            known: None,
-            revalidate: false,
-            push: None,
-        },
+        fill: None,
         hint: None,
     }
     .body(vec![Segment::Data(base + r.start..base + r.end)]);

@@ -45,8 +45,8 @@ pub enum Segment {
 pub struct Source {
     pub cache: Arc<Cache>,
     pub obj: ObjectRef,
-    /// A template for fills of missing slices: the request that led here.
-    pub fill: FillRequest,
+    /// A template for fills of missing slices (the request that led here); None serves only what is stored.
+    pub fill: Option<FillRequest>,
     /// The fill this request already waits on, and its slice.
     pub hint: Option<(u32, Arc<Fill>)>,
 }
@@ -225,7 +225,9 @@ impl Source {
         if let Some(f) = self.cache.fill_in_flight(&self.obj.id, i) {
             return Ok(SliceSource::Filling(f.subscribe()));
         }
-        let mut req = self.fill.clone();
+        let Some(mut req) = self.fill.clone() else {
+            return Err(source_err("content no longer stored"));
+        };
         req.slice = i;
         req.known = Some(self.obj.clone());
         req.revalidate = false;

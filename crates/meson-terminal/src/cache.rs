@@ -14,7 +14,7 @@ use crate::config::TerminalConfig;
 use crate::fill::Fill;
 use crate::index::{Index, ObjectRef, Removed};
 use crate::object::ObjectId;
-use crate::origin::OriginClient;
+use crate::site::Sites;
 use crate::store::{SliceFile, StartupReport, Store, StoreError};
 
 pub fn unix_now() -> u64 {
@@ -40,14 +40,17 @@ pub struct Cache {
     pub(crate) store: Store,
     pub(crate) index: Mutex<Index>,
     pub(crate) fills: Mutex<HashMap<(ObjectId, u32), Arc<Fill>>>,
-    pub(crate) origin: OriginClient,
+    pub(crate) sites: Arc<dyn Sites>,
     disk_full: AtomicBool,
     free_disk: AtomicU64,
 }
 
 impl Cache {
     /// Opens the store, checks it, and rebuilds the index. Blocking: call before serving.
-    pub fn open(cfg: Arc<TerminalConfig>) -> Result<(Arc<Cache>, StartupReport), StoreError> {
+    pub fn open(
+        cfg: Arc<TerminalConfig>,
+        sites: Arc<dyn Sites>,
+    ) -> Result<(Arc<Cache>, StartupReport), StoreError> {
         let (store, mut report) = Store::open(&cfg.data_dir, cfg.fsync)?;
         let mut index = Index::new(new_policy(cfg.policy, cfg.capacity));
         let objects = std::mem::take(&mut report.objects);
@@ -64,18 +67,13 @@ impl Cache {
             dropped.slices.extend(r.slices);
             dropped.objects.extend(r.objects);
         }
-        let origin = OriginClient::new(
-            cfg.origin.clone(),
-            cfg.timeouts.origin_connect,
-            cfg.timeouts.origin_read,
-        );
         let cache = Arc::new(Cache {
             stats: Arc::new(Stats::default()),
             cfg,
             store,
             index: Mutex::new(index),
             fills: Mutex::new(HashMap::new()),
-            origin,
+            sites,
             disk_full: AtomicBool::new(false),
             free_disk: AtomicU64::new(u64::MAX),
         });

@@ -23,6 +23,7 @@ use crate::cache::{unix_now, Cache};
 use crate::index::ObjectRef;
 use crate::object::{ObjectId, ObjectMeta};
 use crate::origin::{empty_body, OriginError};
+use crate::site::Site;
 use crate::store::SliceFile;
 
 /// Where a fill stands, as its waiters see it.
@@ -102,6 +103,7 @@ impl Fill {
 /// What a fill needs to know about the request that started it.
 #[derive(Clone)]
 pub struct FillRequest {
+    pub site: Arc<Site>,
     pub key: String,
     pub path_and_query: String,
     pub headers: HeaderMap,
@@ -225,7 +227,8 @@ impl Cache {
         }
         let request_time = unix_now();
         metrics::counter!("meson_terminal_origin_requests_total").increment(1);
-        let resp = match self
+        let resp = match req
+            .site
             .origin
             .send(
                 Method::GET,
@@ -349,7 +352,9 @@ impl Cache {
         let obj = match req.known.as_ref().filter(|_| !req.revalidate) {
             Some(k) => k.clone(),
             None => {
-                let stored_headers = http_cache::strip_for_storage(&head);
+                let mut stored_headers = http_cache::strip_for_storage(&head);
+                // Age arithmetic needs a Date; a cache adds the one the origin left out (RFC 9110 §6.6.1).
+                http_cache::ensure_date(&mut stored_headers, response_time);
                 let vary = match http_cache::vary_fields(&stored_headers) {
                     Ok(v) => v,
                     Err(_) => unreachable!("storable() refuses Vary: *"),
@@ -383,15 +388,8 @@ impl Cache {
             keys.push(fill_key);
         }
         let expected = obj.meta.slice_len(stored_slice).filter(|_| total.is_some());
-        self.stream_body(
-            req.push,
-            resp.into_body(),
-            fill,
-            obj,
-            stored_slice,
-            expected,
-        )
-        .await
+        self.stream_body(req, resp.into_body(), fill, obj, stored_slice, expected)
+            .await
     }
 
     /// Why a response must not be stored, if it must not.
@@ -425,7 +423,7 @@ impl Cache {
 
     async fn stream_body(
         self: &Arc<Self>,
-        push: Option<Push>,
+        req: &FillRequest,
         mut body: Incoming,
         fill: &Arc<Fill>,
         obj: ObjectRef,
@@ -438,9 +436,9 @@ impl Cache {
         };
         let file = Arc::new(file);
         let mut state = self
-            .copy_body(&mut body, fill, &obj, slice, &file, expected)
+            .copy_body(req, &mut body, fill, &obj, slice, &file, expected)
             .await;
-        if let (Ok((got, _, _)), Some(push)) = (&state, &push) {
+        if let (Ok((got, _, _)), Some(push)) = (&state, &req.push) {
             if *got != push.root {
                 state = Err(FillError::RootMismatch {
                     expected: push.root,
@@ -478,8 +476,10 @@ impl Cache {
     }
 
     /// Copies the origin body into `file`, publishing progress; returns the root, outboard and length.
+    #[allow(clippy::too_many_arguments)]
     async fn copy_body(
         &self,
+        req: &FillRequest,
         body: &mut Incoming,
         fill: &Arc<Fill>,
         obj: &ObjectRef,
@@ -488,7 +488,7 @@ impl Cache {
         expected: Option<u64>,
     ) -> Result<(meson_core::content::Root, Vec<u8>, u64), FillError> {
         let limit = expected.unwrap_or(self.cfg.limits.max_object_size);
-        let read_timeout = self.origin.read_timeout();
+        let read_timeout = req.site.origin.read_timeout();
         let mut hasher = ContentHasher::new();
         let mut written = 0u64;
         fill.tx.send_replace(FillState::Streaming {

@@ -17,6 +17,7 @@ pub mod path;
 pub mod proxy;
 pub mod scrub;
 pub mod server;
+pub mod site;
 pub mod store;
 pub mod telemetry;
 
@@ -100,17 +101,31 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, TerminalError> {
 }
 
 impl Terminal {
+    /// A plain reverse-proxy cache: every request fills from `cfg.origin`.
     pub async fn start(cfg: TerminalConfig) -> Result<Terminal, TerminalError> {
         if !matches!(cfg.origin.scheme_str(), Some("http" | "https"))
             || cfg.origin.authority().is_none()
         {
             return Err(TerminalError::Origin(cfg.origin.to_string()));
         }
+        let sites = Arc::new(site::SingleOrigin::new(origin::OriginClient::new(
+            cfg.origin.clone(),
+            cfg.timeouts.origin_connect,
+            cfg.timeouts.origin_read,
+        )));
+        Self::start_with_sites(cfg, sites).await
+    }
+
+    /// A terminal serving whatever sites `sites` resolves requests to.
+    pub async fn start_with_sites(
+        cfg: TerminalConfig,
+        sites: Arc<dyn site::Sites>,
+    ) -> Result<Terminal, TerminalError> {
         telemetry::prometheus();
         let started = Instant::now();
         let cfg = Arc::new(cfg);
         let c = cfg.clone();
-        let (cache, report) = tokio::task::spawn_blocking(move || cache::Cache::open(c))
+        let (cache, report) = tokio::task::spawn_blocking(move || cache::Cache::open(c, sites))
             .await
             .expect("store open task")?;
         {
@@ -178,7 +193,7 @@ impl Terminal {
         }));
         tasks.push(tokio::spawn(scrub::run(cache.clone(), rx.clone())));
         tasks.push(tokio::spawn(sample(cache.clone(), rx)));
-        tracing::info!(%addr, ?tls_addr, %admin_addr, origin = %cfg.origin, "terminal serving");
+        tracing::info!(%addr, ?tls_addr, %admin_addr, "terminal serving");
         Ok(Terminal {
             addr,
             tls_addr,

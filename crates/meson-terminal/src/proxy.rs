@@ -17,6 +17,7 @@ use crate::fill::{Fill, FillError, FillRequest, FillState, Passthrough};
 use crate::index::ObjectRef;
 use crate::object::ObjectId;
 use crate::path;
+use crate::site::Site;
 
 /// How a response was produced, reported in `X-Cache` and the metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +47,7 @@ const VIA: HeaderValue = HeaderValue::from_static("1.1 meson");
 
 /// The parts of a client request the cache works with.
 pub struct ClientRequest {
+    pub site: Arc<Site>,
     pub method: Method,
     pub key: String,
     pub path_and_query: String,
@@ -56,6 +58,7 @@ pub struct ClientRequest {
 impl ClientRequest {
     fn fill_request(&self, slice: u32) -> FillRequest {
         FillRequest {
+            site: self.site.clone(),
             key: self.key.clone(),
             path_and_query: self.path_and_query.clone(),
             headers: self.headers.clone(),
@@ -104,14 +107,24 @@ impl Cache {
             Some(q) => format!("{path}?{q}"),
             None => path,
         };
-        let authority = self
-            .origin
-            .origin()
-            .authority()
-            .map(|a| a.as_str())
-            .unwrap_or("");
+        let host = parts
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| parts.uri.authority().map(|a| a.as_str()));
+        let Some(site) = self.sites.for_host(host) else {
+            tracing::info!(?host, "request for a site this terminal does not serve");
+            return finish(
+                error_response(
+                    StatusCode::MISDIRECTED_REQUEST,
+                    "this terminal does not serve that site",
+                ),
+                CacheStatus::Bypass,
+            );
+        };
         let creq = ClientRequest {
-            key: format!("{authority}{path_and_query}"),
+            key: site.key(&path_and_query),
+            site,
             method: parts.method,
             path_and_query,
             headers: parts.headers,
@@ -305,7 +318,8 @@ impl Cache {
         body: crate::origin::RequestBody,
     ) -> Response<ResponseBody> {
         metrics::counter!("meson_terminal_origin_requests_total").increment(1);
-        let resp = match self
+        let resp = match req
+            .site
             .origin
             .send(
                 req.method.clone(),
@@ -322,22 +336,16 @@ impl Cache {
                 return error_response(e.status(), &e.to_string());
             }
         };
-        let authority = self
-            .origin
-            .origin()
-            .authority()
-            .map(|a| a.as_str())
-            .unwrap_or("")
-            .to_owned();
+        let authority = req.site.origin_authority();
         if let Some(paths) =
-            http_cache::invalidation_targets(&req.method, resp.status(), &authority, resp.headers())
+            http_cache::invalidation_targets(&req.method, resp.status(), authority, resp.headers())
         {
             let mut keys = vec![req.key.clone()];
             keys.extend(
                 paths
                     .iter()
                     .filter_map(|p| path::normalize(p).ok())
-                    .map(|p| format!("{authority}{p}")),
+                    .map(|p| req.site.key(&p)),
             );
             let removed = self.index().remove_where(|m| keys.contains(&m.key));
             if !removed.objects.is_empty() {
@@ -439,7 +447,7 @@ impl Cache {
             Source {
                 cache: self.clone(),
                 obj,
-                fill: req.fill_request(0),
+                fill: Some(req.fill_request(0)),
                 hint,
             }
             .body(segments)
