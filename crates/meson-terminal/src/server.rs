@@ -141,8 +141,29 @@ async fn serve_conn<S>(
     });
     let conn = builder.serve_connection(TokioIo::new(stream), service);
     if let Err(e) = watcher.watch(conn).await {
-        tracing::debug!(%peer, error = %e, "connection ended with an error");
+        log_connection_error(peer, &*e);
     }
+}
+
+/// hyper answers malformed and oversized requests (400, 431) and header timeouts (408) itself; this is
+/// the log line that says so. Clients that simply hang up are not worth more than a debug line.
+fn log_connection_error(peer: SocketAddr, e: &(dyn std::error::Error + 'static)) {
+    let hyper_err = e.downcast_ref::<hyper::Error>();
+    let reason = match hyper_err {
+        Some(h) if h.is_parse_too_large() => {
+            "request header section too large or too many fields: answered 431"
+        }
+        Some(h) if h.is_parse() => "malformed request: answered 400",
+        Some(h) if h.is_timeout() => {
+            "client too slow to send its request headers: connection closed"
+        }
+        _ => {
+            tracing::debug!(%peer, error = %e, "connection ended with an error");
+            return;
+        }
+    };
+    metrics::counter!("meson_terminal_bad_requests_total").increment(1);
+    tracing::info!(%peer, error = %e, "{reason}");
 }
 
 /// Gives the request an id (the client's `X-Request-Id` when it sent a sane one), a span, and timing.

@@ -45,6 +45,16 @@ async fn oversized_and_too_many_headers_get_431() {
     let resp = raw(t.addr, b"GARBAGE\r\n\r\n", Duration::from_secs(5)).await;
     assert!(resp.starts_with("HTTP/1.1 400"), "{resp}");
     assert_eq!(origin.hits("/"), 0, "none of these reached the origin");
+    let (_, metrics) = admin(&t, "GET", "/metrics", None).await;
+    let metrics = String::from_utf8_lossy(&metrics);
+    let bad = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("meson_terminal_bad_requests_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok());
+    assert!(
+        bad.is_some_and(|n| n >= 3.0),
+        "each refusal is counted and logged: {bad:?}"
+    );
     // A normal request still works.
     assert_eq!(get(t.addr, "/").await.status, 200);
     t.shutdown().await;
