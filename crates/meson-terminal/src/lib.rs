@@ -76,6 +76,7 @@ pub fn load_or_create_token(data_dir: &Path) -> Result<String, TerminalError> {
         path: path.display().to_string(),
         source,
     };
+    std::fs::create_dir_all(data_dir).map_err(err)?;
     match std::fs::read_to_string(&path) {
         Ok(t) if !t.trim().is_empty() => return Ok(t.trim().to_owned()),
         Ok(_) => {}
@@ -124,6 +125,18 @@ impl Terminal {
         telemetry::prometheus();
         let started = Instant::now();
         let cfg = Arc::new(cfg);
+        // Listeners and TLS first: a start that cannot bind must not open the store and leave it marked as
+        // running.
+        let token: Arc<str> = load_or_create_token(&cfg.data_dir)?.into();
+        let tls = match &cfg.tls {
+            Some(t) => Some((
+                server::tls_acceptor(&t.cert, &t.key)?,
+                bind(t.listen).await?,
+            )),
+            None => None,
+        };
+        let listener = bind(cfg.listen).await?;
+        let admin_listener = bind(cfg.admin_listen).await?;
         let c = cfg.clone();
         let (cache, report) = tokio::task::spawn_blocking(move || cache::Cache::open(c, sites))
             .await
@@ -146,16 +159,6 @@ impl Terminal {
                 "previous run did not stop cleanly: every body is re-hashed before it is served"
             );
         }
-        let token: Arc<str> = load_or_create_token(&cfg.data_dir)?.into();
-        let tls = match &cfg.tls {
-            Some(t) => Some((
-                server::tls_acceptor(&t.cert, &t.key)?,
-                bind(t.listen).await?,
-            )),
-            None => None,
-        };
-        let listener = bind(cfg.listen).await?;
-        let admin_listener = bind(cfg.admin_listen).await?;
         let addr = listener.local_addr().expect("bound");
         let admin_addr = admin_listener.local_addr().expect("bound");
         let (shutdown, rx) = watch::channel(false);
@@ -215,8 +218,15 @@ impl Terminal {
         while self.cache.fills_in_flight() > 0 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        self.cache.store().mark_clean_shutdown();
-        tracing::info!("terminal stopped cleanly");
+        // A stop is clean only if every slice this run trusts has been hashed: slices still unverified
+        // since an earlier crash must be re-hashed by the next run too.
+        let unverified = self.cache.index().unverified(1).len();
+        if unverified == 0 {
+            self.cache.store().mark_clean_shutdown();
+            tracing::info!("terminal stopped cleanly");
+        } else {
+            tracing::warn!("terminal stopped with slices not yet re-hashed since a crash: the next start re-hashes them");
+        }
     }
 }
 
