@@ -196,22 +196,11 @@ pub fn revalidation_headers(stored_resp_headers: &HeaderMap) -> HeaderMap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::header::HeaderName;
+    use crate::http_cache::test_support::headers;
 
     const LM: &str = "Tue, 14 Nov 2023 22:13:20 GMT";
     const BEFORE: &str = "Tue, 14 Nov 2023 22:13:19 GMT";
     const AFTER: &str = "Tue, 14 Nov 2023 22:13:21 GMT";
-
-    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(
-                HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                v.parse().unwrap(),
-            );
-        }
-        h
-    }
 
     #[test]
     fn entity_tag_parsing() {

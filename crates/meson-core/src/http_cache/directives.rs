@@ -340,17 +340,7 @@ fn integer(member: &Member) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(
-                HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                v.parse().unwrap(),
-            );
-        }
-        h
-    }
+    use crate::http_cache::test_support::headers;
 
     fn resp(cc: &str) -> ResponseDirectives {
         response_directives(&headers(&[("cache-control", cc)]))

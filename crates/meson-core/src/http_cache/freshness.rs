@@ -275,6 +275,14 @@ mod tests {
 
     const NOW: u64 = 1_700_000_000;
 
+    /// Evaluates a 200 stored at `NOW` (request and response) for a request with `req` at time `t`.
+    fn eval_at(req: &HeaderMap, h: &HeaderMap, t: u64) -> Evaluation {
+        let times = StoredTimes {
+            request_time: NOW,
+            response_time: NOW,
+        };
+        evaluate(req, StatusCode::OK, h, &times, t, &settings())
+    }
     fn date(t: u64) -> String {
         httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t))
     }
@@ -603,20 +611,7 @@ mod tests {
             ("age", "50".into()),
             ("date", date(NOW)),
         ]);
-        let times = StoredTimes {
-            request_time: NOW,
-            response_time: NOW,
-        };
-        let at = |t| {
-            evaluate(
-                &HeaderMap::new(),
-                StatusCode::OK,
-                &h,
-                &times,
-                t,
-                &settings(),
-            )
-        };
+        let at = |t| eval_at(&HeaderMap::new(), &h, t);
         assert_eq!(at(NOW + 9).freshness, Freshness::Fresh);
         assert_eq!(at(NOW + 10).freshness, Freshness::Stale);
         assert_eq!(at(NOW + 10).age, 60);
@@ -632,20 +627,7 @@ mod tests {
             ),
             ("date", date(NOW)),
         ]);
-        let times = StoredTimes {
-            request_time: NOW,
-            response_time: NOW,
-        };
-        let at = |t| {
-            evaluate(
-                &HeaderMap::new(),
-                StatusCode::OK,
-                &h,
-                &times,
-                t,
-                &settings(),
-            )
-        };
+        let at = |t| eval_at(&HeaderMap::new(), &h, t);
         assert_eq!(at(NOW + 100).freshness, Freshness::Fresh);
         assert_eq!(at(NOW + 630).freshness, Freshness::StaleWhileRevalidate);
         assert_eq!(at(NOW + 661).freshness, Freshness::Stale);

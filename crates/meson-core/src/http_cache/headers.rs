@@ -113,17 +113,7 @@ pub fn ensure_date(resp_headers: &mut HeaderMap, now: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(
-                HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                v.parse().unwrap(),
-            );
-        }
-        h
-    }
+    use crate::http_cache::test_support::headers;
 
     fn names(h: &HeaderMap) -> Vec<&str> {
         let mut n: Vec<&str> = h.keys().map(HeaderName::as_str).collect();

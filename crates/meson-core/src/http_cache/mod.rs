@@ -38,6 +38,23 @@ pub use invalidation::{invalidation_targets, is_unsafe};
 pub use vary::{vary_fields, vary_key, VaryStar};
 
 use http::header::{HeaderMap, AUTHORIZATION};
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use http::header::{HeaderMap, HeaderName};
+
+    /// A header map from name/value pairs, in order; a repeated name makes several field lines.
+    pub(crate) fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        h
+    }
+}
 use http::{Method, StatusCode};
 
 /// Operator policy for responses whose origin said nothing explicit about freshness.
@@ -191,6 +208,7 @@ pub(crate) fn heuristically_cacheable(status: StatusCode) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http_cache::test_support::headers;
     use http::header::HeaderName;
     use proptest::prelude::*;
 
@@ -198,17 +216,6 @@ mod tests {
 
     fn date(t: u64) -> String {
         httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t))
-    }
-
-    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(
-                HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                v.parse().unwrap(),
-            );
-        }
-        h
     }
 
     #[test]

@@ -85,19 +85,9 @@ fn escape_into(out: &mut String, bytes: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http_cache::test_support::headers;
     use http::HeaderValue;
     use proptest::prelude::*;
-
-    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(
-                HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                v.parse().unwrap(),
-            );
-        }
-        h
-    }
 
     fn names(list: &[&str]) -> Vec<HeaderName> {
         list.iter()
