@@ -65,6 +65,9 @@ pub struct TerminalArgs {
     /// Bytes per second the background scrub re-hashes; 0 turns it off [default: 8MiB].
     #[arg(long, env = "MESON_SCRUB_RATE")]
     scrub_rate: Option<ByteSize>,
+    /// Memory for hot small bodies (each at most 64KiB) served without touching the disk; 0 turns it off [default: 8MiB].
+    #[arg(long, env = "MESON_MEMORY_CACHE")]
+    memory_cache: Option<ByteSize>,
     /// Freshness in seconds for responses with no caching headers and no Last-Modified [default: none].
     #[arg(long, env = "MESON_DEFAULT_TTL")]
     default_ttl: Option<u64>,
@@ -136,6 +139,7 @@ impl TerminalArgs {
                 policy,
                 fsync,
                 scrub_rate,
+                memory_cache,
                 default_ttl,
                 cache_errors_ttl,
                 max_header_bytes,
@@ -192,6 +196,9 @@ impl TerminalArgs {
         }
         if let Some(v) = self.scrub_rate {
             cfg.scrub_rate = v.0;
+        }
+        if let Some(v) = self.memory_cache {
+            cfg.memory_cache = v.0;
         }
         cfg.cache.default_ttl_secs = self.default_ttl.or(cfg.cache.default_ttl_secs);
         cfg.cache.cache_errors_ttl_secs = self.cache_errors_ttl.or(cfg.cache.cache_errors_ttl_secs);

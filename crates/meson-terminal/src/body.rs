@@ -113,13 +113,25 @@ impl Source {
         if !entry.verified {
             return None;
         }
+        let within = (r.start - sr.start) as usize..(r.end - sr.start) as usize;
+        if let Some(body) = self.cache.hot.get(&entry.file.root) {
+            return Some(body.slice(within));
+        }
         let file = self
             .cache
             .store
             .open_slice(&self.obj.id, slice, &entry.file.root)
             .ok()?;
-        let mut buf = vec![0u8; (r.end - r.start) as usize];
-        file.read_exact_at(&mut buf, r.start - sr.start).ok()?;
+        if entry.file.len <= crate::hot::MAX_HOT_BODY {
+            // Read the whole (small) slice once, so the next hit on any range of it stays in memory.
+            let mut buf = vec![0u8; entry.file.len as usize];
+            file.read_exact_at(&mut buf, 0).ok()?;
+            let body = Bytes::from(buf);
+            self.cache.hot.offer(entry.file.root, body.clone());
+            return Some(body.slice(within));
+        }
+        let mut buf = vec![0u8; within.len()];
+        file.read_exact_at(&mut buf, within.start as u64).ok()?;
         Some(buf.into())
     }
 
@@ -296,7 +308,9 @@ pub fn count_out(stats: &Stats, n: usize) {
     stats
         .bytes_out
         .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
-    metrics::counter!("meson_terminal_bytes_out_total").increment(n as u64);
+    crate::telemetry::request_metrics()
+        .bytes_out
+        .increment(n as u64);
 }
 
 impl Sink {

@@ -36,6 +36,7 @@ pub struct Stats {
 
 pub struct Cache {
     pub stats: Arc<Stats>,
+    pub(crate) hot: crate::hot::HotBodies,
     pub(crate) cfg: Arc<TerminalConfig>,
     pub(crate) store: Store,
     pub(crate) index: Mutex<Index>,
@@ -69,6 +70,7 @@ impl Cache {
         }
         let cache = Arc::new(Cache {
             stats: Arc::new(Stats::default()),
+            hot: crate::hot::HotBodies::new(cfg.memory_cache),
             cfg,
             store,
             index: Mutex::new(index),

@@ -106,6 +106,8 @@ pub struct TerminalConfig {
     pub fsync: FsyncPolicy,
     /// Bytes per second the background scrub re-hashes; 0 turns it off.
     pub scrub_rate: u64,
+    /// Memory for hot small bodies (each at most 64 KiB), served without touching the disk; 0 turns it off.
+    pub memory_cache: u64,
     pub cache: CacheSettings,
     pub timeouts: Timeouts,
     pub limits: Limits,
@@ -126,6 +128,7 @@ impl TerminalConfig {
             policy: PolicyKind::DEFAULT,
             fsync: FsyncPolicy::Always,
             scrub_rate: 8 << 20,
+            memory_cache: 8 << 20,
             cache: CacheSettings::default(),
             timeouts: Timeouts::default(),
             limits: Limits::default(),

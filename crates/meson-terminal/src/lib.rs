@@ -10,6 +10,7 @@ pub mod cache;
 pub mod config;
 pub mod fill;
 pub mod hardware;
+pub mod hot;
 pub mod index;
 pub mod object;
 pub mod origin;
@@ -253,5 +254,7 @@ async fn sample(cache: Arc<cache::Cache>, mut shutdown: watch::Receiver<bool>) {
             .store((now - last) / EVERY.as_secs(), Ordering::Relaxed);
         last = now;
         cache.update_disk_gauges();
+        // Histogram samples pile up in the recorder until drained; an unscraped terminal must not grow.
+        telemetry::prometheus().run_upkeep();
     }
 }

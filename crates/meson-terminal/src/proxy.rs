@@ -30,6 +30,14 @@ pub enum CacheStatus {
 }
 
 impl CacheStatus {
+    pub const ALL: [CacheStatus; 5] = [
+        CacheStatus::Hit,
+        CacheStatus::Miss,
+        CacheStatus::Stale,
+        CacheStatus::Revalidated,
+        CacheStatus::Bypass,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             CacheStatus::Hit => "HIT",
@@ -138,7 +146,7 @@ impl Cache {
                 CacheStatus::Bypass,
             )
         };
-        metrics::counter!("meson_terminal_requests_total", "cache" => status.as_str()).increment(1);
+        crate::telemetry::request_metrics().requests[status as usize].increment(1);
         finish(resp, status)
     }
 

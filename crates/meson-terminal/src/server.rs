@@ -192,7 +192,9 @@ async fn handle(
         .instrument(span.clone())
         .await;
     let elapsed = start.elapsed();
-    metrics::histogram!("meson_terminal_request_duration_seconds").record(elapsed.as_secs_f64());
+    crate::telemetry::request_metrics()
+        .duration
+        .record(elapsed.as_secs_f64());
     span.in_scope(|| {
         tracing::debug!(status = resp.status().as_u16(), cache = ?resp.headers().get(crate::proxy::X_CACHE), ms = elapsed.as_secs_f64() * 1e3, "served")
     });
