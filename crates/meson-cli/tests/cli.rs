@@ -103,7 +103,7 @@ async fn heartbeat(term: &TerminalProc) -> serde_json::Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn config_file_env_and_flags_combine_in_order() {
     let origin = Origin::start().await;
-    origin.put("/a.bin", pattern(5000, 3));
+    origin.set("/a.bin", Resource::cacheable(pattern(5000, 3)));
     let dir = tempfile::tempdir().unwrap();
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let busy_addr = busy.local_addr().unwrap();
@@ -139,13 +139,11 @@ async fn config_file_env_and_flags_combine_in_order() {
     assert_full(&got, "/a.bin", &origin.body("/a.bin"));
     assert!(data.join("admin.token").exists(), "data-dir from the file");
     // /healthz and /metrics need no token; the admin API does.
-    let h = request(term.admin, "GET", "/healthz", &[]).await.unwrap();
+    let h = request(term.admin, "GET", "/healthz", &[]).await;
     assert_eq!(h.status, 200);
-    let m = request(term.admin, "GET", "/metrics", &[]).await.unwrap();
+    let m = request(term.admin, "GET", "/metrics", &[]).await;
     assert_eq!(m.status, 200);
-    let a = request(term.admin, "GET", "/v1/admin/objects", &[])
-        .await
-        .unwrap();
+    let a = request(term.admin, "GET", "/v1/admin/objects", &[]).await;
     assert_eq!(a.status, 401, "admin API without the token");
     let a = request(
         term.admin,
@@ -153,8 +151,7 @@ async fn config_file_env_and_flags_combine_in_order() {
         "/v1/admin/objects",
         &[("authorization", "Bearer wrong")],
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(a.status, 401, "admin API with a wrong token");
     term.stop().await;
 

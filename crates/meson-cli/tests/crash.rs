@@ -30,7 +30,10 @@ fn path_of(j: usize) -> String {
 
 fn publish_catalogue(origin: &Origin) {
     for (j, &len) in SIZES.iter().enumerate() {
-        origin.put(&path_of(j), pattern(len, 1000 + j as u64));
+        origin.set(
+            &path_of(j),
+            Resource::cacheable(pattern(len, 1000 + j as u64)),
+        );
     }
 }
 
@@ -72,10 +75,10 @@ async fn fire_and_kill(term: &mut TerminalProc, origin: &Arc<Origin>, reqs: &[Re
         let origin = origin.clone();
         tasks.push(tokio::spawn(async move {
             let got = match r.range {
-                None => request(addr, "GET", &r.path, &[]).await,
+                None => try_request(addr, "GET", &r.path, &[]).await,
                 Some((a, b)) => {
                     let v = format!("bytes={a}-{b}");
-                    request(addr, "GET", &r.path, &[("range", &v)]).await
+                    try_request(addr, "GET", &r.path, &[("range", &v)]).await
                 }
             };
             if let Ok(got) = &got {
@@ -234,7 +237,7 @@ const DAMAGE: [(&str, usize); 6] = [
 /// Fills every DAMAGE object, SIGKILLs the terminal, and damages four stored bodies.
 async fn fill_kill_and_damage(origin: &Origin, data: &Path, args: &[&str]) {
     for (i, (path, len)) in DAMAGE.iter().enumerate() {
-        origin.put(path, pattern(*len, 77 + i as u64));
+        origin.set(path, Resource::cacheable(pattern(*len, 77 + i as u64)));
     }
     let mut term = TerminalProc::start(&origin.url(), data, args).await;
     for (path, _) in DAMAGE {
@@ -294,7 +297,7 @@ async fn corruption_after_unclean_stop_is_never_served() {
         assert_eq!(got.x_cache(), "HIT", "GET {path} once stored again");
     }
     // The damaged files themselves are gone.
-    for (key, slice, file) in body_files(&data) {
+    for (key, slice, file) in stored_bodies(&data) {
         let pq = key_path(&key);
         let body = origin.body(pq);
         let s = if body.len() > SLICE {

@@ -17,8 +17,8 @@ async fn sigterm_finishes_in_flight_responses_and_stops_cleanly() {
     let origin = Origin::start().await;
     let quick = pattern(100_000, 1);
     let slow = pattern(3 * 1024 * 1024 + 5, 2);
-    origin.put("/quick.bin", quick.clone());
-    origin.put("/slow.bin", slow.clone());
+    origin.set("/quick.bin", Resource::cacheable(quick.clone()));
+    origin.set("/slow.bin", Resource::cacheable(slow.clone()));
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let args = ["--shutdown-grace", "20"];
@@ -54,8 +54,7 @@ async fn sigterm_finishes_in_flight_responses_and_stops_cleanly() {
         Ok::<_, String>(out)
     });
     eventually("the slow download to be under way", || {
-        let n = received.load(Ordering::Relaxed);
-        async move { n >= 256 * 1024 }
+        received.load(Ordering::Relaxed) >= 256 * 1024
     })
     .await;
     assert_eq!(origin.active(), 1, "the fill is mid-way when SIGTERM comes");

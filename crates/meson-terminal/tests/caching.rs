@@ -227,6 +227,9 @@ async fn request_directives_are_honoured() {
     assert_eq!(origin.hits("/missing-only"), 0);
 
     get(t.addr, "/r").await;
+    // A no-cache request that arrives while the first fill is still running joins it (a response fresh
+    // from the origin); once that fill is stored, no-cache must go to the origin.
+    settle(&t).await;
     let nc = request(t.addr, "GET", "/r", &[("cache-control", "no-cache")]).await;
     assert_eq!(nc.x_cache(), "REVALIDATED", "no-cache forces validation");
     assert_eq!(origin.hits("/r"), 2);
@@ -320,7 +323,10 @@ async fn stale_while_revalidate_answers_at_once_and_refreshes_in_background() {
     );
     let r = get(t.addr, "/swr").await;
     assert_eq!((r.x_cache(), &r.body[..]), ("STALE", &b"one"[..]));
-    eventually("background revalidation", || origin.hits("/swr") == 2).await;
+    eventually_within(BACKGROUND, "background revalidation", || {
+        origin.hits("/swr") == 2
+    })
+    .await;
     let mut fresh = get(t.addr, "/swr").await;
     for _ in 0..50 {
         if &fresh.body[..] == b"two" {
@@ -361,7 +367,7 @@ async fn stale_if_error_serves_stale_when_the_origin_fails_and_502_otherwise() {
         (200, "STALE", &b"keep"[..])
     );
 
-    let (_addr, _state) = origin.stop();
+    origin.stop();
     let r = get(t.addr, "/sie").await;
     assert_eq!(
         (r.status, r.x_cache(), &r.body[..]),

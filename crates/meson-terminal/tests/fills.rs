@@ -12,11 +12,12 @@ use support::*;
 async fn a_hundred_concurrent_clients_cause_one_origin_request() {
     let origin = Origin::start().await;
     let body = pattern(2 << 20, 11);
-    let mut res = Resource::new(body.clone(), &[("cache-control", "max-age=600")]);
-    res.chunk = 32 * 1024;
-    res.chunk_delay = Duration::from_millis(5);
-    res.head_delay = Duration::from_millis(100);
-    origin.set("/cold", res);
+    origin.set(
+        "/cold",
+        Resource::new(body.clone(), &[("cache-control", "max-age=600")])
+            .pace(32 * 1024, Duration::from_millis(5))
+            .head_delay(Duration::from_millis(100)),
+    );
     let dir = tempfile::tempdir().unwrap();
     let t = terminal(config(&origin, dir.path())).await;
 
@@ -35,9 +36,10 @@ async fn a_hundred_concurrent_clients_cause_one_origin_request() {
 async fn waiters_read_while_the_fill_writes() {
     let origin = Origin::start().await;
     let body = pattern(1 << 20, 12);
-    let mut res = Resource::new(body.clone(), &[("cache-control", "max-age=600")]);
-    res.stall_at = Some(300 * 1024);
-    origin.set("/stream", res);
+    origin.set(
+        "/stream",
+        Resource::new(body.clone(), &[("cache-control", "max-age=600")]).stall_at(300 * 1024),
+    );
     let dir = tempfile::tempdir().unwrap();
     let t = terminal(config(&origin, dir.path())).await;
 
@@ -64,7 +66,7 @@ async fn waiters_read_while_the_fill_writes() {
         assert_eq!(got, 300 * 1024);
     }
     assert_eq!(origin.hits("/stream"), 1);
-    origin.state.release.notify_waiters();
+    origin.release();
     for b in bodies {
         let rest = tokio::time::timeout(Duration::from_secs(10), b.collect())
             .await
@@ -81,9 +83,10 @@ async fn waiters_read_while_the_fill_writes() {
 async fn a_failed_fill_ends_bodies_with_an_error_and_stores_nothing() {
     let origin = Origin::start().await;
     let body = pattern(512 * 1024, 13);
-    let mut res = Resource::new(body.clone(), &[("cache-control", "max-age=600")]);
-    res.drop_at = Some(200 * 1024);
-    origin.set("/flaky", res);
+    origin.set(
+        "/flaky",
+        Resource::new(body.clone(), &[("cache-control", "max-age=600")]).drop_at(200 * 1024),
+    );
     let dir = tempfile::tempdir().unwrap();
     let t = terminal(config(&origin, dir.path())).await;
 
@@ -129,10 +132,11 @@ async fn a_failed_fill_ends_bodies_with_an_error_and_stores_nothing() {
 async fn a_client_that_goes_away_does_not_cancel_the_fill() {
     let origin = Origin::start().await;
     let body = pattern(1 << 20, 14);
-    let mut res = Resource::new(body.clone(), &[("cache-control", "max-age=600")]);
-    res.chunk = 16 * 1024;
-    res.chunk_delay = Duration::from_millis(2);
-    origin.set("/left", res);
+    origin.set(
+        "/left",
+        Resource::new(body.clone(), &[("cache-control", "max-age=600")])
+            .pace(16 * 1024, Duration::from_millis(2)),
+    );
     let dir = tempfile::tempdir().unwrap();
     let t = terminal(config(&origin, dir.path())).await;
     let req = http::Request::get(format!("http://{}/left", t.addr))
@@ -140,7 +144,7 @@ async fn a_client_that_goes_away_does_not_cancel_the_fill() {
         .unwrap();
     let resp = client().request(req).await.unwrap();
     drop(resp);
-    eventually("fill completes without its client", || {
+    eventually_within(BACKGROUND, "fill completes without its client", || {
         t.cache.index().object_count() == 1 && t.cache.index().used_bytes() == body.len() as u64
     })
     .await;

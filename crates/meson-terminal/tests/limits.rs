@@ -175,9 +175,11 @@ async fn objects_above_the_size_limit_pass_through() {
 #[tokio::test]
 async fn dead_and_slow_origins_give_502_and_504() {
     let origin = Origin::start().await;
-    let mut slow = Resource::new("late", &[("cache-control", "max-age=60")]);
-    slow.head_delay = Duration::from_secs(3);
-    origin.set("/slow", slow);
+    origin.set(
+        "/slow",
+        Resource::new("late", &[("cache-control", "max-age=60")])
+            .head_delay(Duration::from_secs(3)),
+    );
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(&origin, dir.path());
     cfg.timeouts.origin_read = Duration::from_millis(500);
@@ -185,7 +187,7 @@ async fn dead_and_slow_origins_give_502_and_504() {
     let r = get(t.addr, "/slow").await;
     assert_eq!(r.status, 504);
     assert!(String::from_utf8_lossy(&r.body).contains("did not answer"));
-    let (_addr, _state) = origin.stop();
+    origin.stop();
     let r = get(t.addr, "/anything").await;
     assert_eq!(r.status, 502);
     assert!(

@@ -136,10 +136,11 @@ async fn h2c_with_prior_knowledge_and_keep_alive() {
 async fn shutdown_finishes_in_flight_responses() {
     let origin = Origin::start().await;
     let body = pattern(2 << 20, 4);
-    let mut res = Resource::new(body.clone(), &[("cache-control", "max-age=60")]);
-    res.chunk = 64 * 1024;
-    res.chunk_delay = Duration::from_millis(20);
-    origin.set("/slow", res);
+    origin.set(
+        "/slow",
+        Resource::new(body.clone(), &[("cache-control", "max-age=60")])
+            .pace(64 * 1024, Duration::from_millis(20)),
+    );
     let dir = tempfile::tempdir().unwrap();
     let t = terminal(config(&origin, dir.path())).await;
     let addr = t.addr;

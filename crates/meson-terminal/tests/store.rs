@@ -2,39 +2,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-
 use support::*;
-
-/// Every stored body file (not outboards, not metadata) under the data directory.
-fn body_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let objects = dir.join("objects");
-    for shard in std::fs::read_dir(objects).unwrap().flatten() {
-        for obj in std::fs::read_dir(shard.path()).unwrap().flatten() {
-            for f in std::fs::read_dir(obj.path()).unwrap().flatten() {
-                let name = f.file_name().to_string_lossy().to_string();
-                if name != "meta.json" && !name.ends_with(".obao") {
-                    out.push(f.path());
-                }
-            }
-        }
-    }
-    out
-}
-
-fn flip_byte(path: &Path, at: u64) {
-    use std::os::unix::fs::FileExt;
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .unwrap();
-    let mut b = [0u8];
-    f.read_exact_at(&mut b, at).unwrap();
-    b[0] ^= 0x55;
-    f.write_all_at(&b, at).unwrap();
-}
 
 #[tokio::test]
 async fn the_index_survives_a_clean_restart() {
@@ -98,12 +66,7 @@ async fn corrupt_or_partial_files_are_never_served_after_an_unclean_stop() {
     files.sort();
     assert_eq!(files.len(), 4);
     flip_byte(&files[0], 1000);
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&files[1])
-        .unwrap()
-        .set_len(10)
-        .unwrap();
+    truncate_to(&files[1], 10);
     std::fs::write(dir.path().join("tmp").join("999-0"), b"partial fill").unwrap();
 
     let t = terminal(config(&origin, dir.path())).await;
@@ -224,7 +187,7 @@ async fn the_scrub_finds_and_removes_a_corrupted_object() {
     settle(&t).await;
     let files = body_files(dir.path());
     flip_byte(&files[0], 12345);
-    eventually("scrub removes the corrupt slice", || {
+    eventually_within(BACKGROUND, "scrub removes the corrupt slice", || {
         t.cache.index().object_count() == 0
     })
     .await;

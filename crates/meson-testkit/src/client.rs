@@ -1,0 +1,177 @@
+//! A plain HTTP client: one request per fresh connection, the whole response collected, every wait bounded.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Request};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioExecutor;
+
+use crate::{b3, WAIT};
+
+/// A response as the tests look at it.
+#[derive(Debug)]
+pub struct Got {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Got {
+    /// The header's value, "" when absent; panics on a value that is not visible ASCII.
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .map(|v| {
+                v.to_str()
+                    .unwrap_or_else(|_| panic!("header {name} is not visible ASCII: {v:?}"))
+            })
+            .unwrap_or("")
+    }
+
+    pub fn x_cache(&self) -> &str {
+        self.header("x-cache")
+    }
+}
+
+pub type Client = hyper_util::client::legacy::Client<
+    hyper_util::client::legacy::connect::HttpConnector,
+    Full<Bytes>,
+>;
+
+/// A new client (its own connection pool).
+pub fn client() -> Client {
+    hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build_http()
+}
+
+/// One request on a fresh client, bounded by [`WAIT`]: a connection error, a reset, an aborted body or a
+/// timeout is `Err`.
+pub async fn try_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Result<Got, String> {
+    send(addr, method, path, headers, Bytes::new()).await
+}
+
+/// Like [`try_request`], but anything short of a complete response panics.
+pub async fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> Got {
+    try_request(addr, method, path, headers)
+        .await
+        .unwrap_or_else(|e| panic!("{method} {path} {headers:?}: {e}"))
+}
+
+pub async fn get(addr: SocketAddr, path: &str) -> Got {
+    request(addr, "GET", path, &[]).await
+}
+
+/// GET with `Range: bytes=a-b`.
+pub async fn get_range(addr: SocketAddr, path: &str, a: usize, b: usize) -> Got {
+    request(addr, "GET", path, &[("range", &format!("bytes={a}-{b}"))]).await
+}
+
+/// The admin API token a terminal wrote to its data directory.
+pub fn admin_token(data_dir: &Path) -> String {
+    let path = data_dir.join("admin.token");
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .trim()
+        .to_string()
+}
+
+/// A call on a terminal's admin listener with `token`, and `json` as the request body if given; anything short
+/// of a complete response panics.
+pub async fn admin_request(
+    addr: SocketAddr,
+    token: &str,
+    method: &str,
+    path: &str,
+    json: Option<serde_json::Value>,
+) -> Got {
+    let auth = format!("Bearer {token}");
+    let mut headers = vec![("authorization", auth.as_str())];
+    let body = match json {
+        Some(j) => {
+            headers.push(("content-type", "application/json"));
+            Bytes::from(j.to_string())
+        }
+        None => Bytes::new(),
+    };
+    send(addr, method, path, &headers, body)
+        .await
+        .unwrap_or_else(|e| panic!("admin {method} {path}: {e}"))
+}
+
+async fn send(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Bytes,
+) -> Result<Got, String> {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path}"));
+    for (k, v) in headers {
+        req = req.header(*k, HeaderValue::from_str(v).unwrap());
+    }
+    let req = req.body(Full::new(body)).unwrap();
+    let fut = async move {
+        let resp = client().request(req).await.map_err(|e| format!("{e:?}"))?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("body: {e:?}"))?
+            .to_bytes();
+        Ok(Got {
+            status,
+            headers,
+            body,
+        })
+    };
+    tokio::time::timeout(WAIT, fut)
+        .await
+        .unwrap_or_else(|_| Err(format!("no complete response within {WAIT:?}")))
+}
+
+/// Asserts a full GET answered 200 with exactly `want`.
+pub fn assert_full(got: &Got, path: &str, want: &[u8]) {
+    assert_eq!(
+        got.status,
+        200,
+        "GET {path}: status (x-cache {})",
+        got.x_cache()
+    );
+    assert_eq!(
+        got.body.len(),
+        want.len(),
+        "GET {path}: body length (x-cache {})",
+        got.x_cache()
+    );
+    assert!(
+        b3(&got.body) == b3(want),
+        "GET {path}: body differs from the origin's (x-cache {}; first differing byte at {:?})",
+        got.x_cache(),
+        got.body.iter().zip(want).position(|(a, b)| a != b)
+    );
+}
+
+/// Asserts a `bytes=a-b` GET answered 206 with exactly those bytes of `want`.
+pub fn assert_range(got: &Got, path: &str, a: usize, b: usize, want: &[u8]) {
+    assert_eq!(got.status, 206, "GET {path} bytes={a}-{b}: status");
+    assert_eq!(
+        got.header("content-range"),
+        format!("bytes {a}-{b}/{}", want.len()),
+        "GET {path} bytes={a}-{b}: Content-Range"
+    );
+    assert!(
+        b3(&got.body) == b3(&want[a..=b]),
+        "GET {path} bytes={a}-{b}: body differs from the origin's (x-cache {})",
+        got.x_cache()
+    );
+}

@@ -1,0 +1,64 @@
+//! Test support shared by Meson CDN's integration tests (`meson-terminal` in process, `meson-cli` with the
+//! real binary): a real origin HTTP server on 127.0.0.1 whose resources each test sets ([`Origin`],
+//! [`Resource`]), a plain HTTP client ([`request`], [`get`], [`Got`]), deterministic bodies ([`pattern`]),
+//! bounded polling ([`eventually`]), and helpers that read, check and damage what a terminal stored under its
+//! data directory ([`body_files`], [`check_listing`], [`flip_byte`], …).
+//!
+//! Every wait is bounded (by [`WAIT`] unless a test names its own limit): a hang fails instead of blocking CI.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+mod client;
+mod origin;
+mod store;
+
+pub use client::{
+    admin_request, admin_token, assert_full, assert_range, client, get, get_range, request,
+    try_request, Client, Got,
+};
+pub use origin::{Origin, Resource, Seen};
+pub use store::{
+    body_file, body_files, check_listing, flip_byte, flip_middle_byte, key_path, slice_count,
+    stored_bodies, truncate_half, truncate_to, zero_tail,
+};
+
+/// Upper bound for any single wait in these tests: a hang fails instead of blocking CI.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// Deterministic pseudo-random bytes (xorshift64), different at every offset and for every seed.
+pub fn pattern(len: usize, seed: u64) -> Bytes {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out.into()
+}
+
+/// The BLAKE3 hash of `bytes`, in hex.
+pub fn b3(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex().to_string()
+}
+
+/// Polls `f` every 50 ms until it holds, for at most [`WAIT`].
+pub async fn eventually(what: &str, f: impl FnMut() -> bool) {
+    eventually_within(WAIT, what, f).await;
+}
+
+/// Polls `f` every 50 ms until it holds, for at most `limit`; then fails naming `what`.
+pub async fn eventually_within(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out after {limit:?} waiting for: {what}");
+}
