@@ -355,9 +355,12 @@ impl Cache {
                 let mut stored_headers = http_cache::strip_for_storage(&head);
                 // Age arithmetic needs a Date; a cache adds the one the origin left out (RFC 9110 §6.6.1).
                 http_cache::ensure_date(&mut stored_headers, response_time);
-                let vary = match http_cache::vary_fields(&stored_headers) {
-                    Ok(v) => v,
-                    Err(_) => unreachable!("storable() refuses Vary: *"),
+                // storable() already refuses `Vary: *`; this keeps a later change there from becoming a panic.
+                let Ok(vary) = http_cache::vary_fields(&stored_headers) else {
+                    return FillState::Uncacheable {
+                        status,
+                        reason: "Vary: *".into(),
+                    };
                 };
                 let vary_key = http_cache::vary_key(&vary, &req.headers);
                 let meta = ObjectMeta {
