@@ -79,6 +79,10 @@ impl ClientRequest {
     }
 }
 
+/// Answered by the terminal itself on its public address, never forwarded to an origin: the router's
+/// reachability check and health probe.
+pub const HEALTH_PATH: &str = "/.well-known/meson/health";
+
 /// A plain-text error response.
 pub fn error_response(status: StatusCode, msg: &str) -> Response<ResponseBody> {
     let mut resp = Response::new(body::full(format!(
@@ -111,6 +115,9 @@ impl Cache {
                 return error_response(StatusCode::BAD_REQUEST, &e.to_string());
             }
         };
+        if path == HEALTH_PATH {
+            return self.public_health();
+        }
         let path_and_query = match parts.uri.query() {
             Some(q) => format!("{path}?{q}"),
             None => path,
@@ -148,6 +155,22 @@ impl Cache {
         };
         crate::telemetry::request_metrics().requests[status as usize].increment(1);
         finish(resp, status)
+    }
+
+    fn public_health(&self) -> Response<ResponseBody> {
+        let body = format!(
+            "{{\"status\":\"ok\",\"version\":\"{}\",\"disk_full\":{}}}\n",
+            env!("CARGO_PKG_VERSION"),
+            self.disk_full()
+        );
+        let mut resp = Response::new(body::full(body));
+        let h = resp.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        resp
     }
 
     async fn serve_cacheable(

@@ -219,3 +219,28 @@ async fn origin_errors_are_cached_only_when_allowed() {
     assert_eq!(origin.hits("/missing"), 3);
     t.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_reserved_health_path_is_answered_by_the_terminal() {
+    let origin = Origin::start().await;
+    origin.set(
+        "/.well-known/meson/health",
+        Resource::new("origin must not answer", &[]),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let t = terminal(config(&origin, dir.path())).await;
+    for path in ["/.well-known/meson/health", "/.well-known/./meson/health"] {
+        let r = get(t.addr, path).await;
+        assert_eq!(
+            (r.status, r.header("content-type")),
+            (200, "application/json")
+        );
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(
+            (v["status"].as_str(), v["disk_full"].as_bool()),
+            (Some("ok"), Some(false))
+        );
+    }
+    assert_eq!(origin.hits("/.well-known/meson/health"), 0);
+    t.shutdown().await;
+}
