@@ -1,0 +1,307 @@
+//! Router persistence for Meson CDN: the [`Store`] trait and its embedded SQLite backend, [`SqliteStore`].
+//!
+//! The router keeps everything durable behind [`Store`] (accounts and API keys, sites, the terminal
+//! registry, accepted usage, learned object sizes); liveness such as heartbeats stays in the router's memory
+//! and is never written. A PostgreSQL backend, for several routers sharing state, is planned as a second
+//! implementation of the same trait, so the trait speaks only plain Rust types and says nothing about SQL.
+//!
+//! # The trait
+//!
+//! The router holds the store as `Arc<dyn Store>`, and `async fn` in a trait is not dyn-compatible, so
+//! the trait uses [`async_trait`](mod@async_trait): each call returns a boxed `Send` future. One
+//! allocation per call is noise next to a database round trip.
+//!
+//! Ids are the database's `i64`s. Sizes, byte counts, counts and timestamps (Unix seconds) are `u64`, as in
+//! `meson-core`. SQL has only signed 64-bit integers (SQLite `INTEGER`, PostgreSQL `BIGINT`), so a `u64`
+//! above `i64::MAX` is refused with [`StoreError::Invalid`], and query bounds above it mean "no bound". Ticket
+//! serials are the exception: they are identifiers drawn from the whole `u64` range, compared only for
+//! equality, so they are stored as the `i64` with the same bits.
+//!
+//! # Schema (`migrations/sqlite`)
+//!
+//! | table | key | columns | indexes |
+//! |---|---|---|---|
+//! | `accounts` | `id` | `name`, `created_at` | |
+//! | `api_keys` | `id` | `key_hash` (32-byte BLAKE3, unique), `account_id` → accounts, `label`, `created_at` | `(account_id)` |
+//! | `sites` | `id` | `account_id` → accounts, `host` (unique, lowercase), `origin`, `default_ttl_secs`, `query_mode`, `created_at` | `(account_id)` |
+//! | `object_sizes` | `(site_id, object_key)` | `size`; deleted with their site | |
+//! | `terminals` | `node_id` | `short_id` (first 8 bytes, unique), `public_url`, `capacity_bytes`, `region`, `lat`, `lon`, `hardware_json`, `state`, `registered_at`, `updated_at` | |
+//! | `usage_records` | `serial` | `terminal`, `site_id`, `object_key`, `bytes`, `served_at`, `accepted_at` | `(site_id, served_at, bytes)`, `(terminal, served_at, bytes)` |
+//! | `usage_rejections` | `(terminal, reason)` | `count` | |
+//!
+//! Migrations are plain SQL files embedded in the binary and applied by [`SqliteStore::open`]; sqlx records
+//! them in `_sqlx_migrations`, so opening an up-to-date database applies nothing, and a database migrated by
+//! a newer release is refused rather than misread. The ledger will add its own migrations here.
+//!
+//! # Decisions
+//!
+//! - **A serial counts once.** `serial` is the primary key of `usage_records`. [`Store::accept_usage`]
+//!   inserts a whole batch in one transaction with `ON CONFLICT (serial) DO NOTHING`; a row inserted means
+//!   accepted, none means duplicate, whether the first copy came earlier in the same batch, in an earlier
+//!   batch or in a batch racing on another connection (writers are serialized, so exactly one wins).
+//! - **Durable before acknowledged.** `accept_usage` returns only after its transaction committed, and the
+//!   SQLite database runs with `journal_mode=WAL` and `synchronous=FULL`: every commit is fsynced into the
+//!   write-ahead log. `synchronous=NORMAL` would survive a crash of the router but could lose the last
+//!   commits on power loss, and an acknowledged usage record that vanishes is unpaid work. WAL also lets
+//!   readers (redirects looking up sites) proceed while a batch commits.
+//! - **The usage transaction takes the write lock up front** (`BEGIN IMMEDIATE`): a batch waits for the lock
+//!   (`busy_timeout`, 10 s) before writing anything instead of failing halfway through because another
+//!   connection got there first. Other writes are single statements.
+//! - **Usage outlives sites.** `usage_records` has no foreign keys, and site and account ids are never
+//!   reused (`AUTOINCREMENT`), so removing a site neither blocks on nor erases what must still be paid, and
+//!   old usage is never attributed to a new site on the same id.
+//! - **`accepted_at` is kept** beside `served_at` so settlement can assign records to epochs by when they were
+//!   accepted: a late batch then lands in an open epoch instead of one already settled.
+//! - **Hourly statistics are aggregated on read** from covering indexes rather than kept in a rollup
+//!   table: one source of truth, and a day of one site is a short index range scan.
+//! - **Terminal state changes only through [`Store::set_terminal_state`].** Re-registration refreshes the
+//!   address, capacity and hardware but keeps the state, so a drained node that restarts stays drained
+//!   until the operator says otherwise. Tickets name a terminal by its node id's first 8 bytes, so a
+//!   registration whose short id belongs to another node is a [`StoreError::Conflict`].
+//! - **Hosts are lowercased by the store** on every write and lookup: host names are case-insensitive and
+//!   the uniqueness of a site's host must be too.
+//! - **API keys are revoked by id**, which [`Store::list_api_keys`] shows with each key's label, so a user
+//!   can revoke a key they no longer have.
+//! - **Clock.** Creation and update times come from the system clock at the call; usage times come from the
+//!   terminal's records.
+//! - **Pool.** Up to 8 connections: under WAL readers run in parallel with the one writer, and more
+//!   connections would only hold more page caches.
+//!
+//! # For the PostgreSQL backend
+//!
+//! The statements use only what both databases accept (`ON CONFLICT ... DO NOTHING | DO UPDATE`,
+//! `RETURNING`, integer division). Its migrations differ in types only: `BIGINT` generated identities
+//! for ids, `BYTEA` for hashes and keys, `DOUBLE PRECISION` for coordinates. `SUM(bigint)` is `numeric`
+//! there and must be cast back to `BIGINT`; `BEGIN IMMEDIATE` becomes a plain transaction, the primary
+//! key on `serial` being what serializes racing batches.
+
+mod sqlite;
+
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+
+pub use sqlite::SqliteStore;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The thing addressed does not exist (or does not belong to the account named).
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// A uniqueness rule would be broken, e.g. a host already registered.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The input cannot be stored, e.g. a number larger than the database's integers.
+    #[error("invalid: {0}")]
+    Invalid(String),
+    /// The database could not be opened or migrated.
+    #[error("cannot open database {}: {reason}", path.display())]
+    Open { path: PathBuf, reason: String },
+    /// Anything else the database reported.
+    #[error("database: {0}")]
+    Backend(String),
+}
+
+/// A business user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: i64,
+    pub name: String,
+    pub created_at: u64,
+}
+
+/// An API key as listed: never the key itself, nor its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: i64,
+    pub account_id: i64,
+    pub label: String,
+    pub created_at: u64,
+}
+
+/// What to do with a request's query string when forming the cache key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryMode {
+    /// Part of the cache key as sent.
+    Keep,
+    /// Dropped: every query string maps to the same object.
+    Ignore,
+    /// Parameters sorted, so their order does not split the cache.
+    Sort,
+}
+
+/// A site to register.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSite {
+    pub account_id: i64,
+    /// Stored lowercased.
+    pub host: String,
+    pub origin: String,
+    pub default_ttl_secs: Option<u64>,
+    pub query_mode: QueryMode,
+}
+
+/// A host name served by the network from an origin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Site {
+    pub id: i64,
+    pub account_id: i64,
+    /// Lowercase; unique across the network.
+    pub host: String,
+    pub origin: String,
+    pub default_ttl_secs: Option<u64>,
+    pub query_mode: QueryMode,
+    pub created_at: u64,
+}
+
+/// Whether an admitted terminal receives new traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TerminalState {
+    Admitted,
+    /// Out of rotation at the operator's request.
+    Draining,
+}
+
+/// What a terminal declares when it registers (after the router has reached it on `public_url`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TerminalRegistration {
+    /// Its ed25519 public key.
+    pub node_id: [u8; 32],
+    pub public_url: String,
+    pub capacity_bytes: u64,
+    pub region: Option<String>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    /// The hardware description as the terminal sent it; the store does not interpret it.
+    pub hardware_json: String,
+}
+
+/// A terminal in the registry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TerminalRecord {
+    pub node_id: [u8; 32],
+    pub public_url: String,
+    pub capacity_bytes: u64,
+    pub region: Option<String>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub hardware_json: String,
+    pub state: TerminalState,
+    /// When it first registered.
+    pub registered_at: u64,
+    /// When it last registered or changed state.
+    pub updated_at: u64,
+}
+
+/// Bytes a terminal served against one ticket serial, as the router accepts it: the ticket is already
+/// verified as issued to `terminal` and `bytes` already capped by the object's size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UsageRecord {
+    pub serial: u64,
+    pub terminal: [u8; 32],
+    pub site_id: i64,
+    pub object_key: [u8; 16],
+    pub bytes: u64,
+    pub served_at: u64,
+}
+
+/// The fate of one record of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsageStatus {
+    /// First time this serial was seen: stored, and counted.
+    Accepted,
+    /// The serial was already accepted (earlier in the batch, or before): not counted again.
+    Duplicate,
+}
+
+/// Per-record results of [`Store::accept_usage`], in the batch's order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UsageOutcome {
+    pub statuses: Vec<UsageStatus>,
+}
+
+impl UsageOutcome {
+    pub fn accepted(&self) -> usize {
+        self.count(UsageStatus::Accepted)
+    }
+
+    pub fn duplicates(&self) -> usize {
+        self.count(UsageStatus::Duplicate)
+    }
+
+    fn count(&self, status: UsageStatus) -> usize {
+        self.statuses.iter().filter(|s| **s == status).count()
+    }
+}
+
+/// Accepted usage of one site in one hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SiteHour {
+    /// Unix seconds, a multiple of 3600.
+    pub hour_start: u64,
+    /// Accepted records.
+    pub requests: u64,
+    pub bytes: u64,
+}
+
+/// Accepted usage summed over a period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UsageTotals {
+    pub requests: u64,
+    pub bytes: u64,
+}
+
+/// The router's durable state. Time ranges are half-open, `from <= served_at < to`.
+#[async_trait]
+pub trait Store: Send + Sync {
+    async fn create_account(&self, name: &str) -> Result<Account>;
+    /// `NotFound` without such an account, `Conflict` if the hash is already registered.
+    async fn add_api_key(&self, account_id: i64, key_hash: [u8; 32], label: &str)
+        -> Result<ApiKey>;
+    async fn list_api_keys(&self, account_id: i64) -> Result<Vec<ApiKey>>;
+    /// `NotFound` unless the key exists and belongs to the account.
+    async fn revoke_api_key(&self, account_id: i64, key_id: i64) -> Result<()>;
+    /// The account owning the key whose BLAKE3 hash this is, unless the key was revoked.
+    async fn account_by_key_hash(&self, key_hash: [u8; 32]) -> Result<Option<Account>>;
+
+    /// `Conflict` if the host is taken, `NotFound` without such an account.
+    async fn add_site(&self, site: NewSite) -> Result<Site>;
+    async fn site_by_host(&self, host: &str) -> Result<Option<Site>>;
+    async fn list_sites(&self, account_id: i64) -> Result<Vec<Site>>;
+    async fn list_all_sites(&self) -> Result<Vec<Site>>;
+    /// `NotFound` unless the account has a site on that host. Its usage stays; its object sizes go.
+    async fn remove_site(&self, account_id: i64, host: &str) -> Result<()>;
+
+    /// Records an admitted terminal (as [`TerminalState::Admitted`]) or refreshes a known one, keeping its
+    /// state and `registered_at`. `Conflict` if another node has the same first 8 bytes.
+    async fn upsert_terminal(&self, registration: TerminalRegistration) -> Result<TerminalRecord>;
+    async fn terminal(&self, node_id: [u8; 32]) -> Result<Option<TerminalRecord>>;
+    async fn list_terminals(&self) -> Result<Vec<TerminalRecord>>;
+    /// `NotFound` for an unknown terminal.
+    async fn set_terminal_state(&self, node_id: [u8; 32], state: TerminalState) -> Result<()>;
+
+    /// Stores each record whose serial was never accepted, atomically and durably before returning.
+    async fn accept_usage(&self, batch: &[UsageRecord]) -> Result<UsageOutcome>;
+    /// Adds `count` to the terminal's tally of records refused for `reason`.
+    async fn record_rejections(&self, terminal: [u8; 32], reason: &str, count: u64) -> Result<()>;
+    /// The terminal's refused records per reason, by reason.
+    async fn rejections(&self, terminal: [u8; 32]) -> Result<Vec<(String, u64)>>;
+    /// Hours with accepted usage for the site, in order; hours without any are left out.
+    async fn usage_by_site_hour(&self, site_id: i64, from: u64, to: u64) -> Result<Vec<SiteHour>>;
+    async fn usage_by_terminal(
+        &self,
+        terminal: [u8; 32],
+        from: u64,
+        to: u64,
+    ) -> Result<UsageTotals>;
+
+    /// Remembers an object's size (the latest report wins). `NotFound` without such a site.
+    async fn record_object_size(&self, site_id: i64, object_key: [u8; 16], size: u64)
+        -> Result<()>;
+    async fn object_size(&self, site_id: i64, object_key: [u8; 16]) -> Result<Option<u64>>;
+
+    /// Waits for in-flight calls and closes the database; later calls fail.
+    async fn close(&self);
+}

@@ -1,0 +1,607 @@
+//! The embedded backend: one SQLite file in the router's data directory.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use sqlx::error::ErrorKind;
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::Row;
+
+use crate::{
+    Account, ApiKey, NewSite, QueryMode, Result, Site, SiteHour, Store, StoreError, TerminalRecord,
+    TerminalRegistration, TerminalState, UsageOutcome, UsageRecord, UsageStatus, UsageTotals,
+};
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Readers run in parallel under WAL while one connection writes; a handful covers a router's concurrency
+/// without holding many file handles and page caches.
+const MAX_CONNECTIONS: u32 = 8;
+
+/// How long a statement waits for another connection's write lock before failing. Commits are
+/// milliseconds even with fsync, so reaching this means something is stuck.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+const SITE_COLUMNS: &str = "id, account_id, host, origin, default_ttl_secs, query_mode, created_at";
+const TERMINAL_COLUMNS: &str = "node_id, public_url, capacity_bytes, region, lat, lon, \
+                                hardware_json, state, registered_at, updated_at";
+
+/// [`Store`] on a SQLite database file; see the crate documentation for the schema and settings.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens the database at `path`, creating the file (not its directory) if missing, and brings its schema
+    /// up to date.
+    pub async fn open(path: &Path) -> Result<Self> {
+        let open_error = |reason: String| StoreError::Open {
+            path: path.to_owned(),
+            reason,
+        };
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        // Connecting applies the pragmas, so a file that is not a database fails here rather than later.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .connect_with(options)
+            .await
+            .map_err(|e| open_error(e.to_string()))?;
+        if let Err(e) = MIGRATOR.run(&pool).await {
+            pool.close().await;
+            return Err(open_error(format!("migrating: {e}")));
+        }
+        Ok(Self { pool })
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_account(&self, name: &str) -> Result<Account> {
+        let created_at = now();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO accounts (name, created_at) VALUES (?, ?) RETURNING id",
+        )
+        .bind(name)
+        .bind(to_sql(created_at, "time")?)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(Account {
+            id,
+            name: name.to_owned(),
+            created_at,
+        })
+    }
+
+    async fn add_api_key(
+        &self,
+        account_id: i64,
+        key_hash: [u8; 32],
+        label: &str,
+    ) -> Result<ApiKey> {
+        let created_at = now();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO api_keys (key_hash, account_id, label, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+        )
+        .bind(&key_hash[..])
+        .bind(account_id)
+        .bind(label)
+        .bind(to_sql(created_at, "time")?)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| {
+            constraint(
+                e,
+                Some("this API key is already registered".to_owned()),
+                Some(format!("account {account_id}")),
+            )
+        })?;
+        Ok(ApiKey {
+            id,
+            account_id,
+            label: label.to_owned(),
+            created_at,
+        })
+    }
+
+    async fn list_api_keys(&self, account_id: i64) -> Result<Vec<ApiKey>> {
+        let rows =
+            sqlx::query("SELECT id, account_id, label, created_at FROM api_keys WHERE account_id = ? ORDER BY id")
+                .bind(account_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend)?;
+        rows.iter()
+            .map(|row| {
+                Ok(ApiKey {
+                    id: get(row, "id")?,
+                    account_id: get(row, "account_id")?,
+                    label: get(row, "label")?,
+                    created_at: get_u64(row, "created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn revoke_api_key(&self, account_id: i64, key_id: i64) -> Result<()> {
+        let done = sqlx::query("DELETE FROM api_keys WHERE id = ? AND account_id = ?")
+            .bind(key_id)
+            .bind(account_id)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!(
+                "API key {key_id} of account {account_id}"
+            )));
+        }
+        Ok(())
+    }
+
+    async fn account_by_key_hash(&self, key_hash: [u8; 32]) -> Result<Option<Account>> {
+        let row = sqlx::query(
+            "SELECT a.id, a.name, a.created_at FROM api_keys k JOIN accounts a ON a.id = k.account_id \
+             WHERE k.key_hash = ?",
+        )
+        .bind(&key_hash[..])
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.map(|row| {
+            Ok(Account {
+                id: get(&row, "id")?,
+                name: get(&row, "name")?,
+                created_at: get_u64(&row, "created_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn add_site(&self, site: NewSite) -> Result<Site> {
+        let host = site.host.to_ascii_lowercase();
+        let created_at = now();
+        let ttl = site
+            .default_ttl_secs
+            .map(|t| to_sql(t, "default TTL"))
+            .transpose()?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO sites (account_id, host, origin, default_ttl_secs, query_mode, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(site.account_id)
+        .bind(&host)
+        .bind(&site.origin)
+        .bind(ttl)
+        .bind(query_mode_name(site.query_mode))
+        .bind(to_sql(created_at, "time")?)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| {
+            constraint(
+                e,
+                Some(format!("host {host} is already registered")),
+                Some(format!("account {}", site.account_id)),
+            )
+        })?;
+        Ok(Site {
+            id,
+            account_id: site.account_id,
+            host,
+            origin: site.origin,
+            default_ttl_secs: site.default_ttl_secs,
+            query_mode: site.query_mode,
+            created_at,
+        })
+    }
+
+    async fn site_by_host(&self, host: &str) -> Result<Option<Site>> {
+        let row = sqlx::query(&format!("SELECT {SITE_COLUMNS} FROM sites WHERE host = ?"))
+            .bind(host.to_ascii_lowercase())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(site_from_row).transpose()
+    }
+
+    async fn list_sites(&self, account_id: i64) -> Result<Vec<Site>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {SITE_COLUMNS} FROM sites WHERE account_id = ? ORDER BY id"
+        ))
+        .bind(account_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(site_from_row).collect()
+    }
+
+    async fn list_all_sites(&self) -> Result<Vec<Site>> {
+        let rows = sqlx::query(&format!("SELECT {SITE_COLUMNS} FROM sites ORDER BY id"))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        rows.iter().map(site_from_row).collect()
+    }
+
+    async fn remove_site(&self, account_id: i64, host: &str) -> Result<()> {
+        let host = host.to_ascii_lowercase();
+        let done = sqlx::query("DELETE FROM sites WHERE account_id = ? AND host = ?")
+            .bind(account_id)
+            .bind(&host)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!(
+                "site {host} of account {account_id}"
+            )));
+        }
+        Ok(())
+    }
+
+    async fn upsert_terminal(&self, registration: TerminalRegistration) -> Result<TerminalRecord> {
+        let t = registration;
+        let now = to_sql(now(), "time")?;
+        let row = sqlx::query(&format!(
+            "INSERT INTO terminals (node_id, short_id, public_url, capacity_bytes, region, lat, lon, \
+             hardware_json, state, registered_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (node_id) DO UPDATE SET public_url = excluded.public_url, \
+             capacity_bytes = excluded.capacity_bytes, region = excluded.region, lat = excluded.lat, \
+             lon = excluded.lon, hardware_json = excluded.hardware_json, updated_at = excluded.updated_at \
+             RETURNING {TERMINAL_COLUMNS}"
+        ))
+        .bind(&t.node_id[..])
+        .bind(&t.node_id[..8])
+        .bind(&t.public_url)
+        .bind(to_sql(t.capacity_bytes, "capacity")?)
+        .bind(&t.region)
+        .bind(t.lat)
+        .bind(t.lon)
+        .bind(&t.hardware_json)
+        .bind(terminal_state_name(TerminalState::Admitted))
+        .bind(now)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| {
+            constraint(
+                e,
+                Some("another terminal has the same short id (first 8 bytes of its node id)".to_owned()),
+                None,
+            )
+        })?;
+        terminal_from_row(&row)
+    }
+
+    async fn terminal(&self, node_id: [u8; 32]) -> Result<Option<TerminalRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {TERMINAL_COLUMNS} FROM terminals WHERE node_id = ?"
+        ))
+        .bind(&node_id[..])
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(terminal_from_row).transpose()
+    }
+
+    async fn list_terminals(&self) -> Result<Vec<TerminalRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {TERMINAL_COLUMNS} FROM terminals ORDER BY registered_at, node_id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(terminal_from_row).collect()
+    }
+
+    async fn set_terminal_state(&self, node_id: [u8; 32], state: TerminalState) -> Result<()> {
+        let done = sqlx::query("UPDATE terminals SET state = ?, updated_at = ? WHERE node_id = ?")
+            .bind(terminal_state_name(state))
+            .bind(to_sql(now(), "time")?)
+            .bind(&node_id[..])
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("terminal {}", hex(&node_id))));
+        }
+        Ok(())
+    }
+
+    async fn accept_usage(&self, batch: &[UsageRecord]) -> Result<UsageOutcome> {
+        if batch.is_empty() {
+            return Ok(UsageOutcome::default());
+        }
+        // Refuse the whole batch before writing anything rather than half of it.
+        let values = batch
+            .iter()
+            .map(|r| Ok((to_sql(r.bytes, "bytes")?, to_sql(r.served_at, "served_at")?)))
+            .collect::<Result<Vec<_>>>()?;
+        let accepted_at = to_sql(now(), "time")?;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(backend)?;
+        let mut statuses = Vec::with_capacity(batch.len());
+        for (record, (bytes, served_at)) in batch.iter().zip(values) {
+            let done = sqlx::query(
+                "INSERT INTO usage_records (serial, terminal, site_id, object_key, bytes, served_at, accepted_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (serial) DO NOTHING",
+            )
+            .bind(serial_to_sql(record.serial))
+            .bind(&record.terminal[..])
+            .bind(record.site_id)
+            .bind(&record.object_key[..])
+            .bind(bytes)
+            .bind(served_at)
+            .bind(accepted_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+            statuses.push(if done.rows_affected() == 1 {
+                UsageStatus::Accepted
+            } else {
+                UsageStatus::Duplicate
+            });
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(UsageOutcome { statuses })
+    }
+
+    async fn record_rejections(&self, terminal: [u8; 32], reason: &str, count: u64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO usage_rejections (terminal, reason, count) VALUES (?, ?, ?) \
+             ON CONFLICT (terminal, reason) DO UPDATE SET count = usage_rejections.count + excluded.count",
+        )
+        .bind(&terminal[..])
+        .bind(reason)
+        .bind(to_sql(count, "count")?)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn rejections(&self, terminal: [u8; 32]) -> Result<Vec<(String, u64)>> {
+        let rows = sqlx::query(
+            "SELECT reason, count FROM usage_rejections WHERE terminal = ? ORDER BY reason",
+        )
+        .bind(&terminal[..])
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|row| Ok((get(row, "reason")?, get_u64(row, "count")?)))
+            .collect()
+    }
+
+    async fn usage_by_site_hour(&self, site_id: i64, from: u64, to: u64) -> Result<Vec<SiteHour>> {
+        // served_at is never negative, so integer division floors.
+        let rows = sqlx::query(
+            "SELECT served_at / 3600 * 3600 AS hour_start, COUNT(*) AS requests, SUM(bytes) AS bytes \
+             FROM usage_records WHERE site_id = ? AND served_at >= ? AND served_at < ? \
+             GROUP BY hour_start ORDER BY hour_start",
+        )
+        .bind(site_id)
+        .bind(bound(from))
+        .bind(bound(to))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|row| {
+                Ok(SiteHour {
+                    hour_start: get_u64(row, "hour_start")?,
+                    requests: get_u64(row, "requests")?,
+                    bytes: get_u64(row, "bytes")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn usage_by_terminal(
+        &self,
+        terminal: [u8; 32],
+        from: u64,
+        to: u64,
+    ) -> Result<UsageTotals> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS requests, COALESCE(SUM(bytes), 0) AS bytes FROM usage_records \
+             WHERE terminal = ? AND served_at >= ? AND served_at < ?",
+        )
+        .bind(&terminal[..])
+        .bind(bound(from))
+        .bind(bound(to))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(UsageTotals {
+            requests: get_u64(&row, "requests")?,
+            bytes: get_u64(&row, "bytes")?,
+        })
+    }
+
+    async fn record_object_size(
+        &self,
+        site_id: i64,
+        object_key: [u8; 16],
+        size: u64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO object_sizes (site_id, object_key, size) VALUES (?, ?, ?) \
+             ON CONFLICT (site_id, object_key) DO UPDATE SET size = excluded.size",
+        )
+        .bind(site_id)
+        .bind(&object_key[..])
+        .bind(to_sql(size, "size")?)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| constraint(e, None, Some(format!("site {site_id}"))))?;
+        Ok(())
+    }
+
+    async fn object_size(&self, site_id: i64, object_key: [u8; 16]) -> Result<Option<u64>> {
+        let size: Option<i64> = sqlx::query_scalar(
+            "SELECT size FROM object_sizes WHERE site_id = ? AND object_key = ?",
+        )
+        .bind(site_id)
+        .bind(&object_key[..])
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        size.map(|s| from_sql(s, "size")).transpose()
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn site_from_row(row: &SqliteRow) -> Result<Site> {
+    let ttl: Option<i64> = get(row, "default_ttl_secs")?;
+    let mode: String = get(row, "query_mode")?;
+    Ok(Site {
+        id: get(row, "id")?,
+        account_id: get(row, "account_id")?,
+        host: get(row, "host")?,
+        origin: get(row, "origin")?,
+        default_ttl_secs: ttl.map(|t| from_sql(t, "default TTL")).transpose()?,
+        query_mode: match mode.as_str() {
+            "keep" => QueryMode::Keep,
+            "ignore" => QueryMode::Ignore,
+            "sort" => QueryMode::Sort,
+            other => {
+                return Err(StoreError::Backend(format!(
+                    "unknown query mode {other:?} in sites"
+                )))
+            }
+        },
+        created_at: get_u64(row, "created_at")?,
+    })
+}
+
+fn terminal_from_row(row: &SqliteRow) -> Result<TerminalRecord> {
+    let node_id: Vec<u8> = get(row, "node_id")?;
+    let state: String = get(row, "state")?;
+    Ok(TerminalRecord {
+        node_id: node_id
+            .try_into()
+            .map_err(|_| StoreError::Backend("a stored node id is not 32 bytes".to_owned()))?,
+        public_url: get(row, "public_url")?,
+        capacity_bytes: get_u64(row, "capacity_bytes")?,
+        region: get(row, "region")?,
+        lat: get(row, "lat")?,
+        lon: get(row, "lon")?,
+        hardware_json: get(row, "hardware_json")?,
+        state: match state.as_str() {
+            "admitted" => TerminalState::Admitted,
+            "draining" => TerminalState::Draining,
+            other => {
+                return Err(StoreError::Backend(format!(
+                    "unknown terminal state {other:?}"
+                )))
+            }
+        },
+        registered_at: get_u64(row, "registered_at")?,
+        updated_at: get_u64(row, "updated_at")?,
+    })
+}
+
+fn query_mode_name(mode: QueryMode) -> &'static str {
+    match mode {
+        QueryMode::Keep => "keep",
+        QueryMode::Ignore => "ignore",
+        QueryMode::Sort => "sort",
+    }
+}
+
+fn terminal_state_name(state: TerminalState) -> &'static str {
+    match state {
+        TerminalState::Admitted => "admitted",
+        TerminalState::Draining => "draining",
+    }
+}
+
+fn get<'r, T>(row: &'r SqliteRow, column: &str) -> Result<T>
+where
+    T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+{
+    row.try_get(column).map_err(backend)
+}
+
+fn get_u64(row: &SqliteRow, column: &str) -> Result<u64> {
+    from_sql(get(row, column)?, column)
+}
+
+fn to_sql(value: u64, what: &str) -> Result<i64> {
+    i64::try_from(value).map_err(|_| {
+        StoreError::Invalid(format!(
+            "{what} {value} is larger than the database can hold"
+        ))
+    })
+}
+
+fn from_sql(value: i64, what: &str) -> Result<u64> {
+    u64::try_from(value)
+        .map_err(|_| StoreError::Backend(format!("stored {what} is negative: {value}")))
+}
+
+/// A range bound past every storable value bounds nothing, so it saturates instead of failing.
+fn bound(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// Serials are identifiers from the whole `u64` range, only ever compared for equality: the same bits as
+/// an `i64` keep them distinct.
+fn serial_to_sql(serial: u64) -> i64 {
+    serial as i64
+}
+
+fn now() -> u64 {
+    // A clock before 1970 is a broken host; 0 keeps the record rather than failing the call.
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn backend(e: sqlx::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// Gives a constraint violation its meaning for the caller: a unique key taken is a conflict, a missing
+/// referenced row is something not found, a failed check is invalid input. `None` for a violation the
+/// statement cannot cause leaves it a backend error.
+fn constraint(e: sqlx::Error, conflict: Option<String>, missing: Option<String>) -> StoreError {
+    if let sqlx::Error::Database(db) = &e {
+        match (db.kind(), conflict, missing) {
+            (ErrorKind::UniqueViolation, Some(conflict), _) => {
+                return StoreError::Conflict(conflict)
+            }
+            (ErrorKind::ForeignKeyViolation, _, Some(missing)) => {
+                return StoreError::NotFound(missing)
+            }
+            (ErrorKind::CheckViolation, _, _) => {
+                return StoreError::Invalid(db.message().to_owned())
+            }
+            _ => {}
+        }
+    }
+    backend(e)
+}
