@@ -13,3 +13,4 @@ pub mod schedule;
 pub mod signed;
 pub mod size;
 pub mod ticket;
+pub mod wire;

@@ -1,0 +1,165 @@
+//! The router ⇄ terminal control protocol: the bodies of the [`crate::signed::SignedMessage`]s a terminal
+//! sends, the router's replies, and the purpose string of each, so both sides and the simulator share one
+//! definition. Every request is `POST`ed as JSON to the path named here on the router, versioned `/v1/`.
+//!
+//! | purpose / path | body | reply |
+//! | --- | --- | --- |
+//! | [`REGISTER`] `/v1/terminals/register` | [`Register`] | [`Registered`] |
+//! | [`HEARTBEAT`] `/v1/terminals/heartbeat` | [`Heartbeat`] | [`HeartbeatReply`] |
+//! | [`USAGE`] `/v1/terminals/usage` | [`UsageBatch`] | [`UsageReceipt`] |
+//! | [`SITES`] `/v1/terminals/sites` | [`SitesQuery`] | [`SiteList`] |
+//!
+//! Replies are plain JSON (the router's public key is published at `GET /v1/router` as [`RouterInfo`]); an
+//! error is `{"error": "..."}` with a 4xx status that says what was wrong (forged, stale, replayed, not
+//! admitted...).
+
+use serde::{Deserialize, Serialize};
+
+use crate::identity::NodeId;
+
+pub const REGISTER: &str = "meson/v1/register";
+pub const HEARTBEAT: &str = "meson/v1/heartbeat";
+pub const USAGE: &str = "meson/v1/usage";
+pub const SITES: &str = "meson/v1/sites";
+
+/// Where a router publishes its identity, so terminals can check tickets offline.
+pub const ROUTER_INFO_PATH: &str = "/v1/router";
+pub const REGISTER_PATH: &str = "/v1/terminals/register";
+pub const HEARTBEAT_PATH: &str = "/v1/terminals/heartbeat";
+pub const USAGE_PATH: &str = "/v1/terminals/usage";
+pub const SITES_PATH: &str = "/v1/terminals/sites";
+
+/// The query parameter that carries a redirect ticket to a terminal; terminals strip it before keying.
+pub const TICKET_PARAM: &str = "meson_ticket";
+
+/// `GET /v1/router`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RouterInfo {
+    pub id: NodeId,
+    pub version: String,
+    /// How often terminals should send heartbeats.
+    pub heartbeat_secs: u64,
+}
+
+/// A terminal asks to join. The router admits it only after reaching it back on `public_url`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Register {
+    /// Base URL clients are redirected to, e.g. `http://203.0.113.7:8080`.
+    pub public_url: String,
+    pub capacity_bytes: u64,
+    /// Hierarchical region such as `eu/west`, if the operator declared one.
+    pub region: Option<String>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    /// What `GET /v1/admin/hardware` reports, as free-form JSON.
+    pub hardware: serde_json::Value,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Registered {
+    pub router: NodeId,
+    pub heartbeat_secs: u64,
+    /// The region the router placed the terminal in (declared, or from the coverage zones).
+    pub region: Option<String>,
+}
+
+/// Signed load and health report, every `heartbeat_secs`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    pub active_connections: u64,
+    pub egress_bytes_per_sec: u64,
+    pub free_disk_bytes: u64,
+    pub disk_full: bool,
+    pub objects: u64,
+    pub used_bytes: u64,
+    /// BLAKE3 of the sorted roots the terminal holds: a compact summary of what it stores.
+    pub roots_digest: String,
+    /// The operator is taking the node out of rotation (`meson-cdn terminal drain`).
+    pub draining: bool,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeartbeatReply {
+    /// Whether the router currently sends clients to this terminal.
+    pub in_rotation: bool,
+}
+
+/// Bytes served under one redirect ticket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsageRecord {
+    /// The ticket as the client presented it; the router checks its own signature on it, which proves it
+    /// issued this serial to this terminal.
+    pub ticket: String,
+    pub bytes: u64,
+    pub served_at: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsageBatch {
+    pub records: Vec<UsageRecord>,
+}
+
+/// The router's answer, sent only after accepted records are durable.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UsageReceipt {
+    pub accepted: u64,
+    /// Serials already accepted before (a resent batch): not counted again, not an error.
+    pub duplicate: u64,
+    /// Refused records by reason (forged ticket, another terminal's ticket, bytes over the object size...).
+    pub rejected: Vec<(String, u64)>,
+}
+
+/// A terminal asks which sites it serves.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SitesQuery {}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SiteInfo {
+    pub id: u64,
+    pub host: String,
+    pub origin: String,
+    pub default_ttl_secs: Option<u64>,
+    /// `keep`, `ignore` or `sort`: how the query string enters the cache key.
+    pub query_mode: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SiteList {
+    pub sites: Vec<SiteInfo>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::NodeKey;
+    use crate::signed::{ReplayGuard, SignedMessage};
+
+    #[test]
+    fn a_signed_heartbeat_round_trips_through_json() {
+        let key = NodeKey::from_secret_bytes([7; 32]);
+        let hb = Heartbeat {
+            active_connections: 3,
+            egress_bytes_per_sec: 1000,
+            free_disk_bytes: 1 << 30,
+            disk_full: false,
+            objects: 12,
+            used_bytes: 4096,
+            roots_digest: "ab".repeat(32),
+            draining: false,
+            version: "0.1.0".into(),
+        };
+        let msg = SignedMessage::sign(&key, HEARTBEAT, 1000, [1; 16], &hb).unwrap();
+        let json = serde_json::to_string(&msg).unwrap();
+        let back: SignedMessage<Heartbeat> = serde_json::from_str(&json).unwrap();
+        let mut guard = ReplayGuard::new(30, 1000);
+        let v = back.verify(HEARTBEAT, 1010, &mut guard).unwrap();
+        assert_eq!((v.signer, v.body), (key.id(), hb));
+        let as_usage: SignedMessage<UsageBatch> = serde_json::from_str(&json).unwrap();
+        assert!(
+            as_usage.verify(USAGE, 1010, &mut guard).is_err(),
+            "a heartbeat never passes as usage"
+        );
+    }
+}
