@@ -113,7 +113,7 @@ fn key_of(cache: &Cache, url: &str) -> ApiResult<(Arc<Site>, String, String)> {
         .sites
         .for_url(&uri)
         .ok_or_else(|| bad_request(format!("{url} is not on a site this terminal serves")))?;
-    let path = crate::path::normalize(uri.path()).map_err(|e| bad_request(e.to_string()))?;
+    let path = meson_core::path::normalize(uri.path()).map_err(|e| bad_request(e.to_string()))?;
     let pq = match uri.query() {
         Some(q) => format!("{path}?{q}"),
         None => path,

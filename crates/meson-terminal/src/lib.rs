@@ -14,7 +14,6 @@ pub mod hot;
 pub mod index;
 pub mod object;
 pub mod origin;
-pub mod path;
 pub mod proxy;
 pub mod scrub;
 pub mod server;

@@ -16,8 +16,8 @@ use crate::cache::{unix_now, Cache};
 use crate::fill::{Fill, FillError, FillRequest, FillState, Passthrough};
 use crate::index::ObjectRef;
 use crate::object::ObjectId;
-use crate::path;
 use crate::site::Site;
+use meson_core::path;
 
 /// How a response was produced, reported in `X-Cache` and the metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,32 +1,11 @@
-//! The process-wide Prometheus recorder behind every `metrics::` call, rendered at `/metrics`.
+//! The terminal's hot-path metric handles; the recorder itself is the process-wide one of
+//! `meson-telemetry`.
 
 use std::sync::OnceLock;
 
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+pub use meson_telemetry::prometheus;
 
 use crate::proxy::CacheStatus;
-
-static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-
-/// Installs the recorder on first use; later calls (more servers in one process) share it.
-pub fn prometheus() -> &'static PrometheusHandle {
-    HANDLE.get_or_init(|| {
-        let recorder = PrometheusBuilder::new()
-            .set_buckets_for_metric(
-                Matcher::Suffix("duration_seconds".into()),
-                &[
-                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-                    10.0,
-                ],
-            )
-            .expect("static buckets are valid")
-            .build_recorder();
-        let handle = recorder.handle();
-        // Another recorder may already be installed (an embedding program's); ours then only renders.
-        let _ = metrics::set_global_recorder(recorder);
-        handle
-    })
-}
 
 /// Handles for the metrics every request touches, registered once: looking a metric up by name and
 /// labels on each request costs more than the increment itself.

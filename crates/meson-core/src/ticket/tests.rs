@@ -449,3 +449,34 @@ proptest! {
         let _ = Ticket::verify(&signed_token(&body), &router().id(), NOW, &expect(&t, "203.0.113.7"));
     }
 }
+
+#[test]
+fn the_issuer_check_ignores_expiry_and_request_but_not_signature_or_terminal() {
+    let t = ticket("203.0.113.7");
+    let token = issue(&t);
+    // Long after expiry, far from the client: a usage record is still provably issued to this terminal.
+    assert_eq!(
+        Ticket::verify_issuer(&token, &router().id(), t.terminal),
+        Ok(t)
+    );
+    assert_eq!(
+        Ticket::verify_issuer(&token, &router().id(), t.terminal + 1),
+        Err(TicketError::WrongTerminal {
+            ticket: t.terminal,
+            this: t.terminal + 1
+        })
+    );
+    let other = NodeKey::from_secret_bytes([43; 32]);
+    assert_eq!(
+        Ticket::verify_issuer(&token, &other.id(), t.terminal),
+        Err(TicketError::BadSignature)
+    );
+    let mut forged = token.clone().into_bytes();
+    forged[10] = if forged[10] == b'A' { b'B' } else { b'A' };
+    assert!(Ticket::verify_issuer(
+        std::str::from_utf8(&forged).unwrap(),
+        &router().id(),
+        t.terminal
+    )
+    .is_err());
+}

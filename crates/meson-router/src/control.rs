@@ -1,0 +1,245 @@
+//! The signed control messages terminals send (see [`meson_core::wire`]): join, heartbeat, sites, usage.
+//!
+//! Refusals: a message that is forged, stale, of the wrong purpose or malformed is `401`; a replayed one
+//! `409`; a valid message from a node that is not admitted `403`; each with the reason as `{"error"}`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use meson_core::signed::{SignedError, SignedMessage, Verified};
+use meson_core::ticket::{Ticket, TicketError};
+use meson_core::wire::{
+    self, Heartbeat, HeartbeatReply, Register, Registered, SiteList, SitesQuery, UsageBatch,
+    UsageReceipt,
+};
+use meson_store::{StoreError, TerminalRegistration, UsageRecord};
+use serde::de::DeserializeOwned;
+
+use crate::api::{bad_request, site_info, ApiError, ApiResult, JsonBody};
+use crate::registry::place;
+use crate::{unix_now, Shared};
+
+/// Records per usage batch; terminals send more often rather than more at once.
+const MAX_BATCH: usize = 10_000;
+
+fn refused(e: SignedError) -> ApiError {
+    let status = match e {
+        SignedError::Replayed => StatusCode::CONFLICT,
+        SignedError::ReplayCacheFull { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::UNAUTHORIZED,
+    };
+    metrics::counter!("meson_router_control_refused_total").increment(1);
+    ApiError(status, e.to_string())
+}
+
+fn verify<T: DeserializeOwned>(
+    s: &Shared,
+    msg: &SignedMessage<T>,
+    purpose: &str,
+) -> ApiResult<Verified<T>> {
+    let mut guard = s.replay.lock().unwrap_or_else(|e| e.into_inner());
+    msg.verify(purpose, unix_now(), &mut guard).map_err(refused)
+}
+
+fn not_admitted(v: &Verified<impl Sized>) -> ApiError {
+    ApiError(
+        StatusCode::FORBIDDEN,
+        format!(
+            "terminal {} is not admitted: register at {} first",
+            v.signer,
+            wire::REGISTER_PATH
+        ),
+    )
+}
+
+/// The base URL clients will be sent to, without a trailing `/`.
+fn valid_public_url(url: &str) -> ApiResult<String> {
+    let refuse = |why: &str| bad_request(format!("public_url {url:?} {why}"));
+    let uri: http::Uri = url.parse().map_err(|_| refuse("is not a URL"))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Err(refuse("must be http:// or https://"));
+    }
+    if uri.host().is_none_or(str::is_empty) || uri.query().is_some() {
+        return Err(refuse("must have a host and no query"));
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+pub(crate) async fn register(
+    State(s): State<Arc<Shared>>,
+    JsonBody(msg): JsonBody<SignedMessage<Register>>,
+) -> ApiResult<Json<Registered>> {
+    let v = verify(&s, &msg, wire::REGISTER)?;
+    let public_url = valid_public_url(&v.body.public_url)?;
+    if let Some(r) = &v.body.region {
+        meson_core::schedule::Region::new(r).map_err(|e| bad_request(e.to_string()))?;
+    }
+    // Admit only what clients will be able to reach: the terminal must answer on the address it gave.
+    s.prober.check(&public_url).await.map_err(|why| {
+        ApiError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("reachability check failed, not admitted: {why}"),
+        )
+    })?;
+    let region = place(v.body.region.as_deref(), &public_url, &s.zones);
+    let record = s
+        .store
+        .upsert_terminal(TerminalRegistration {
+            node_id: *v.signer.as_bytes(),
+            public_url: public_url.clone(),
+            capacity_bytes: v.body.capacity_bytes,
+            region: region.as_ref().map(|r| r.as_str().to_owned()),
+            lat: v.body.lat,
+            lon: v.body.lon,
+            hardware_json: v.body.hardware.to_string(),
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => ApiError(
+                StatusCode::CONFLICT,
+                format!(
+                    "another terminal already has short id {:016x}; generate a new node key",
+                    v.signer.short_id()
+                ),
+            ),
+            other => other.into(),
+        })?;
+    s.registry.admit(record, region.clone());
+    metrics::counter!("meson_router_terminals_admitted_total").increment(1);
+    tracing::info!(terminal = %v.signer, url = %public_url, region = ?region.as_ref().map(|r| r.as_str()), "terminal admitted");
+    Ok(Json(Registered {
+        router: s.id,
+        heartbeat_secs: s.heartbeat_secs(),
+        region: region.map(|r| r.as_str().to_owned()),
+    }))
+}
+
+pub(crate) async fn heartbeat(
+    State(s): State<Arc<Shared>>,
+    JsonBody(msg): JsonBody<SignedMessage<Heartbeat>>,
+) -> ApiResult<Json<HeartbeatReply>> {
+    let v = verify(&s, &msg, wire::HEARTBEAT)?;
+    let in_rotation = s
+        .registry
+        .heartbeat(
+            v.signer.as_bytes(),
+            v.body.active_connections,
+            v.body.draining,
+            s.cfg.heartbeat,
+        )
+        .ok_or_else(|| not_admitted(&v))?;
+    Ok(Json(HeartbeatReply { in_rotation }))
+}
+
+pub(crate) async fn sites(
+    State(s): State<Arc<Shared>>,
+    JsonBody(msg): JsonBody<SignedMessage<SitesQuery>>,
+) -> ApiResult<Json<SiteList>> {
+    let v = verify(&s, &msg, wire::SITES)?;
+    if !s.registry.is_admitted(v.signer.as_bytes()) {
+        return Err(not_admitted(&v));
+    }
+    let sites = s.store.list_all_sites().await?;
+    Ok(Json(SiteList {
+        sites: sites.iter().map(site_info).collect(),
+    }))
+}
+
+/// Why a usage record was refused; the text is what the receipt and the per-terminal tally show.
+const FORGED: &str = "forged ticket (not signed by this router)";
+const MALFORMED: &str = "malformed ticket";
+const OTHER_TERMINAL: &str = "ticket issued to another terminal";
+const BAD_NUMBERS: &str = "bytes or served_at out of range";
+
+/// What a verified ticket grants, for accounting.
+/// Checks that this router signed `token` for terminal `short_id`. Expiry does not apply (usage is
+/// reported after the fact), nor do site, object and client (only the terminal saw the request).
+fn check_ticket(
+    router: &meson_core::identity::NodeId,
+    short_id: u64,
+    token: &str,
+) -> Result<Ticket, &'static str> {
+    Ticket::verify_issuer(token, router, short_id).map_err(|e| match e {
+        TicketError::BadSignature => FORGED,
+        TicketError::WrongTerminal { .. } => OTHER_TERMINAL,
+        _ => MALFORMED,
+    })
+}
+
+/// Accepts each record whose ticket this router issued to the signing terminal, once, with bytes capped
+/// at the object's size when the router knows it (unknown sizes are taken as reported: nothing has taught
+/// the router the size yet, and refusing would leave honest work unpaid). Accepted records are durable
+/// before the receipt is sent.
+pub(crate) async fn usage(
+    State(s): State<Arc<Shared>>,
+    JsonBody(msg): JsonBody<SignedMessage<UsageBatch>>,
+) -> ApiResult<Json<UsageReceipt>> {
+    let v = verify(&s, &msg, wire::USAGE)?;
+    if !s.registry.is_admitted(v.signer.as_bytes()) {
+        return Err(not_admitted(&v));
+    }
+    if v.body.records.len() > MAX_BATCH {
+        return Err(bad_request(format!(
+            "a usage batch holds at most {MAX_BATCH} records, got {}",
+            v.body.records.len()
+        )));
+    }
+    let terminal = *v.signer.as_bytes();
+    let short_id = v.signer.short_id();
+    let mut rejected: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let mut batch = Vec::with_capacity(v.body.records.len());
+    for r in &v.body.records {
+        let granted = match check_ticket(&s.id, short_id, &r.ticket) {
+            Ok(g) => g,
+            Err(reason) => {
+                *rejected.entry(reason).or_default() += 1;
+                continue;
+            }
+        };
+        let (Ok(site_id), Ok(_), Ok(_)) = (
+            i64::try_from(granted.site),
+            i64::try_from(r.bytes),
+            i64::try_from(r.served_at),
+        ) else {
+            *rejected.entry(BAD_NUMBERS).or_default() += 1;
+            continue;
+        };
+        let mut bytes = r.bytes;
+        if let Some(size) = s.store.object_size(site_id, granted.object).await? {
+            if bytes > size {
+                metrics::counter!("meson_router_usage_capped_total").increment(1);
+                bytes = size;
+            }
+        }
+        batch.push(UsageRecord {
+            serial: granted.serial,
+            terminal,
+            site_id,
+            object_key: granted.object,
+            bytes,
+            served_at: r.served_at,
+        });
+    }
+    let outcome = s.store.accept_usage(&batch).await?;
+    for (reason, n) in &rejected {
+        s.store.record_rejections(terminal, reason, *n).await?;
+    }
+    let receipt = UsageReceipt {
+        accepted: outcome.accepted() as u64,
+        duplicate: outcome.duplicates() as u64,
+        rejected: rejected
+            .into_iter()
+            .map(|(reason, n)| (reason.to_owned(), n))
+            .collect(),
+    };
+    metrics::counter!("meson_router_usage_records_total", "outcome" => "accepted")
+        .increment(receipt.accepted);
+    metrics::counter!("meson_router_usage_records_total", "outcome" => "duplicate")
+        .increment(receipt.duplicate);
+    metrics::counter!("meson_router_usage_records_total", "outcome" => "rejected")
+        .increment(receipt.rejected.iter().map(|(_, n)| n).sum());
+    Ok(Json(receipt))
+}

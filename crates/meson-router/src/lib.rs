@@ -1,0 +1,271 @@
+//! The Meson CDN router: the control plane terminals join and report to, the sites API for business users,
+//! and the redirect front door that sends each client to a terminal with a signed ticket.
+//!
+//! [`Router::start`] loads (or creates) the router's identity from `DATA_DIR/router.key`, opens the store at
+//! `DATA_DIR/router.db`, and serves one HTTP listener:
+//!
+//! | method, path | what |
+//! | --- | --- |
+//! | `GET /healthz`, `GET /metrics` | liveness, Prometheus text |
+//! | `GET /v1/router` | [`meson_core::wire::RouterInfo`] |
+//! | `POST /v1/accounts` | `{name}` → `{account_id, api_key}` (the key is shown once) |
+//! | `POST /v1/sites`, `GET /v1/sites`, `DELETE /v1/sites/{host}` | the caller's sites (`Authorization: Bearer <api_key>`) |
+//! | `POST /v1/terminals/{register,heartbeat,sites,usage}` | signed control messages, see [`meson_core::wire`] |
+//! | `GET /v1/terminals`, `GET /v1/terminals/{node_id}/rejections` | the registry, for operators |
+//! | any request whose `Host` is a site, or `/s/<host>/<path>` | `302` to a terminal, see [`redirect`] |
+//!
+//! Durable state lives in the [`meson_store::Store`]; liveness (heartbeats, probes, load) only in memory,
+//! so after a restart every terminal is *down* until its next heartbeat.
+
+mod api;
+mod control;
+pub mod redirect;
+mod registry;
+mod serial;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use meson_core::identity::{NodeId, NodeKey};
+use meson_core::schedule::{CoverageZones, ZoneError};
+use meson_core::signed::ReplayGuard;
+use meson_core::ticket::MAX_LIFETIME_SECS;
+use meson_store::{SqliteStore, Store, StoreError};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Most `(signer, nonce)` pairs remembered against replay at once; beyond, control messages wait.
+const REPLAY_CAPACITY: usize = 1_000_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RouterError {
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("coverage zones: {0}")]
+    Zones(#[from] ZoneError),
+    #[error("router key {path}: {reason}")]
+    Key { path: PathBuf, reason: String },
+    #[error("ticket serials {path}: {source}")]
+    Serials {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What [`Router::start`] needs. [`RouterConfig::new`] fills in the defaults.
+#[derive(Debug, Clone)]
+pub struct RouterConfig {
+    pub listen: SocketAddr,
+    /// Holds `router.key`, `router.db` and `serials`.
+    pub data_dir: PathBuf,
+    /// How often terminals heartbeat (default 5 s). A terminal is *suspect* after two intervals without
+    /// one and *down* after three; its health URL is probed once per interval. Terminals are told the
+    /// interval in whole seconds (at least 1), so sub-second values are for tests that drive heartbeats
+    /// themselves.
+    pub heartbeat: Duration,
+    /// The text of a coverage-zone file (see [`CoverageZones`]); without it every client is of unknown
+    /// region and may be sent to any terminal.
+    pub coverage_zones: Option<String>,
+    /// How long a redirect ticket is valid: 1 to 60 s, default 30.
+    pub ticket_lifetime_secs: u64,
+    /// The bounded-loads factor `c` (default 1.25): a terminal above `c` × its fair share is skipped.
+    pub load_bound: f64,
+    /// How long the reachability check and health probes wait for `/.well-known/meson/health` (default 2 s).
+    pub probe_timeout: Duration,
+    /// How far a control message's timestamp may be from the router's clock (default 60 s).
+    pub max_skew_secs: u64,
+}
+
+impl RouterConfig {
+    pub fn new(listen: SocketAddr, data_dir: impl Into<PathBuf>) -> Self {
+        RouterConfig {
+            listen,
+            data_dir: data_dir.into(),
+            heartbeat: Duration::from_secs(5),
+            coverage_zones: None,
+            ticket_lifetime_secs: 30,
+            load_bound: 1.25,
+            probe_timeout: Duration::from_secs(2),
+            max_skew_secs: 60,
+        }
+    }
+
+    fn validate(&self) -> Result<(), RouterError> {
+        if !(1..=MAX_LIFETIME_SECS).contains(&self.ticket_lifetime_secs) {
+            return Err(RouterError::Config(format!(
+                "ticket lifetime must be 1 to {MAX_LIFETIME_SECS} s, got {}",
+                self.ticket_lifetime_secs
+            )));
+        }
+        if self.heartbeat.is_zero() || self.probe_timeout.is_zero() {
+            return Err(RouterError::Config(
+                "heartbeat interval and probe timeout must be positive".into(),
+            ));
+        }
+        if self.load_bound.is_nan() || self.load_bound < 1.0 {
+            return Err(RouterError::Config(format!(
+                "load bound must be at least 1, got {}",
+                self.load_bound
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Everything the handlers share.
+pub(crate) struct Shared {
+    pub cfg: RouterConfig,
+    pub key: NodeKey,
+    pub id: NodeId,
+    pub store: Arc<dyn Store>,
+    pub zones: CoverageZones,
+    pub replay: Mutex<ReplayGuard>,
+    pub registry: registry::Registry,
+    pub sites: api::SiteCache,
+    pub serials: serial::Serials,
+    pub prober: registry::Prober,
+}
+
+impl Shared {
+    pub fn heartbeat_secs(&self) -> u64 {
+        self.cfg.heartbeat.as_secs_f64().ceil().max(1.0) as u64
+    }
+}
+
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// A running router. Dropping it does not stop it; call [`Router::shutdown`].
+pub struct Router {
+    pub addr: SocketAddr,
+    pub id: NodeId,
+    shared: Arc<Shared>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// Reads the router's key, creating one from OS randomness (mode 0600) on first run.
+pub fn load_or_create_key(data_dir: &Path) -> Result<NodeKey, RouterError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = data_dir.join("router.key");
+    let err = |reason: String| RouterError::Key {
+        path: path.clone(),
+        reason,
+    };
+    std::fs::create_dir_all(data_dir).map_err(|e| err(e.to_string()))?;
+    match std::fs::read_to_string(&path) {
+        Ok(text) => return NodeKey::from_secret_text(&text).map_err(|e| err(e.to_string())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(err(e.to_string())),
+    }
+    let key = NodeKey::from_secret_bytes(rand::random());
+    // create_new: two routers starting on one directory must not each write a different key.
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| err(e.to_string()))?;
+    f.write_all(format!("{}\n", key.to_secret_text()).as_bytes())
+        .and_then(|()| f.sync_all())
+        .map_err(|e| err(e.to_string()))?;
+    Ok(key)
+}
+
+impl Router {
+    pub async fn start(cfg: RouterConfig) -> Result<Router, RouterError> {
+        cfg.validate()?;
+        let zones = match &cfg.coverage_zones {
+            Some(text) => CoverageZones::parse(text)?,
+            None => CoverageZones::default(),
+        };
+        let key = load_or_create_key(&cfg.data_dir)?;
+        let id = key.id();
+        let serials = serial::Serials::open(&cfg.data_dir.join("serials"))?;
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(&cfg.data_dir.join("router.db")).await?);
+        let registry = registry::Registry::default();
+        for record in store.list_terminals().await? {
+            registry.load(record, &zones);
+        }
+        let sites = api::SiteCache::load(store.as_ref()).await?;
+        let listener = TcpListener::bind(cfg.listen)
+            .await
+            .map_err(|source| RouterError::Bind {
+                addr: cfg.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| RouterError::Bind {
+            addr: cfg.listen,
+            source,
+        })?;
+        meson_telemetry::prometheus();
+        let shared = Arc::new(Shared {
+            replay: Mutex::new(ReplayGuard::new(cfg.max_skew_secs, REPLAY_CAPACITY)),
+            prober: registry::Prober::new(cfg.probe_timeout),
+            cfg,
+            key,
+            id,
+            store,
+            zones,
+            registry,
+            sites,
+            serials,
+        });
+        let (shutdown, rx) = watch::channel(false);
+        let app = api::app(shared.clone());
+        let mut stop = rx.clone();
+        let server = tokio::spawn(async move {
+            let serve = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            });
+            if let Err(e) = serve.await {
+                tracing::error!(error = %e, "router listener failed");
+            }
+        });
+        let health = tokio::spawn(registry::health_loop(shared.clone(), rx));
+        tracing::info!(%addr, router = %id, "router listening");
+        Ok(Router {
+            addr,
+            id,
+            shared,
+            shutdown,
+            tasks: vec![server, health],
+        })
+    }
+
+    /// Stops accepting, lets in-flight requests finish, stops the health task and closes the store.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        self.shared.store.close().await;
+    }
+}
+
+/// Time since `t`, for ages shown to operators.
+pub(crate) fn age(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64()
+}

@@ -1,0 +1,260 @@
+//! Client requests: a `GET` or `HEAD` for a site (by `Host`, or as `/s/<host>/<path>`) is answered with
+//! `302` to the terminal the scheduler picks, carrying a ticket.
+//!
+//! - **Cache key** (what the ticket's object digest and the scheduling key are computed from): the site's
+//!   host, the path made canonical by the terminal's own `path::normalize`, then the query as the site's
+//!   query mode says (`keep` as sent, `ignore` dropped, `sort` parameters sorted), with this router's own
+//!   parameters ([`TICKET_PARAM`], [`RID_PARAM`]) removed. A network-mode terminal must derive the same key.
+//! - **Client address**: the TCP peer. `X-Forwarded-For` is not trusted: anyone could claim any region and
+//!   any ticket prefix.
+//! - **Request ids**: an incoming `X-Request-Id` of 1 to 64 characters from `A-Z a-z 0-9 . _ -` is kept,
+//!   anything else replaced by a random one. A header cannot follow a redirect, so the id travels to the
+//!   terminal as the query parameter [`RID_PARAM`] (terminals must strip it before keying, like the ticket),
+//!   and is also sent back on the `302` and logged with the ticket serial.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use meson_core::identity::NodeId;
+use meson_core::schedule::schedule_key;
+use meson_core::ticket::{object_digest, ClientPrefix, Ticket};
+pub use meson_core::wire::TICKET_PARAM;
+use meson_store::{QueryMode, Site};
+
+use crate::api::ApiError;
+use crate::{unix_now, Shared};
+
+/// The query parameter carrying the request id to the terminal.
+pub const RID_PARAM: &str = "meson_rid";
+pub const X_REQUEST_ID: &str = "x-request-id";
+
+/// Sends requests whose `Host` names a site to [`redirect`]; everything else reaches the API.
+pub(crate) async fn by_host(
+    State(s): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(host_only);
+    match host.and_then(|h| s.sites.get(&h)) {
+        Some(site) => {
+            let (path, query) = (req.uri().path(), req.uri().query());
+            redirect(
+                &s,
+                &site,
+                peer.ip(),
+                req.method(),
+                path,
+                query,
+                req.headers(),
+            )
+        }
+        None => next.run(req).await,
+    }
+}
+
+/// `/s/<host>/<path>`: the same redirect for clients that cannot set `Host` (a plain link to the router).
+pub(crate) async fn by_path(
+    State(s): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let rest = uri.path().strip_prefix("/s/").unwrap_or_default();
+    let (host, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    match s.sites.get(&host.to_ascii_lowercase()) {
+        Some(site) => redirect(&s, &site, peer.ip(), &method, path, uri.query(), &headers),
+        None => ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no site {host:?} is registered"),
+        )
+        .into_response(),
+    }
+}
+
+/// `Host` without its port, lowercased, without a final dot.
+fn host_only(h: &str) -> String {
+    let h = if h.starts_with('[') {
+        h
+    } else {
+        h.rsplit_once(':').map_or(h, |(name, _)| name)
+    };
+    h.trim_end_matches('.').to_ascii_lowercase()
+}
+
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get(X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            (1..=64).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| hex::encode(rand::random::<[u8; 16]>()))
+}
+
+/// The query's parameters without the router's own.
+fn client_params(query: Option<&str>) -> Vec<&str> {
+    query
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .filter(|p| {
+            let name = p.split('=').next().unwrap_or("");
+            name != TICKET_PARAM && name != RID_PARAM
+        })
+        .collect()
+}
+
+/// The normalised path and query as the site's cache key uses them.
+fn keyed_path(path: &str, params: &[&str], mode: QueryMode) -> String {
+    let mut params = params.to_vec();
+    match mode {
+        QueryMode::Ignore => params.clear(),
+        QueryMode::Sort => params.sort_unstable(),
+        QueryMode::Keep => {}
+    }
+    if params.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", params.join("&"))
+    }
+}
+
+fn redirect(
+    s: &Shared,
+    site: &Site,
+    client: IpAddr,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+) -> Response {
+    let rid = request_id(headers);
+    let mut resp = redirect_inner(s, site, client, method, path, query, &rid)
+        .unwrap_or_else(IntoResponse::into_response);
+    if let Ok(v) = HeaderValue::from_str(&rid) {
+        resp.headers_mut().insert(X_REQUEST_ID, v);
+    }
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+fn redirect_inner(
+    s: &Shared,
+    site: &Site,
+    client: IpAddr,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    rid: &str,
+) -> Result<Response, ApiError> {
+    let outcome =
+        |o: &'static str| metrics::counter!("meson_router_redirects_total", "outcome" => o);
+    if method != Method::GET && method != Method::HEAD {
+        outcome("method").increment(1);
+        return Err(ApiError(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("{method} is not served through the CDN; use GET or HEAD"),
+        ));
+    }
+    let normalized = meson_core::path::normalize(path)
+        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let params = client_params(query);
+    let keyed = keyed_path(&normalized, &params, site.query_mode);
+    let cache_key = format!("{}{keyed}", site.host);
+    let region = s.zones.region_of(client);
+    let chosen = s.registry.pick(
+        region,
+        &schedule_key(&site.host, keyed.as_bytes()),
+        s.cfg.load_bound,
+        s.cfg.heartbeat,
+    );
+    let Some((node, public_url)) = chosen else {
+        outcome("no_terminal").increment(1);
+        return Err(ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no healthy terminal is available for this site; retry shortly".into(),
+        ));
+    };
+    let internal = |e: String| {
+        tracing::error!(error = %e, "cannot issue a ticket");
+        ApiError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "cannot issue a ticket".into(),
+        )
+    };
+    let terminal = NodeId::from_bytes(&node).map_err(|e| internal(e.to_string()))?;
+    let serial = s.serials.next().map_err(|e| internal(e.to_string()))?;
+    let now = unix_now();
+    let ticket = Ticket {
+        terminal: terminal.short_id(),
+        site: site.id as u64,
+        object: object_digest(cache_key.as_bytes()),
+        client_prefix: ClientPrefix::around(client),
+        expires: now + s.cfg.ticket_lifetime_secs,
+        serial,
+    }
+    .issue(&s.key, now)
+    .map_err(|e| internal(e.to_string()))?;
+    let mut location = format!("{public_url}{path}?");
+    for p in &params {
+        location.push_str(p);
+        location.push('&');
+    }
+    location.push_str(&format!("{RID_PARAM}={rid}&{TICKET_PARAM}={ticket}"));
+    tracing::info!(request_id = %rid, site = %site.host, %client, terminal = %terminal, serial, "redirect");
+    outcome("redirected").increment(1);
+    let location = HeaderValue::from_str(&location).map_err(|e| internal(e.to_string()))?;
+    Ok((
+        StatusCode::FOUND,
+        [(header::LOCATION, location)],
+        "redirecting to a terminal\n",
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn router_parameters_never_enter_the_cache_key() {
+        let params = client_params(Some("b=2&meson_ticket=x&a=1&meson_rid=r"));
+        assert_eq!(params, ["b=2", "a=1"]);
+        assert_eq!(keyed_path("/p", &params, QueryMode::Keep), "/p?b=2&a=1");
+        assert_eq!(keyed_path("/p", &params, QueryMode::Sort), "/p?a=1&b=2");
+        assert_eq!(keyed_path("/p", &params, QueryMode::Ignore), "/p");
+        assert_eq!(keyed_path("/p", &[], QueryMode::Keep), "/p");
+    }
+
+    #[test]
+    fn host_loses_port_case_and_final_dot() {
+        assert_eq!(host_only("CDN.Example.com.:8080"), "cdn.example.com");
+        assert_eq!(host_only("cdn.example.com"), "cdn.example.com");
+    }
+
+    #[test]
+    fn request_ids_are_kept_only_if_url_safe() {
+        let mut h = HeaderMap::new();
+        h.insert(X_REQUEST_ID, HeaderValue::from_static("abc-123_x.y"));
+        assert_eq!(request_id(&h), "abc-123_x.y");
+        h.insert(X_REQUEST_ID, HeaderValue::from_static("a b&c"));
+        assert_eq!(request_id(&h).len(), 32);
+    }
+}

@@ -1,0 +1,379 @@
+//! The in-memory side of the terminal registry: liveness from heartbeats and probes, load, and the
+//! scheduler's view of which terminals are in rotation.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::Empty;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use meson_core::identity::NodeId;
+use meson_core::schedule::{Candidate, CandidateSet, CoverageZones, Region};
+use meson_store::{TerminalRecord, TerminalState};
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::Shared;
+
+/// Where terminals answer the reachability check and probes themselves.
+pub const HEALTH_PATH: &str = "/.well-known/meson/health";
+
+/// The region of terminals that declared none and whose address no coverage zone covers. Only clients
+/// of unknown region, or a fallback to "everywhere", reach them; the name is not one an operator would
+/// give a zone.
+const UNPLACED: &str = "unplaced";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Health {
+    Healthy,
+    /// Two heartbeat intervals without a heartbeat, or the last probe failed: out of rotation.
+    Suspect,
+    /// Three intervals without a heartbeat (or none since the router started).
+    Down,
+}
+
+struct Entry {
+    record: TerminalRecord,
+    region: Region,
+    last_heartbeat: Option<Instant>,
+    /// Active connections at the last heartbeat.
+    load: u64,
+    /// Redirects sent to it since that heartbeat.
+    redirected: u64,
+    draining: bool,
+    probe_ok: bool,
+    /// What the health task last logged, to log only transitions.
+    reported: Health,
+}
+
+impl Entry {
+    fn health(&self, interval: Duration) -> Health {
+        match self.last_heartbeat.map(|t| t.elapsed()) {
+            None => Health::Down,
+            Some(age) if age > interval * 3 => Health::Down,
+            Some(age) if age > interval * 2 || !self.probe_ok => Health::Suspect,
+            Some(_) => Health::Healthy,
+        }
+    }
+
+    fn in_rotation(&self, interval: Duration) -> bool {
+        self.health(interval) == Health::Healthy
+            && !self.draining
+            && self.record.state == TerminalState::Admitted
+    }
+}
+
+/// What `GET /v1/terminals` shows of one terminal.
+#[derive(Debug, Serialize)]
+pub struct TerminalView {
+    pub node_id: String,
+    pub short_id: String,
+    pub public_url: String,
+    pub region: String,
+    pub capacity_bytes: u64,
+    pub state: Health,
+    pub draining: bool,
+    pub in_rotation: bool,
+    /// Seconds since the last heartbeat; null if none since the router started.
+    pub last_heartbeat_age_secs: Option<f64>,
+    pub load: u64,
+}
+
+/// The scheduler's candidates, rebuilt only when the set in rotation changes (a BLAKE3 call per terminal).
+struct Schedule {
+    ids: Vec<[u8; 32]>,
+    set: CandidateSet,
+}
+
+#[derive(Default)]
+pub(crate) struct Registry {
+    entries: Mutex<HashMap<[u8; 32], Entry>>,
+    schedule: Mutex<Option<Schedule>>,
+}
+
+/// The region a terminal is placed in: declared, else its address's coverage zone, else [`UNPLACED`].
+pub(crate) fn place(
+    declared: Option<&str>,
+    public_url: &str,
+    zones: &CoverageZones,
+) -> Option<Region> {
+    if let Some(r) = declared.and_then(|r| Region::new(r).ok()) {
+        return Some(r);
+    }
+    let host = public_url.parse::<http::Uri>().ok()?.host()?.to_owned();
+    let ip: IpAddr = host.trim_matches(['[', ']']).parse().ok()?;
+    zones.region_of(ip).cloned()
+}
+
+fn weight(capacity_bytes: u64) -> u32 {
+    (capacity_bytes >> 30).clamp(1, u64::from(u32::MAX)) as u32
+}
+
+impl Registry {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Entry>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn invalidate(&self) {
+        *self.schedule.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// A terminal known from the store, not yet heard from.
+    pub fn load(&self, record: TerminalRecord, zones: &CoverageZones) {
+        let region = place(record.region.as_deref(), &record.public_url, zones)
+            .unwrap_or_else(|| Region::new(UNPLACED).expect("valid region name"));
+        self.lock().insert(
+            record.node_id,
+            Entry {
+                record,
+                region,
+                last_heartbeat: None,
+                load: 0,
+                redirected: 0,
+                draining: false,
+                probe_ok: true,
+                reported: Health::Down,
+            },
+        );
+        self.invalidate();
+    }
+
+    /// A terminal that just passed the reachability check: healthy, as if it had heartbeaten.
+    pub fn admit(&self, record: TerminalRecord, region: Option<Region>) {
+        let node = record.node_id;
+        let region = region.unwrap_or_else(|| Region::new(UNPLACED).expect("valid region name"));
+        let mut entries = self.lock();
+        let entry = entries.entry(node).or_insert_with(|| Entry {
+            record: record.clone(),
+            region: region.clone(),
+            last_heartbeat: None,
+            load: 0,
+            redirected: 0,
+            draining: false,
+            probe_ok: true,
+            reported: Health::Down,
+        });
+        entry.record = record;
+        entry.region = region;
+        entry.last_heartbeat = Some(Instant::now());
+        entry.probe_ok = true;
+        drop(entries);
+        self.invalidate();
+    }
+
+    pub fn is_admitted(&self, node: &[u8; 32]) -> bool {
+        self.lock().contains_key(node)
+    }
+
+    /// Records a heartbeat; returns whether the terminal is now in rotation, or None if not admitted.
+    pub fn heartbeat(
+        &self,
+        node: &[u8; 32],
+        active_connections: u64,
+        draining: bool,
+        interval: Duration,
+    ) -> Option<bool> {
+        let mut entries = self.lock();
+        let entry = entries.get_mut(node)?;
+        let before = entry.in_rotation(interval);
+        entry.last_heartbeat = Some(Instant::now());
+        entry.load = active_connections;
+        entry.redirected = 0;
+        entry.draining = draining;
+        let after = entry.in_rotation(interval);
+        drop(entries);
+        if before != after {
+            self.invalidate();
+        }
+        Some(after)
+    }
+
+    fn set_probe(&self, node: &[u8; 32], ok: bool) {
+        let changed = self.lock().get_mut(node).is_some_and(|e| {
+            let changed = e.probe_ok != ok;
+            e.probe_ok = ok;
+            changed
+        });
+        if changed {
+            self.invalidate();
+        }
+    }
+
+    /// Picks the terminal for `key` near `client_region` and counts the redirect in its load. Returns
+    /// its node id and public URL.
+    pub fn pick(
+        &self,
+        client_region: Option<&Region>,
+        key: &[u8],
+        c: f64,
+        interval: Duration,
+    ) -> Option<([u8; 32], String)> {
+        let mut entries = self.lock();
+        let mut schedule = self.schedule.lock().unwrap_or_else(|e| e.into_inner());
+        // Health decays with time, not only on events: an entry that fell out of rotation since the
+        // set was built forces a rebuild.
+        let stale = match schedule.as_ref() {
+            None => true,
+            Some(s) => s
+                .ids
+                .iter()
+                .any(|id| !entries.get(id).is_some_and(|e| e.in_rotation(interval))),
+        };
+        if stale {
+            let mut ids = Vec::new();
+            let mut candidates = Vec::new();
+            for (id, e) in entries.iter().filter(|(_, e)| e.in_rotation(interval)) {
+                ids.push(*id);
+                candidates.push(Candidate {
+                    id: *id,
+                    region: e.region.clone(),
+                    weight: weight(e.record.capacity_bytes),
+                    load: 0,
+                });
+            }
+            *schedule = Some(Schedule {
+                ids,
+                set: CandidateSet::new(candidates),
+            });
+        }
+        let s = schedule.as_mut()?;
+        for (i, id) in s.ids.iter().enumerate() {
+            let e = &entries[id];
+            s.set.set_load(i, e.load + e.redirected).ok()?;
+        }
+        let chosen = *s.set.pick(client_region, key, 1, c).first()?;
+        let id = s.ids[chosen];
+        let entry = entries.get_mut(&id)?;
+        entry.redirected += 1;
+        Some((id, entry.record.public_url.clone()))
+    }
+
+    pub fn views(&self, interval: Duration) -> Vec<TerminalView> {
+        let mut out: Vec<TerminalView> = self
+            .lock()
+            .values()
+            .map(|e| {
+                let id = NodeId::from_bytes(&e.record.node_id).ok();
+                TerminalView {
+                    node_id: id.map(|i| i.to_string()).unwrap_or_default(),
+                    short_id: id
+                        .map(|i| format!("{:016x}", i.short_id()))
+                        .unwrap_or_default(),
+                    public_url: e.record.public_url.clone(),
+                    region: e.region.as_str().to_owned(),
+                    capacity_bytes: e.record.capacity_bytes,
+                    state: e.health(interval),
+                    draining: e.draining || e.record.state == TerminalState::Draining,
+                    in_rotation: e.in_rotation(interval),
+                    last_heartbeat_age_secs: e.last_heartbeat.map(crate::age),
+                    load: e.load + e.redirected,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.node_id.cmp(&b.node_id));
+        out
+    }
+
+    fn urls(&self) -> Vec<([u8; 32], String)> {
+        self.lock()
+            .iter()
+            .map(|(id, e)| (*id, e.record.public_url.clone()))
+            .collect()
+    }
+
+    /// Logs and counts state changes since the last call.
+    fn report(&self, interval: Duration) {
+        let mut counts = [0u64; 3];
+        for (id, e) in self.lock().iter_mut() {
+            let now = e.health(interval);
+            counts[now as usize] += 1;
+            if now != e.reported {
+                let node = NodeId::from_bytes(id)
+                    .map(|n| n.to_string())
+                    .unwrap_or_default();
+                tracing::info!(terminal = %node, url = %e.record.public_url, from = ?e.reported, to = ?now, "terminal health changed");
+                e.reported = now;
+            }
+        }
+        for (state, n) in ["healthy", "suspect", "down"].into_iter().zip(counts) {
+            metrics::gauge!("meson_router_terminals", "state" => state).set(n as f64);
+        }
+    }
+}
+
+/// GETs terminals' health URLs, http or https.
+pub(crate) struct Prober {
+    client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>,
+    timeout: Duration,
+}
+
+impl Prober {
+    pub fn new(timeout: Duration) -> Self {
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(timeout));
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_webpki_roots()
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        Prober {
+            client: Client::builder(TokioExecutor::new()).build(https),
+            timeout,
+        }
+    }
+
+    /// `Ok` if `{public_url}/.well-known/meson/health` answers 200 in time; else why not.
+    pub async fn check(&self, public_url: &str) -> Result<(), String> {
+        let url = format!("{public_url}{HEALTH_PATH}");
+        let uri: http::Uri = url.parse().map_err(|e| format!("{url}: {e}"))?;
+        match tokio::time::timeout(self.timeout, self.client.get(uri)).await {
+            Err(_) => Err(format!("{url} did not answer within {:?}", self.timeout)),
+            Ok(Err(e)) => Err(format!("{url} is unreachable: {e}")),
+            Ok(Ok(resp)) if resp.status() == http::StatusCode::OK => Ok(()),
+            Ok(Ok(resp)) => Err(format!("{url} answered {}", resp.status())),
+        }
+    }
+}
+
+/// Once per heartbeat interval: probe every terminal's health URL, then log state changes.
+pub(crate) async fn health_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let interval = shared.cfg.heartbeat;
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        let probes = shared.registry.urls().into_iter().map(|(id, url)| {
+            let shared = shared.clone();
+            async move {
+                let ok = shared.prober.check(&url).await;
+                if let Err(why) = &ok {
+                    tracing::debug!(%url, %why, "health probe failed");
+                }
+                shared.registry.set_probe(&id, ok.is_ok());
+            }
+        });
+        tokio::select! {
+            _ = futures_join(probes) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        shared.registry.report(interval);
+    }
+}
+
+async fn futures_join(
+    probes: impl Iterator<Item = impl std::future::Future<Output = ()> + Send + 'static>,
+) {
+    let handles: Vec<_> = probes.map(tokio::spawn).collect();
+    for h in handles {
+        let _ = h.await;
+    }
+}
