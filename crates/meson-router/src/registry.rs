@@ -125,10 +125,14 @@ impl Registry {
 
     /// A terminal known from the store, not yet heard from.
     pub fn load(&self, record: TerminalRecord, zones: &CoverageZones) {
-        let region = place(record.region.as_deref(), &record.public_url, zones)
-            .unwrap_or_else(|| Region::new(UNPLACED).expect("valid region name"));
+        let region = place(
+            record.declared.region.as_deref(),
+            &record.declared.public_url,
+            zones,
+        )
+        .unwrap_or_else(|| Region::new(UNPLACED).expect("valid region name"));
         self.lock().insert(
-            record.node_id,
+            record.declared.node_id,
             Entry {
                 record,
                 region,
@@ -145,7 +149,7 @@ impl Registry {
 
     /// A terminal that just passed the reachability check: healthy, as if it had heartbeaten.
     pub fn admit(&self, record: TerminalRecord, region: Option<Region>) {
-        let node = record.node_id;
+        let node = record.declared.node_id;
         let region = region.unwrap_or_else(|| Region::new(UNPLACED).expect("valid region name"));
         let mut entries = self.lock();
         let entry = entries.entry(node).or_insert_with(|| Entry {
@@ -232,7 +236,7 @@ impl Registry {
                 candidates.push(Candidate {
                     id: *id,
                     region: e.region.clone(),
-                    weight: weight(e.record.capacity_bytes),
+                    weight: weight(e.record.declared.capacity_bytes),
                     load: 0,
                 });
             }
@@ -250,7 +254,7 @@ impl Registry {
         let id = s.ids[chosen];
         let entry = entries.get_mut(&id)?;
         entry.redirected += 1;
-        Some((id, entry.record.public_url.clone()))
+        Some((id, entry.record.declared.public_url.clone()))
     }
 
     pub fn views(&self, interval: Duration) -> Vec<TerminalView> {
@@ -258,15 +262,15 @@ impl Registry {
             .lock()
             .values()
             .map(|e| {
-                let id = NodeId::from_bytes(&e.record.node_id).ok();
+                let id = NodeId::from_bytes(&e.record.declared.node_id).ok();
                 TerminalView {
                     node_id: id.map(|i| i.to_string()).unwrap_or_default(),
                     short_id: id
                         .map(|i| format!("{:016x}", i.short_id()))
                         .unwrap_or_default(),
-                    public_url: e.record.public_url.clone(),
+                    public_url: e.record.declared.public_url.clone(),
                     region: e.region.as_str().to_owned(),
-                    capacity_bytes: e.record.capacity_bytes,
+                    capacity_bytes: e.record.declared.capacity_bytes,
                     state: e.health(interval),
                     draining: e.draining || e.record.state == TerminalState::Draining,
                     in_rotation: e.in_rotation(interval),
@@ -282,7 +286,7 @@ impl Registry {
     fn urls(&self) -> Vec<([u8; 32], String)> {
         self.lock()
             .iter()
-            .map(|(id, e)| (*id, e.record.public_url.clone()))
+            .map(|(id, e)| (*id, e.record.declared.public_url.clone()))
             .collect()
     }
 
@@ -296,7 +300,7 @@ impl Registry {
                 let node = NodeId::from_bytes(id)
                     .map(|n| n.to_string())
                     .unwrap_or_default();
-                tracing::info!(terminal = %node, url = %e.record.public_url, from = ?e.reported, to = ?now, "terminal health changed");
+                tracing::info!(terminal = %node, url = %e.record.declared.public_url, from = ?e.reported, to = ?now, "terminal health changed");
                 e.reported = now;
             }
         }

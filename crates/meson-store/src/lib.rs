@@ -181,13 +181,8 @@ pub struct TerminalRegistration {
 /// A terminal in the registry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TerminalRecord {
-    pub node_id: [u8; 32],
-    pub public_url: String,
-    pub capacity_bytes: u64,
-    pub region: Option<String>,
-    pub lat: Option<f64>,
-    pub lon: Option<f64>,
-    pub hardware_json: String,
+    /// What it declared when it last registered.
+    pub declared: TerminalRegistration,
     pub state: TerminalState,
     /// When it first registered.
     pub registered_at: u64,

@@ -497,15 +497,17 @@ fn terminal_from_row(row: &SqliteRow) -> Result<TerminalRecord> {
     let node_id: Vec<u8> = get(row, "node_id")?;
     let state: String = get(row, "state")?;
     Ok(TerminalRecord {
-        node_id: node_id
-            .try_into()
-            .map_err(|_| StoreError::Backend("a stored node id is not 32 bytes".to_owned()))?,
-        public_url: get(row, "public_url")?,
-        capacity_bytes: get_u64(row, "capacity_bytes")?,
-        region: get(row, "region")?,
-        lat: get(row, "lat")?,
-        lon: get(row, "lon")?,
-        hardware_json: get(row, "hardware_json")?,
+        declared: TerminalRegistration {
+            node_id: node_id
+                .try_into()
+                .map_err(|_| StoreError::Backend("a stored node id is not 32 bytes".to_owned()))?,
+            public_url: get(row, "public_url")?,
+            capacity_bytes: get_u64(row, "capacity_bytes")?,
+            region: get(row, "region")?,
+            lat: get(row, "lat")?,
+            lon: get(row, "lon")?,
+            hardware_json: get(row, "hardware_json")?,
+        },
         state: match state.as_str() {
             "admitted" => TerminalState::Admitted,
             "draining" => TerminalState::Draining,

@@ -213,9 +213,12 @@ async fn terminals_register_update_and_drain() {
     let before = unix_now();
     let first = store.upsert_terminal(registration(node(1))).await.unwrap();
     assert_eq!(first.state, TerminalState::Admitted);
-    assert_eq!(first.public_url, "http://127.0.0.2:8080");
-    assert_eq!(first.capacity_bytes, 50 << 30);
-    assert_eq!((first.lat, first.lon), (Some(48.85), Some(2.35)));
+    assert_eq!(first.declared.public_url, "http://127.0.0.2:8080");
+    assert_eq!(first.declared.capacity_bytes, 50 << 30);
+    assert_eq!(
+        (first.declared.lat, first.declared.lon),
+        (Some(48.85), Some(2.35))
+    );
     assert_eq!(first.registered_at, first.updated_at);
     assert!(first.registered_at >= before);
 
@@ -225,7 +228,11 @@ async fn terminals_register_update_and_drain() {
     bare.lon = None;
     let second = store.upsert_terminal(bare).await.unwrap();
     assert_eq!(
-        (second.region.as_deref(), second.lat, second.lon),
+        (
+            second.declared.region.as_deref(),
+            second.declared.lat,
+            second.declared.lon
+        ),
         (None, None, None)
     );
 
@@ -245,10 +252,10 @@ async fn terminals_register_update_and_drain() {
     moved.region = Some("us-east".to_owned());
     moved.hardware_json = r#"{"cpus":8}"#.to_owned();
     let updated = store.upsert_terminal(moved).await.unwrap();
-    assert_eq!(updated.public_url, "http://127.0.0.3:9090");
-    assert_eq!(updated.capacity_bytes, 1 << 30);
-    assert_eq!(updated.region.as_deref(), Some("us-east"));
-    assert_eq!(updated.hardware_json, r#"{"cpus":8}"#);
+    assert_eq!(updated.declared.public_url, "http://127.0.0.3:9090");
+    assert_eq!(updated.declared.capacity_bytes, 1 << 30);
+    assert_eq!(updated.declared.region.as_deref(), Some("us-east"));
+    assert_eq!(updated.declared.hardware_json, r#"{"cpus":8}"#);
     assert_eq!(updated.state, TerminalState::Draining);
     assert_eq!(updated.registered_at, first.registered_at);
     assert!(updated.updated_at >= first.updated_at);
@@ -282,7 +289,7 @@ async fn terminals_register_update_and_drain() {
     assert!(matches!(clash, Err(StoreError::Conflict(_))), "{clash:?}");
 
     let all = store.list_terminals().await.unwrap();
-    let mut ids: Vec<_> = all.iter().map(|t| t.node_id).collect();
+    let mut ids: Vec<_> = all.iter().map(|t| t.declared.node_id).collect();
     ids.sort();
     assert_eq!(ids, vec![node(1), node(2)]);
 
