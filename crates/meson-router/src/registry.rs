@@ -52,6 +52,20 @@ struct Entry {
 }
 
 impl Entry {
+    /// A terminal known from the store or just admitted, not yet heard from.
+    fn new(record: TerminalRecord, region: Region) -> Self {
+        Entry {
+            record,
+            region,
+            last_heartbeat: None,
+            load: 0,
+            redirected: 0,
+            draining: false,
+            probe_ok: true,
+            reported: Health::Down,
+        }
+    }
+
     fn health(&self, interval: Duration) -> Health {
         match self.last_heartbeat.map(|t| t.elapsed()) {
             None => Health::Down,
@@ -131,19 +145,8 @@ impl Registry {
             zones,
         )
         .unwrap_or_else(|| Region::new(UNPLACED).expect("valid region name"));
-        self.lock().insert(
-            record.declared.node_id,
-            Entry {
-                record,
-                region,
-                last_heartbeat: None,
-                load: 0,
-                redirected: 0,
-                draining: false,
-                probe_ok: true,
-                reported: Health::Down,
-            },
-        );
+        self.lock()
+            .insert(record.declared.node_id, Entry::new(record, region));
         self.invalidate();
     }
 
@@ -152,16 +155,9 @@ impl Registry {
         let node = record.declared.node_id;
         let region = region.unwrap_or_else(|| Region::new(UNPLACED).expect("valid region name"));
         let mut entries = self.lock();
-        let entry = entries.entry(node).or_insert_with(|| Entry {
-            record: record.clone(),
-            region: region.clone(),
-            last_heartbeat: None,
-            load: 0,
-            redirected: 0,
-            draining: false,
-            probe_ok: true,
-            reported: Health::Down,
-        });
+        let entry = entries
+            .entry(node)
+            .or_insert_with(|| Entry::new(record.clone(), region.clone()));
         entry.record = record;
         entry.region = region;
         entry.last_heartbeat = Some(Instant::now());
