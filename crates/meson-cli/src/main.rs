@@ -1,6 +1,8 @@
 //! `meson-cdn`: one subcommand per role and tool.
 
 mod cache_sim;
+mod router;
+mod signals;
 mod terminal;
 
 use clap::{Parser, Subcommand};
@@ -27,6 +29,8 @@ struct Cli {
 enum Command {
     /// Run a terminal: an edge cache in front of an origin.
     Terminal(Box<terminal::TerminalArgs>),
+    /// Run a router: terminal registry and health, sites API, redirects with signed tickets, usage intake.
+    Router(router::RouterArgs),
     /// Replay a request trace through the terminal's eviction policies and print hit ratios.
     CacheSim(cache_sim::CacheSimArgs),
 }
@@ -50,6 +54,7 @@ fn main() -> anyhow::Result<()> {
     init_logging(&cli.log, cli.log_json)?;
     match cli.command {
         Command::Terminal(args) => terminal::run(*args),
+        Command::Router(args) => router::run(args),
         Command::CacheSim(args) => cache_sim::run(args),
     }
 }

@@ -229,16 +229,12 @@ impl TerminalArgs {
 }
 
 pub fn run(args: TerminalArgs) -> anyhow::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
     let cfg = args.resolve()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        // Handlers first: a SIGTERM that arrives as soon as the terminal says it is serving must still be
-        // a graceful stop, not the default action.
-        let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
-        let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+        let stop = crate::signals::Stop::install()?;
         let terminal = Terminal::start(cfg).await?;
         println!("meson-cdn terminal serving http://{}", terminal.addr);
         if let Some(a) = terminal.tls_addr {
@@ -248,10 +244,7 @@ pub fn run(args: TerminalArgs) -> anyhow::Result<()> {
             "admin API, /metrics and /healthz on http://{}",
             terminal.admin_addr
         );
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-        }
+        stop.wait().await;
         tracing::info!("shutting down: finishing in-flight responses");
         terminal.shutdown().await;
         Ok(())

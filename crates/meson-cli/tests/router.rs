@@ -1,0 +1,110 @@
+//! `meson-cdn router` as a process: it serves, keeps its identity across restarts, and stops on SIGTERM.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use support::*;
+
+/// The router child process; killed if a test fails before stopping it.
+struct RouterProc {
+    child: Child,
+    addr: SocketAddr,
+    id: String,
+}
+
+impl Drop for RouterProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_router(data_dir: &std::path::Path) -> RouterProc {
+    let mut child = command()
+        .args(["router", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn meson-cdn router");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .expect("router prints its address");
+    let rest = line
+        .trim()
+        .strip_prefix("meson-cdn router serving http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    let (addr, id) = rest.split_once(" (id ").expect("address and id");
+    RouterProc {
+        addr: addr.parse().expect("router address"),
+        id: id.trim_end_matches(')').to_string(),
+        child,
+    }
+}
+
+fn json(got: &Got) -> serde_json::Value {
+    serde_json::from_slice(&got.body).unwrap_or_else(|e| panic!("{e}: {:?}", got.body))
+}
+
+#[tokio::test]
+async fn the_router_serves_keeps_its_identity_and_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = start_router(dir.path());
+    let info = get(r.addr, "/v1/router").await;
+    assert_eq!(
+        (info.status, json(&info)["id"].as_str()),
+        (200, Some(r.id.as_str()))
+    );
+
+    let account = admin_request(
+        r.addr,
+        "",
+        "POST",
+        "/v1/accounts",
+        Some(serde_json::json!({ "name": "shop" })),
+    )
+    .await;
+    assert_eq!(account.status, 201);
+    let key = json(&account)["api_key"].as_str().unwrap().to_string();
+    let site = serde_json::json!({ "host": "cdn.shop.test", "origin": "http://127.0.0.1:9" });
+    assert_eq!(
+        admin_request(r.addr, &key, "POST", "/v1/sites", Some(site))
+            .await
+            .status,
+        201
+    );
+    // No terminal has joined yet: a client is told so instead of being sent nowhere.
+    let redirect = get(r.addr, "/s/cdn.shop.test/a.mp4").await;
+    assert_eq!(redirect.status, 503);
+
+    libc_kill(r.child.id() as i32, libc::SIGTERM);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = r.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "router did not stop on SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "{status:?}");
+
+    let again = start_router(dir.path());
+    assert_eq!(again.id, r.id, "the router's identity survives a restart");
+    let sites = admin_request(again.addr, &key, "GET", "/v1/sites", None).await;
+    assert_eq!(sites.status, 200);
+    assert!(
+        json(&sites).to_string().contains("cdn.shop.test"),
+        "sites persist in the store"
+    );
+}
+
+fn libc_kill(pid: i32, sig: i32) {
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(pid, sig) }, 0);
+}
