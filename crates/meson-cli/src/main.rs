@@ -3,6 +3,7 @@
 mod cache_sim;
 mod router;
 mod signals;
+mod site;
 mod terminal;
 
 use clap::{Parser, Subcommand};
@@ -31,6 +32,10 @@ enum Command {
     Terminal(Box<terminal::TerminalArgs>),
     /// Run a router: terminal registry and health, sites API, redirects with signed tickets, usage intake.
     Router(router::RouterArgs),
+    /// Create an account on a router (prints its API key).
+    Account(site::AccountArgs),
+    /// Manage the sites of an account on a router: add, list, rm.
+    Site(site::SiteArgs),
     /// Replay a request trace through the terminal's eviction policies and print hit ratios.
     CacheSim(cache_sim::CacheSimArgs),
 }
@@ -55,6 +60,8 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Terminal(args) => terminal::run(*args),
         Command::Router(args) => router::run(args),
+        Command::Account(args) => site::run_account(args),
+        Command::Site(args) => site::run_site(args),
         Command::CacheSim(args) => cache_sim::run(args),
     }
 }

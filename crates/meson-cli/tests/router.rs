@@ -108,3 +108,79 @@ fn libc_kill(pid: i32, sig: i32) {
     // SAFETY: sending a signal to our own child process.
     assert_eq!(unsafe { libc::kill(pid, sig) }, 0);
 }
+
+#[tokio::test]
+async fn a_business_user_manages_sites_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = start_router(dir.path());
+    let router = format!("http://{}", r.addr);
+
+    let mut create = command();
+    create.args(["account", "create", "--router", &router, "shop"]);
+    let out = run(create).await;
+    assert!(out.status.success(), "{}", out.stderr);
+    let key = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("api key "))
+        .expect("the key is printed")
+        .to_string();
+
+    let site = |args: &[&str]| {
+        let mut cmd = command();
+        cmd.args(["site", "--router", &router, "--api-key", &key])
+            .args(args);
+        cmd
+    };
+    let out = run(site(&[
+        "add",
+        "cdn.shop.test",
+        "http://127.0.0.1:9",
+        "--default-ttl",
+        "60",
+    ]))
+    .await;
+    assert!(out.status.success(), "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("added cdn.shop.test -> http://127.0.0.1:9"),
+        "{}",
+        out.stdout
+    );
+
+    let out = run(site(&["add", "cdn.shop.test", "http://127.0.0.1:9"])).await;
+    assert!(!out.status.success(), "a host is registered once");
+    assert!(
+        out.stderr.contains("409"),
+        "the router's refusal is shown: {}",
+        out.stderr
+    );
+
+    let out = run(site(&["list"])).await;
+    assert!(
+        out.status.success() && out.stdout.contains("cdn.shop.test") && out.stdout.contains("60"),
+        "{}",
+        out.stdout
+    );
+
+    let out = run(site(&["rm", "cdn.shop.test"])).await;
+    assert!(out.status.success(), "{}", out.stderr);
+    let out = run(site(&["list"])).await;
+    assert!(!out.stdout.contains("cdn.shop.test"), "{}", out.stdout);
+
+    let mut wrong = command();
+    wrong.args([
+        "site",
+        "--router",
+        &router,
+        "--api-key",
+        "msk_wrong",
+        "list",
+    ]);
+    let out = run(wrong).await;
+    assert!(
+        !out.status.success() && out.stderr.contains("401"),
+        "{}",
+        out.stderr
+    );
+}
