@@ -68,6 +68,13 @@ enum SiteCommand {
     List,
     /// Remove a site.
     Rm { host: String },
+    /// Requests and bytes served for a site, per hour (accepted usage).
+    Stats {
+        host: String,
+        /// How many hours back.
+        #[arg(long, default_value_t = 24)]
+        hours: u64,
+    },
 }
 
 /// One JSON request to the router; a non-2xx answer becomes an error carrying the router's message.
@@ -190,6 +197,28 @@ pub fn run_site(args: SiteArgs) -> anyhow::Result<()> {
                         s.host, s.origin, ttl, s.query_mode
                     );
                 }
+            }
+            SiteCommand::Stats { host, hours } => {
+                let v = call(
+                    router,
+                    "GET",
+                    &format!("/v1/sites/{host}/stats?hours={hours}"),
+                    key,
+                    None,
+                )
+                .await?;
+                println!("{:<31} {:>12} {:>16}", "hour (UTC)", "requests", "bytes");
+                for h in v["hours"].as_array().into_iter().flatten() {
+                    let start = std::time::UNIX_EPOCH
+                        + std::time::Duration::from_secs(h["hour_start"].as_u64().unwrap_or(0));
+                    println!(
+                        "{:<31} {:>12} {:>16}",
+                        httpdate::fmt_http_date(start),
+                        h["requests"],
+                        h["bytes"]
+                    );
+                }
+                println!("{:<31} {:>12} {:>16}", "total", v["requests"], v["bytes"]);
             }
             SiteCommand::Rm { host } => {
                 call(router, "DELETE", &format!("/v1/sites/{host}"), key, None).await?;

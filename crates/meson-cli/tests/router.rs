@@ -163,6 +163,22 @@ async fn a_business_user_manages_sites_from_the_command_line() {
         out.stdout
     );
 
+    let out = run(site(&["stats", "cdn.shop.test", "--hours", "3"])).await;
+    assert!(out.status.success(), "{}", out.stderr);
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.starts_with("total") && l.split_whitespace().nth(1) == Some("0")),
+        "{}",
+        out.stdout
+    );
+    let out = run(site(&["stats", "nowhere.test"])).await;
+    assert!(
+        !out.status.success() && out.stderr.contains("404"),
+        "{}",
+        out.stderr
+    );
+
     let out = run(site(&["rm", "cdn.shop.test"])).await;
     assert!(out.status.success(), "{}", out.stderr);
     let out = run(site(&["list"])).await;

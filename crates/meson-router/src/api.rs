@@ -69,6 +69,7 @@ pub(crate) fn app(shared: Arc<Shared>) -> Router {
         .route("/v1/accounts", post(create_account))
         .route("/v1/sites", post(add_site).get(list_sites))
         .route("/v1/sites/{host}", delete(remove_site))
+        .route("/v1/sites/{host}/stats", get(site_stats))
         .route("/v1/terminals", get(terminals))
         .route("/v1/terminals/{node}/rejections", get(rejections))
         .route(wire::REGISTER_PATH, post(control::register))
@@ -309,6 +310,47 @@ async fn remove_site(
     s.store.remove_site(account_id, &host).await?;
     s.sites.remove(&host);
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct StatsQuery {
+    /// How many hours back from now (default 24, at most 31 days).
+    hours: Option<u64>,
+}
+
+/// Accepted usage of one of the account's sites, per hour: requests (accepted records) and bytes.
+async fn site_stats(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(host): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<StatsQuery>,
+) -> ApiResult<impl IntoResponse> {
+    let account_id = account(&s, &headers).await?;
+    let host = host.to_ascii_lowercase();
+    // Another account's site answers like a missing one: site names are not to be probed this way.
+    let site = match s.store.site_by_host(&host).await? {
+        Some(site) if site.account_id == account_id => site,
+        _ => {
+            return Err(ApiError(
+                StatusCode::NOT_FOUND,
+                format!("no site {host} in this account"),
+            ))
+        }
+    };
+    let hours = q.hours.unwrap_or(24).clamp(1, 24 * 31);
+    let to = crate::unix_now();
+    let from = (to / 3600).saturating_sub(hours - 1) * 3600;
+    let rows = s.store.usage_by_site_hour(site.id, from, to + 1).await?;
+    let (requests, bytes) = rows
+        .iter()
+        .fold((0, 0), |(r, b), h| (r + h.requests, b + h.bytes));
+    let hours: Vec<_> = rows
+        .iter()
+        .map(|h| json!({ "hour_start": h.hour_start, "requests": h.requests, "bytes": h.bytes }))
+        .collect();
+    Ok(Json(
+        json!({ "host": host, "from": from, "to": to, "requests": requests, "bytes": bytes, "hours": hours }),
+    ))
 }
 
 async fn terminals(State(s): State<Arc<Shared>>) -> impl IntoResponse {

@@ -57,6 +57,39 @@ async fn usage_counts_a_serial_once_only_for_its_terminal_and_capped_by_size() {
         (Some(0), Some(1))
     );
 
+    // The site's owner sees the accepted request in its hourly stats; another account does not see the site.
+    let auth = format!("Bearer {key}");
+    let stats = call(
+        a,
+        "GET",
+        "/v1/sites/cdn.example.com/stats?hours=2",
+        &[("authorization", &auth)],
+        None,
+    )
+    .await;
+    assert_eq!(stats.status, 200, "{:?}", stats.json);
+    assert_eq!(
+        (
+            stats.json["requests"].as_u64(),
+            stats.json["bytes"].as_u64()
+        ),
+        (Some(1), Some(1000))
+    );
+    assert_eq!(
+        stats.json["hours"][0]["hour_start"].as_u64(),
+        Some(now() / 3600 * 3600)
+    );
+    let stranger = format!("Bearer {}", account(a).await);
+    let hidden = call(
+        a,
+        "GET",
+        "/v1/sites/cdn.example.com/stats",
+        &[("authorization", &stranger)],
+        None,
+    )
+    .await;
+    assert_eq!(hidden.status, 404);
+
     // Another terminal presenting t's ticket: it has to be admitted to report at all, then is refused.
     let unadmitted = other.usage(a, vec![record(&ticket, 1)]).await;
     assert_eq!(unadmitted.status, 403);
