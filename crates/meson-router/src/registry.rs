@@ -98,10 +98,14 @@ pub struct TerminalView {
     pub load: u64,
 }
 
-/// The scheduler's candidates, rebuilt only when the set in rotation changes (a BLAKE3 call per terminal).
+/// The scheduler's candidates, rebuilt only when the set in rotation changes (a BLAKE3 call per terminal)
+/// or once per heartbeat interval; loads are kept in it as they change, so a redirect costs no pass over
+/// every terminal.
 struct Schedule {
     ids: Vec<[u8; 32]>,
+    index: HashMap<[u8; 32], usize>,
     set: CandidateSet,
+    built: Instant,
 }
 
 #[derive(Default)]
@@ -189,6 +193,15 @@ impl Registry {
         drop(entries);
         if before != after {
             self.invalidate();
+        } else if let Some(s) = self
+            .schedule
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+        {
+            if let Some(&i) = s.index.get(node) {
+                let _ = s.set.set_load(i, active_connections);
+            }
         }
         Some(after)
     }
@@ -215,16 +228,11 @@ impl Registry {
     ) -> Option<([u8; 32], String)> {
         let mut entries = self.lock();
         let mut schedule = self.schedule.lock().unwrap_or_else(|e| e.into_inner());
-        // Health decays with time, not only on events: an entry that fell out of rotation since the
-        // set was built forces a rebuild.
-        let stale = match schedule.as_ref() {
-            None => true,
-            Some(s) => s
-                .ids
-                .iter()
-                .any(|id| !entries.get(id).is_some_and(|e| e.in_rotation(interval))),
-        };
-        if stale {
+        // Health also decays with time, not only on events: rebuild at least once per interval.
+        if schedule
+            .as_ref()
+            .is_none_or(|s| s.built.elapsed() > interval)
+        {
             let mut ids = Vec::new();
             let mut candidates = Vec::new();
             for (id, e) in entries.iter().filter(|(_, e)| e.in_rotation(interval)) {
@@ -233,20 +241,20 @@ impl Registry {
                     id: *id,
                     region: e.region.clone(),
                     weight: weight(e.record.declared.capacity_bytes),
-                    load: 0,
+                    load: e.load + e.redirected,
                 });
             }
+            let index = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
             *schedule = Some(Schedule {
                 ids,
+                index,
                 set: CandidateSet::new(candidates),
+                built: Instant::now(),
             });
         }
         let s = schedule.as_mut()?;
-        for (i, id) in s.ids.iter().enumerate() {
-            let e = &entries[id];
-            s.set.set_load(i, e.load + e.redirected).ok()?;
-        }
         let chosen = *s.set.pick(client_region, key, 1, c).first()?;
+        s.set.add_load(chosen, 1).ok()?;
         let id = s.ids[chosen];
         let entry = entries.get_mut(&id)?;
         entry.redirected += 1;
@@ -289,6 +297,7 @@ impl Registry {
     /// Logs and counts state changes since the last call.
     fn report(&self, interval: Duration) {
         let mut counts = [0u64; 3];
+        let mut changed = false;
         for (id, e) in self.lock().iter_mut() {
             let now = e.health(interval);
             counts[now as usize] += 1;
@@ -298,7 +307,11 @@ impl Registry {
                     .unwrap_or_default();
                 tracing::info!(terminal = %node, url = %e.record.declared.public_url, from = ?e.reported, to = ?now, "terminal health changed");
                 e.reported = now;
+                changed = true;
             }
+        }
+        if changed {
+            self.invalidate();
         }
         for (state, n) in ["healthy", "suspect", "down"].into_iter().zip(counts) {
             metrics::gauge!("meson_router_terminals", "state" => state).set(n as f64);
