@@ -53,13 +53,10 @@ TARGET_DIR=${CARGO_TARGET_DIR:-$REPO/target}
 [[ $TARGET_DIR == /* ]] || TARGET_DIR=$REPO/$TARGET_DIR # cargo runs in $REPO below
 BENCH_BIN=${BENCH_BIN:-$TARGET_DIR/release/meson-bench-redirects}
 
-die() {
-    echo "router-vs-nginx-302: error: $*" >&2
-    exit 1
-}
-log() { echo "==> $*"; }
+BENCH_NAME=router-vs-nginx-302
+# shellcheck source=bench/lib.sh
+source "$SCRIPT_DIR/lib.sh"
 
-is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
 for v in THREADS CONNECTIONS ROUNDS PATHS TERMINALS REGIONS; do
     is_uint "${!v}" && ((${!v} > 0)) || die "$v must be a positive integer, got '${!v}'"
 done
@@ -71,93 +68,13 @@ done
 # ---------------------------------------------------------------------------------------------------------------
 # Tools
 # ---------------------------------------------------------------------------------------------------------------
-need=()
-command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || need+=(nginx)
-command -v wrk >/dev/null || need+=(wrk)
-command -v curl >/dev/null || need+=(curl)
-if ((${#need[@]})); then
-    [[ $EUID -eq 0 ]] || die "missing ${need[*]}: run as root, or: apt-get install -y ${need[*]}"
-    log "installing ${need[*]} (apt-get)"
-    apt-get update -qq || die "apt-get update failed"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null || die "apt-get install ${need[*]} failed"
-fi
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-[[ -x $NGINX ]] || die "nginx not found"
-
-if [[ $SKIP_BUILD != 1 ]]; then
-    log "building: cargo build --release -p meson-bench-redirects (in $REPO)"
-    (cd "$REPO" && cargo build --release -p meson-bench-redirects) || die "release build failed"
-fi
-[[ -x $BENCH_BIN ]] || die "no binary at $BENCH_BIN (build it, or unset SKIP_BUILD, or set BENCH_BIN)"
+ensure_tools
+build_release meson-bench-redirects BENCH_BIN
 
 # ---------------------------------------------------------------------------------------------------------------
 # Work dir and clean-up: every process we start is recorded in PIDS and stopped on any exit
 # ---------------------------------------------------------------------------------------------------------------
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/meson-bench.XXXXXX")
-cd "$WORK"
-PIDS=()
-
-# True while the process exists and is not a zombie.
-alive() {
-    local s
-    { read -r s <"/proc/$1/stat"; } 2>/dev/null || return 1
-    s=${s##*) }
-    [[ ${s:0:1} != Z ]]
-}
-
-# Direct children of a process (nginx workers of a master).
-children_of() {
-    local p s f
-    for p in /proc/[0-9]*; do
-        { read -r s <"$p/stat"; } 2>/dev/null || continue
-        read -r -a f <<<"${s##*) }"
-        if [[ ${f[1]} == "$1" ]]; then echo "${p#/proc/}"; fi
-    done
-    return 0
-}
-
-cleanup() {
-    local rc=$? pid kids=() i
-    trap - EXIT INT TERM
-    for pid in "${PIDS[@]}"; do
-        alive "$pid" || continue
-        kids+=($(children_of "$pid"))
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in "${PIDS[@]}" "${kids[@]}"; do
-        for ((i = 0; i < 50; i++)); do alive "$pid" || break; sleep 0.1; done
-        if alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
-    done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    if [[ $KEEP_WORKDIR == 1 ]]; then
-        echo "work dir kept: $WORK" >&2
-    else
-        rm -rf "$WORK"
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# Free ports on 127.0.0.1: not listening now (per /proc/net/tcp*).
-listening_ports() {
-    local f h
-    for f in /proc/net/tcp /proc/net/tcp6; do
-        if [[ -r $f ]]; then awk 'NR > 1 && $4 == "0A" { n = split($2, a, ":"); print a[n] }' "$f"; fi
-    done | while read -r h; do echo $((16#$h)); done
-}
-TAKEN=" $(listening_ports | tr '\n' ' ') "
-pick_port() {
-    local p
-    while :; do
-        p=$((20000 + RANDOM % 40000))
-        [[ $TAKEN == *" $p "* ]] && continue
-        TAKEN+="$p "
-        printf -v "$1" '%d' "$p"
-        return 0
-    done
-}
+setup_workdir
 pick_port REF_PORT
 
 obj_path() { printf '/s/%s/obj-%05d' "$SITE" "$1"; }
@@ -203,14 +120,6 @@ ROUTER_URL=$(awk '{ print $2 }' <<<"$READY")
 grep '^TERMINALS ' "$WORK/router.log" | sed 's/^/    /'
 log "router ready at $ROUTER_URL"
 
-status_kib() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; } # PID FIELD -> KiB
-tree_rss_kib() {                                                           # PID -> KiB of it and its children
-    local total pid
-    total=$(status_kib "$1" VmRSS)
-    for pid in $(children_of "$1"); do total=$((total + $(status_kib "$pid" VmRSS 2>/dev/null || echo 0))); done
-    echo "$total"
-}
-mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 RSS_START_KIB=$(status_kib "$ROUTER_PID" VmRSS)
 
 # One answer of ours: must be a 302 whose Location carries a ticket, to a registered terminal.
@@ -296,15 +205,6 @@ log "all $PATHS paths answer 302 on both (every router Location carries a meson_
 redirected() { curl -fsS --max-time 5 "$ROUTER_URL/metrics" |
     awk '/^meson_router_redirects_total\{/ && /outcome="redirected"/ { s += $NF } END { printf "%.0f", s }'; }
 CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
-cpu_ticks() { # PID...: user + system CPU ticks of these processes (all their threads) so far
-    local pid s f total=0
-    for pid in "$@"; do
-        { read -r s <"/proc/$pid/stat"; } 2>/dev/null || continue
-        read -r -a f <<<"${s##*) }"
-        total=$((total + f[11] + f[12]))
-    done
-    echo "$total"
-}
 server_pids() { if [[ $1 == router ]]; then echo "$ROUTER_PID"; else echo "$NGINX_PID" $(children_of "$NGINX_PID"); fi; }
 
 declare -A RESULTS
@@ -338,7 +238,6 @@ run_one() { # SERVER LABEL DURATION
         RESULTS[$server cpu]+="$cpu "
     fi
 }
-mean() { awk -v f="$2" '{ for (i = 1; i <= NF; i++) { s += $i; n++ } } END { printf f, s / n }' <<<"$1"; }
 
 log "redirects: wrk -t$THREADS -c$CONNECTIONS -d$DURATION over $PATHS path(s); warm-up $WARMUP each, then $ROUNDS round(s)"
 run_one router warmup "$WARMUP"
@@ -366,7 +265,6 @@ ours=$(mean "${RESULTS[router]}" %.1f)
 ref=$(mean "${RESULTS[nginx]}" %.1f)
 cpu_ours=$(mean "${RESULTS[router cpu]}" %.1f)
 cpu_ref=$(mean "${RESULTS[nginx cpu]}" %.1f)
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 r=$(ratio "$ours" "$ref")
 verdict=$(awk -v r="$r" -v t="$TARGET" 'BEGIN { v = (r != "n/a" && r + 0 >= t + 0) ? "PASS" : "BELOW"; print v }')
 CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)

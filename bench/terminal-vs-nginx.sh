@@ -52,13 +52,10 @@ TARGET_DIR=${CARGO_TARGET_DIR:-$REPO/target}
 [[ $TARGET_DIR == /* ]] || TARGET_DIR=$REPO/$TARGET_DIR # cargo runs in $REPO below
 MESON_BIN=${MESON_BIN:-$TARGET_DIR/release/meson-cdn}
 
-die() {
-    echo "terminal-vs-nginx: error: $*" >&2
-    exit 1
-}
-log() { echo "==> $*"; }
+BENCH_NAME=terminal-vs-nginx
+# shellcheck source=bench/lib.sh
+source "$SCRIPT_DIR/lib.sh"
 
-is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
 for v in THREADS CONNECTIONS LARGE_CONNECTIONS ROUNDS SMALL_FILES SMALL_PATHS; do
     is_uint "${!v}" && ((${!v} > 0)) || die "$v must be a positive integer, got '${!v}'"
 done
@@ -70,93 +67,13 @@ done
 # ---------------------------------------------------------------------------------------------------------------
 # Tools
 # ---------------------------------------------------------------------------------------------------------------
-need=()
-command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || need+=(nginx)
-command -v wrk >/dev/null || need+=(wrk)
-command -v curl >/dev/null || need+=(curl)
-if ((${#need[@]})); then
-    [[ $EUID -eq 0 ]] || die "missing ${need[*]}: run as root, or: apt-get install -y ${need[*]}"
-    log "installing ${need[*]} (apt-get)"
-    apt-get update -qq || die "apt-get update failed"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null || die "apt-get install ${need[*]} failed"
-fi
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-[[ -x $NGINX ]] || die "nginx not found"
-
-if [[ $SKIP_BUILD != 1 ]]; then
-    log "building the terminal: cargo build --release -p meson-cli (in $REPO)"
-    (cd "$REPO" && cargo build --release -p meson-cli) || die "release build failed"
-fi
-[[ -x $MESON_BIN ]] || die "no terminal binary at $MESON_BIN (build it, or unset SKIP_BUILD, or set MESON_BIN)"
+ensure_tools
+build_release meson-cli MESON_BIN
 
 # ---------------------------------------------------------------------------------------------------------------
 # Work dir and clean-up: every process we start is recorded in PIDS and stopped on any exit
 # ---------------------------------------------------------------------------------------------------------------
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/meson-bench.XXXXXX")
-cd "$WORK" # nothing below writes relative paths, but if anything did it would land here
-PIDS=()
-
-# True while the process exists and is not a zombie.
-alive() {
-    local s
-    { read -r s <"/proc/$1/stat"; } 2>/dev/null || return 1
-    s=${s##*) }
-    [[ ${s:0:1} != Z ]]
-}
-
-# Direct children of a process (nginx workers, cache manager and loader of a master).
-children_of() {
-    local p s f
-    for p in /proc/[0-9]*; do
-        { read -r s <"$p/stat"; } 2>/dev/null || continue
-        read -r -a f <<<"${s##*) }"
-        if [[ ${f[1]} == "$1" ]]; then echo "${p#/proc/}"; fi
-    done
-    return 0
-}
-
-cleanup() {
-    local rc=$? pid kids=() i
-    trap - EXIT INT TERM
-    for pid in "${PIDS[@]}"; do
-        alive "$pid" || continue
-        kids+=($(children_of "$pid"))
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in "${PIDS[@]}" "${kids[@]}"; do
-        for ((i = 0; i < 50; i++)); do alive "$pid" || break; sleep 0.1; done
-        if alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
-    done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    if [[ $KEEP_WORKDIR == 1 ]]; then
-        echo "work dir kept: $WORK" >&2
-    else
-        rm -rf "$WORK"
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# Free ports on 127.0.0.1: not listening now (per /proc/net/tcp*) and not handed out before.
-listening_ports() {
-    local f h
-    for f in /proc/net/tcp /proc/net/tcp6; do
-        if [[ -r $f ]]; then awk 'NR > 1 && $4 == "0A" { n = split($2, a, ":"); print a[n] }' "$f"; fi
-    done | while read -r h; do echo $((16#$h)); done
-}
-TAKEN=" $(listening_ports | tr '\n' ' ') "
-pick_port() {
-    local p
-    while :; do
-        p=$((20000 + RANDOM % 40000))
-        [[ $TAKEN == *" $p "* ]] && continue
-        TAKEN+="$p "
-        printf -v "$1" '%d' "$p"
-        return 0
-    done
-}
+setup_workdir
 pick_port ORIGIN_PORT
 pick_port REF_PORT
 pick_port TERM_PORT
@@ -323,14 +240,6 @@ wait_ready "meson-cdn terminal" "$TERM_PID" "http://127.0.0.1:$ADMIN_PORT/health
 # ---------------------------------------------------------------------------------------------------------------
 # Memory helpers
 # ---------------------------------------------------------------------------------------------------------------
-status_kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; } # PID FIELD -> KiB
-tree_rss_kib() {                                                           # PID -> KiB of it and its children
-    local total pid
-    total=$(status_kib "$1" VmRSS)
-    for pid in $(children_of "$1"); do total=$((total + $(status_kib "$pid" VmRSS 2>/dev/null || echo 0))); done
-    echo "$total"
-}
-mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
 sleep 1
 RSS_START_KIB=$(status_kib "$TERM_PID" VmRSS)
@@ -391,15 +300,6 @@ term_hits() { curl -fsS --max-time 5 "http://127.0.0.1:$ADMIN_PORT/metrics" |
 origin_requests() { wc -l <"$WORK/origin/access.log"; }
 CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
 # cpu_ticks PID...: user + system CPU ticks of these processes (all their threads) so far.
-cpu_ticks() {
-    local pid s f total=0
-    for pid in "$@"; do
-        { read -r s <"/proc/$pid/stat"; } 2>/dev/null || continue
-        read -r -a f <<<"${s##*) }"
-        total=$((total + f[11] + f[12]))
-    done
-    echo "$total"
-}
 # server_pids SERVER: the processes that do a server's work (nginx: master and its children).
 server_pids() {
     if [[ $1 == terminal ]]; then echo "$TERM_PID"; else echo "$NGINX_PID" $(children_of "$NGINX_PID"); fi
@@ -465,7 +365,6 @@ run_one() {
     fi
 }
 
-mean() { awk -v f="$2" '{ for (i = 1; i <= NF; i++) { s += $i; n++ } } END { printf f, s / n }' <<<"$1"; } # VALUES FORMAT
 
 for test in small large; do
     if [[ $test == small ]]; then
@@ -502,7 +401,6 @@ small_cpu_ours=$(mean "${RESULTS[small terminal cpu]}" %.1f)
 small_cpu_ref=$(mean "${RESULTS[small nginx cpu]}" %.1f)
 large_cpu_ours=$(mean "${RESULTS[large terminal cpu]}" %.0f)
 large_cpu_ref=$(mean "${RESULTS[large nginx cpu]}" %.0f)
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 verdict() { awk -v r="$1" -v t="$2" 'BEGIN { v = (r != "n/a" && r + 0 >= t + 0) ? "PASS" : "BELOW"; print v }'; }
 rss_verdict() { awk -v k="$1" -v t="$RSS_TARGET_MIB" 'BEGIN { v = (k / 1024 < t) ? "PASS" : "BELOW"; print v }'; }
 mibps() { awk -v b="$1" 'BEGIN { printf "%.1f MiB/s", b / 1048576 }'; }

@@ -158,19 +158,7 @@ impl Terminal {
                 version: "bench".into(),
             },
         )?;
-        let (status, reply) = call(
-            client,
-            router,
-            "POST",
-            wire::REGISTER_PATH,
-            None,
-            Some(body),
-        )
-        .await?;
-        if status != 200 {
-            bail!("register answered {status}: {reply}");
-        }
-        Ok(())
+        post_signed(client, router, wire::REGISTER_PATH, body).await
     }
 
     async fn heartbeat(&self, client: &HttpClient, router: SocketAddr) -> Result<()> {
@@ -188,20 +176,17 @@ impl Terminal {
                 version: "bench".into(),
             },
         )?;
-        let (status, reply) = call(
-            client,
-            router,
-            "POST",
-            wire::HEARTBEAT_PATH,
-            None,
-            Some(body),
-        )
-        .await?;
-        if status != 200 {
-            bail!("heartbeat answered {status}: {reply}");
-        }
-        Ok(())
+        post_signed(client, router, wire::HEARTBEAT_PATH, body).await
     }
+}
+
+/// POSTs a signed control message to the router; anything but 200 is an error with the router's reply.
+async fn post_signed(client: &HttpClient, router: SocketAddr, path: &str, body: Value) -> Result<()> {
+    let (status, reply) = call(client, router, "POST", path, None, Some(body)).await?;
+    if status != 200 {
+        bail!("{path} answered {status}: {reply}");
+    }
+    Ok(())
 }
 
 /// Runs `f` for every terminal, `PARALLEL` at a time; fails on the first error.
