@@ -131,3 +131,24 @@ cpu_ticks() {
 
 mean() { awk -v f="$2" '{ for (i = 1; i <= NF; i++) { s += $i; n++ } } END { printf f, s / n }' <<<"$1"; } # VALUES FORMAT
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+# rotate_lua FILE N FORMAT: a wrk script in which every thread cycles over N request paths,
+# string.format(FORMAT, k) for k = 0..N-1, each thread from its own random offset.
+rotate_lua() {
+    cat >"$1" <<EOF
+local n = $2
+local reqs = {}
+local i = 0
+function init(args)
+  for k = 1, n do
+    reqs[k] = wrk.format("GET", string.format("$3", k - 1))
+  end
+  math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)") or "0", 16) % 100000)
+  i = math.random(n) - 1
+end
+function request()
+  i = i % n + 1
+  return reqs[i]
+end
+EOF
+}

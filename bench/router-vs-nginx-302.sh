@@ -80,22 +80,7 @@ pick_port REF_PORT
 obj_path() { printf '/s/%s/obj-%05d' "$SITE" "$1"; }
 
 # The wrk script: every thread cycles over the PATHS object paths, from its own offset.
-cat >"$WORK/rotate.lua" <<EOF
-local n = $PATHS
-local reqs = {}
-local i = 0
-function init(args)
-  for k = 1, n do
-    reqs[k] = wrk.format("GET", string.format("/s/$SITE/obj-%05d", k - 1))
-  end
-  math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)") or "0", 16) % 100000)
-  i = math.random(n) - 1
-end
-function request()
-  i = i % n + 1
-  return reqs[i]
-end
-EOF
+rotate_lua "$WORK/rotate.lua" "$PATHS" "/s/$SITE/obj-%05d"
 
 # ---------------------------------------------------------------------------------------------------------------
 # Ours: the router with TERMINALS terminals

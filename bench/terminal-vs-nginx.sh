@@ -94,22 +94,7 @@ for ((i = 0; i < SMALL_FILES; i++)); do URL_PATHS+=("$(small_path "$i")"); done
 URL_PATHS+=("$LARGE_PATH")
 
 # The 1 KiB test's wrk script: every thread cycles over the first SMALL_PATHS files, from its own offset.
-cat >"$WORK/rotate.lua" <<EOF
-local n = $SMALL_PATHS
-local reqs = {}
-local i = 0
-function init(args)
-  for k = 1, n do
-    reqs[k] = wrk.format("GET", string.format("/small/obj-%04d.bin", k - 1))
-  end
-  math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)") or "0", 16) % 100000)
-  i = math.random(n) - 1
-end
-function request()
-  i = i % n + 1
-  return reqs[i]
-end
-EOF
+rotate_lua "$WORK/rotate.lua" "$SMALL_PATHS" "/small/obj-%04d.bin"
 
 # ---------------------------------------------------------------------------------------------------------------
 # Servers

@@ -181,7 +181,12 @@ impl Terminal {
 }
 
 /// POSTs a signed control message to the router; anything but 200 is an error with the router's reply.
-async fn post_signed(client: &HttpClient, router: SocketAddr, path: &str, body: Value) -> Result<()> {
+async fn post_signed(
+    client: &HttpClient,
+    router: SocketAddr,
+    path: &str,
+    body: Value,
+) -> Result<()> {
     let (status, reply) = call(client, router, "POST", path, None, Some(body)).await?;
     if status != 200 {
         bail!("{path} answered {status}: {reply}");
