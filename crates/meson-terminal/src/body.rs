@@ -61,6 +61,10 @@ impl Source {
     pub fn body(self, segments: Vec<Segment>) -> ResponseBody {
         if let [Segment::Data(r)] = segments.as_slice() {
             if let Some(bytes) = self.read_inline(r) {
+                // One access per request: recorded here for inline reads, in `source` for streamed ones.
+                self.cache
+                    .index()
+                    .touch(&self.obj.id, self.slice_of(r.start));
                 count_out(&self.cache.stats, bytes.len());
                 return full(bytes);
             }
@@ -105,11 +109,10 @@ impl Source {
         if r.end > sr.end {
             return None;
         }
-        let entry = {
-            let mut index = self.cache.index();
-            index.touch(&self.obj.id, slice);
-            index.slice(&self.obj.id, self.obj.generation, slice)?
-        };
+        let entry = self
+            .cache
+            .index()
+            .slice(&self.obj.id, self.obj.generation, slice)?;
         if !entry.verified {
             return None;
         }

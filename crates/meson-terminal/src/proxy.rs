@@ -290,7 +290,6 @@ impl Cache {
         } else {
             0
         };
-        self.index().touch(&coalesce, slice);
         let (fill, passthrough) = self.fill((coalesce, slice), req.fill_request(slice));
         match wait_for_head(&fill).await {
             FillState::Streaming { obj, slice, .. } | FillState::Done { obj, slice, .. } => {
