@@ -8,6 +8,7 @@ pub mod content;
 pub mod eviction;
 pub mod http_cache;
 pub mod identity;
+pub mod keying;
 pub mod path;
 pub mod range;
 pub mod schedule;

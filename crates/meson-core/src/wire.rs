@@ -31,6 +31,9 @@ pub const SITES_PATH: &str = "/v1/terminals/sites";
 
 /// The query parameter that carries a redirect ticket to a terminal; terminals strip it before keying.
 pub const TICKET_PARAM: &str = "meson_ticket";
+/// The query parameter carrying the router's request id to the terminal, which logs it and strips it before
+/// keying: a header cannot follow a redirect.
+pub const RID_PARAM: &str = "meson_rid";
 
 /// `GET /v1/router`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -121,8 +124,8 @@ pub struct SiteInfo {
     pub host: String,
     pub origin: String,
     pub default_ttl_secs: Option<u64>,
-    /// `keep`, `ignore` or `sort`: how the query string enters the cache key.
-    pub query_mode: String,
+    /// How the query string enters the cache key.
+    pub query_mode: crate::keying::QueryMode,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

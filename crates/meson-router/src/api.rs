@@ -192,21 +192,13 @@ struct SiteRequest {
     query_mode: Option<String>,
 }
 
-fn query_mode_name(m: QueryMode) -> &'static str {
-    match m {
-        QueryMode::Keep => "keep",
-        QueryMode::Ignore => "ignore",
-        QueryMode::Sort => "sort",
-    }
-}
-
 pub(crate) fn site_info(site: &Site) -> SiteInfo {
     SiteInfo {
         id: site.id as u64,
         host: site.host.clone(),
         origin: site.origin.clone(),
         default_ttl_secs: site.default_ttl_secs,
-        query_mode: query_mode_name(site.query_mode).to_owned(),
+        query_mode: site.query_mode,
     }
 }
 
@@ -266,16 +258,12 @@ async fn add_site(
     let account_id = account(&s, &headers).await?;
     let host = valid_host(&req.host)?;
     let origin = valid_origin(&req.origin)?;
-    let query_mode = match req.query_mode.as_deref().unwrap_or("keep") {
-        "keep" => QueryMode::Keep,
-        "ignore" => QueryMode::Ignore,
-        "sort" => QueryMode::Sort,
-        other => {
-            return Err(bad_request(format!(
-                "query_mode {other:?} must be keep, ignore or sort"
-            )))
-        }
-    };
+    let query_mode: QueryMode = req
+        .query_mode
+        .as_deref()
+        .unwrap_or("keep")
+        .parse()
+        .map_err(|e: meson_core::keying::UnknownQueryMode| bad_request(e.to_string()))?;
     let site = s
         .store
         .add_site(NewSite {

@@ -20,16 +20,15 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use meson_core::identity::NodeId;
+use meson_core::keying::{cache_key, client_params, keyed_path};
 use meson_core::schedule::schedule_key;
 use meson_core::ticket::{object_digest, ClientPrefix, Ticket};
-pub use meson_core::wire::TICKET_PARAM;
-use meson_store::{QueryMode, Site};
+pub use meson_core::wire::{RID_PARAM, TICKET_PARAM};
+use meson_store::Site;
 
 use crate::api::ApiError;
 use crate::{unix_now, Shared};
 
-/// The query parameter carrying the request id to the terminal.
-pub const RID_PARAM: &str = "meson_rid";
 pub const X_REQUEST_ID: &str = "x-request-id";
 
 /// Sends requests whose `Host` names a site to [`redirect`]; everything else reaches the API.
@@ -107,34 +106,6 @@ fn request_id(headers: &HeaderMap) -> String {
         .unwrap_or_else(|| hex::encode(rand::random::<[u8; 16]>()))
 }
 
-/// The query's parameters without the router's own.
-fn client_params(query: Option<&str>) -> Vec<&str> {
-    query
-        .unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .filter(|p| {
-            let name = p.split('=').next().unwrap_or("");
-            name != TICKET_PARAM && name != RID_PARAM
-        })
-        .collect()
-}
-
-/// The normalised path and query as the site's cache key uses them.
-fn keyed_path(path: &str, params: &[&str], mode: QueryMode) -> String {
-    let mut params = params.to_vec();
-    match mode {
-        QueryMode::Ignore => params.clear(),
-        QueryMode::Sort => params.sort_unstable(),
-        QueryMode::Keep => {}
-    }
-    if params.is_empty() {
-        path.to_owned()
-    } else {
-        format!("{path}?{}", params.join("&"))
-    }
-}
-
 fn redirect(
     s: &Shared,
     site: &Site,
@@ -177,7 +148,7 @@ fn redirect_inner(
         .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))?;
     let params = client_params(query);
     let keyed = keyed_path(&normalized, &params, site.query_mode);
-    let cache_key = format!("{}{keyed}", site.host);
+    let cache_key = cache_key(&site.host, &keyed);
     let region = s.zones.region_of(client);
     let chosen = s.registry.pick(
         region,
@@ -232,16 +203,6 @@ fn redirect_inner(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn router_parameters_never_enter_the_cache_key() {
-        let params = client_params(Some("b=2&meson_ticket=x&a=1&meson_rid=r"));
-        assert_eq!(params, ["b=2", "a=1"]);
-        assert_eq!(keyed_path("/p", &params, QueryMode::Keep), "/p?b=2&a=1");
-        assert_eq!(keyed_path("/p", &params, QueryMode::Sort), "/p?a=1&b=2");
-        assert_eq!(keyed_path("/p", &params, QueryMode::Ignore), "/p");
-        assert_eq!(keyed_path("/p", &[], QueryMode::Keep), "/p");
-    }
 
     #[test]
     fn host_loses_port_case_and_final_dot() {

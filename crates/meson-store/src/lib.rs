@@ -121,16 +121,7 @@ pub struct ApiKey {
     pub created_at: u64,
 }
 
-/// What to do with a request's query string when forming the cache key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum QueryMode {
-    /// Part of the cache key as sent.
-    Keep,
-    /// Dropped: every query string maps to the same object.
-    Ignore,
-    /// Parameters sorted, so their order does not split the cache.
-    Sort,
-}
+pub use meson_core::keying::QueryMode;
 
 /// A site to register.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -184,7 +184,7 @@ impl Store for SqliteStore {
         .bind(&host)
         .bind(&site.origin)
         .bind(ttl)
-        .bind(query_mode_name(site.query_mode))
+        .bind(QueryMode::as_str(site.query_mode))
         .bind(to_sql(created_at, "time")?)
         .fetch_one(&self.pool)
         .await
@@ -479,16 +479,11 @@ fn site_from_row(row: &SqliteRow) -> Result<Site> {
         host: get(row, "host")?,
         origin: get(row, "origin")?,
         default_ttl_secs: ttl.map(|t| from_sql(t, "default TTL")).transpose()?,
-        query_mode: match mode.as_str() {
-            "keep" => QueryMode::Keep,
-            "ignore" => QueryMode::Ignore,
-            "sort" => QueryMode::Sort,
-            other => {
-                return Err(StoreError::Backend(format!(
-                    "unknown query mode {other:?} in sites"
-                )))
-            }
-        },
+        query_mode: mode
+            .parse()
+            .map_err(|e: meson_core::keying::UnknownQueryMode| {
+                StoreError::Backend(format!("sites: {e}"))
+            })?,
         created_at: get_u64(row, "created_at")?,
     })
 }
@@ -520,14 +515,6 @@ fn terminal_from_row(row: &SqliteRow) -> Result<TerminalRecord> {
         registered_at: get_u64(row, "registered_at")?,
         updated_at: get_u64(row, "updated_at")?,
     })
-}
-
-fn query_mode_name(mode: QueryMode) -> &'static str {
-    match mode {
-        QueryMode::Keep => "keep",
-        QueryMode::Ignore => "ignore",
-        QueryMode::Sort => "sort",
-    }
 }
 
 fn terminal_state_name(state: TerminalState) -> &'static str {

@@ -1,0 +1,123 @@
+//! How a site's request becomes a cache key. The router derives the key to schedule the object and to
+//! bind it in the ticket; the terminal derives it again to check the ticket and to store the object. Both
+//! call [`cache_key`], so they cannot disagree.
+//!
+//! The key is the site's host, the path made canonical by [`crate::path::normalize`], then the query as
+//! the site's [`QueryMode`] says, without the router's own parameters ([`TICKET_PARAM`], [`RID_PARAM`]).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::wire::{RID_PARAM, TICKET_PARAM};
+
+/// What to do with a request's query string when forming the cache key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueryMode {
+    /// Part of the cache key as sent.
+    #[default]
+    Keep,
+    /// Dropped: every query string maps to the same object.
+    Ignore,
+    /// Parameters sorted, so their order does not split the cache.
+    Sort,
+}
+
+impl QueryMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueryMode::Keep => "keep",
+            QueryMode::Ignore => "ignore",
+            QueryMode::Sort => "sort",
+        }
+    }
+}
+
+impl fmt::Display for QueryMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("query mode {0:?} must be keep, ignore or sort")]
+pub struct UnknownQueryMode(pub String);
+
+impl FromStr for QueryMode {
+    type Err = UnknownQueryMode;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "keep" => Ok(QueryMode::Keep),
+            "ignore" => Ok(QueryMode::Ignore),
+            "sort" => Ok(QueryMode::Sort),
+            other => Err(UnknownQueryMode(other.to_owned())),
+        }
+    }
+}
+
+/// The query's parameters, in order, without the router's own.
+pub fn client_params(query: Option<&str>) -> Vec<&str> {
+    query
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .filter(|p| {
+            let name = p.split('=').next().unwrap_or("");
+            name != TICKET_PARAM && name != RID_PARAM
+        })
+        .collect()
+}
+
+/// `path` followed by `params` as a query, if any.
+pub fn with_params(path: &str, params: &[&str]) -> String {
+    if params.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", params.join("&"))
+    }
+}
+
+/// The normalised path and the client's parameters as the site's cache key uses them.
+pub fn keyed_path(path: &str, params: &[&str], mode: QueryMode) -> String {
+    match mode {
+        QueryMode::Keep => with_params(path, params),
+        QueryMode::Ignore => path.to_owned(),
+        QueryMode::Sort => {
+            let mut sorted = params.to_vec();
+            sorted.sort_unstable();
+            with_params(path, &sorted)
+        }
+    }
+}
+
+/// The cache key of a keyed path on a site.
+pub fn cache_key(host: &str, keyed_path: &str) -> String {
+    format!("{host}{keyed_path}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn router_parameters_never_enter_the_cache_key() {
+        let params = client_params(Some("b=2&meson_ticket=x&a=1&meson_rid=r"));
+        assert_eq!(params, ["b=2", "a=1"]);
+        assert_eq!(keyed_path("/p", &params, QueryMode::Keep), "/p?b=2&a=1");
+        assert_eq!(keyed_path("/p", &params, QueryMode::Sort), "/p?a=1&b=2");
+        assert_eq!(keyed_path("/p", &params, QueryMode::Ignore), "/p");
+        assert_eq!(keyed_path("/p", &[], QueryMode::Keep), "/p");
+        assert_eq!(client_params(Some("&&meson_rid=1&")), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn query_modes_round_trip_through_their_names() {
+        for m in [QueryMode::Keep, QueryMode::Ignore, QueryMode::Sort] {
+            assert_eq!(m.as_str().parse::<QueryMode>(), Ok(m));
+        }
+        assert!("Keep".parse::<QueryMode>().is_err());
+    }
+}
