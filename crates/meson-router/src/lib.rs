@@ -24,7 +24,7 @@ mod registry;
 mod serial;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -46,8 +46,8 @@ pub enum RouterError {
     Config(String),
     #[error("coverage zones: {0}")]
     Zones(#[from] ZoneError),
-    #[error("router key {path}: {reason}")]
-    Key { path: PathBuf, reason: String },
+    #[error("router key {0}")]
+    Key(#[from] meson_keyfile::KeyFileError),
     #[error("ticket serials {path}: {source}")]
     Serials {
         path: PathBuf,
@@ -160,35 +160,6 @@ pub struct Router {
     tasks: Vec<JoinHandle<()>>,
 }
 
-/// Reads the router's key, creating one from OS randomness (mode 0600) on first run.
-pub fn load_or_create_key(data_dir: &Path) -> Result<NodeKey, RouterError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let path = data_dir.join("router.key");
-    let err = |reason: String| RouterError::Key {
-        path: path.clone(),
-        reason,
-    };
-    std::fs::create_dir_all(data_dir).map_err(|e| err(e.to_string()))?;
-    match std::fs::read_to_string(&path) {
-        Ok(text) => return NodeKey::from_secret_text(&text).map_err(|e| err(e.to_string())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(err(e.to_string())),
-    }
-    let key = NodeKey::from_secret_bytes(rand::random());
-    // create_new: two routers starting on one directory must not each write a different key.
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .map_err(|e| err(e.to_string()))?;
-    f.write_all(format!("{}\n", key.to_secret_text()).as_bytes())
-        .and_then(|()| f.sync_all())
-        .map_err(|e| err(e.to_string()))?;
-    Ok(key)
-}
-
 impl Router {
     pub async fn start(cfg: RouterConfig) -> Result<Router, RouterError> {
         cfg.validate()?;
@@ -196,7 +167,7 @@ impl Router {
             Some(text) => CoverageZones::parse(text)?,
             None => CoverageZones::default(),
         };
-        let key = load_or_create_key(&cfg.data_dir)?;
+        let key = meson_keyfile::load_or_create_node_key(&cfg.data_dir.join("router.key"))?;
         let id = key.id();
         let serials = serial::Serials::open(&cfg.data_dir.join("serials"))?;
         let store: Arc<dyn Store> =

@@ -47,12 +47,8 @@ pub enum TerminalError {
     },
     #[error("TLS: {0}")]
     Tls(String),
-    #[error("admin token {path}: {source}")]
-    Token {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("secret file {0}")]
+    Secret(#[from] meson_keyfile::KeyFileError),
     #[error("origin must be an absolute http:// or https:// URL with a host, got {0}")]
     Origin(String),
 }
@@ -69,30 +65,10 @@ pub struct Terminal {
 
 /// Reads the admin token, creating a random one (mode 0600) on first run.
 pub fn load_or_create_token(data_dir: &Path) -> Result<String, TerminalError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let path = data_dir.join("admin.token");
-    let err = |source| TerminalError::Token {
-        path: path.display().to_string(),
-        source,
-    };
-    std::fs::create_dir_all(data_dir).map_err(err)?;
-    match std::fs::read_to_string(&path) {
-        Ok(t) if !t.trim().is_empty() => return Ok(t.trim().to_owned()),
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(err(e)),
-    }
-    let token = hex::encode(rand::random::<[u8; 32]>());
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&path)
-        .map_err(err)?;
-    f.write_all(token.as_bytes()).map_err(err)?;
-    Ok(token)
+    meson_keyfile::load_or_create(&data_dir.join("admin.token"), || {
+        hex::encode(rand::random::<[u8; 32]>())
+    })
+    .map_err(TerminalError::Secret)
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, TerminalError> {
