@@ -58,6 +58,16 @@ impl FromStr for QueryMode {
     }
 }
 
+/// A `Host` header's name as sites are registered: without its port or a final dot, lowercased.
+pub fn host_name(host: &str) -> String {
+    let h = if host.starts_with('[') {
+        host
+    } else {
+        host.rsplit_once(':').map_or(host, |(name, _)| name)
+    };
+    h.trim_end_matches('.').to_ascii_lowercase()
+}
+
 /// The query's parameters, in order, without the router's own.
 pub fn client_params(query: Option<&str>) -> Vec<&str> {
     query
@@ -111,6 +121,13 @@ mod tests {
         assert_eq!(keyed_path("/p", &params, QueryMode::Ignore), "/p");
         assert_eq!(keyed_path("/p", &[], QueryMode::Keep), "/p");
         assert_eq!(client_params(Some("&&meson_rid=1&")), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn host_loses_port_case_and_final_dot() {
+        assert_eq!(host_name("CDN.Example.com.:8080"), "cdn.example.com");
+        assert_eq!(host_name("cdn.example.com"), "cdn.example.com");
+        assert_eq!(host_name("[::1]"), "[::1]");
     }
 
     #[test]

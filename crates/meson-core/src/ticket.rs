@@ -243,28 +243,41 @@ impl Ticket {
         expect: &Expect,
     ) -> Result<Ticket, TicketError> {
         let ticket = Ticket::verify_issuer(token, router, expect.terminal)?;
-        if now >= ticket.expires {
+        ticket.check(now, expect)?;
+        Ok(ticket)
+    }
+
+    /// The checks of [`Ticket::verify`] that follow the signature's: for a terminal that has already
+    /// checked the issuer with [`Ticket::verify_issuer`] and needed the ticket's site to know what to expect.
+    pub fn check(&self, now: u64, expect: &Expect) -> Result<(), TicketError> {
+        if self.terminal != expect.terminal {
+            return Err(TicketError::WrongTerminal {
+                ticket: self.terminal,
+                this: expect.terminal,
+            });
+        }
+        if now >= self.expires {
             return Err(TicketError::Expired {
-                expires: ticket.expires,
+                expires: self.expires,
                 now,
             });
         }
-        if ticket.site != expect.site {
+        if self.site != expect.site {
             return Err(TicketError::WrongSite {
-                ticket: ticket.site,
+                ticket: self.site,
                 requested: expect.site,
             });
         }
-        if ticket.object != expect.object {
+        if self.object != expect.object {
             return Err(TicketError::WrongObject);
         }
-        if !ticket.client_prefix.contains(expect.client_ip) {
+        if !self.client_prefix.contains(expect.client_ip) {
             return Err(TicketError::WrongClient {
-                prefix: ticket.client_prefix,
+                prefix: self.client_prefix,
                 client: expect.client_ip,
             });
         }
-        Ok(ticket)
+        Ok(())
     }
 
     /// Checks only that `router` issued the ticket to `terminal` (by its short id). This is the router's

@@ -35,6 +35,15 @@ pub const TICKET_PARAM: &str = "meson_ticket";
 /// keying: a header cannot follow a redirect.
 pub const RID_PARAM: &str = "meson_rid";
 
+/// Whether a request id (an `X-Request-Id` or [`RID_PARAM`]) is kept as sent: 1 to 64 characters from
+/// `A-Z a-z 0-9 . _ -`, safe in a URL, a header and a log line. Anything else is replaced.
+pub fn valid_request_id(id: &[u8]) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
 /// `GET /v1/router`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RouterInfo {
@@ -76,7 +85,7 @@ pub struct Heartbeat {
     pub disk_full: bool,
     pub objects: u64,
     pub used_bytes: u64,
-    /// BLAKE3 of the sorted roots the terminal holds: a compact summary of what it stores.
+    /// A compact summary of the content held: BLAKE3 of the number of slices and the XOR of their roots.
     pub roots_digest: String,
     /// The operator is taking the node out of rotation (`meson-cdn terminal drain`).
     pub draining: bool,
@@ -87,6 +96,9 @@ pub struct Heartbeat {
 pub struct HeartbeatReply {
     /// Whether the router currently sends clients to this terminal.
     pub in_rotation: bool,
+    /// Changes whenever a site is added, changed or removed: a terminal that saw another value fetches
+    /// the list again from [`SITES_PATH`].
+    pub sites_version: u64,
 }
 
 /// Bytes served under one redirect ticket.
@@ -95,7 +107,13 @@ pub struct UsageRecord {
     /// The ticket as the client presented it; the router checks its own signature on it, which proves it
     /// issued this serial to this terminal.
     pub ticket: String,
+    /// Body bytes sent to clients under this ticket.
     pub bytes: u64,
+    /// Requests served under it (a player's range requests share one ticket), and how many of them
+    /// were answered from the cache (HIT, STALE, REVALIDATED).
+    pub requests: u64,
+    pub hits: u64,
+    /// Unix seconds of the first request.
     pub served_at: u64,
 }
 

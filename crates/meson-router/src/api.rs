@@ -1,6 +1,7 @@
 //! The HTTP surface: routes, errors, and the accounts and sites API for business users.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use axum::extract::{Path, Request, State};
@@ -103,17 +104,21 @@ async fn router_info(State(s): State<Arc<Shared>>) -> Json<RouterInfo> {
 /// Sites by host, kept in memory so redirects never wait on the database. Updated on this router's own
 /// writes; routers sharing one database (the PostgreSQL backend) will need to refresh it.
 #[derive(Default)]
-pub(crate) struct SiteCache(RwLock<HashMap<String, Arc<Site>>>);
+/// The sites by host, and a version that changes with every edit so terminals know to refetch.
+pub(crate) struct SiteCache(RwLock<HashMap<String, Arc<Site>>>, AtomicU64);
 
 impl SiteCache {
     pub async fn load(store: &dyn Store) -> Result<Self, StoreError> {
         let sites = store.list_all_sites().await?;
-        Ok(SiteCache(RwLock::new(
-            sites
-                .into_iter()
-                .map(|s| (s.host.clone(), Arc::new(s)))
-                .collect(),
-        )))
+        Ok(SiteCache(
+            RwLock::new(
+                sites
+                    .into_iter()
+                    .map(|s| (s.host.clone(), Arc::new(s)))
+                    .collect(),
+            ),
+            AtomicU64::new(crate::unix_now()),
+        ))
     }
 
     pub fn get(&self, host: &str) -> Option<Arc<Site>> {
@@ -129,6 +134,12 @@ impl SiteCache {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(site.host.clone(), Arc::new(site));
+        self.1.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Starts at the router's start time, so a restarted router never repeats a version a terminal saw.
+    pub fn version(&self) -> u64 {
+        self.1.load(Ordering::Relaxed)
     }
 
     fn remove(&self, host: &str) {
@@ -136,6 +147,7 @@ impl SiteCache {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .remove(host);
+        self.1.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -306,7 +318,8 @@ struct StatsQuery {
     hours: Option<u64>,
 }
 
-/// Accepted usage of one of the account's sites, per hour: requests (accepted records) and bytes.
+/// Accepted usage of one of the account's sites, per hour: redirect tickets, requests served, cache hits,
+/// hit ratio and bytes.
 async fn site_stats(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,
@@ -329,16 +342,36 @@ async fn site_stats(
     let to = crate::unix_now();
     let from = (to / 3600).saturating_sub(hours - 1) * 3600;
     let rows = s.store.usage_by_site_hour(site.id, from, to + 1).await?;
-    let (requests, bytes) = rows
-        .iter()
-        .fold((0, 0), |(r, b), h| (r + h.requests, b + h.bytes));
+    let mut total = meson_store::SiteHour::default();
+    for h in &rows {
+        total.tickets += h.tickets;
+        total.requests += h.requests;
+        total.hits += h.hits;
+        total.bytes += h.bytes;
+    }
+    let view = |h: &meson_store::SiteHour| {
+        json!({
+            "tickets": h.tickets,
+            "requests": h.requests,
+            "hits": h.hits,
+            "hit_ratio": if h.requests == 0 { 0.0 } else { h.hits as f64 / h.requests as f64 },
+            "bytes": h.bytes,
+        })
+    };
     let hours: Vec<_> = rows
         .iter()
-        .map(|h| json!({ "hour_start": h.hour_start, "requests": h.requests, "bytes": h.bytes }))
+        .map(|h| {
+            let mut v = view(h);
+            v["hour_start"] = json!(h.hour_start);
+            v
+        })
         .collect();
-    Ok(Json(
-        json!({ "host": host, "from": from, "to": to, "requests": requests, "bytes": bytes, "hours": hours }),
-    ))
+    let mut body = view(&total);
+    body["host"] = json!(host);
+    body["from"] = json!(from);
+    body["to"] = json!(to);
+    body["hours"] = json!(hours);
+    Ok(Json(body))
 }
 
 async fn terminals(State(s): State<Arc<Shared>>) -> impl IntoResponse {

@@ -131,7 +131,10 @@ pub(crate) async fn heartbeat(
             s.cfg.heartbeat,
         )
         .ok_or_else(|| not_admitted(&v))?;
-    Ok(Json(HeartbeatReply { in_rotation }))
+    Ok(Json(HeartbeatReply {
+        in_rotation,
+        sites_version: s.sites.version(),
+    }))
 }
 
 pub(crate) async fn sites(
@@ -152,7 +155,7 @@ pub(crate) async fn sites(
 const FORGED: &str = "forged ticket (not signed by this router)";
 const MALFORMED: &str = "malformed ticket";
 const OTHER_TERMINAL: &str = "ticket issued to another terminal";
-const BAD_NUMBERS: &str = "bytes or served_at out of range";
+const BAD_NUMBERS: &str = "bytes, requests, hits or served_at out of range";
 
 /// What a verified ticket grants, for accounting.
 /// Checks that this router signed `token` for terminal `short_id`. Expiry does not apply (usage is
@@ -199,10 +202,12 @@ pub(crate) async fn usage(
                 continue;
             }
         };
-        let (Ok(site_id), Ok(_), Ok(_)) = (
+        let (Ok(site_id), Ok(_), Ok(_), Ok(_), true) = (
             i64::try_from(granted.site),
             i64::try_from(r.bytes),
             i64::try_from(r.served_at),
+            i64::try_from(r.requests),
+            r.hits <= r.requests,
         ) else {
             *rejected.entry(BAD_NUMBERS).or_default() += 1;
             continue;
@@ -220,6 +225,8 @@ pub(crate) async fn usage(
             site_id,
             object_key: granted.object,
             bytes,
+            requests: r.requests,
+            hits: r.hits,
             served_at: r.served_at,
         });
     }

@@ -21,6 +21,8 @@ fn record(ticket: &str, bytes: u64) -> UsageRecord {
     UsageRecord {
         ticket: ticket.to_owned(),
         bytes,
+        requests: 3,
+        hits: 2,
         served_at: now(),
     }
 }
@@ -70,11 +72,14 @@ async fn usage_counts_a_serial_once_only_for_its_terminal_and_capped_by_size() {
     assert_eq!(stats.status, 200, "{:?}", stats.json);
     assert_eq!(
         (
+            stats.json["tickets"].as_u64(),
             stats.json["requests"].as_u64(),
+            stats.json["hits"].as_u64(),
             stats.json["bytes"].as_u64()
         ),
-        (Some(1), Some(1000))
+        (Some(1), Some(3), Some(2), Some(1000))
     );
+    assert!((stats.json["hit_ratio"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-9);
     assert_eq!(
         stats.json["hours"][0]["hour_start"].as_u64(),
         Some(now() / 3600 * 3600)

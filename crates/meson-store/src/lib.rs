@@ -190,6 +190,9 @@ pub struct UsageRecord {
     pub site_id: i64,
     pub object_key: [u8; 16],
     pub bytes: u64,
+    /// Requests served under the ticket, and how many of them from the cache.
+    pub requests: u64,
+    pub hits: u64,
     pub served_at: u64,
 }
 
@@ -223,19 +226,23 @@ impl UsageOutcome {
 }
 
 /// Accepted usage of one site in one hour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SiteHour {
     /// Unix seconds, a multiple of 3600.
     pub hour_start: u64,
-    /// Accepted records.
+    /// Accepted records: one per redirect ticket.
+    pub tickets: u64,
+    /// Requests served under those tickets, and how many of them from the cache.
     pub requests: u64,
+    pub hits: u64,
     pub bytes: u64,
 }
 
 /// Accepted usage summed over a period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct UsageTotals {
-    pub requests: u64,
+    /// Accepted records: one per redirect ticket.
+    pub tickets: u64,
     pub bytes: u64,
 }
 

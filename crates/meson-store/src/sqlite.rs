@@ -327,7 +327,20 @@ impl Store for SqliteStore {
         // Refuse the whole batch before writing anything rather than half of it.
         let values = batch
             .iter()
-            .map(|r| Ok((to_sql(r.bytes, "bytes")?, to_sql(r.served_at, "served_at")?)))
+            .map(|r| {
+                if r.hits > r.requests {
+                    return Err(StoreError::Invalid(format!(
+                        "usage serial {}: {} hits out of {} requests",
+                        r.serial, r.hits, r.requests
+                    )));
+                }
+                Ok((
+                    to_sql(r.bytes, "bytes")?,
+                    to_sql(r.served_at, "served_at")?,
+                    to_sql(r.requests, "requests")?,
+                    to_sql(r.hits, "hits")?,
+                ))
+            })
             .collect::<Result<Vec<_>>>()?;
         let accepted_at = to_sql(now(), "time")?;
         let mut tx = self
@@ -336,10 +349,10 @@ impl Store for SqliteStore {
             .await
             .map_err(backend)?;
         let mut statuses = Vec::with_capacity(batch.len());
-        for (record, (bytes, served_at)) in batch.iter().zip(values) {
+        for (record, (bytes, served_at, requests, hits)) in batch.iter().zip(values) {
             let done = sqlx::query(
-                "INSERT INTO usage_records (serial, terminal, site_id, object_key, bytes, served_at, accepted_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (serial) DO NOTHING",
+                "INSERT INTO usage_records (serial, terminal, site_id, object_key, bytes, served_at, accepted_at, requests, hits) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (serial) DO NOTHING",
             )
             .bind(serial_to_sql(record.serial))
             .bind(&record.terminal[..])
@@ -348,6 +361,8 @@ impl Store for SqliteStore {
             .bind(bytes)
             .bind(served_at)
             .bind(accepted_at)
+            .bind(requests)
+            .bind(hits)
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
@@ -391,7 +406,8 @@ impl Store for SqliteStore {
     async fn usage_by_site_hour(&self, site_id: i64, from: u64, to: u64) -> Result<Vec<SiteHour>> {
         // served_at is never negative, so integer division floors.
         let rows = sqlx::query(
-            "SELECT served_at / 3600 * 3600 AS hour_start, COUNT(*) AS requests, SUM(bytes) AS bytes \
+            "SELECT served_at / 3600 * 3600 AS hour_start, COUNT(*) AS tickets, SUM(requests) AS requests, \
+             SUM(hits) AS hits, SUM(bytes) AS bytes \
              FROM usage_records WHERE site_id = ? AND served_at >= ? AND served_at < ? \
              GROUP BY hour_start ORDER BY hour_start",
         )
@@ -405,7 +421,9 @@ impl Store for SqliteStore {
             .map(|row| {
                 Ok(SiteHour {
                     hour_start: get_u64(row, "hour_start")?,
+                    tickets: get_u64(row, "tickets")?,
                     requests: get_u64(row, "requests")?,
+                    hits: get_u64(row, "hits")?,
                     bytes: get_u64(row, "bytes")?,
                 })
             })
@@ -419,7 +437,7 @@ impl Store for SqliteStore {
         to: u64,
     ) -> Result<UsageTotals> {
         let row = sqlx::query(
-            "SELECT COUNT(*) AS requests, COALESCE(SUM(bytes), 0) AS bytes FROM usage_records \
+            "SELECT COUNT(*) AS tickets, COALESCE(SUM(bytes), 0) AS bytes FROM usage_records \
              WHERE terminal = ? AND served_at >= ? AND served_at < ?",
         )
         .bind(&terminal[..])
@@ -429,7 +447,7 @@ impl Store for SqliteStore {
         .await
         .map_err(backend)?;
         Ok(UsageTotals {
-            requests: get_u64(&row, "requests")?,
+            tickets: get_u64(&row, "tickets")?,
             bytes: get_u64(&row, "bytes")?,
         })
     }

@@ -64,6 +64,8 @@ fn record(
         site_id,
         object_key: [7; 16],
         bytes,
+        requests: 2,
+        hits: 1,
         served_at,
     }
 }
@@ -347,9 +349,9 @@ async fn a_serial_is_accepted_once() {
     assert_eq!(store.accept_usage(&[]).await.unwrap().statuses, vec![]);
 
     let totals = store.usage_by_terminal(t, 0, u64::MAX).await.unwrap();
-    assert_eq!((totals.requests, totals.bytes), (3, 600));
+    assert_eq!((totals.tickets, totals.bytes), (3, 600));
     let other = store.usage_by_terminal(node(2), 0, u64::MAX).await.unwrap();
-    assert_eq!((other.requests, other.bytes), (0, 0));
+    assert_eq!((other.tickets, other.bytes), (0, 0));
 }
 
 #[tokio::test]
@@ -426,7 +428,7 @@ async fn racing_batches_accept_each_serial_once() {
         .usage_by_terminal(node(1), 0, u64::MAX)
         .await
         .unwrap();
-    assert_eq!((totals.requests, totals.bytes), (distinct, distinct * 10));
+    assert_eq!((totals.tickets, totals.bytes), (distinct, distinct * 10));
 }
 
 #[tokio::test]
@@ -444,7 +446,8 @@ async fn accepted_usage_survives_reopening() {
     let store = open(&path).await;
     let hours = store.usage_by_site_hour(1, 0, u64::MAX).await.unwrap();
     assert_eq!(hours.len(), 1);
-    assert_eq!((hours[0].requests, hours[0].bytes), (20, 2000));
+    assert_eq!((hours[0].tickets, hours[0].bytes), (20, 2000));
+    assert_eq!((hours[0].requests, hours[0].hits), (40, 20));
     let resent = store.accept_usage(&batch).await.unwrap();
     assert_eq!(resent.duplicates(), 20);
 }
@@ -492,7 +495,7 @@ async fn accepted_usage_survives_abort() {
 
     let store = open(&path).await;
     let totals = store.usage_by_terminal(node(9), 0, u64::MAX).await.unwrap();
-    assert_eq!((totals.requests, totals.bytes), (50, 50_000));
+    assert_eq!((totals.tickets, totals.bytes), (50, 50_000));
     let batch: Vec<_> = (0..50)
         .map(|s| record(s, node(9), 2, 1000, 10_000))
         .collect();
@@ -579,7 +582,7 @@ async fn hourly_stats_split_at_hour_boundaries() {
     let hours = store.usage_by_site_hour(1, 10 * h, 14 * h).await.unwrap();
     let got: Vec<_> = hours
         .iter()
-        .map(|x| (x.hour_start, x.requests, x.bytes))
+        .map(|x| (x.hour_start, x.tickets, x.bytes))
         .collect();
     assert_eq!(got, vec![(10 * h, 3, 60), (11 * h, 1, 40), (13 * h, 1, 50)]);
 
@@ -587,14 +590,14 @@ async fn hourly_stats_split_at_hour_boundaries() {
     let hours = store.usage_by_site_hour(1, 0, 11 * h).await.unwrap();
     let got: Vec<_> = hours
         .iter()
-        .map(|x| (x.hour_start, x.requests, x.bytes))
+        .map(|x| (x.hour_start, x.tickets, x.bytes))
         .collect();
     assert_eq!(got, vec![(9 * h, 1, 70), (10 * h, 3, 60)]);
 
     let site2 = store.usage_by_site_hour(2, 0, u64::MAX).await.unwrap();
     assert_eq!(site2.len(), 1);
     assert_eq!(
-        (site2[0].hour_start, site2[0].requests, site2[0].bytes),
+        (site2[0].hour_start, site2[0].tickets, site2[0].bytes),
         (10 * h, 1, 1000)
     );
     assert_eq!(
@@ -603,12 +606,9 @@ async fn hourly_stats_split_at_hour_boundaries() {
     );
 
     let a_totals = store.usage_by_terminal(a, 10 * h, 12 * h).await.unwrap();
-    assert_eq!(
-        (a_totals.requests, a_totals.bytes),
-        (4, 10 + 30 + 40 + 1000)
-    );
+    assert_eq!((a_totals.tickets, a_totals.bytes), (4, 10 + 30 + 40 + 1000));
     let b_totals = store.usage_by_terminal(b, 0, u64::MAX).await.unwrap();
-    assert_eq!((b_totals.requests, b_totals.bytes), (2, 70));
+    assert_eq!((b_totals.tickets, b_totals.bytes), (2, 70));
 }
 
 #[tokio::test]

@@ -29,6 +29,8 @@ pub struct AdminState {
     pub cache: Arc<Cache>,
     pub token: Arc<str>,
     pub started: Instant,
+    /// The terminal's standing with its router, in network mode.
+    pub node: Option<Arc<crate::network::Node>>,
 }
 
 /// An admin API error: a status and a message, sent as `{"error": "..."}`.
@@ -42,6 +44,36 @@ impl IntoResponse for ApiError {
 
 fn bad_request(msg: impl Into<String>) -> ApiError {
     ApiError(StatusCode::BAD_REQUEST, msg.into())
+}
+
+fn node(state: &AdminState) -> ApiResult<&Arc<crate::network::Node>> {
+    state.node.as_ref().ok_or_else(|| {
+        ApiError(
+            StatusCode::CONFLICT,
+            "this terminal is not in network mode (start it with --router)".into(),
+        )
+    })
+}
+
+/// The terminal's standing with its router.
+async fn network(State(state): State<AdminState>) -> ApiResult<Json<crate::network::Standing>> {
+    Ok(Json(node(&state)?.standing(&state.cache)))
+}
+
+#[derive(Deserialize)]
+struct DrainRequest {
+    draining: bool,
+}
+
+/// Takes the terminal out of rotation (or back in) from its next heartbeat; the answer is the standing
+/// at once, so `meson-cdn terminal drain` polls [`network`] until the router agrees.
+async fn drain(
+    State(state): State<AdminState>,
+    Json(req): Json<DrainRequest>,
+) -> ApiResult<Json<crate::network::Standing>> {
+    let node = node(&state)?;
+    node.set_draining(req.draining);
+    Ok(Json(node.standing(&state.cache)))
 }
 
 fn not_found(msg: impl Into<String>) -> ApiError {
@@ -59,6 +91,8 @@ pub fn router(state: AdminState) -> Router {
         .route("/purge", post(purge))
         .route("/hardware", get(hardware))
         .route("/heartbeat", get(heartbeat))
+        .route("/network", get(network))
+        .route("/drain", post(drain))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
     Router::new()
         .route("/healthz", get(healthz))
@@ -114,11 +148,8 @@ fn key_of(cache: &Cache, url: &str) -> ApiResult<(Arc<Site>, String, String)> {
         .for_url(&uri)
         .ok_or_else(|| bad_request(format!("{url} is not on a site this terminal serves")))?;
     let path = meson_core::path::normalize(uri.path()).map_err(|e| bad_request(e.to_string()))?;
-    let pq = match uri.query() {
-        Some(q) => format!("{path}?{q}"),
-        None => path,
-    };
-    Ok((site.clone(), site.key(&pq), pq))
+    let a = crate::site::Admitted::new(site, &path, uri.query());
+    Ok((a.site, a.key, a.path_and_query))
 }
 
 #[derive(Deserialize)]

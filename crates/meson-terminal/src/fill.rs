@@ -330,7 +330,7 @@ impl Cache {
             }
         }
 
-        let refusal = self.refusal(&req.headers, store_status, &head, total);
+        let refusal = self.refusal(req, store_status, &head, total);
         if let Some(reason) = refusal {
             tracing::debug!(key = %req.key, %status, %reason, "not caching");
             // A 206 that holds the whole body is the client's 200; a true part must be fetched again.
@@ -398,16 +398,17 @@ impl Cache {
     /// Why a response must not be stored, if it must not.
     fn refusal(
         &self,
-        req_headers: &HeaderMap,
+        req: &FillRequest,
         status: StatusCode,
         head: &HeaderMap,
         total: Option<u64>,
     ) -> Option<String> {
+        let req_headers = &req.headers;
         if http_cache::request_directives(req_headers).no_store {
             return Some("request no-store".into());
         }
         if let Err(e) =
-            http_cache::storable(&Method::GET, req_headers, status, head, &self.cfg.cache)
+            http_cache::storable(&Method::GET, req_headers, status, head, &req.site.settings)
         {
             return Some(match e {
                 NotStorable::NoFreshnessInfo => "no freshness information".into(),

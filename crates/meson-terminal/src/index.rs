@@ -87,6 +87,21 @@ impl Index {
         self.objects.len()
     }
 
+    /// A compact summary of the content held, for the heartbeat: BLAKE3 of the count and the XOR of every
+    /// slice root. Order-free, so one pass with no sort or allocation.
+    pub fn roots_digest(&self) -> String {
+        let mut xor = [0u8; 32];
+        for root in self.roots.keys() {
+            for (x, b) in xor.iter_mut().zip(root.as_bytes()) {
+                *x ^= b;
+            }
+        }
+        let mut h = blake3::Hasher::new();
+        h.update(&(self.roots.len() as u64).to_le_bytes());
+        h.update(&xor);
+        h.finalize().to_hex().to_string()
+    }
+
     pub fn slice_count(&self) -> usize {
         self.slice_owner.len()
     }

@@ -12,6 +12,7 @@ pub mod fill;
 pub mod hardware;
 pub mod hot;
 pub mod index;
+pub mod network;
 pub mod object;
 pub mod origin;
 pub mod proxy;
@@ -45,6 +46,8 @@ pub enum TerminalError {
         #[source]
         source: std::io::Error,
     },
+    #[error("network mode: {0}")]
+    Network(String),
     #[error("TLS: {0}")]
     Tls(String),
     #[error("secret file {0}")]
@@ -59,6 +62,8 @@ pub struct Terminal {
     pub tls_addr: Option<SocketAddr>,
     pub admin_addr: SocketAddr,
     pub cache: Arc<cache::Cache>,
+    /// The terminal's link to its router, in network mode.
+    pub node: Option<Arc<network::Node>>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -85,18 +90,43 @@ impl Terminal {
         {
             return Err(TerminalError::Origin(cfg.origin.to_string()));
         }
-        let sites = Arc::new(site::SingleOrigin::new(origin::OriginClient::new(
-            cfg.origin.clone(),
+        let sites = Arc::new(site::SingleOrigin::new(
+            origin::OriginClient::new(
+                cfg.origin.clone(),
+                cfg.timeouts.origin_connect,
+                cfg.timeouts.origin_read,
+            ),
+            cfg.cache.clone(),
+        ));
+        Self::start_with_sites(cfg, sites, None).await
+    }
+
+    /// A network-mode terminal: its identity is `DATA_DIR/node.key` (created on first run); it joins the
+    /// router in `net`, serves the sites the router lists, and only with the router's tickets.
+    /// `cfg.origin` is not used.
+    pub async fn start_network(
+        cfg: TerminalConfig,
+        net: network::NetworkConfig,
+    ) -> Result<Terminal, TerminalError> {
+        let key = meson_keyfile::load_or_create_node_key(&cfg.data_dir.join("node.key"))?;
+        let sites = Arc::new(network::sites::RouterSites::new(
+            &net.router,
+            key.id().short_id(),
+            net.ticket_policy,
+            cfg.cache.clone(),
             cfg.timeouts.origin_connect,
             cfg.timeouts.origin_read,
-        )));
-        Self::start_with_sites(cfg, sites).await
+        ));
+        let client = network::client::RouterClient::new(&net.router, key, net.call_timeout);
+        let node = Arc::new(network::Node::new(net, client, sites.clone()));
+        Self::start_with_sites(cfg, sites, Some(node)).await
     }
 
     /// A terminal serving whatever sites `sites` resolves requests to.
     pub async fn start_with_sites(
         cfg: TerminalConfig,
         sites: Arc<dyn site::Sites>,
+        node: Option<Arc<network::Node>>,
     ) -> Result<Terminal, TerminalError> {
         telemetry::prometheus();
         let started = Instant::now();
@@ -112,6 +142,10 @@ impl Terminal {
             None => None,
         };
         let listener = bind(cfg.listen).await?;
+        if let Some(node) = &node {
+            node.bound(listener.local_addr().expect("bound"))
+                .map_err(TerminalError::Network)?;
+        }
         let admin_listener = bind(cfg.admin_listen).await?;
         let c = cfg.clone();
         let (cache, report) = tokio::task::spawn_blocking(move || cache::Cache::open(c, sites))
@@ -159,6 +193,7 @@ impl Terminal {
             cache: cache.clone(),
             token,
             started,
+            node: node.clone(),
         });
         let mut admin_rx = rx.clone();
         tasks.push(tokio::spawn(async move {
@@ -171,6 +206,9 @@ impl Terminal {
             }
         }));
         tasks.push(tokio::spawn(scrub::run(cache.clone(), rx.clone())));
+        if let Some(node) = &node {
+            tasks.push(tokio::spawn(node.clone().run(cache.clone(), rx.clone())));
+        }
         tasks.push(tokio::spawn(sample(cache.clone(), rx)));
         tracing::info!(%addr, ?tls_addr, %admin_addr, "terminal serving");
         Ok(Terminal {
@@ -178,6 +216,7 @@ impl Terminal {
             tls_addr,
             admin_addr,
             cache,
+            node,
             shutdown,
             tasks,
         })
@@ -193,6 +232,10 @@ impl Terminal {
         let deadline = Instant::now() + self.cache.config().timeouts.shutdown_grace;
         while self.cache.fills_in_flight() > 0 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if let Some(node) = &self.node {
+            node.finish(self.cache.config().timeouts.shutdown_grace)
+                .await;
         }
         // A stop is clean only if every slice this run trusts has been hashed: slices still unverified
         // since an earlier crash must be re-hashed by the next run too.

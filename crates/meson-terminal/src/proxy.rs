@@ -16,7 +16,7 @@ use crate::cache::{unix_now, Cache};
 use crate::fill::{Fill, FillError, FillRequest, FillState, Passthrough};
 use crate::index::ObjectRef;
 use crate::object::ObjectId;
-use crate::site::Site;
+use crate::site::{Refused, RequestInfo, Site};
 use meson_core::path;
 
 /// How a response was produced, reported in `X-Cache` and the metrics.
@@ -118,30 +118,28 @@ impl Cache {
         if path == HEALTH_PATH {
             return self.public_health();
         }
-        let path_and_query = match parts.uri.query() {
-            Some(q) => format!("{path}?{q}"),
-            None => path,
-        };
         let host = parts
             .headers
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
             .or_else(|| parts.uri.authority().map(|a| a.as_str()));
-        let Some(site) = self.sites.for_host(host) else {
-            tracing::info!(?host, "request for a site this terminal does not serve");
-            return finish(
-                error_response(
-                    StatusCode::MISDIRECTED_REQUEST,
-                    "this terminal does not serve that site",
-                ),
-                CacheStatus::Bypass,
-            );
+        let info = RequestInfo {
+            method: &parts.method,
+            host,
+            path: &path,
+            query: parts.uri.query(),
+            client_ip,
         };
+        let admitted = match self.sites.admit(&info) {
+            Ok(a) => a,
+            Err(refused) => return finish(refusal(refused), CacheStatus::Bypass),
+        };
+        let charge = admitted.charge;
         let creq = ClientRequest {
-            key: site.key(&path_and_query),
-            site,
+            key: admitted.key,
+            site: admitted.site,
             method: parts.method,
-            path_and_query,
+            path_and_query: admitted.path_and_query,
             headers: parts.headers,
             client_ip,
         };
@@ -154,6 +152,16 @@ impl Cache {
             )
         };
         crate::telemetry::request_metrics().requests[status as usize].increment(1);
+        let resp = match charge {
+            Some(c) => {
+                let hit = matches!(
+                    status,
+                    CacheStatus::Hit | CacheStatus::Stale | CacheStatus::Revalidated
+                );
+                resp.map(|b| c.meter(b, hit))
+            }
+            None => resp,
+        };
         finish(resp, status)
     }
 
@@ -207,7 +215,7 @@ impl Cache {
             &meta.headers,
             &meta.times(),
             now,
-            &self.cfg.cache,
+            &req.site.settings,
         );
         match ev.freshness {
             Freshness::Fresh => (self.respond(req, obj, None), CacheStatus::Hit),
@@ -246,7 +254,7 @@ impl Cache {
                 &obj.meta.headers,
                 &obj.meta.times(),
                 unix_now(),
-                &self.cfg.cache,
+                &req.site.settings,
             )
         };
         match state {
@@ -375,7 +383,12 @@ impl Cache {
                 paths
                     .iter()
                     .filter_map(|p| path::normalize(p).ok())
-                    .map(|p| req.site.key(&p)),
+                    .map(|p| match p.split_once('?') {
+                        Some((path, query)) => req
+                            .site
+                            .key(path, &meson_core::keying::client_params(Some(query))),
+                        None => req.site.key(&p, &[]),
+                    }),
             );
             let removed = self.index().remove_where(|m| keys.contains(&m.key));
             if !removed.objects.is_empty() {
@@ -569,6 +582,23 @@ fn origin_response(
         .boxed()
     };
     Response::from_parts(parts, body)
+}
+
+/// A request the sites refused: the status they gave, or a `302` back to the router.
+fn refusal(refused: Refused) -> Response<ResponseBody> {
+    match refused {
+        Refused::Status(status, why) => error_response(status, &why),
+        Refused::Bounce(location) => {
+            let mut resp = error_response(StatusCode::FOUND, "ticket refreshed by the router");
+            match HeaderValue::from_str(&location) {
+                Ok(v) => {
+                    resp.headers_mut().insert(header::LOCATION, v);
+                    resp
+                }
+                Err(_) => error_response(StatusCode::FORBIDDEN, "no valid ticket"),
+            }
+        }
+    }
 }
 
 /// Headers every response gets: `Via` and `X-Cache`.

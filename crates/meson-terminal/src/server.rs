@@ -1,6 +1,7 @@
 //! The client listeners: plain HTTP/1.1 and h2c, and TLS with ALPN (h2, http/1.1), with header limits,
 //! slow-client timeouts, a request id on every request, and graceful shutdown.
 
+use meson_core::wire::{valid_request_id, RID_PARAM};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -166,22 +167,25 @@ fn log_connection_error(peer: SocketAddr, e: &(dyn std::error::Error + 'static))
     tracing::info!(%peer, error = %e, "{reason}");
 }
 
-/// Gives the request an id (the client's `X-Request-Id` when it sent a sane one), a span, and timing.
+/// Gives the request an id (the client's `X-Request-Id`, or the router's from the redirect, when it is a
+/// sane one), a span, and timing.
 async fn handle(
     cache: Arc<Cache>,
     mut req: Request<Incoming>,
     peer: SocketAddr,
 ) -> http::Response<crate::body::ResponseBody> {
+    // The router's id travels in the redirect URL, since a header cannot follow a redirect.
+    let from_router = req.uri().query().and_then(|q| {
+        q.split('&')
+            .find_map(|p| p.strip_prefix(RID_PARAM)?.strip_prefix('='))
+    });
     let id = req
         .headers()
         .get(X_REQUEST_ID)
-        .filter(|v| {
-            v.len() <= 64
-                && v.as_bytes()
-                    .iter()
-                    .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
-        })
-        .cloned()
+        .map(HeaderValue::as_bytes)
+        .or(from_router.map(str::as_bytes))
+        .filter(|v| valid_request_id(v))
+        .and_then(|v| HeaderValue::from_bytes(v).ok())
         .unwrap_or_else(|| HeaderValue::from_str(&new_request_id()).expect("hex"));
     req.headers_mut().insert(X_REQUEST_ID, id.clone());
     let span = tracing::info_span!("request", id = %id.to_str().unwrap_or(""), method = %req.method(), path = %req.uri().path(), client = %peer.ip());

@@ -1,24 +1,37 @@
-//! Sites: what the terminal serves, and where each fills from. The cache engine asks a [`Sites`] for the
-//! site of every request and never learns how the sites were configured, so the single-origin mode here
-//! and a router-fed network mode share one engine.
+//! Sites: what the terminal serves, and where each fills from. The cache engine asks a [`Sites`] to admit
+//! every request and never learns how the sites were configured, so the single-origin mode here and the
+//! router-fed network mode ([`crate::network`]) share one engine.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
-use http::Uri;
+use http::{Method, StatusCode, Uri};
+use meson_core::http_cache::CacheSettings;
+use meson_core::keying::{self, QueryMode};
 
 use crate::origin::OriginClient;
 
-/// One site: the namespace of its cache keys, and its origin.
+/// One site: the namespace of its cache keys, its origin and its caching rules.
 pub struct Site {
-    /// Prefix of every cache key of this site (the origin's authority in single-origin mode).
+    /// The router's id for the site; 0 in single-origin mode.
+    pub id: u64,
+    /// Prefix of every cache key of this site: its host in network mode, the origin's authority in
+    /// single-origin mode.
     pub name: String,
     pub origin: OriginClient,
+    pub query_mode: QueryMode,
+    /// Freshness rules, with the site's own default TTL where it has one.
+    pub settings: CacheSettings,
 }
 
 impl Site {
-    /// The cache key of a normalised path and query on this site.
-    pub fn key(&self, path_and_query: &str) -> String {
-        format!("{}{path_and_query}", self.name)
+    /// The cache key of a normalised path and the client's query parameters on this site; the router
+    /// derives the same key for the same request (see [`meson_core::keying`]).
+    pub fn key(&self, path: &str, params: &[&str]) -> String {
+        keying::cache_key(
+            &self.name,
+            &keying::keyed_path(path, params, self.query_mode),
+        )
     }
 
     /// The origin's `host[:port]`, which same-origin `Location` headers name.
@@ -31,10 +44,52 @@ impl Site {
     }
 }
 
+/// What the engine knows of a request when it asks whether and as what to serve it.
+pub struct RequestInfo<'a> {
+    pub method: &'a Method,
+    /// `Host` (or `:authority`), as sent.
+    pub host: Option<&'a str>,
+    /// The path, already normalised.
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    pub client_ip: Option<IpAddr>,
+}
+
+/// A request the terminal will serve.
+pub struct Admitted {
+    pub site: Arc<Site>,
+    pub key: String,
+    /// What the origin is asked for: the path and the client's parameters, never the router's.
+    pub path_and_query: String,
+    /// The redirect ticket the bytes served are accounted to (network mode).
+    pub charge: Option<crate::network::usage::Charge>,
+}
+
+impl Admitted {
+    pub fn new(site: Arc<Site>, path: &str, query: Option<&str>) -> Self {
+        let params = keying::client_params(query);
+        Admitted {
+            key: site.key(path, &params),
+            path_and_query: keying::with_params(path, &params),
+            site,
+            charge: None,
+        }
+    }
+}
+
+/// Why a request is not served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// Answered with this status and explanation.
+    Status(StatusCode, String),
+    /// Sent back to the router (`302` to this URL) for a fresh ticket.
+    Bounce(String),
+}
+
 /// Where the engine learns which site a request or an admin URL belongs to.
 pub trait Sites: Send + Sync {
-    /// The site for a client request's `Host` (or `:authority`); None refuses the request.
-    fn for_host(&self, host: Option<&str>) -> Option<Arc<Site>>;
+    /// The site and cache key a client request is served as, or why it is refused.
+    fn admit(&self, req: &RequestInfo<'_>) -> Result<Admitted, Refused>;
     /// The site an operator's URL names: an absolute URL on a site or its origin, or a bare path where
     /// that is unambiguous.
     fn for_url(&self, url: &Uri) -> Option<Arc<Site>>;
@@ -44,19 +99,25 @@ pub trait Sites: Send + Sync {
 pub struct SingleOrigin(pub Arc<Site>);
 
 impl SingleOrigin {
-    pub fn new(origin: OriginClient) -> Self {
+    pub fn new(origin: OriginClient, settings: CacheSettings) -> Self {
         let name = origin
             .origin()
             .authority()
             .map(|a| a.as_str().to_owned())
             .unwrap_or_default();
-        SingleOrigin(Arc::new(Site { name, origin }))
+        SingleOrigin(Arc::new(Site {
+            id: 0,
+            name,
+            origin,
+            query_mode: QueryMode::Keep,
+            settings,
+        }))
     }
 }
 
 impl Sites for SingleOrigin {
-    fn for_host(&self, _host: Option<&str>) -> Option<Arc<Site>> {
-        Some(self.0.clone())
+    fn admit(&self, req: &RequestInfo<'_>) -> Result<Admitted, Refused> {
+        Ok(Admitted::new(self.0.clone(), req.path, req.query))
     }
 
     fn for_url(&self, url: &Uri) -> Option<Arc<Site>> {

@@ -36,7 +36,7 @@ async fn the_admin_api_needs_the_token() {
     // /healthz and /metrics are open; no admin path reaches the origin.
     assert_eq!(admin(&t, "GET", "/healthz", None).await.0, 200);
     let token = std::fs::read_to_string(dir.path().join("admin.token")).unwrap();
-    assert_eq!(token.len(), 64);
+    assert_eq!(token.trim_end().len(), 64);
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(dir.path().join("admin.token"))
         .unwrap()
@@ -122,10 +122,7 @@ async fn content_by_root_outboard_and_spot_checks_verify() {
         &[
             (
                 "authorization",
-                &format!(
-                    "Bearer {}",
-                    std::fs::read_to_string(dir.path().join("admin.token")).unwrap()
-                ),
+                &format!("Bearer {}", admin_token(dir.path())),
             ),
             ("range", "bytes=10-19"),
         ],

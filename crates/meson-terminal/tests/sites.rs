@@ -6,23 +6,32 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use meson_terminal::origin::OriginClient;
-use meson_terminal::site::{Site, Sites};
+use meson_terminal::site::{Admitted, Refused, RequestInfo, Site, Sites};
 use meson_terminal::Terminal;
 use support::*;
 
 struct ByHost(Vec<(String, Arc<Site>)>);
 
-impl Sites for ByHost {
-    fn for_host(&self, host: Option<&str>) -> Option<Arc<Site>> {
+impl ByHost {
+    fn find(&self, host: Option<&str>) -> Option<Arc<Site>> {
         let host = host?.split(':').next()?;
         self.0
             .iter()
             .find(|(h, _)| h == host)
             .map(|(_, s)| s.clone())
     }
+}
+
+impl Sites for ByHost {
+    fn admit(&self, req: &RequestInfo<'_>) -> Result<Admitted, Refused> {
+        let site = self.find(req.host).ok_or_else(|| {
+            Refused::Status(http::StatusCode::MISDIRECTED_REQUEST, "unknown host".into())
+        })?;
+        Ok(Admitted::new(site, req.path, req.query))
+    }
 
     fn for_url(&self, url: &http::Uri) -> Option<Arc<Site>> {
-        self.for_host(url.host())
+        self.find(url.host())
     }
 }
 
@@ -35,8 +44,11 @@ fn site(name: &str, origin: &Origin) -> (String, Arc<Site>) {
     (
         name.to_string(),
         Arc::new(Site {
+            id: 0,
             name: name.to_string(),
             origin: client,
+            query_mode: Default::default(),
+            settings: Default::default(),
         }),
     )
 }
@@ -55,7 +67,7 @@ async fn two_sites_by_host_with_separate_keys() {
     );
     let dir = tempfile::tempdir().unwrap();
     let sites = Arc::new(ByHost(vec![site("a.test", &a), site("b.test", &b)]));
-    let t = Terminal::start_with_sites(config(&a, dir.path()), sites)
+    let t = Terminal::start_with_sites(config(&a, dir.path()), sites, None)
         .await
         .unwrap();
 

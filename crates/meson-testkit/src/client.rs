@@ -1,11 +1,12 @@
 //! A plain HTTP client: one request per fresh connection, the whole response collected, every wait bounded.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Request};
 use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use crate::{b3, WAIT};
@@ -104,6 +105,19 @@ pub async fn admin_request(
         .unwrap_or_else(|e| panic!("admin {method} {path}: {e}"))
 }
 
+/// A GET of an absolute `http://` URL from source address `from` (a 127.0.0.x address stands in for a
+/// client somewhere), bounded by [`WAIT`].
+pub async fn get_url_from(
+    from: IpAddr,
+    url: &str,
+    headers: &[(&str, &str)],
+) -> Result<Got, String> {
+    let mut conn = HttpConnector::new();
+    conn.set_local_address(Some(from));
+    let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(conn);
+    exchange(client, "GET", url.to_owned(), headers, Bytes::new()).await
+}
+
 async fn send(
     addr: SocketAddr,
     method: &str,
@@ -111,15 +125,30 @@ async fn send(
     headers: &[(&str, &str)],
     body: Bytes,
 ) -> Result<Got, String> {
-    let mut req = Request::builder()
-        .method(method)
-        .uri(format!("http://{addr}{path}"));
+    exchange(
+        client(),
+        method,
+        format!("http://{addr}{path}"),
+        headers,
+        body,
+    )
+    .await
+}
+
+async fn exchange(
+    client: Client,
+    method: &str,
+    url: String,
+    headers: &[(&str, &str)],
+    body: Bytes,
+) -> Result<Got, String> {
+    let mut req = Request::builder().method(method).uri(url);
     for (k, v) in headers {
         req = req.header(*k, HeaderValue::from_str(v).unwrap());
     }
     let req = req.body(Full::new(body)).unwrap();
     let fut = async move {
-        let resp = client().request(req).await.map_err(|e| format!("{e:?}"))?;
+        let resp = client.request(req).await.map_err(|e| format!("{e:?}"))?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let body = resp

@@ -15,8 +15,8 @@ mod origin;
 mod store;
 
 pub use client::{
-    admin_request, admin_token, assert_full, assert_range, client, get, get_range, request,
-    try_request, Client, Got,
+    admin_request, admin_token, assert_full, assert_range, client, get, get_range, get_url_from,
+    request, try_request, Client, Got,
 };
 pub use origin::{Origin, Resource, Seen};
 pub use store::{

@@ -125,6 +125,7 @@ pub struct Seen {
     pub method: Method,
     /// The path, without the query.
     pub path: String,
+    pub query: Option<String>,
     pub headers: HeaderMap,
 }
 
@@ -298,6 +299,7 @@ async fn handle(st: Arc<State>, req: Request<Incoming>) -> Response<OriginBody> 
     st.seen.lock().unwrap().push(Seen {
         method: req.method().clone(),
         path: req.uri().path().to_string(),
+        query: req.uri().query().map(str::to_owned),
         headers: req.headers().clone(),
     });
     let Some(res) = st.lookup(&target) else {

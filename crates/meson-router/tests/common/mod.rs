@@ -252,13 +252,23 @@ pub async fn account(router: SocketAddr) -> String {
 }
 
 pub async fn add_site(router: SocketAddr, key: &str, host: &str, query_mode: &str) -> Resp {
+    add_site_for(router, key, host, "http://127.0.0.1:9", query_mode).await
+}
+
+pub async fn add_site_for(
+    router: SocketAddr,
+    key: &str,
+    host: &str,
+    origin: &str,
+    query_mode: &str,
+) -> Resp {
     call(
         router,
         "POST",
         "/v1/sites",
         &[("authorization", &format!("Bearer {key}"))],
         Some(serde_json::json!({
-            "host": host, "origin": "http://127.0.0.1:9", "query_mode": query_mode
+            "host": host, "origin": origin, "query_mode": query_mode
         })),
     )
     .await

@@ -1,0 +1,231 @@
+//! The network end to end: a real router, real network-mode terminals on their own 127.0.0.x addresses,
+//! a real origin, and clients on other 127.0.0.x addresses following real redirects.
+
+mod common;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+use meson_terminal::network::sites::TicketPolicy;
+use meson_terminal::network::NetworkConfig;
+use meson_terminal::{Terminal, TerminalConfig};
+use meson_testkit::{admin_request, admin_token, get_url_from, Got, Origin, Resource};
+use serde_json::{json, Value};
+
+const ZONES: &str = "127.0.0.0/26 eu\n127.0.0.64/26 na\n";
+const SITE: &str = "cdn.example.com";
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+async fn network_terminal(
+    router: SocketAddr,
+    listen_ip: &str,
+    dir: &Path,
+    policy: TicketPolicy,
+) -> Terminal {
+    let mut cfg = TerminalConfig::new("http://unused.invalid".parse().unwrap(), dir.to_path_buf());
+    cfg.listen = format!("{listen_ip}:0").parse().unwrap();
+    cfg.admin_listen = "127.0.0.1:0".parse().unwrap();
+    cfg.fsync = meson_terminal::config::FsyncPolicy::Never;
+    cfg.min_free_disk = 0;
+    cfg.timeouts.shutdown_grace = Duration::from_secs(5);
+    let net = NetworkConfig {
+        router: format!("http://{router}"),
+        public_url: None,
+        region: None,
+        lat: None,
+        lon: None,
+        ticket_policy: policy,
+        call_timeout: Duration::from_secs(5),
+    };
+    Terminal::start_network(cfg, net)
+        .await
+        .expect("terminal starts")
+}
+
+async fn standing(t: &Terminal) -> Value {
+    let token = admin_token(&t.cache.config().data_dir);
+    let got = admin_request(t.admin_addr, &token, "GET", "/v1/admin/network", None).await;
+    assert_eq!(got.status, 200);
+    serde_json::from_slice(&got.body).unwrap()
+}
+
+/// Waits until the terminal has joined, knows `sites` sites, and is in the router's rotation.
+async fn joined(router: SocketAddr, t: &Terminal, sites: u64) {
+    eventually("terminal joined with its sites", || async {
+        let s = standing(t).await;
+        s["registered"] == true
+            && s["sites"] == sites
+            && terminal_view(router, s["node_id"].as_str().unwrap()).await["in_rotation"] == true
+    })
+    .await;
+}
+
+/// A client at `from` asks the router for `path` on the site, then follows the redirect.
+async fn through_router(router: SocketAddr, from: &str, path: &str) -> (Got, Got) {
+    let redirect = get_url_from(
+        ip(from),
+        &format!("http://{router}{path}"),
+        &[("host", SITE)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(redirect.status, 302, "{:?}", redirect.body);
+    let location = redirect.header("location").to_owned();
+    let served = get_url_from(ip(from), &location, &[]).await.unwrap();
+    (redirect, served)
+}
+
+struct Net {
+    _dirs: Vec<tempfile::TempDir>,
+    router: meson_router::Router,
+    origin: Origin,
+    key: String,
+}
+
+async fn network() -> Net {
+    let rdir = tempfile::tempdir().unwrap();
+    let router = start(rdir.path(), |c| {
+        c.coverage_zones = Some(ZONES.into());
+        c.heartbeat = Duration::from_secs(1);
+        c.ticket_lifetime_secs = 2;
+    })
+    .await;
+    let origin = Origin::start().await;
+    let key = account(router.addr).await;
+    let site = add_site_for(router.addr, &key, SITE, &origin.url(), "sort").await;
+    assert_eq!(site.status, 201, "{:?}", site.json);
+    Net {
+        _dirs: vec![rdir],
+        router,
+        origin,
+        key,
+    }
+}
+
+#[tokio::test]
+async fn clients_are_served_by_their_regions_terminal_and_usage_is_accounted_once() {
+    let net = network().await;
+    let a = net.router.addr;
+    let body = meson_testkit::pattern(100_000, 3);
+    net.origin.set("/v.bin", Resource::cacheable(body.clone()));
+    let (deu, dna) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let eu = network_terminal(a, "127.0.0.10", deu.path(), TicketPolicy::Bounce).await;
+    let na = network_terminal(a, "127.0.0.70", dna.path(), TicketPolicy::Refuse).await;
+    joined(a, &eu, 1).await;
+    joined(a, &na, 1).await;
+    assert_eq!(standing(&eu).await["region"], "eu");
+    assert_eq!(standing(&na).await["region"], "na");
+
+    // Each client lands on its own region's terminal; the first is a miss, the next a hit, one fill.
+    let (r1, s1) = through_router(a, "127.0.0.11", "/v.bin?b=2&a=1").await;
+    assert!(r1
+        .header("location")
+        .starts_with(&format!("http://{}/", eu.addr)));
+    assert_eq!((s1.status, s1.x_cache(), &s1.body), (200, "MISS", &body));
+    assert_eq!(
+        s1.header("x-request-id"),
+        r1.header("x-request-id"),
+        "the request id follows the redirect"
+    );
+    let (_, s2) = through_router(a, "127.0.0.12", "/v.bin?a=1&b=2").await;
+    assert_eq!(
+        (s2.x_cache(), &s2.body),
+        ("HIT", &body),
+        "sorted query: one object"
+    );
+    let (r3, s3) = through_router(a, "127.0.0.71", "/v.bin?a=1&b=2").await;
+    assert!(r3
+        .header("location")
+        .starts_with(&format!("http://{}/", na.addr)));
+    assert_eq!((s3.x_cache(), &s3.body), ("MISS", &body));
+    assert_eq!(net.origin.hits("/v.bin"), 2, "one fill per terminal");
+    let origin_saw = net.origin.seen("/v.bin");
+    assert!(
+        origin_saw
+            .iter()
+            .all(|s| !s.query.as_deref().unwrap_or("").contains("meson_")),
+        "the router's parameters never reach the origin: {:?}",
+        origin_saw.iter().map(|s| &s.query).collect::<Vec<_>>()
+    );
+
+    // Tickets: missing, forged, for another object, another client, another terminal.
+    let eu_url = format!("http://{}/v.bin?a=1&b=2", eu.addr);
+    let bare = get_url_from(ip("127.0.0.11"), &eu_url, &[("host", SITE)])
+        .await
+        .unwrap();
+    assert_eq!(bare.status, 302, "bounce policy: back to the router");
+    assert_eq!(
+        bare.header("location"),
+        format!("http://{a}/s/{SITE}/v.bin?a=1&b=2")
+    );
+    let na_bare = get_url_from(ip("127.0.0.71"), &format!("http://{}/v.bin", na.addr), &[])
+        .await
+        .unwrap();
+    assert_eq!(na_bare.status, 403, "refuse policy");
+    let good = r3.header("location").to_owned();
+    let forged = {
+        let i = good.len() - 5;
+        let c = if &good[i..i + 1] == "A" { "B" } else { "A" };
+        format!("{}{c}{}", &good[..i], &good[i + 1..])
+    };
+    let refused = |g: &Got| g.status == 403 && g.x_cache() == "BYPASS";
+    assert!(refused(
+        &get_url_from(ip("127.0.0.71"), &forged, &[]).await.unwrap()
+    ));
+    let other_object = good.replace("/v.bin?", "/other.bin?");
+    assert!(refused(
+        &get_url_from(ip("127.0.0.71"), &other_object, &[])
+            .await
+            .unwrap()
+    ));
+    assert!(
+        refused(&get_url_from(ip("127.0.1.9"), &good, &[]).await.unwrap()),
+        "client outside the ticket's prefix"
+    );
+    let at_eu = good.replace(&na.addr.to_string(), &eu.addr.to_string());
+    let misdirected = get_url_from(ip("127.0.0.71"), &at_eu, &[]).await.unwrap();
+    assert_eq!(
+        misdirected.status, 403,
+        "another terminal's ticket names no site to bounce to"
+    );
+    let misdirected = get_url_from(ip("127.0.0.71"), &at_eu, &[("host", SITE)])
+        .await
+        .unwrap();
+    assert_eq!(
+        misdirected.status, 302,
+        "with the site's Host it is bounced"
+    );
+    let post = get_url_from(ip("127.0.0.71"), &good, &[]).await.unwrap();
+    assert_eq!(
+        post.status, 200,
+        "the same ticket serves again until it expires"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let expired = get_url_from(ip("127.0.0.71"), &good, &[]).await.unwrap();
+    assert!(refused(&expired), "expired: {:?}", expired.body);
+
+    // Usage: three tickets served (one of them twice), reported once they expired; stopping the
+    // terminals reports the rest.
+    eu.shutdown().await;
+    na.shutdown().await;
+    let stats = call(
+        a,
+        "GET",
+        &format!("/v1/sites/{SITE}/stats"),
+        &[("authorization", &format!("Bearer {}", net.key))],
+        None,
+    )
+    .await;
+    assert_eq!(stats.status, 200, "{:?}", stats.json);
+    let n = body.len() as u64;
+    assert_eq!(stats.json["tickets"], 3, "{:?}", stats.json);
+    assert_eq!(stats.json["requests"], 4, "{:?}", stats.json);
+    assert_eq!(stats.json["hits"], 2, "{:?}", stats.json);
+    assert_eq!(stats.json["bytes"], 4 * n, "{:?}", stats.json);
+    net.router.shutdown().await;
+}

@@ -1,0 +1,170 @@
+//! Bytes served per redirect ticket, kept until the ticket can no longer be used and then reported to
+//! the router in signed batches.
+//!
+//! A serial is reported once, whole: the router accepts each serial only once, so a record is held while
+//! its ticket is still valid (a player may send more range requests under it) or a response under it is
+//! still streaming, and sent after. A batch the router did not acknowledge is kept and sent again; the
+//! router counts a resent serial as a duplicate, never twice. Records live in memory: a terminal that
+//! crashes loses the usage it had not yet reported, which costs only its own earnings.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use http_body_util::BodyExt;
+use meson_core::wire::UsageRecord;
+
+use crate::body::ResponseBody;
+
+/// Most serials held at once; beyond, new tickets are served but not recorded (and counted), so a
+/// router that stays unreachable cannot exhaust the terminal's memory.
+const MAX_PENDING: usize = 1_000_000;
+
+struct Pending {
+    ticket: Arc<str>,
+    expires: u64,
+    bytes: u64,
+    requests: u64,
+    hits: u64,
+    served_at: u64,
+    /// Responses under this ticket still being sent.
+    open: u32,
+}
+
+#[derive(Default)]
+pub struct UsageBook {
+    pending: Mutex<HashMap<u64, Pending>>,
+}
+
+/// One request's share of a ticket's usage; its bytes are added when the response body ends or is
+/// dropped.
+pub struct Charge {
+    book: Arc<UsageBook>,
+    serial: u64,
+    bytes: u64,
+    hit: bool,
+}
+
+impl UsageBook {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Pending>> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Opens a request under ticket `serial`; None if the book is full.
+    pub fn open(
+        self: &Arc<Self>,
+        serial: u64,
+        ticket: &str,
+        expires: u64,
+        now: u64,
+    ) -> Option<Charge> {
+        let mut pending = self.lock();
+        if pending.len() >= MAX_PENDING && !pending.contains_key(&serial) {
+            metrics::counter!("meson_terminal_usage_unrecorded_total").increment(1);
+            return None;
+        }
+        let p = pending.entry(serial).or_insert_with(|| Pending {
+            ticket: ticket.into(),
+            expires,
+            bytes: 0,
+            requests: 0,
+            hits: 0,
+            served_at: now,
+            open: 0,
+        });
+        p.requests += 1;
+        p.open += 1;
+        Some(Charge {
+            book: self.clone(),
+            serial,
+            bytes: 0,
+            hit: false,
+        })
+    }
+
+    fn close(&self, serial: u64, bytes: u64, hit: bool) {
+        if let Some(p) = self.lock().get_mut(&serial) {
+            p.bytes += bytes;
+            p.hits += u64::from(hit);
+            p.open = p.open.saturating_sub(1);
+        }
+    }
+
+    /// Takes the records that are final: no response streaming and the ticket expired (or `all`, at
+    /// shutdown, when no request can follow). At most `max`.
+    pub fn take_due(&self, now: u64, all: bool, max: usize) -> Vec<(u64, UsageRecord)> {
+        let mut pending = self.lock();
+        let due: Vec<u64> = pending
+            .iter()
+            .filter(|(_, p)| p.open == 0 && (all || p.expires <= now))
+            .map(|(s, _)| *s)
+            .take(max)
+            .collect();
+        due.into_iter()
+            .filter_map(|s| Some((s, pending.remove(&s)?)))
+            .map(|(s, p)| {
+                let record = UsageRecord {
+                    ticket: p.ticket.to_string(),
+                    bytes: p.bytes,
+                    requests: p.requests,
+                    hits: p.hits,
+                    served_at: p.served_at,
+                };
+                (s, record)
+            })
+            .collect()
+    }
+
+    /// Puts back records the router did not acknowledge.
+    pub fn restore(&self, records: Vec<(u64, UsageRecord)>) {
+        let mut pending = self.lock();
+        for (serial, r) in records {
+            let p = pending.entry(serial).or_insert_with(|| Pending {
+                ticket: r.ticket.as_str().into(),
+                expires: 0,
+                bytes: 0,
+                requests: 0,
+                hits: 0,
+                served_at: r.served_at,
+                open: 0,
+            });
+            p.bytes += r.bytes;
+            p.requests += r.requests;
+            p.hits += r.hits;
+            p.served_at = p.served_at.min(r.served_at);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Charge {
+    /// Counts the body's bytes against the ticket; `hit` says the response came from the cache.
+    pub fn meter(mut self, body: ResponseBody, hit: bool) -> ResponseBody {
+        self.hit = hit;
+        let mut charge = self;
+        body.map_frame(move |f| {
+            // The closure must own the whole charge, not copy its counter: the charge is final when
+            // the body (and so the closure) is dropped.
+            let charge = &mut charge;
+            if let Some(d) = f.data_ref() {
+                charge.bytes += d.len() as u64;
+            }
+            f
+        })
+        .boxed()
+    }
+}
+
+/// The request's share is final when its body is dropped, whether it ended or the client left (or,
+/// with no body, when the charge itself is dropped).
+impl Drop for Charge {
+    fn drop(&mut self) {
+        self.book.close(self.serial, self.bytes, self.hit);
+    }
+}
