@@ -1,6 +1,7 @@
 //! `meson-cdn`: one subcommand per role and tool.
 
 mod cache_sim;
+mod demo;
 mod router;
 mod signals;
 mod site;
@@ -28,14 +29,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a terminal: an edge cache in front of an origin.
-    Terminal(Box<terminal::TerminalArgs>),
+    /// Run a terminal: an edge cache in front of one origin, or joined to a router's network; or drain one.
+    Terminal(Box<terminal::TerminalCommand>),
     /// Run a router: terminal registry and health, sites API, redirects with signed tickets, usage intake.
     Router(router::RouterArgs),
     /// Create an account on a router (prints its API key).
     Account(site::AccountArgs),
     /// Manage the sites of an account on a router: add, list, rm.
     Site(site::SiteArgs),
+    /// Run a whole network on this machine: origin, router, three terminals in three regions, traffic.
+    Demo(demo::DemoArgs),
     /// Replay a request trace through the terminal's eviction policies and print hit ratios.
     CacheSim(cache_sim::CacheSimArgs),
 }
@@ -62,6 +65,7 @@ fn main() -> anyhow::Result<()> {
         Command::Router(args) => router::run(args),
         Command::Account(args) => site::run_account(args),
         Command::Site(args) => site::run_site(args),
+        Command::Demo(args) => demo::run(args),
         Command::CacheSim(args) => cache_sim::run(args),
     }
 }

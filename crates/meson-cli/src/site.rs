@@ -77,8 +77,9 @@ enum SiteCommand {
     },
 }
 
-/// One JSON request to the router; a non-2xx answer becomes an error carrying the router's message.
-async fn call(
+/// One JSON request to a Meson server (the router, or a terminal's admin API); a non-2xx answer becomes
+/// an error carrying the server's message.
+pub(crate) async fn call(
     router: &str,
     method: &str,
     path: &str,
@@ -107,21 +108,20 @@ async fn call(
         .into_body()
         .collect()
         .await
-        .context("reading the router's answer")?
+        .with_context(|| format!("reading the answer of {uri}"))?
         .to_bytes();
     let value: Value = if bytes.is_empty() {
         Value::Null
     } else {
-        serde_json::from_slice(&bytes).with_context(|| {
-            format!("the router answered {status} with something that is not JSON")
-        })?
+        serde_json::from_slice(&bytes)
+            .with_context(|| format!("{uri} answered {status} with something that is not JSON"))?
     };
     if !status.is_success() {
         let msg = value
             .get("error")
             .and_then(Value::as_str)
             .unwrap_or("no reason given");
-        bail!("the router refused {method} {path}: {status}: {msg}");
+        bail!("{method} {uri} refused: {status}: {msg}");
     }
     Ok(value)
 }

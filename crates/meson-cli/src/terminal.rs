@@ -6,12 +6,48 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use clap::Args;
+use clap::{Args, Subcommand};
 use meson_core::eviction::PolicyKind;
 use meson_core::size::ByteSize;
 use meson_terminal::config::{FsyncPolicy, TlsConfig};
+use meson_terminal::network::sites::TicketPolicy;
+use meson_terminal::network::NetworkConfig;
 use meson_terminal::{Terminal, TerminalConfig};
 use serde::Deserialize;
+
+/// `meson-cdn terminal [OPTIONS]` runs a terminal; `meson-cdn terminal drain` takes a running one out of
+/// rotation.
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct TerminalCommand {
+    #[command(subcommand)]
+    action: Option<TerminalAction>,
+    #[command(flatten)]
+    run: TerminalArgs,
+}
+
+#[derive(Subcommand)]
+enum TerminalAction {
+    /// Take a running network-mode terminal out of rotation, and wait until the router agrees and its
+    /// client connections have finished (`--undo` puts it back).
+    Drain(DrainArgs),
+}
+
+#[derive(Args)]
+struct DrainArgs {
+    /// The terminal's admin listener.
+    #[arg(long, env = "MESON_ADMIN_URL", default_value = "http://127.0.0.1:9080")]
+    admin: String,
+    /// The terminal's data directory, to read its admin token from.
+    #[arg(long, env = "MESON_DATA_DIR", default_value = "meson-data")]
+    data_dir: PathBuf,
+    /// Put the terminal back into rotation instead.
+    #[arg(long)]
+    undo: bool,
+    /// Give up waiting after this many seconds (the drain itself stays in effect).
+    #[arg(long, default_value_t = 120)]
+    timeout: u64,
+}
 
 /// Every option is also a TOML key of the same name (`--max-object-size` is `max-object-size`).
 #[derive(Args, Deserialize, Default)]
@@ -21,9 +57,30 @@ pub struct TerminalArgs {
     #[arg(long, env = "MESON_CONFIG")]
     #[serde(skip)]
     config: Option<PathBuf>,
-    /// The origin to cache, e.g. `https://origin.example.com` (required).
+    /// The origin to cache, e.g. `https://origin.example.com` (single-origin mode: required unless --router).
     #[arg(long, env = "MESON_ORIGIN")]
     origin: Option<String>,
+    /// Join the network of this router, e.g. `http://router.example.com:7070`: serve the sites it lists,
+    /// to the clients it redirects with tickets (network mode).
+    #[arg(long, env = "MESON_ROUTER", conflicts_with = "origin")]
+    router: Option<String>,
+    /// Network mode: the URL clients reach this terminal on [default: http:// and the --listen address].
+    #[arg(long, env = "MESON_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Network mode: the region to declare, e.g. `eu/west` [default: the router's coverage zone of the address].
+    #[arg(long, env = "MESON_REGION")]
+    region: Option<String>,
+    /// Network mode: latitude to declare.
+    #[arg(long, env = "MESON_LAT", allow_negative_numbers = true)]
+    lat: Option<f64>,
+    /// Network mode: longitude to declare.
+    #[arg(long, env = "MESON_LON", allow_negative_numbers = true)]
+    lon: Option<f64>,
+    /// Network mode: a request with a missing, expired or wrong ticket is sent back to the router for a
+    /// fresh one (bounce) or answered 403 (refuse) [default: bounce].
+    #[arg(long, env = "MESON_TICKET_POLICY")]
+    #[serde(default, deserialize_with = "parsed")]
+    ticket_policy: Option<TicketPolicy>,
     /// Client listener (plain HTTP/1.1 and h2c) [default: 0.0.0.0:8080].
     #[arg(long, env = "MESON_LISTEN")]
     listen: Option<SocketAddr>,
@@ -116,7 +173,7 @@ macro_rules! fill_from {
 }
 
 impl TerminalArgs {
-    fn resolve(mut self) -> anyhow::Result<TerminalConfig> {
+    fn resolve(mut self) -> anyhow::Result<(TerminalConfig, Option<NetworkConfig>)> {
         if let Some(path) = &self.config {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading config {}", path.display()))?;
@@ -126,6 +183,12 @@ impl TerminalArgs {
                 self,
                 file,
                 origin,
+                router,
+                public_url,
+                region,
+                lat,
+                lon,
+                ticket_policy,
                 listen,
                 tls_listen,
                 tls_cert,
@@ -151,12 +214,30 @@ impl TerminalArgs {
                 shutdown_grace,
             );
         }
-        let Some(origin) = self.origin else {
-            bail!("--origin is required (or `origin` in the config file, or MESON_ORIGIN)");
+        let (origin, network) = match (self.origin, self.router) {
+            (Some(_), Some(_)) => bail!("--origin and --router exclude each other: a terminal either caches one origin or joins a network"),
+            (None, None) => bail!("--origin or --router is required (or in the config file, or MESON_ORIGIN / MESON_ROUTER)"),
+            (Some(origin), None) => (origin, None),
+            (None, Some(router)) => {
+                let net = NetworkConfig {
+                    router: router.clone(),
+                    public_url: self.public_url,
+                    region: self.region,
+                    lat: self.lat,
+                    lon: self.lon,
+                    ticket_policy: self.ticket_policy.unwrap_or_default(),
+                    call_timeout: Duration::from_secs(10),
+                };
+                // Network mode has no single origin; the router stands in so the config stays whole.
+                (router, Some(net))
+            }
         };
         let origin: http::Uri = origin
             .parse()
-            .with_context(|| format!("invalid --origin {origin:?}"))?;
+            .with_context(|| format!("invalid URL {origin:?}"))?;
+        if !matches!(origin.scheme_str(), Some("http" | "https")) || origin.host().is_none() {
+            bail!("{origin} must be an absolute http:// or https:// URL");
+        }
         let data_dir = self.data_dir.unwrap_or_else(|| PathBuf::from("meson-data"));
         std::fs::create_dir_all(&data_dir)
             .with_context(|| format!("creating data dir {}", data_dir.display()))?;
@@ -224,18 +305,38 @@ impl TerminalArgs {
             .unwrap_or(t.origin_connect);
         t.origin_read = self.origin_timeout.map(secs).unwrap_or(t.origin_read);
         t.shutdown_grace = self.shutdown_grace.map(secs).unwrap_or(t.shutdown_grace);
-        Ok(cfg)
+        Ok((cfg, network))
     }
 }
 
-pub fn run(args: TerminalArgs) -> anyhow::Result<()> {
-    let cfg = args.resolve()?;
+pub fn run(cmd: TerminalCommand) -> anyhow::Result<()> {
+    match cmd.action {
+        Some(TerminalAction::Drain(args)) => drain(args),
+        None => serve(cmd.run),
+    }
+}
+
+fn serve(args: TerminalArgs) -> anyhow::Result<()> {
+    let (cfg, network) = args.resolve()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     rt.block_on(async move {
         let stop = crate::signals::Stop::install()?;
-        let terminal = Terminal::start(cfg).await?;
+        let terminal = match network {
+            Some(net) => {
+                let router = net.router.clone();
+                let t = Terminal::start_network(cfg, net).await?;
+                let node = t.node.as_ref().expect("network mode");
+                println!(
+                    "meson-cdn terminal {} joining {router} as {}",
+                    node.standing(&t.cache).node_id,
+                    node.public_url()
+                );
+                t
+            }
+            None => Terminal::start(cfg).await?,
+        };
         println!("meson-cdn terminal serving http://{}", terminal.addr);
         if let Some(a) = terminal.tls_addr {
             println!("meson-cdn terminal serving https://{a}");
@@ -248,5 +349,61 @@ pub fn run(args: TerminalArgs) -> anyhow::Result<()> {
         tracing::info!("shutting down: finishing in-flight responses");
         terminal.shutdown().await;
         Ok(())
+    })
+}
+
+/// Asks the terminal to drain (or undrain), then polls its standing until the router agrees and, when
+/// draining, the last client connection has closed.
+fn drain(args: DrainArgs) -> anyhow::Result<()> {
+    let token = std::fs::read_to_string(args.data_dir.join("admin.token")).with_context(|| {
+        format!(
+            "reading the admin token in {} (give the terminal's --data-dir)",
+            args.data_dir.display()
+        )
+    })?;
+    let admin = args.admin.trim_end_matches('/').to_owned();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let token = Some(token.trim());
+        let draining = !args.undo;
+        let body = serde_json::json!({ "draining": draining });
+        crate::site::call(&admin, "POST", "/v1/admin/drain", token, Some(body)).await?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(args.timeout);
+        let mut last = String::new();
+        loop {
+            let s = crate::site::call(&admin, "GET", "/v1/admin/network", token, None).await?;
+            let in_rotation = s["in_rotation"].as_bool().unwrap_or(false);
+            let connections = s["active_connections"].as_u64().unwrap_or(0);
+            let line = format!("in rotation: {in_rotation}, client connections: {connections}");
+            if line != last {
+                eprintln!("{line}");
+                last = line;
+            }
+            let done = if draining {
+                !in_rotation && connections == 0
+            } else {
+                in_rotation
+            };
+            if done {
+                println!(
+                    "{}",
+                    if draining {
+                        "drained: out of rotation with no client connections"
+                    } else {
+                        "back in rotation"
+                    }
+                );
+                return Ok(());
+            }
+            if std::time::Instant::now() > deadline {
+                bail!(
+                    "gave up after {} s ({last}); the drain request stays in effect",
+                    args.timeout
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
     })
 }
