@@ -229,3 +229,143 @@ async fn clients_are_served_by_their_regions_terminal_and_usage_is_accounted_onc
     assert_eq!(stats.json["bytes"], 4 * n, "{:?}", stats.json);
     net.router.shutdown().await;
 }
+
+async fn site_stats(router: SocketAddr, key: &str) -> Value {
+    let stats = call(
+        router,
+        "GET",
+        &format!("/v1/sites/{SITE}/stats"),
+        &[("authorization", &format!("Bearer {key}"))],
+        None,
+    )
+    .await;
+    assert_eq!(stats.status, 200, "{:?}", stats.json);
+    stats.json
+}
+
+async fn in_rotation(router: SocketAddr, t: &Terminal) -> bool {
+    let node = standing(t).await["node_id"].as_str().unwrap().to_owned();
+    terminal_view(router, &node).await["in_rotation"] == true
+}
+
+#[tokio::test]
+async fn a_drained_terminal_gets_no_clients_until_undrained() {
+    let net = network().await;
+    let a = net.router.addr;
+    net.origin.set("/d.bin", Resource::cacheable("drain me"));
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let t1 = network_terminal(a, "127.0.0.20", d1.path(), TicketPolicy::Bounce).await;
+    let t2 = network_terminal(a, "127.0.0.21", d2.path(), TicketPolicy::Bounce).await;
+    joined(a, &t1, 1).await;
+    joined(a, &t2, 1).await;
+    let (r, _) = through_router(a, "127.0.0.30", "/d.bin").await;
+    let (chosen, other) = if r.header("location").contains(&t1.addr.to_string()) {
+        (&t1, &t2)
+    } else {
+        (&t2, &t1)
+    };
+    let token = admin_token(&chosen.cache.config().data_dir);
+    let drain = |on: bool| {
+        admin_request(
+            chosen.admin_addr,
+            &token,
+            "POST",
+            "/v1/admin/drain",
+            Some(json!({ "draining": on })),
+        )
+    };
+    assert_eq!(drain(true).await.status, 200);
+    eventually("the router takes the drained terminal out", || async {
+        !in_rotation(a, chosen).await && standing(chosen).await["in_rotation"] == false
+    })
+    .await;
+    for i in 0..5 {
+        let (r, s) = through_router(a, &format!("127.0.0.{}", 30 + i), "/d.bin").await;
+        assert!(r.header("location").contains(&other.addr.to_string()));
+        assert_eq!(s.body, "drain me");
+    }
+    assert_eq!(drain(false).await.status, 200);
+    eventually("undrained: back in rotation", || in_rotation(a, chosen)).await;
+    t1.shutdown().await;
+    t2.shutdown().await;
+    net.router.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_terminal_that_stops_goes_down_and_rejoins_when_it_comes_back() {
+    let net = network().await;
+    let a = net.router.addr;
+    let dir = tempfile::tempdir().unwrap();
+    let t = network_terminal(a, "127.0.0.40", dir.path(), TicketPolicy::Bounce).await;
+    joined(a, &t, 1).await;
+    let node = standing(&t).await["node_id"].as_str().unwrap().to_owned();
+    t.shutdown().await;
+    eventually("no heartbeats: down", || async {
+        terminal_view(a, &node).await["state"] == "down"
+    })
+    .await;
+    let none = get_url_from(
+        ip("127.0.0.41"),
+        &format!("http://{a}/x"),
+        &[("host", SITE)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(none.status, 503, "no terminal left to send clients to");
+    // The same node (same key in the same data directory) comes back, on another port.
+    let t = network_terminal(a, "127.0.0.40", dir.path(), TicketPolicy::Bounce).await;
+    joined(a, &t, 1).await;
+    assert_eq!(standing(&t).await["node_id"], node.as_str());
+    net.origin.set("/x", Resource::cacheable("back"));
+    let (r, s) = through_router(a, "127.0.0.41", "/x").await;
+    assert!(r.header("location").contains(&t.addr.to_string()));
+    assert_eq!(s.body, "back");
+    t.shutdown().await;
+    net.router.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_router_restart_loses_no_accepted_usage_and_terminals_carry_on() {
+    let net = network().await;
+    let a = net.router.addr;
+    let body = meson_testkit::pattern(5_000, 9);
+    net.origin.set("/r.bin", Resource::cacheable(body.clone()));
+    let dir = tempfile::tempdir().unwrap();
+    let t = network_terminal(a, "127.0.0.50", dir.path(), TicketPolicy::Bounce).await;
+    joined(a, &t, 1).await;
+    for i in 0..4 {
+        let (_, s) = through_router(a, &format!("127.0.0.{}", 51 + i), "/r.bin").await;
+        assert_eq!(s.body, body);
+    }
+    eventually("the four tickets' usage is accepted", || async {
+        site_stats(a, &net.key).await["tickets"] == 4
+    })
+    .await;
+    let before = site_stats(a, &net.key).await;
+
+    // The router stops; the terminal's heartbeats fail meanwhile; the router comes back on its address
+    // and data directory.
+    let rdir = net._dirs[0].path().to_path_buf();
+    net.router.shutdown().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let router = start(&rdir, |c| {
+        c.listen = a;
+        c.coverage_zones = Some(ZONES.into());
+        c.heartbeat = Duration::from_secs(1);
+        c.ticket_lifetime_secs = 2;
+    })
+    .await;
+    let again = site_stats(a, &net.key).await;
+    assert_eq!(
+        again["hours"], before["hours"],
+        "accepted usage survived the restart"
+    );
+    eventually("the terminal is back in rotation", || in_rotation(a, &t)).await;
+    let (_, s) = through_router(a, "127.0.0.60", "/r.bin").await;
+    assert_eq!((s.x_cache(), &s.body), ("HIT", &body));
+    t.shutdown().await;
+    let after = site_stats(a, &net.key).await;
+    assert_eq!(after["tickets"], 5, "{after:?}");
+    assert_eq!(after["bytes"], 5 * body.len() as u64, "{after:?}");
+    router.shutdown().await;
+}
