@@ -91,8 +91,23 @@ pub async fn admin_request(
     path: &str,
     json: Option<serde_json::Value>,
 ) -> Got {
-    let auth = format!("Bearer {token}");
-    let mut headers = vec![("authorization", auth.as_str())];
+    json_request(addr, Some(token), method, path, json).await
+}
+
+/// A call with an optional bearer token and an optional JSON body; anything short of a complete
+/// response panics.
+pub async fn json_request(
+    addr: SocketAddr,
+    bearer: Option<&str>,
+    method: &str,
+    path: &str,
+    json: Option<serde_json::Value>,
+) -> Got {
+    let auth = bearer.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![];
+    if let Some(a) = &auth {
+        headers.push(("authorization", a.as_str()));
+    }
     let body = match json {
         Some(j) => {
             headers.push(("content-type", "application/json"));
@@ -102,7 +117,7 @@ pub async fn admin_request(
     };
     send(addr, method, path, &headers, body)
         .await
-        .unwrap_or_else(|e| panic!("admin {method} {path}: {e}"))
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
 }
 
 /// A GET of an absolute `http://` URL from source address `from` (a 127.0.0.x address stands in for a

@@ -16,7 +16,7 @@ mod store;
 
 pub use client::{
     admin_request, admin_token, assert_full, assert_range, client, get, get_range, get_url_from,
-    request, try_request, Client, Got,
+    json_request, request, try_request, Client, Got,
 };
 pub use origin::{Origin, Resource, Seen};
 pub use store::{
@@ -49,6 +49,21 @@ pub fn b3(bytes: &[u8]) -> String {
 /// Polls `f` every 50 ms until it holds, for at most [`WAIT`].
 pub async fn eventually(what: &str, f: impl FnMut() -> bool) {
     eventually_within(WAIT, what, f).await;
+}
+
+/// Polls the future `f` makes every 25 ms until it yields true, for at most [`WAIT`].
+pub async fn eventually_async<F: std::future::Future<Output = bool>>(
+    what: &str,
+    mut f: impl FnMut() -> F,
+) {
+    let deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("timed out after {WAIT:?} waiting for: {what}");
 }
 
 /// Polls `f` every 50 ms until it holds, for at most `limit`; then fails naming `what`.

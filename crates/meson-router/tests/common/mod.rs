@@ -6,7 +6,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -222,20 +222,8 @@ pub async fn terminal_view(router: SocketAddr, node: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
-/// Polls `f` until it returns true, for at most [`WAIT`].
-pub async fn eventually<F: std::future::Future<Output = bool>>(
-    what: &str,
-    mut f: impl FnMut() -> F,
-) {
-    let deadline = Instant::now() + WAIT;
-    while Instant::now() < deadline {
-        if f().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("timed out waiting for: {what}");
-}
+#[allow(unused_imports)] // not every test binary polls
+pub use meson_testkit::eventually_async as eventually;
 
 /// An account and its API key.
 pub async fn account(router: SocketAddr) -> String {

@@ -166,7 +166,7 @@ impl RouterSites {
     }
 }
 
-fn ticket_param<'a>(query: Option<&'a str>) -> Option<&'a str> {
+fn ticket_param(query: Option<&str>) -> Option<&str> {
     query?
         .split('&')
         .find_map(|p| p.strip_prefix(TICKET_PARAM)?.strip_prefix('='))
