@@ -174,6 +174,7 @@ impl Terminal {
                 roots_digest: String::new(),
                 draining: false,
                 version: "bench".into(),
+                done: vec![],
             },
         )?;
         post_signed(client, router, wire::HEARTBEAT_PATH, body).await

@@ -68,7 +68,41 @@ enum SiteCommand {
     List,
     /// Remove a site.
     Rm { host: String },
-    /// Requests and bytes served for a site, per hour (accepted usage).
+    /// Purge cached content of a site from every terminal, and wait until each has confirmed.
+    Purge {
+        host: String,
+        /// One URL path (with its query), e.g. /img/logo.png.
+        #[arg(long, group = "scope")]
+        url: Option<String>,
+        /// Every URL whose path starts with this, e.g. /img/.
+        #[arg(long, group = "scope")]
+        prefix: Option<String>,
+        /// Every object the origin tagged with this Cache-Tag / Surrogate-Key.
+        #[arg(long, group = "scope")]
+        tag: Option<String>,
+        /// Everything of the site.
+        #[arg(long, group = "scope")]
+        all: bool,
+        /// Seconds to wait for every terminal's confirmation (0: do not wait).
+        #[arg(long, default_value_t = 60)]
+        wait: u64,
+    },
+    /// Place an object on the terminals clients of each region will be sent to, kept only if it hashes
+    /// to ROOT (its BLAKE3 hex), and wait until each has confirmed.
+    Push {
+        host: String,
+        /// URL path (with its query), e.g. /video/intro.mp4.
+        path: String,
+        #[arg(long)]
+        root: String,
+        /// Seconds the object stays fresh.
+        #[arg(long)]
+        ttl: u64,
+        /// Seconds to wait for every terminal's confirmation (0: do not wait).
+        #[arg(long, default_value_t = 60)]
+        wait: u64,
+    },
+    /// Requests, cache hits and bytes served for a site, per hour (accepted usage).
     Stats {
         host: String,
         /// How many hours back.
@@ -207,18 +241,68 @@ pub fn run_site(args: SiteArgs) -> anyhow::Result<()> {
                     None,
                 )
                 .await?;
-                println!("{:<31} {:>12} {:>16}", "hour (UTC)", "requests", "bytes");
+                let row = |label: &str, h: &Value| {
+                    println!(
+                        "{label:<31} {:>10} {:>10} {:>9.1}% {:>16}",
+                        h["requests"],
+                        h["hits"],
+                        h["hit_ratio"].as_f64().unwrap_or(0.0) * 100.0,
+                        h["bytes"]
+                    )
+                };
+                println!(
+                    "{:<31} {:>10} {:>10} {:>10} {:>16}",
+                    "hour (UTC)", "requests", "hits", "hit ratio", "bytes"
+                );
                 for h in v["hours"].as_array().into_iter().flatten() {
                     let start = std::time::UNIX_EPOCH
                         + std::time::Duration::from_secs(h["hour_start"].as_u64().unwrap_or(0));
-                    println!(
-                        "{:<31} {:>12} {:>16}",
-                        httpdate::fmt_http_date(start),
-                        h["requests"],
-                        h["bytes"]
-                    );
+                    row(&httpdate::fmt_http_date(start), h);
                 }
-                println!("{:<31} {:>12} {:>16}", "total", v["requests"], v["bytes"]);
+                row("total", &v);
+            }
+            SiteCommand::Purge {
+                host,
+                url,
+                prefix,
+                tag,
+                all,
+                wait,
+            } => {
+                let body = match (url, prefix, tag) {
+                    (Some(u), _, _) => json!({ "url": u }),
+                    (_, Some(p), _) => json!({ "prefix": p }),
+                    (_, _, Some(t)) => json!({ "tag": t }),
+                    _ if all => json!({ "all": true }),
+                    _ => bail!("give one of --url, --prefix, --tag or --all"),
+                };
+                let job = call(
+                    router,
+                    "POST",
+                    &format!("/v1/sites/{host}/purge"),
+                    key,
+                    Some(body),
+                )
+                .await?;
+                follow_job(router, key, &job, wait).await?;
+            }
+            SiteCommand::Push {
+                host,
+                path,
+                root,
+                ttl,
+                wait,
+            } => {
+                let body = json!({ "path": path, "root": root, "ttl_secs": ttl });
+                let job = call(
+                    router,
+                    "POST",
+                    &format!("/v1/sites/{host}/push"),
+                    key,
+                    Some(body),
+                )
+                .await?;
+                follow_job(router, key, &job, wait).await?;
             }
             SiteCommand::Rm { host } => {
                 call(router, "DELETE", &format!("/v1/sites/{host}"), key, None).await?;
@@ -227,4 +311,47 @@ pub fn run_site(args: SiteArgs) -> anyhow::Result<()> {
         }
         Ok(())
     })
+}
+
+/// Polls a purge or push job until every terminal confirmed or `wait` seconds passed, printing progress
+/// and each terminal's outcome. Fails if a terminal reported a failure or the wait ran out.
+async fn follow_job(router: &str, key: Option<&str>, job: &Value, wait: u64) -> anyhow::Result<()> {
+    let id = job["job"]
+        .as_u64()
+        .context("the router's answer names no job")?;
+    println!("job {id} sent to {} terminals", job["terminals"]);
+    if wait == 0 {
+        return Ok(());
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(wait);
+    let mut last = usize::MAX;
+    let view = loop {
+        let v = call(router, "GET", &format!("/v1/jobs/{id}"), key, None).await?;
+        let confirmed = v["confirmed"].as_u64().unwrap_or(0) as usize;
+        let of = v["terminals"].as_array().map_or(0, Vec::len);
+        if confirmed != last {
+            eprintln!("confirmed by {confirmed} of {of} terminals");
+            last = confirmed;
+        }
+        if v["complete"] == true || std::time::Instant::now() > deadline {
+            break v;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    };
+    for t in view["terminals"].as_array().into_iter().flatten() {
+        println!(
+            "  {} {:<7} {}",
+            t["node_id"].as_str().unwrap_or(""),
+            t["state"].as_str().unwrap_or(""),
+            t["detail"].as_str().unwrap_or("")
+        );
+    }
+    if view["complete"] != true {
+        bail!("not every terminal confirmed within {wait} s (they get the job when they next heartbeat)");
+    }
+    if view["failed"].as_u64().unwrap_or(0) > 0 {
+        bail!("{} terminals reported a failure", view["failed"]);
+    }
+    println!("done on every terminal");
+    Ok(())
 }

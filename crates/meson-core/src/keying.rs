@@ -103,6 +103,16 @@ pub fn keyed_path(path: &str, params: &[&str], mode: QueryMode) -> String {
     }
 }
 
+/// The keyed path of a site-relative URL (`/path?query`): its path normalised, its query per `mode`.
+pub fn keyed_url(path_and_query: &str, mode: QueryMode) -> Result<String, crate::path::PathError> {
+    let (path, query) = match path_and_query.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path_and_query, None),
+    };
+    let path = crate::path::normalize(path)?;
+    Ok(keyed_path(&path, &client_params(query), mode))
+}
+
 /// The cache key of a keyed path on a site.
 pub fn cache_key(host: &str, keyed_path: &str) -> String {
     format!("{host}{keyed_path}")
@@ -128,6 +138,15 @@ mod tests {
         assert_eq!(host_name("CDN.Example.com.:8080"), "cdn.example.com");
         assert_eq!(host_name("cdn.example.com"), "cdn.example.com");
         assert_eq!(host_name("[::1]"), "[::1]");
+    }
+
+    #[test]
+    fn a_site_relative_url_is_keyed_like_a_request() {
+        assert_eq!(
+            keyed_url("/a/../b?z=1&y=2&meson_rid=x", QueryMode::Sort).unwrap(),
+            "/b?y=2&z=1"
+        );
+        assert!(keyed_url("b", QueryMode::Keep).is_err());
     }
 
     #[test]

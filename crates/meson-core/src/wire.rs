@@ -9,6 +9,9 @@
 //! | [`USAGE`] `/v1/terminals/usage` | [`UsageBatch`] | [`UsageReceipt`] |
 //! | [`SITES`] `/v1/terminals/sites` | [`SitesQuery`] | [`SiteList`] |
 //!
+//! Purges and pushes travel back on the heartbeat: the reply carries [`Job`]s, the next heartbeat their
+//! [`JobResult`]s, so a terminal needs no listener for the router beyond its public one.
+//!
 //! Replies are plain JSON (the router's public key is published at `GET /v1/router` as [`RouterInfo`]); an
 //! error is `{"error": "..."}` with a 4xx status that says what was wrong (forged, stale, replayed, not
 //! admitted...).
@@ -90,6 +93,8 @@ pub struct Heartbeat {
     /// The operator is taking the node out of rotation (`meson-cdn terminal drain`).
     pub draining: bool,
     pub version: String,
+    /// Jobs finished since the last heartbeat.
+    pub done: Vec<JobResult>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -99,6 +104,52 @@ pub struct HeartbeatReply {
     /// Changes whenever a site is added, changed or removed: a terminal that saw another value fetches
     /// the list again from [`SITES_PATH`].
     pub sites_version: u64,
+    /// Work for the terminal (purges, pushes): it reports each in [`Heartbeat::done`]. A job not
+    /// confirmed is sent again after a few intervals, so jobs must be safe to repeat.
+    pub jobs: Vec<Job>,
+}
+
+/// Work the router hands a terminal with a heartbeat reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    pub id: u64,
+    pub site: u64,
+    pub action: JobAction,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobAction {
+    /// Remove the site's cached objects in scope.
+    Purge(PurgeScope),
+    /// Fetch `path` (path and query) from the site's origin and keep it only if its BLAKE3 root is
+    /// `root`, fresh for `ttl_secs`.
+    Push {
+        path: String,
+        root: String,
+        ttl_secs: u64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PurgeScope {
+    /// One URL path (and query), every variant.
+    Url(String),
+    /// Every URL whose path starts with this.
+    Prefix(String),
+    /// Every object the origin tagged with this `Cache-Tag` / `Surrogate-Key`.
+    Tag(String),
+    /// Everything of the site.
+    All,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobResult {
+    pub id: u64,
+    pub ok: bool,
+    /// What was done (objects purged, bytes pushed) or why it failed.
+    pub detail: String,
 }
 
 /// Bytes served under one redirect ticket.
@@ -170,6 +221,11 @@ mod tests {
             roots_digest: "ab".repeat(32),
             draining: false,
             version: "0.1.0".into(),
+            done: vec![JobResult {
+                id: 3,
+                ok: true,
+                detail: "purged 2 objects".into(),
+            }],
         };
         let msg = SignedMessage::sign(&key, HEARTBEAT, 1000, [1; 16], &hb).unwrap();
         let json = serde_json::to_string(&msg).unwrap();

@@ -11,6 +11,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use meson_core::identity::NodeId;
 use meson_core::wire::{self, RouterInfo, SiteInfo};
+use meson_core::wire::{JobAction, PurgeScope};
 use meson_store::{NewSite, QueryMode, Site, Store, StoreError};
 use serde::Deserialize;
 use serde_json::json;
@@ -71,6 +72,9 @@ pub(crate) fn app(shared: Arc<Shared>) -> Router {
         .route("/v1/sites", post(add_site).get(list_sites))
         .route("/v1/sites/{host}", delete(remove_site))
         .route("/v1/sites/{host}/stats", get(site_stats))
+        .route("/v1/sites/{host}/purge", post(purge_site))
+        .route("/v1/sites/{host}/push", post(push_site))
+        .route("/v1/jobs/{id}", get(job))
         .route("/v1/terminals", get(terminals))
         .route("/v1/terminals/{node}/rejections", get(rejections))
         .route(wire::REGISTER_PATH, post(control::register))
@@ -318,6 +322,136 @@ struct StatsQuery {
     hours: Option<u64>,
 }
 
+/// The caller's site `host`. Another account's site answers like a missing one: site names are not to be
+/// probed this way.
+async fn owned_site(s: &Shared, headers: &HeaderMap, host: &str) -> ApiResult<Site> {
+    let account_id = account(s, headers).await?;
+    let host = host.to_ascii_lowercase();
+    match s.store.site_by_host(&host).await? {
+        Some(site) if site.account_id == account_id => Ok(site),
+        _ => Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no site {host} in this account"),
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PurgeRequest {
+    url: Option<String>,
+    prefix: Option<String>,
+    tag: Option<String>,
+    #[serde(default)]
+    all: bool,
+}
+
+/// Purges on every admitted terminal (any may hold the content, and one that is down gets the purge
+/// when it comes back). `202` with the job to follow at `/v1/jobs/{id}`.
+async fn purge_site(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(host): Path<String>,
+    JsonBody(req): JsonBody<PurgeRequest>,
+) -> ApiResult<impl IntoResponse> {
+    let site = owned_site(&s, &headers, &host).await?;
+    let scope = match (req.url, req.prefix, req.tag, req.all) {
+        (Some(u), None, None, false) => PurgeScope::Url(site_path(&u)?),
+        (None, Some(p), None, false) => PurgeScope::Prefix(site_path(&p)?),
+        (None, None, Some(t), false) if !t.is_empty() => PurgeScope::Tag(t),
+        (None, None, None, true) => PurgeScope::All,
+        _ => {
+            return Err(bad_request(
+                "give exactly one of url, prefix, tag or all: true",
+            ))
+        }
+    };
+    let targets: Vec<[u8; 32]> = s.registry.urls().into_iter().map(|(id, _)| id).collect();
+    Ok(start_job(&s, &site, JobAction::Purge(scope), targets))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PushRequest {
+    path: String,
+    root: String,
+    ttl_secs: u64,
+}
+
+/// Places an object, verified against its BLAKE3 root, on the terminals the scheduler would send each
+/// region's clients to for it.
+async fn push_site(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(host): Path<String>,
+    JsonBody(req): JsonBody<PushRequest>,
+) -> ApiResult<impl IntoResponse> {
+    let site = owned_site(&s, &headers, &host).await?;
+    req.root
+        .parse::<meson_core::content::Root>()
+        .map_err(|e| bad_request(format!("root: {e}")))?;
+    let path = site_path(&req.path)?;
+    let keyed = meson_core::keying::keyed_url(&path, site.query_mode)
+        .map_err(|e| bad_request(e.to_string()))?;
+    let targets = s.registry.placements(
+        &meson_core::schedule::schedule_key(&site.host, keyed.as_bytes()),
+        s.cfg.heartbeat,
+    );
+    if targets.is_empty() {
+        return Err(ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no terminal is in rotation to place the object on".into(),
+        ));
+    }
+    let action = JobAction::Push {
+        path,
+        root: req.root,
+        ttl_secs: req.ttl_secs,
+    };
+    Ok(start_job(&s, &site, action, targets))
+}
+
+/// A URL path (with optional query) on a site: absolute, and not a full URL.
+fn site_path(p: &str) -> ApiResult<String> {
+    if !p.starts_with('/') {
+        return Err(bad_request(format!("{p:?} must be a path starting with /")));
+    }
+    Ok(p.to_owned())
+}
+
+fn start_job(s: &Shared, site: &Site, action: JobAction, targets: Vec<[u8; 32]>) -> Response {
+    let n = targets.len();
+    let id = s.jobs.create(
+        site.account_id,
+        &site.host,
+        site.id as u64,
+        action,
+        targets,
+        crate::unix_now(),
+    );
+    tracing::info!(job = id, site = %site.host, terminals = n, "job queued");
+    (
+        StatusCode::ACCEPTED,
+        Json(json!({ "job": id, "terminals": n, "status": format!("/v1/jobs/{id}") })),
+    )
+        .into_response()
+}
+
+/// A purge or push job of the caller's, with each terminal's confirmation.
+async fn job(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(id): Path<u64>,
+) -> ApiResult<Json<crate::jobs::JobView>> {
+    let account_id = account(&s, &headers).await?;
+    s.jobs.view(id, account_id).map(Json).ok_or_else(|| {
+        ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no job {id} in this account"),
+        )
+    })
+}
+
 /// Accepted usage of one of the account's sites, per hour: redirect tickets, requests served, cache hits,
 /// hit ratio and bytes.
 async fn site_stats(
@@ -326,18 +460,8 @@ async fn site_stats(
     Path(host): Path<String>,
     axum::extract::Query(q): axum::extract::Query<StatsQuery>,
 ) -> ApiResult<impl IntoResponse> {
-    let account_id = account(&s, &headers).await?;
-    let host = host.to_ascii_lowercase();
-    // Another account's site answers like a missing one: site names are not to be probed this way.
-    let site = match s.store.site_by_host(&host).await? {
-        Some(site) if site.account_id == account_id => site,
-        _ => {
-            return Err(ApiError(
-                StatusCode::NOT_FOUND,
-                format!("no site {host} in this account"),
-            ))
-        }
-    };
+    let site = owned_site(&s, &headers, &host).await?;
+    let host = site.host.clone();
     let hours = q.hours.unwrap_or(24).clamp(1, 24 * 31);
     let to = crate::unix_now();
     let from = (to / 3600).saturating_sub(hours - 1) * 3600;

@@ -122,6 +122,7 @@ pub(crate) async fn heartbeat(
     JsonBody(msg): JsonBody<SignedMessage<Heartbeat>>,
 ) -> ApiResult<Json<HeartbeatReply>> {
     let v = verify(&s, &msg, wire::HEARTBEAT)?;
+    let node = *v.signer.as_bytes();
     let in_rotation = s
         .registry
         .heartbeat(
@@ -131,9 +132,12 @@ pub(crate) async fn heartbeat(
             s.cfg.heartbeat,
         )
         .ok_or_else(|| not_admitted(&v))?;
+    s.jobs.confirm(&node, v.body.done);
     Ok(Json(HeartbeatReply {
         in_rotation,
         sites_version: s.sites.version(),
+        // A job a terminal received but never confirmed (it crashed, the reply was lost) goes again.
+        jobs: s.jobs.for_terminal(&node, s.cfg.heartbeat * 3),
     }))
 }
 

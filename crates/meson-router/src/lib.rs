@@ -19,6 +19,7 @@
 
 mod api;
 mod control;
+mod jobs;
 pub mod redirect;
 mod registry;
 mod serial;
@@ -136,6 +137,7 @@ pub(crate) struct Shared {
     pub sites: api::SiteCache,
     pub serials: serial::Serials,
     pub prober: registry::Prober,
+    pub jobs: jobs::Jobs,
 }
 
 impl Shared {
@@ -191,6 +193,12 @@ impl Router {
         let shared = Arc::new(Shared {
             replay: Mutex::new(ReplayGuard::new(cfg.max_skew_secs, REPLAY_CAPACITY)),
             prober: registry::Prober::new(cfg.probe_timeout),
+            jobs: jobs::Jobs::new(
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map(|d| d.as_millis() as u64)
+                    .unwrap_or(1),
+            ),
             cfg,
             key,
             id,

@@ -328,7 +328,41 @@ impl Registry {
         out
     }
 
-    fn urls(&self) -> Vec<([u8; 32], String)> {
+    /// The terminals the scheduler would send each region's clients to for `key`: one per region with
+    /// terminals in rotation, ignoring load. Where a push places an object.
+    pub fn placements(&self, key: &[u8], interval: Duration) -> Vec<[u8; 32]> {
+        let entries = self.lock();
+        let (ids, candidates): (Vec<[u8; 32]>, Vec<Candidate>) = entries
+            .iter()
+            .filter(|(_, e)| e.in_rotation(interval))
+            .map(|(id, e)| {
+                let c = Candidate {
+                    id: *id,
+                    region: e.region.clone(),
+                    weight: weight(e.record.declared.capacity_bytes),
+                    load: 0,
+                };
+                (*id, c)
+            })
+            .unzip();
+        drop(entries);
+        let regions: std::collections::BTreeSet<Region> =
+            candidates.iter().map(|c| c.region.clone()).collect();
+        let set = CandidateSet::new(candidates);
+        let mut out: Vec<[u8; 32]> = regions
+            .iter()
+            .filter_map(|r| {
+                set.pick(Some(r), key, 1, f64::INFINITY)
+                    .first()
+                    .map(|&i| ids[i])
+            })
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    pub(crate) fn urls(&self) -> Vec<([u8; 32], String)> {
         self.lock()
             .iter()
             .map(|(id, e)| (*id, e.record.declared.public_url.clone()))

@@ -369,3 +369,131 @@ async fn a_router_restart_loses_no_accepted_usage_and_terminals_carry_on() {
     assert_eq!(after["bytes"], 5 * body.len() as u64, "{after:?}");
     router.shutdown().await;
 }
+
+/// Starts a job through the API and waits until every terminal confirmed it.
+async fn run_job(router: SocketAddr, key: &str, what: &str, body: Value) -> Value {
+    let auth = format!("Bearer {key}");
+    let started = call(
+        router,
+        "POST",
+        &format!("/v1/sites/{SITE}/{what}"),
+        &[("authorization", &auth)],
+        Some(body),
+    )
+    .await;
+    assert_eq!(started.status, 202, "{:?}", started.json);
+    let id = started.json["job"].as_u64().unwrap();
+    let path = format!("/v1/jobs/{id}");
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let view = call(router, "GET", &path, &[("authorization", &auth)], None)
+            .await
+            .json;
+        if view["complete"] == true {
+            return view;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "job never completed: {view:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn purges_reach_every_holder_and_pushes_land_where_clients_will_be_sent() {
+    let net = network().await;
+    let a = net.router.addr;
+    net.origin.set("/p.bin", Resource::cacheable("purge me"));
+    net.origin.set(
+        "/t.bin",
+        Resource::new(
+            "tagged",
+            &[("cache-control", "max-age=600"), ("cache-tag", "news, top")],
+        ),
+    );
+    let (deu, dna) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let eu = network_terminal(a, "127.0.0.10", deu.path(), TicketPolicy::Bounce).await;
+    let na = network_terminal(a, "127.0.0.70", dna.path(), TicketPolicy::Bounce).await;
+    joined(a, &eu, 1).await;
+    joined(a, &na, 1).await;
+    for from in ["127.0.0.11", "127.0.0.71"] {
+        for path in ["/p.bin", "/t.bin"] {
+            through_router(a, from, path).await;
+            assert_eq!(through_router(a, from, path).await.1.x_cache(), "HIT");
+        }
+    }
+
+    let view = run_job(a, &net.key, "purge", json!({"url": "/p.bin"})).await;
+    assert_eq!(
+        (view["confirmed"].as_u64(), view["failed"].as_u64()),
+        (Some(2), Some(0)),
+        "{view:?}"
+    );
+    for t in view["terminals"].as_array().unwrap() {
+        assert_eq!(t["detail"], "purged 1 objects", "{view:?}");
+    }
+    let view = run_job(a, &net.key, "purge", json!({"tag": "top"})).await;
+    assert_eq!(view["confirmed"], 2, "{view:?}");
+    for from in ["127.0.0.11", "127.0.0.71"] {
+        for path in ["/p.bin", "/t.bin"] {
+            assert_eq!(
+                through_router(a, from, path).await.1.x_cache(),
+                "MISS",
+                "{from} {path}"
+            );
+        }
+    }
+    let bad = call(
+        a,
+        "POST",
+        &format!("/v1/sites/{SITE}/purge"),
+        &[("authorization", &format!("Bearer {}", net.key))],
+        Some(json!({"url": "/p.bin", "tag": "x"})),
+    )
+    .await;
+    assert_eq!(bad.status, 400, "{:?}", bad.json);
+
+    // Push: verified against its root, placed on each region's terminal before any client asks.
+    let body = meson_testkit::pattern(300_000, 8);
+    net.origin
+        .set("/pushed.bin", Resource::cacheable(body.clone()));
+    let root = meson_testkit::b3(&body);
+    let view = run_job(
+        a,
+        &net.key,
+        "push",
+        json!({"path": "/pushed.bin", "root": root, "ttl_secs": 600}),
+    )
+    .await;
+    assert_eq!(
+        (view["confirmed"].as_u64(), view["failed"].as_u64()),
+        (Some(2), Some(0)),
+        "{view:?}"
+    );
+    assert_eq!(net.origin.hits("/pushed.bin"), 2);
+    for from in ["127.0.0.11", "127.0.0.71"] {
+        let (_, s) = through_router(a, from, "/pushed.bin").await;
+        assert_eq!((s.x_cache(), &s.body), ("HIT", &body), "{from}");
+    }
+    let wrong = meson_testkit::b3(b"something else");
+    net.origin.set("/other.bin", Resource::cacheable("other"));
+    let view = run_job(
+        a,
+        &net.key,
+        "push",
+        json!({"path": "/other.bin", "root": wrong, "ttl_secs": 600}),
+    )
+    .await;
+    assert_eq!(view["failed"], 2, "a root mismatch keeps nothing: {view:?}");
+    assert_eq!(
+        through_router(a, "127.0.0.11", "/other.bin")
+            .await
+            .1
+            .x_cache(),
+        "MISS"
+    );
+    eu.shutdown().await;
+    na.shutdown().await;
+    net.router.shutdown().await;
+}

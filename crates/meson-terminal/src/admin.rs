@@ -19,7 +19,7 @@ use serde_json::json;
 
 use crate::body::{Segment, Source};
 use crate::cache::Cache;
-use crate::fill::{FillRequest, FillState, Push};
+use crate::ops::{Purge, PushError};
 use crate::index::ObjectRef;
 use crate::object::ObjectId;
 use crate::site::Site;
@@ -188,50 +188,18 @@ async fn push(
         .parse()
         .map_err(|e| bad_request(format!("root: {e}")))?;
     let (site, key, path_and_query) = key_of(&state.cache, &req.url)?;
-    let coalesce = ObjectId::derive(&key, "");
-    let fill = FillRequest {
-        site,
-        key: key.clone(),
-        path_and_query,
-        headers: http::HeaderMap::new(),
-        client_ip: None,
-        slice: 0,
-        known: None,
-        revalidate: false,
-        push: Some(Push {
-            root,
-            ttl: req.ttl_secs,
-        }),
-    };
-    let (fill, _) = state.cache.fill((coalesce, 0), fill);
-    let mut rx = fill.subscribe();
-    loop {
-        let s = rx.borrow_and_update().clone();
-        match s {
-            FillState::Done { obj, len, .. } => {
-                tracing::info!(%key, %root, len, "pushed object stored");
-                return Ok(Json(
-                    json!({ "key": key, "root": root.to_string(), "size": len, "id": obj.id.to_string() }),
-                ));
-            }
-            FillState::Failed(e @ crate::fill::FillError::RootMismatch { .. }) => {
-                return Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))
-            }
-            FillState::Failed(e) => return Err(ApiError(StatusCode::BAD_GATEWAY, e.to_string())),
-            FillState::Uncacheable { status, reason } => {
-                return Err(ApiError(
-                    StatusCode::BAD_GATEWAY,
-                    format!("origin answered {status}: {reason}"),
-                ))
-            }
-            FillState::NotModified { .. } => {
-                return Err(ApiError(StatusCode::CONFLICT, "unexpected 304".into()))
-            }
-            FillState::Waiting | FillState::Streaming { .. } => {}
+    match state
+        .cache
+        .push(site, key.clone(), path_and_query, root, req.ttl_secs)
+        .await
+    {
+        Ok(p) => Ok(Json(
+            json!({ "key": key, "root": root.to_string(), "size": p.len, "id": p.id.to_string() }),
+        )),
+        Err(e @ PushError::Mismatch(_)) => {
+            Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))
         }
-        if rx.changed().await.is_err() {
-            return Err(ApiError(StatusCode::BAD_GATEWAY, "fill abandoned".into()));
-        }
+        Err(e) => Err(ApiError(StatusCode::BAD_GATEWAY, e.to_string())),
     }
 }
 
@@ -282,22 +250,18 @@ async fn purge(
     Json(req): Json<PurgeRequest>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let cache = &state.cache;
-    let removed = match (req.url, req.prefix, req.tag) {
+    let n = match (req.url, req.prefix, req.tag) {
         (Some(url), None, None) => {
             let (_, key, _) = key_of(cache, &url)?;
-            cache.index().remove_where(|m| m.key == key)
+            cache.purge(Purge::Key(&key)).await
         }
         (None, Some(prefix), None) => {
             let (_, key, _) = key_of(cache, &prefix)?;
-            cache.index().remove_where(|m| m.key.starts_with(&key))
+            cache.purge(Purge::Prefix(&key)).await
         }
-        (None, None, Some(tag)) => cache.index().remove_where(|m| m.tags().any(|t| t == tag)),
+        (None, None, Some(tag)) => cache.purge(Purge::Tag { tag: &tag, within: "" }).await,
         _ => return Err(bad_request("give exactly one of url, prefix or tag")),
     };
-    let n = removed.objects.len();
-    tracing::info!(objects = n, "purged");
-    metrics::counter!("meson_terminal_purged_objects_total").increment(n as u64);
-    cache.delete(removed).await;
     Ok(Json(json!({ "purged": n })))
 }
 

@@ -14,6 +14,7 @@ pub mod hot;
 pub mod index;
 pub mod network;
 pub mod object;
+pub mod ops;
 pub mod origin;
 pub mod proxy;
 pub mod scrub;

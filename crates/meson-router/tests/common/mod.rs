@@ -195,6 +195,7 @@ impl FakeTerminal {
             roots_digest: String::new(),
             draining,
             version: "test".into(),
+            done: vec![],
         };
         let body = self.signed(wire::HEARTBEAT, &hb);
         call(router, "POST", wire::HEARTBEAT_PATH, &[], Some(body)).await

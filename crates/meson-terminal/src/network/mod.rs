@@ -11,18 +11,21 @@ pub mod client;
 pub mod sites;
 pub mod usage;
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use meson_core::wire::{
-    self, Heartbeat, HeartbeatReply, Register, Registered, SiteList, SitesQuery, UsageBatch,
-    UsageReceipt,
+    self, Heartbeat, HeartbeatReply, Job, JobAction, JobResult, PurgeScope, Register, Registered,
+    SiteList, SitesQuery, UsageBatch, UsageReceipt,
 };
 use serde::Serialize;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
 use crate::cache::Cache;
+use crate::ops::Purge;
+use crate::site::Admitted;
 use client::{CallError, RouterClient};
 use sites::RouterSites;
 
@@ -77,6 +80,12 @@ pub struct Node {
     last_error: Mutex<Option<String>>,
     sites_version: AtomicU64,
     usage_accepted: AtomicU64,
+    /// Results of the router's jobs, for the next heartbeat.
+    done: Mutex<Vec<JobResult>>,
+    /// Jobs under way, so a job the router sends again is not run twice at once.
+    running: Mutex<HashSet<u64>>,
+    /// Rung when a job finishes, to confirm it without waiting a whole interval.
+    wake: Notify,
 }
 
 impl Node {
@@ -93,6 +102,9 @@ impl Node {
             last_error: Mutex::new(None),
             sites_version: AtomicU64::new(u64::MAX),
             usage_accepted: AtomicU64::new(0),
+            done: Mutex::new(Vec::new()),
+            running: Mutex::new(HashSet::new()),
+            wake: Notify::new(),
         }
     }
 
@@ -159,7 +171,7 @@ impl Node {
         let mut interval = Duration::from_secs(5);
         loop {
             let wait = if self.registered.load(Ordering::Relaxed) {
-                match self.beat(&cache).await {
+                match self.clone().beat(&cache).await {
                     Ok(()) => interval,
                     Err(e) => {
                         if e.not_admitted() {
@@ -186,6 +198,7 @@ impl Node {
             };
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
+                _ = self.wake.notified() => {}
                 _ = crate::stopped(&mut shutdown) => return,
             }
         }
@@ -232,7 +245,7 @@ impl Node {
         Ok(())
     }
 
-    async fn beat(&self, cache: &Cache) -> Result<(), CallError> {
+    async fn beat(self: Arc<Self>, cache: &Arc<Cache>) -> Result<(), CallError> {
         let index_summary = {
             let index = cache.index();
             (
@@ -252,11 +265,19 @@ impl Node {
             roots_digest: index_summary.2,
             draining: self.draining.load(Ordering::Relaxed),
             version: env!("CARGO_PKG_VERSION").into(),
+            done: std::mem::take(&mut *lock(&self.done)),
         };
-        let reply: HeartbeatReply = self
+        let reply: HeartbeatReply = match self
             .client
             .call(wire::HEARTBEAT_PATH, wire::HEARTBEAT, &hb)
-            .await?;
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                lock(&self.done).extend(hb.done);
+                return Err(e);
+            }
+        };
         if self.in_rotation.swap(reply.in_rotation, Ordering::Relaxed) != reply.in_rotation {
             tracing::info!(in_rotation = reply.in_rotation, "rotation changed");
         }
@@ -266,7 +287,34 @@ impl Node {
                 .store(reply.sites_version, Ordering::Relaxed);
         }
         self.succeeded();
+        for job in reply.jobs {
+            if lock(&self.running).insert(job.id) {
+                tokio::spawn(self.clone().execute(cache.clone(), job));
+            }
+        }
         self.report_usage(false).await
+    }
+
+    /// Runs one job of the router's and queues its result for the next heartbeat.
+    async fn execute(self: Arc<Self>, cache: Arc<Cache>, job: Job) {
+        let (ok, detail) = match self.sites.site(job.site) {
+            None => (
+                false,
+                format!("this terminal does not serve site {}", job.site),
+            ),
+            Some(site) => match run_job(&cache, site, &job.action).await {
+                Ok(detail) => (true, detail),
+                Err(why) => (false, why),
+            },
+        };
+        tracing::info!(job = job.id, ok, %detail, "job done");
+        lock(&self.done).push(JobResult {
+            id: job.id,
+            ok,
+            detail,
+        });
+        lock(&self.running).remove(&job.id);
+        self.wake.notify_one();
     }
 
     /// Sends the usage that is final (all of it when `all`), batch by batch; unacknowledged records are
@@ -322,6 +370,59 @@ impl Node {
                     "usage not reported within the shutdown grace: it is lost"
                 )
             }
+        }
+    }
+}
+
+async fn run_job(
+    cache: &Arc<Cache>,
+    site: Arc<crate::site::Site>,
+    action: &JobAction,
+) -> Result<String, String> {
+    // Every key of a site starts with its name and then the path's `/`, so this prefix is the site alone.
+    let within = format!("{}/", site.name);
+    let split = |url: &str| -> Result<Admitted, String> {
+        let (path, query) = match url.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (url, None),
+        };
+        let path = meson_core::path::normalize(path).map_err(|e| e.to_string())?;
+        Ok(Admitted::new(site.clone(), &path, query))
+    };
+    match action {
+        JobAction::Purge(scope) => {
+            let n = match scope {
+                PurgeScope::Url(url) => cache.purge(Purge::Key(&split(url)?.key)).await,
+                PurgeScope::Prefix(p) if p.starts_with('/') => {
+                    cache
+                        .purge(Purge::Prefix(&format!("{}{p}", site.name)))
+                        .await
+                }
+                PurgeScope::Prefix(p) => return Err(format!("prefix {p:?} must start with /")),
+                PurgeScope::Tag(tag) => {
+                    cache
+                        .purge(Purge::Tag {
+                            tag,
+                            within: &within,
+                        })
+                        .await
+                }
+                PurgeScope::All => cache.purge(Purge::Prefix(&within)).await,
+            };
+            Ok(format!("purged {n} objects"))
+        }
+        JobAction::Push {
+            path,
+            root,
+            ttl_secs,
+        } => {
+            let root = root.parse().map_err(|e| format!("root: {e}"))?;
+            let a = split(path)?;
+            let pushed = cache
+                .push(a.site, a.key, a.path_and_query, root, *ttl_secs)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(format!("stored {} bytes", pushed.len))
         }
     }
 }

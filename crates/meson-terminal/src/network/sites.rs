@@ -95,6 +95,10 @@ impl RouterSites {
         self.sites.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    pub fn site(&self, id: u64) -> Option<Arc<Site>> {
+        self.map().by_id.get(&id).cloned()
+    }
+
     pub fn site_count(&self) -> usize {
         self.map().by_id.len()
     }
