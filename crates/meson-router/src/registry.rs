@@ -411,7 +411,11 @@ impl Prober {
             .enable_http1()
             .wrap_connector(http);
         Prober {
-            client: Client::builder(TokioExecutor::new()).build(https),
+            // No idle connections kept: a pooled probe connection would count as a client on the
+            // terminal, and a drain waits for its clients to leave.
+            client: Client::builder(TokioExecutor::new())
+                .pool_max_idle_per_host(0)
+                .build(https),
             timeout,
         }
     }

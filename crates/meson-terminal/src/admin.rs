@@ -19,9 +19,9 @@ use serde_json::json;
 
 use crate::body::{Segment, Source};
 use crate::cache::Cache;
-use crate::ops::{Purge, PushError};
 use crate::index::ObjectRef;
 use crate::object::ObjectId;
+use crate::ops::{Purge, PushError};
 use crate::site::Site;
 
 #[derive(Clone)]
@@ -259,7 +259,14 @@ async fn purge(
             let (_, key, _) = key_of(cache, &prefix)?;
             cache.purge(Purge::Prefix(&key)).await
         }
-        (None, None, Some(tag)) => cache.purge(Purge::Tag { tag: &tag, within: "" }).await,
+        (None, None, Some(tag)) => {
+            cache
+                .purge(Purge::Tag {
+                    tag: &tag,
+                    within: "",
+                })
+                .await
+        }
         _ => return Err(bad_request("give exactly one of url, prefix or tag")),
     };
     Ok(Json(json!({ "purged": n })))
@@ -455,23 +462,13 @@ async fn heartbeat(State(state): State<AdminState>) -> Json<serde_json::Value> {
     let cache = &state.cache;
     let (objects, slices, used, capacity, policy, digest) = {
         let index = cache.index();
-        let mut roots: Vec<Root> = index
-            .slices_after(None, usize::MAX)
-            .into_iter()
-            .map(|(_, _, f)| f.root)
-            .collect();
-        roots.sort_unstable();
-        let mut h = blake3::Hasher::new();
-        for r in &roots {
-            h.update(r.as_bytes());
-        }
         (
             index.object_count(),
             index.slice_count(),
             index.used_bytes(),
             index.capacity(),
             index.policy_name(),
-            h.finalize().to_hex().to_string(),
+            index.roots_digest(),
         )
     };
     Json(json!({
