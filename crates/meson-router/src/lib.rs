@@ -48,7 +48,7 @@ pub enum RouterError {
     #[error("coverage zones: {0}")]
     Zones(#[from] ZoneError),
     #[error("router key {0}")]
-    Key(#[from] meson_keyfile::KeyFileError),
+    Key(#[from] meson_node::KeyFileError),
     #[error("ticket serials {path}: {source}")]
     Serials {
         path: PathBuf,
@@ -169,7 +169,7 @@ impl Router {
             Some(text) => CoverageZones::parse(text)?,
             None => CoverageZones::default(),
         };
-        let key = meson_keyfile::load_or_create_node_key(&cfg.data_dir.join("router.key"))?;
+        let key = meson_node::load_or_create_node_key(&cfg.data_dir.join("router.key"))?;
         let id = key.id();
         let serials = serial::Serials::open(&cfg.data_dir.join("serials"))?;
         let store: Arc<dyn Store> =

@@ -402,14 +402,7 @@ pub(crate) struct Prober {
 
 impl Prober {
     pub fn new(timeout: Duration) -> Self {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(timeout));
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
+        let https = meson_node::http::connector(timeout, false);
         Prober {
             // No idle connections kept: a pooled probe connection would count as a client on the
             // terminal, and a drain waits for its clients to leave.

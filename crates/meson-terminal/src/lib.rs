@@ -52,7 +52,7 @@ pub enum TerminalError {
     #[error("TLS: {0}")]
     Tls(String),
     #[error("secret file {0}")]
-    Secret(#[from] meson_keyfile::KeyFileError),
+    Secret(#[from] meson_node::KeyFileError),
     #[error("origin must be an absolute http:// or https:// URL with a host, got {0}")]
     Origin(String),
 }
@@ -71,7 +71,7 @@ pub struct Terminal {
 
 /// Reads the admin token, creating a random one (mode 0600) on first run.
 pub fn load_or_create_token(data_dir: &Path) -> Result<String, TerminalError> {
-    meson_keyfile::load_or_create(&data_dir.join("admin.token"), || {
+    meson_node::load_or_create(&data_dir.join("admin.token"), || {
         hex::encode(rand::random::<[u8; 32]>())
     })
     .map_err(TerminalError::Secret)
@@ -109,7 +109,7 @@ impl Terminal {
         cfg: TerminalConfig,
         net: network::NetworkConfig,
     ) -> Result<Terminal, TerminalError> {
-        let key = meson_keyfile::load_or_create_node_key(&cfg.data_dir.join("node.key"))?;
+        let key = meson_node::load_or_create_node_key(&cfg.data_dir.join("node.key"))?;
         let sites = Arc::new(network::sites::RouterSites::new(
             &net.router,
             key.id().short_id(),

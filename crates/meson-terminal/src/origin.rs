@@ -75,16 +75,7 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
 
 impl OriginClient {
     pub fn new(origin: Uri, connect_timeout: Duration, read_timeout: Duration) -> Self {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(connect_timeout));
-        http.set_nodelay(true);
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
-            .https_or_http()
-            .enable_http1()
-            .enable_http2()
-            .wrap_connector(http);
+        let https = meson_node::http::connector(connect_timeout, true);
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
             .build(https);

@@ -52,18 +52,11 @@ pub struct RouterClient {
 impl RouterClient {
     /// `base` is the router's URL (`http://host:port`); calls give up after `timeout`.
     pub fn new(base: &str, key: NodeKey, timeout: Duration) -> Self {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(timeout));
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
         RouterClient {
             base: base.trim_end_matches('/').to_owned(),
             key,
-            client: Client::builder(TokioExecutor::new()).build(https),
+            client: Client::builder(TokioExecutor::new())
+                .build(meson_node::http::connector(timeout, false)),
             timeout,
         }
     }
