@@ -9,6 +9,7 @@ pub mod eviction;
 pub mod http_cache;
 pub mod identity;
 pub mod keying;
+pub mod merkle;
 pub mod path;
 pub mod range;
 pub mod schedule;
