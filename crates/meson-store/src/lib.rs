@@ -246,6 +246,28 @@ pub struct UsageTotals {
     pub bytes: u64,
 }
 
+/// One committed ledger batch in the audit log. `hash` chains it to the entry before (`prev_hash`, zeros
+/// for the first); the store keeps the chain whole but does not compute hashes: the ledger does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerEntry {
+    /// 1, 2, 3, … without gaps.
+    pub seq: u64,
+    pub prev_hash: [u8; 32],
+    pub hash: [u8; 32],
+    /// The batch, as the ledger encodes it (JSON).
+    pub body: String,
+    pub created_at: u64,
+}
+
+/// Accepted usage of one site on one terminal, summed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageSum {
+    pub site_id: i64,
+    pub terminal: [u8; 32],
+    pub records: u64,
+    pub bytes: u64,
+}
+
 /// The router's durable state. Time ranges are half-open, `from <= served_at < to`.
 #[async_trait]
 pub trait Store: Send + Sync {
@@ -294,6 +316,14 @@ pub trait Store: Send + Sync {
     async fn record_object_size(&self, site_id: i64, object_key: [u8; 16], size: u64)
         -> Result<()>;
     async fn object_size(&self, site_id: i64, object_key: [u8; 16]) -> Result<Option<u64>>;
+
+    /// Appends the next entry of the ledger's audit log, durably. `Conflict` unless `seq` is one past the
+    /// last entry and `prev_hash` is that entry's hash (zeros and seq 1 for the first).
+    async fn append_ledger_entry(&self, entry: &LedgerEntry) -> Result<()>;
+    /// Up to `limit` entries after `after`, in order.
+    async fn ledger_entries(&self, after: u64, limit: usize) -> Result<Vec<LedgerEntry>>;
+    /// Accepted usage per site and terminal among records accepted in `from <= accepted_at < to`.
+    async fn usage_accepted_between(&self, from: u64, to: u64) -> Result<Vec<UsageSum>>;
 
     /// Waits for in-flight calls and closes the database; later calls fail.
     async fn close(&self);

@@ -13,8 +13,9 @@ use sqlx::sqlite::{
 use sqlx::Row;
 
 use crate::{
-    Account, ApiKey, NewSite, QueryMode, Result, Site, SiteHour, Store, StoreError, TerminalRecord,
-    TerminalRegistration, TerminalState, UsageOutcome, UsageRecord, UsageStatus, UsageTotals,
+    Account, ApiKey, LedgerEntry, NewSite, QueryMode, Result, Site, SiteHour, Store, StoreError,
+    TerminalRecord, TerminalRegistration, TerminalState, UsageOutcome, UsageRecord, UsageStatus,
+    UsageSum, UsageTotals,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -481,6 +482,93 @@ impl Store for SqliteStore {
         .await
         .map_err(backend)?;
         size.map(|s| from_sql(s, "size")).transpose()
+    }
+
+    async fn append_ledger_entry(&self, entry: &LedgerEntry) -> Result<()> {
+        let seq = to_sql(entry.seq, "seq")?;
+        let created_at = to_sql(entry.created_at, "time")?;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(backend)?;
+        let last: Option<(i64, Vec<u8>)> =
+            sqlx::query_as("SELECT seq, hash FROM ledger_log ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+        let (last_seq, last_hash) = last.unwrap_or((0, vec![0; 32]));
+        if seq != last_seq + 1 || entry.prev_hash[..] != last_hash[..] {
+            return Err(StoreError::Conflict(format!(
+                "ledger entry {} does not follow entry {last_seq}",
+                entry.seq
+            )));
+        }
+        sqlx::query(
+            "INSERT INTO ledger_log (seq, prev_hash, hash, body, created_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(seq)
+        .bind(&entry.prev_hash[..])
+        .bind(&entry.hash[..])
+        .bind(&entry.body)
+        .bind(created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| constraint(e, Some(format!("ledger entry {}", entry.seq)), None))?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn ledger_entries(&self, after: u64, limit: usize) -> Result<Vec<LedgerEntry>> {
+        let rows = sqlx::query(
+            "SELECT seq, prev_hash, hash, body, created_at FROM ledger_log WHERE seq > ? ORDER BY seq LIMIT ?",
+        )
+        .bind(bound(after))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|row| {
+                let hash32 = |column: &str| -> Result<[u8; 32]> {
+                    let v: Vec<u8> = get(row, column)?;
+                    v.try_into().map_err(|_| {
+                        StoreError::Backend(format!("ledger_log.{column} is not 32 bytes"))
+                    })
+                };
+                Ok(LedgerEntry {
+                    seq: get_u64(row, "seq")?,
+                    prev_hash: hash32("prev_hash")?,
+                    hash: hash32("hash")?,
+                    body: get(row, "body")?,
+                    created_at: get_u64(row, "created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn usage_accepted_between(&self, from: u64, to: u64) -> Result<Vec<UsageSum>> {
+        let rows = sqlx::query(
+            "SELECT site_id, terminal, COUNT(*) AS records, SUM(bytes) AS bytes FROM usage_records \
+             WHERE accepted_at >= ? AND accepted_at < ? GROUP BY site_id, terminal ORDER BY site_id, terminal",
+        )
+        .bind(bound(from))
+        .bind(bound(to))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|row| {
+                let terminal: Vec<u8> = get(row, "terminal")?;
+                Ok(UsageSum {
+                    site_id: get(row, "site_id")?,
+                    terminal: terminal.try_into().map_err(|_| {
+                        StoreError::Backend("a stored node id is not 32 bytes".to_owned())
+                    })?,
+                    records: get_u64(row, "records")?,
+                    bytes: get_u64(row, "bytes")?,
+                })
+            })
+            .collect()
     }
 
     async fn close(&self) {
