@@ -5,6 +5,7 @@
 
 pub mod cachesim;
 pub mod content;
+pub mod economics;
 pub mod eviction;
 pub mod http_cache;
 pub mod identity;

@@ -1,0 +1,170 @@
+//! What an epoch's usage costs and pays, in integer base units (see [`crate::ledger`]): the formulas the
+//! router settles with and anyone can recompute.
+//!
+//! For each site and terminal, from the usage the router accepted in the epoch:
+//!
+//! - `charge = bytes × price_per_gib(region) / 2^30`, rounded down;
+//! - `fee = charge × fee_bps / 10 000`, rounded down: burned (the protocol fee);
+//! - `earned = (charge − fee) × quality_bps / 10 000`, rounded down: paid to the terminal, where
+//!   `quality_bps = uptime_bps × audit_pass_bps / 10 000` ([`quality_bps`]);
+//! - the customer's escrow pays `fee + earned`. What a terminal of less than perfect quality did not earn is
+//!   not charged at all: no token moves that a customer did not pay for, and nobody is paid for work the
+//!   customer was not charged for.
+//!
+//! When a site's escrow holds less than its epoch's total, every line of the site is scaled by
+//! `escrow / total` (rounded down), so terminals share the shortfall in proportion; the site is then out of
+//! funds and the router stops sending its clients to terminals (see the router's billing).
+
+/// Basis points: 10 000 is 100 %.
+pub const BPS: u128 = 10_000;
+const GIB: u128 = 1 << 30;
+
+/// A terminal's quality in basis points: its uptime (share of the epoch's heartbeat intervals it was in
+/// rotation) times its audit pass rate (share of spot checks passed; 10 000 when none ran).
+pub fn quality_bps(uptime_bps: u32, audit_pass_bps: u32) -> u32 {
+    let (u, a) = (uptime_bps.min(10_000), audit_pass_bps.min(10_000));
+    (u64::from(u) * u64::from(a) / 10_000) as u32
+}
+
+/// One settlement line: a terminal's work for a site in an epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Line {
+    pub charge: u128,
+    pub fee: u128,
+    pub earned: u128,
+}
+
+impl Line {
+    /// What the customer's escrow pays for this line.
+    pub fn paid(&self) -> u128 {
+        self.fee + self.earned
+    }
+}
+
+/// The line for `bytes` served at `price_per_gib`, with the protocol fee `fee_bps` and the terminal's
+/// quality. Saturates rather than overflows (2^64 bytes at 2^64 units per GiB fits in u128 anyway).
+pub fn line(bytes: u64, price_per_gib: u128, fee_bps: u32, quality_bps: u32) -> Line {
+    let charge = u128::from(bytes).saturating_mul(price_per_gib) / GIB;
+    let fee = charge * u128::from(fee_bps.min(10_000)) / BPS;
+    let earned = (charge - fee) * u128::from(quality_bps.min(10_000)) / BPS;
+    Line {
+        charge,
+        fee,
+        earned,
+    }
+}
+
+/// Scales a site's lines so that together they pay at most `available`.
+pub fn fit_to_escrow(lines: &mut [Line], available: u128) {
+    let total: u128 = lines.iter().map(Line::paid).sum();
+    if total <= available || total == 0 {
+        return;
+    }
+    for l in lines {
+        // total ≥ each part, so the products fit when available < total ≤ u128::MAX / 2^64-ish; use
+        // checked math and fall back to zero rather than pay more than the escrow holds.
+        l.fee = l.fee.checked_mul(available).map_or(0, |v| v / total);
+        l.earned = l.earned.checked_mul(available).map_or(0, |v| v / total);
+    }
+}
+
+/// The leaf of a payout in an epoch's payout root ([`crate::merkle`]): a fixed 80-byte encoding of the
+/// domain, the epoch, the leaf's index, the account and the amount, big-endian, so that a chain contract
+/// can rebuild it.
+pub fn payout_leaf(epoch: u64, index: u64, account: u128, amount: u128) -> [u8; 80] {
+    let mut out = [0u8; 80];
+    out[..16].copy_from_slice(b"meson/v1/payout\0");
+    out[16..24].copy_from_slice(&epoch.to_be_bytes());
+    out[24..32].copy_from_slice(&index.to_be_bytes());
+    out[32..48].copy_from_slice(&account.to_be_bytes());
+    out[48..64].copy_from_slice(&amount.to_be_bytes());
+    // The last 16 bytes stay zero: room for a token id should the chain need one.
+    out
+}
+
+/// A transfer id derived from what it settles, so that settling the same epoch again (after a crash)
+/// produces the same ids and the ledger applies each transfer once.
+pub fn settlement_id(parts: &[&[u8]]) -> u128 {
+    let mut h = blake3::Hasher::new();
+    h.update(b"meson/v1/settlement-transfer");
+    for p in parts {
+        h.update(&(p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&h.finalize().as_bytes()[..16]);
+    // Zero is not a valid transfer id.
+    u128::from_le_bytes(id).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gib_at_one_token_with_a_20_percent_fee_and_full_quality() {
+        let token = 1_000_000_000u128;
+        let l = line(1 << 30, token, 2_000, 10_000);
+        assert_eq!(
+            l,
+            Line {
+                charge: token,
+                fee: token / 5,
+                earned: token * 4 / 5
+            }
+        );
+        assert_eq!(l.paid(), token);
+    }
+
+    #[test]
+    fn lower_quality_earns_less_and_costs_the_customer_less() {
+        let q = quality_bps(9_000, 5_000);
+        assert_eq!(q, 4_500);
+        let l = line(1 << 30, 1_000_000_000, 2_000, q);
+        assert_eq!(l.earned, 360_000_000);
+        assert_eq!(l.paid(), 200_000_000 + 360_000_000);
+        assert_eq!(quality_bps(20_000, 20_000), 10_000, "clamped");
+    }
+
+    #[test]
+    fn rounding_is_down_and_never_pays_more_than_charged() {
+        for bytes in [0u64, 1, 1023, 1 << 20, (1 << 30) + 7, u64::MAX] {
+            for fee in [0, 1, 2_000, 10_000] {
+                for q in [0, 1, 9_999, 10_000] {
+                    let l = line(bytes, 3, fee, q);
+                    assert!(l.fee + l.earned <= l.charge, "{bytes} {fee} {q}: {l:?}");
+                }
+            }
+        }
+        assert_eq!(line(1023, 1, 0, 10_000).charge, 0);
+    }
+
+    #[test]
+    fn a_short_escrow_scales_every_line_and_is_never_overdrawn() {
+        let mut lines = vec![
+            line(3 << 30, 100, 1_000, 10_000),
+            line(1 << 30, 100, 1_000, 10_000),
+        ];
+        fit_to_escrow(&mut lines, 200);
+        let paid: u128 = lines.iter().map(Line::paid).sum();
+        assert!(paid <= 200, "{lines:?}");
+        assert_eq!(lines[0].earned, 3 * lines[1].earned, "in proportion");
+        let mut enough = vec![line(1 << 30, 100, 1_000, 10_000)];
+        fit_to_escrow(&mut enough, 1_000);
+        assert_eq!(enough[0].paid(), 100, "untouched when the escrow suffices");
+    }
+
+    #[test]
+    fn payout_leaves_and_settlement_ids_are_fixed() {
+        let leaf = payout_leaf(7, 2, 0x0102, 5);
+        assert_eq!(&leaf[..15], b"meson/v1/payout");
+        assert_eq!(leaf[23], 7);
+        assert_eq!(leaf[31], 2);
+        assert_eq!(&leaf[46..48], &[1, 2]);
+        assert_eq!(leaf[63], 5);
+        let a = settlement_id(&[b"epoch", &7u64.to_le_bytes()]);
+        assert_eq!(a, settlement_id(&[b"epoch", &7u64.to_le_bytes()]));
+        assert_ne!(a, settlement_id(&[b"epoch", &8u64.to_le_bytes()]));
+        assert_ne!(settlement_id(&[b"ab", b"c"]), settlement_id(&[b"a", b"bc"]));
+    }
+}
