@@ -10,6 +10,7 @@ pub mod eviction;
 pub mod http_cache;
 pub mod identity;
 pub mod keying;
+pub mod ledger;
 pub mod merkle;
 pub mod path;
 pub mod range;
