@@ -87,6 +87,7 @@
 
 mod account;
 mod amount;
+pub mod audit;
 mod batch;
 mod invariants;
 mod state;
