@@ -2,6 +2,7 @@
 
 mod cache_sim;
 mod demo;
+mod ledger;
 mod router;
 mod signals;
 mod site;
@@ -39,6 +40,8 @@ enum Command {
     Site(site::SiteArgs),
     /// Run a whole network on this machine: origin, router, three terminals in three regions, traffic.
     Demo(demo::DemoArgs),
+    /// Audit a router's ledger: replay its log and check the signed head.
+    Ledger(ledger::LedgerArgs),
     /// Replay a request trace through the terminal's eviction policies and print hit ratios.
     CacheSim(cache_sim::CacheSimArgs),
 }
@@ -66,6 +69,7 @@ fn main() -> anyhow::Result<()> {
         Command::Account(args) => site::run_account(args),
         Command::Site(args) => site::run_site(args),
         Command::Demo(args) => demo::run(args),
+        Command::Ledger(args) => ledger::run(args),
         Command::CacheSim(args) => cache_sim::run(args),
     }
 }

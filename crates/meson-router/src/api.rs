@@ -16,7 +16,7 @@ use meson_store::{NewSite, QueryMode, Site, Store, StoreError};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::{control, redirect, Shared};
+use crate::{control, ledger_api, redirect, Shared};
 
 /// An API error: a status and a message, sent as `{"error": "..."}`.
 #[derive(Debug)]
@@ -75,6 +75,15 @@ pub(crate) fn app(shared: Arc<Shared>) -> Router {
         .route("/v1/sites/{host}/purge", post(purge_site))
         .route("/v1/sites/{host}/push", post(push_site))
         .route("/v1/jobs/{id}", get(job))
+        .route("/v1/sites/{host}/billing", get(ledger_api::site_billing))
+        .route(
+            "/v1/terminals/{node}/earnings",
+            get(ledger_api::terminal_earnings),
+        )
+        .route("/v1/ledger/head", get(ledger_api::head))
+        .route("/v1/ledger/log", get(ledger_api::log))
+        .route("/v1/ledger/accounts/{id}", get(ledger_api::account))
+        .route("/v1/ledger/mint", post(ledger_api::mint))
         .route("/v1/terminals", get(terminals))
         .route("/v1/terminals/{node}/rejections", get(rejections))
         .route(wire::REGISTER_PATH, post(control::register))
@@ -291,6 +300,10 @@ async fn add_site(
         })
         .await?;
     let info = site_info(&site);
+    // Its escrow exists from the start, so the owner can deposit before any traffic.
+    if let Err(e) = crate::billing::open_escrow(&s, site.id).await {
+        tracing::error!(site = %site.host, error = %e, "cannot open the site's escrow account");
+    }
     s.sites.insert(site);
     Ok((StatusCode::CREATED, Json(info)))
 }
@@ -324,7 +337,7 @@ struct StatsQuery {
 
 /// The caller's site `host`. Another account's site answers like a missing one: site names are not to be
 /// probed this way.
-async fn owned_site(s: &Shared, headers: &HeaderMap, host: &str) -> ApiResult<Site> {
+pub(crate) async fn owned_site(s: &Shared, headers: &HeaderMap, host: &str) -> ApiResult<Site> {
     let account_id = account(s, headers).await?;
     let host = host.to_ascii_lowercase();
     match s.store.site_by_host(&host).await? {

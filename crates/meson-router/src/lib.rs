@@ -18,8 +18,11 @@
 //! so after a restart every terminal is *down* until its next heartbeat.
 
 mod api;
+pub mod billing;
 mod control;
 mod jobs;
+mod ledger;
+mod ledger_api;
 pub mod redirect;
 mod registry;
 mod serial;
@@ -57,6 +60,8 @@ pub enum RouterError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("ledger: {0}")]
+    Ledger(#[from] ledger::LedgerError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -87,6 +92,11 @@ pub struct RouterConfig {
     pub probe_timeout: Duration,
     /// How far a control message's timestamp may be from the router's clock (default 60 s).
     pub max_skew_secs: u64,
+    /// The ledger's network name, in its signed head (default `meson-dev`).
+    pub network: String,
+    /// Charging sites and paying terminals per epoch; off (`None`, the default) leaves traffic
+    /// unaccounted in the ledger, for development networks.
+    pub billing: Option<billing::BillingConfig>,
 }
 
 impl RouterConfig {
@@ -100,6 +110,8 @@ impl RouterConfig {
             load_bound: 1.25,
             probe_timeout: Duration::from_secs(2),
             max_skew_secs: 60,
+            network: "meson-dev".into(),
+            billing: None,
         }
     }
 
@@ -138,6 +150,10 @@ pub(crate) struct Shared {
     pub serials: serial::Serials,
     pub prober: registry::Prober,
     pub jobs: jobs::Jobs,
+    pub ledger: ledger::LedgerService,
+    pub unfunded: billing::Unfunded,
+    /// Operator endpoints (minting) need this bearer token, from `DATA_DIR/operator.token`.
+    pub operator_token: String,
 }
 
 impl Shared {
@@ -179,6 +195,12 @@ impl Router {
             registry.load(record, &zones);
         }
         let sites = api::SiteCache::load(store.as_ref()).await?;
+        let ledger =
+            ledger::LedgerService::open(store.clone(), cfg.network.clone(), unix_now()).await?;
+        let operator_token =
+            meson_node::load_or_create(&cfg.data_dir.join("operator.token"), || {
+                hex::encode(rand::random::<[u8; 32]>())
+            })?;
         let listener = TcpListener::bind(cfg.listen)
             .await
             .map_err(|source| RouterError::Bind {
@@ -207,6 +229,9 @@ impl Router {
             registry,
             sites,
             serials,
+            ledger,
+            unfunded: billing::Unfunded::default(),
+            operator_token,
         });
         let (shutdown, rx) = watch::channel(false);
         let app = api::app(shared.clone());
@@ -223,14 +248,18 @@ impl Router {
                 tracing::error!(error = %e, "router listener failed");
             }
         });
-        let health = tokio::spawn(registry::health_loop(shared.clone(), rx));
+        let health = tokio::spawn(registry::health_loop(shared.clone(), rx.clone()));
+        let mut tasks = vec![server, health];
+        if let Some(b) = shared.cfg.billing.clone() {
+            tasks.push(tokio::spawn(billing::run(shared.clone(), b, rx)));
+        }
         tracing::info!(%addr, router = %id, "router listening");
         Ok(Router {
             addr,
             id,
             shared,
             shutdown,
-            tasks: vec![server, health],
+            tasks,
         })
     }
 

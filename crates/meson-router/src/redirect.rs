@@ -119,6 +119,7 @@ struct Outcomes {
     redirected: metrics::Counter,
     no_terminal: metrics::Counter,
     method: metrics::Counter,
+    unfunded: metrics::Counter,
 }
 
 fn outcomes() -> &'static Outcomes {
@@ -132,6 +133,7 @@ fn outcomes() -> &'static Outcomes {
             redirected: outcome("redirected"),
             no_terminal: outcome("no_terminal"),
             method: outcome("method"),
+            unfunded: outcome("unfunded"),
         }
     })
 }
@@ -155,6 +157,26 @@ fn redirect_inner(
     let normalized = meson_core::path::normalize(path)
         .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))?;
     let params = client_params(query);
+    if s.cfg.billing.is_some() && s.unfunded.contains(site.id) {
+        // Out of funds: the client goes to the origin itself. Never served by terminals for free.
+        outcomes().unfunded.increment(1);
+        let target = meson_core::keying::with_params(&normalized, &params);
+        let location =
+            HeaderValue::from_str(&format!("{}{target}", site.origin.trim_end_matches('/')))
+                .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))?;
+        return Ok((
+            StatusCode::FOUND,
+            [
+                (header::LOCATION, location),
+                (
+                    header::HeaderName::from_static("x-meson-billing"),
+                    HeaderValue::from_static("escrow-empty"),
+                ),
+            ],
+            "the site's escrow is empty: served by its origin\n",
+        )
+            .into_response());
+    }
     let keyed = keyed_path(&normalized, &params, site.query_mode);
     let cache_key = cache_key(&site.host, &keyed);
     let region = s.zones.region_of(client);

@@ -88,11 +88,16 @@ struct Net {
 }
 
 async fn network() -> Net {
+    network_with(|_| {}).await
+}
+
+async fn network_with(tweak: impl FnOnce(&mut meson_router::RouterConfig)) -> Net {
     let rdir = tempfile::tempdir().unwrap();
     let router = start(rdir.path(), |c| {
         c.coverage_zones = Some(ZONES.into());
         c.heartbeat = Duration::from_secs(1);
         c.ticket_lifetime_secs = 2;
+        tweak(c);
     })
     .await;
     let origin = Origin::start().await;
@@ -496,4 +501,210 @@ async fn purges_reach_every_holder_and_pushes_land_where_clients_will_be_sent() 
     eu.shutdown().await;
     na.shutdown().await;
     net.router.shutdown().await;
+}
+
+/// Polls until `f` yields a value, for at most [`WAIT`].
+async fn poll<T, F: std::future::Future<Output = Option<T>>>(
+    what: &str,
+    mut f: impl FnMut() -> F,
+) -> T {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn billing_view(router: SocketAddr, key: &str) -> Value {
+    let got = call(
+        router,
+        "GET",
+        &format!("/v1/sites/{SITE}/billing?epochs=100"),
+        &[("authorization", &format!("Bearer {key}"))],
+        None,
+    )
+    .await;
+    assert_eq!(got.status, 200, "{:?}", got.json);
+    got.json
+}
+
+fn tokens(v: &Value) -> u128 {
+    meson_core::ledger::parse_amount(v.as_str().unwrap_or("0")).unwrap()
+}
+
+/// Replays the router's published log as an auditor would and checks it against the signed head.
+async fn audit(router: SocketAddr) -> meson_core::ledger::audit::Replay {
+    let head: meson_core::ledger::audit::SignedHead =
+        serde_json::from_value(call(router, "GET", "/v1/ledger/head", &[], None).await.json)
+            .unwrap();
+    head.verify(None).unwrap();
+    let log = call(router, "GET", "/v1/ledger/log?after=0", &[], None)
+        .await
+        .json;
+    let mut r = meson_core::ledger::audit::Replay::new();
+    for e in log["entries"].as_array().unwrap() {
+        let h = |k: &str| -> [u8; 32] {
+            hex::decode(e[k].as_str().unwrap())
+                .unwrap()
+                .try_into()
+                .unwrap()
+        };
+        r.push(
+            e["seq"].as_u64().unwrap(),
+            &h("prev_hash"),
+            &h("hash"),
+            e["body"].as_str().unwrap(),
+        )
+        .unwrap();
+    }
+    r.matches(&head.head).unwrap();
+    r
+}
+
+#[tokio::test]
+async fn an_epoch_charges_the_escrow_pays_the_terminal_burns_the_fee_once_and_audits_clean() {
+    let billing = meson_router::billing::BillingConfig {
+        epoch_secs: 2,
+        price_per_gib: meson_core::ledger::ONE_TOKEN,
+        fee_bps: 2_000,
+    };
+    let net = network_with(|c| c.billing = Some(billing.clone())).await;
+    let a = net.router.addr;
+    let body = meson_testkit::pattern(1 << 20, 5);
+    net.origin
+        .set("/big.bin", Resource::cacheable(body.clone()));
+    let dir = tempfile::tempdir().unwrap();
+    let t = network_terminal(a, "127.0.0.10", dir.path(), TicketPolicy::Bounce).await;
+    joined(a, &t, 1).await;
+
+    // No funds: clients are sent to the origin, not served for free.
+    let unfunded = poll("an empty escrow sends clients to the origin", || async {
+        let url = format!("http://{a}/big.bin");
+        let r = get_url_from(ip("127.0.0.11"), &url, &[("host", SITE)])
+            .await
+            .unwrap();
+        (r.header("x-meson-billing") == "escrow-empty").then_some(r)
+    })
+    .await;
+    assert_eq!(
+        unfunded.header("location"),
+        format!("{}/big.bin", net.origin.url())
+    );
+
+    // The owner's deposit: the operator mints the tokens bought into the site's escrow.
+    let view = billing_view(a, &net.key).await;
+    let escrow: u128 = view["escrow_account"].as_str().unwrap().parse().unwrap();
+    let op = std::fs::read_to_string(net._dirs[0].path().join("operator.token")).unwrap();
+    let mint = json!({"id": "77", "to": escrow.to_string(), "amount": "10"});
+    let auth = format!("Bearer {}", op.trim());
+    let minted = call(
+        a,
+        "POST",
+        "/v1/ledger/mint",
+        &[("authorization", &auth)],
+        Some(mint.clone()),
+    )
+    .await;
+    assert_eq!(
+        (minted.status, &minted.json["outcome"]),
+        (200, &json!("created")),
+        "{:?}",
+        minted.json
+    );
+    let again = call(
+        a,
+        "POST",
+        "/v1/ledger/mint",
+        &[("authorization", &auth)],
+        Some(mint),
+    )
+    .await;
+    assert_eq!(
+        again.json["outcome"], "exists",
+        "the same mint id applies once"
+    );
+    let no_op = call(
+        a,
+        "POST",
+        "/v1/ledger/mint",
+        &[("authorization", "Bearer nope")],
+        Some(json!({"id": "78", "to": "3", "amount": "1"})),
+    )
+    .await;
+    assert_eq!(no_op.status, 401);
+    eventually("the site is funded", || async {
+        billing_view(a, &net.key).await["funded"] == true
+    })
+    .await;
+
+    for from in ["127.0.0.11", "127.0.0.12", "127.0.0.13"] {
+        let (_, s) = through_router(a, from, "/big.bin").await;
+        assert_eq!(s.body, body);
+    }
+    t.shutdown().await;
+    let node = {
+        let v = call(a, "GET", "/v1/terminals", &[], None).await.json;
+        v["terminals"][0]["node_id"].as_str().unwrap().to_owned()
+    };
+    let view = poll("the epoch settles", || async {
+        let view = billing_view(a, &net.key).await;
+        let settled = view["epochs"]
+            .as_array()
+            .is_some_and(|e| !e.is_empty() && e.iter().all(|e| e["settled"] == true));
+        settled.then_some(view)
+    })
+    .await;
+
+    let bytes = 3 * body.len() as u64;
+    let want = meson_core::economics::line(bytes, billing.price_per_gib, billing.fee_bps, 10_000);
+    let epochs = view["epochs"].as_array().unwrap();
+    let spent: u128 = epochs.iter().map(|e| tokens(&e["spent"])).sum();
+    let burned: u128 = epochs.iter().map(|e| tokens(&e["fee_burned"])).sum();
+    assert_eq!((spent, burned), (want.paid(), want.fee), "{view:?}");
+    assert_eq!(
+        tokens(&view["escrow"]["balance"]),
+        10 * meson_core::ledger::ONE_TOKEN - want.paid()
+    );
+    let earnings = call(
+        a,
+        "GET",
+        &format!("/v1/terminals/{node}/earnings?epochs=100"),
+        &[],
+        None,
+    )
+    .await
+    .json;
+    assert_eq!(
+        tokens(&earnings["balance"]["balance"]),
+        want.earned,
+        "{earnings:?}"
+    );
+
+    let r = audit(a).await;
+    assert_eq!(r.ledger().issued(), 10 * meson_core::ledger::ONE_TOKEN);
+    assert_eq!(r.ledger().burned(), want.fee, "the burn equals the fee");
+
+    // A restart replays the log to the same head and settles nothing twice.
+    let head = call(a, "GET", "/v1/ledger/head", &[], None).await.json;
+    let rdir = net._dirs[0].path().to_path_buf();
+    net.router.shutdown().await;
+    let router = start(&rdir, |c| {
+        c.listen = a;
+        c.billing = Some(billing.clone());
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = call(a, "GET", "/v1/ledger/head", &[], None).await.json;
+    assert_eq!(
+        after["head"], head["head"],
+        "same state, nothing settled again"
+    );
+    audit(a).await;
+    router.shutdown().await;
 }

@@ -1,0 +1,264 @@
+//! Billing: each epoch, the usage the router accepted is charged to the site's escrow, paid to the
+//! terminals that served it and the protocol fee burned, by the formulas of [`meson_core::economics`].
+//!
+//! - A site's escrow is a ledger account ([`escrow_account`]) anyone can look up; tokens reach it by a
+//!   deposit (here, an operator's mint: the on-ramp where a customer buys tokens).
+//! - A terminal's earnings account ([`terminal_account`]) is owned by its node key.
+//! - An epoch is settled once it has ended: usage accepted during `[E·len, (E+1)·len)`, so every record
+//!   falls in exactly one epoch. Transfer ids are derived from (epoch, site, terminal), and a site's
+//!   transfers form one linked chain, so settling again after a crash applies nothing twice and never
+//!   half a site.
+//! - A site whose escrow is empty is not served by terminals: its clients are redirected to its origin
+//!   (`X-Meson-Billing: escrow-empty`), never silently served for free.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use meson_core::economics::{fit_to_escrow, line, settlement_id, Line};
+use meson_core::ledger::{AccountKind, Batch, NewAccount, Transfer, TransferCode, TransferFlags};
+use tokio::sync::watch;
+
+use crate::ledger::{LedgerError, BURN};
+use crate::Shared;
+
+/// Prices and fee; billing is off when the router has none.
+#[derive(Debug, Clone)]
+pub struct BillingConfig {
+    /// Seconds per epoch (default 3600).
+    pub epoch_secs: u64,
+    /// Base units charged per GiB served (default 0.1 token).
+    pub price_per_gib: u128,
+    /// The burned protocol fee, in basis points of the charge (default 2000: 20 %).
+    pub fee_bps: u32,
+}
+
+impl Default for BillingConfig {
+    fn default() -> Self {
+        BillingConfig {
+            epoch_secs: 3600,
+            price_per_gib: meson_core::ledger::ONE_TOKEN / 10,
+            fee_bps: 2_000,
+        }
+    }
+}
+
+pub fn escrow_account(site_id: i64) -> u128 {
+    settlement_id(&[b"escrow", &site_id.to_le_bytes()])
+}
+
+pub fn terminal_account(node: &[u8; 32]) -> u128 {
+    settlement_id(&[b"terminal", node])
+}
+
+fn payout_id(epoch: u64, site: i64, node: &[u8; 32]) -> u128 {
+    settlement_id(&[b"payout", &epoch.to_le_bytes(), &site.to_le_bytes(), node])
+}
+
+fn fee_id(epoch: u64, site: i64, node: &[u8; 32]) -> u128 {
+    settlement_id(&[b"fee", &epoch.to_le_bytes(), &site.to_le_bytes(), node])
+}
+
+/// Sites whose escrow holds nothing; read on every redirect, refreshed by the billing task.
+#[derive(Default)]
+pub(crate) struct Unfunded(RwLock<HashSet<i64>>);
+
+impl Unfunded {
+    pub fn contains(&self, site: i64) -> bool {
+        self.0
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&site)
+    }
+
+    fn set(&self, sites: HashSet<i64>) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = sites;
+    }
+}
+
+/// Opens the escrow account of a site (idempotent).
+pub(crate) async fn open_escrow(s: &Shared, site_id: i64) -> Result<u128, LedgerError> {
+    let id = escrow_account(site_id);
+    s.ledger
+        .submit(Batch::CreateAccounts {
+            now: crate::unix_now(),
+            accounts: vec![NewAccount {
+                id,
+                kind: AccountKind::Escrow,
+                owner: None,
+                user_data: site_id as u128,
+            }],
+        })
+        .await?;
+    Ok(id)
+}
+
+/// Settles epoch `epoch` for every site with accepted usage in it. Returns how many sites it settled now.
+pub(crate) async fn settle(
+    s: &Shared,
+    cfg: &BillingConfig,
+    epoch: u64,
+) -> Result<usize, LedgerError> {
+    let from = epoch * cfg.epoch_secs;
+    let sums = s
+        .store
+        .usage_accepted_between(from, from + cfg.epoch_secs)
+        .await?;
+    let mut by_site: BTreeMap<i64, Vec<([u8; 32], u64)>> = BTreeMap::new();
+    for u in sums {
+        by_site
+            .entry(u.site_id)
+            .or_default()
+            .push((u.terminal, u.bytes));
+    }
+    let mut settled = 0;
+    for (site, terminals) in by_site {
+        let ids: Vec<u128> = terminals
+            .iter()
+            .flat_map(|(node, _)| [fee_id(epoch, site, node), payout_id(epoch, site, node)])
+            .collect();
+        // The site's transfers are one chain: if any exists, the site's epoch is settled.
+        if s.ledger
+            .read(|l| ids.iter().any(|id| l.transfer(*id).is_some()))
+            .await
+        {
+            continue;
+        }
+        let escrow = open_escrow(s, site).await?;
+        let mut accounts: Vec<NewAccount> = terminals
+            .iter()
+            .map(|(node, _)| NewAccount {
+                id: terminal_account(node),
+                kind: AccountKind::Terminal,
+                owner: Some(*node),
+                user_data: 0,
+            })
+            .collect();
+        accounts.dedup_by_key(|a| a.id);
+        let now = crate::unix_now();
+        s.ledger
+            .submit(Batch::CreateAccounts { now, accounts })
+            .await?;
+        let available = s
+            .ledger
+            .account(escrow)
+            .await
+            .and_then(|a| a.available())
+            .unwrap_or(0);
+        let mut lines: Vec<Line> = terminals
+            .iter()
+            .map(|(_, bytes)| line(*bytes, cfg.price_per_gib, cfg.fee_bps, 10_000))
+            .collect();
+        fit_to_escrow(&mut lines, available);
+        let mut transfers = Vec::new();
+        for ((node, _), l) in terminals.iter().zip(&lines) {
+            let mut fee = Transfer::new(
+                fee_id(epoch, site, node),
+                escrow,
+                BURN,
+                l.fee,
+                TransferCode::Burn,
+            );
+            let mut pay = Transfer::new(
+                payout_id(epoch, site, node),
+                escrow,
+                terminal_account(node),
+                l.earned,
+                TransferCode::Payout,
+            );
+            fee.user_data = u128::from(epoch);
+            pay.user_data = u128::from(epoch);
+            transfers.push(fee);
+            transfers.push(pay);
+        }
+        // A zero amount is not a transfer (a few bytes cost less than a base unit).
+        transfers.retain(|t| t.amount > 0);
+        if transfers.is_empty() {
+            continue;
+        }
+        let last = transfers.len() - 1;
+        for (i, t) in transfers.iter_mut().enumerate() {
+            t.flags = TransferFlags {
+                linked: i < last,
+                ..TransferFlags::default()
+            };
+        }
+        let results = s
+            .ledger
+            .submit(Batch::CreateTransfers { now, transfers })
+            .await?;
+        tracing::info!(
+            epoch,
+            site,
+            terminals = terminals.len(),
+            ?results,
+            "epoch settled for site"
+        );
+        settled += 1;
+    }
+    Ok(settled)
+}
+
+/// What epoch `epoch` settled for a site on a terminal, (fee burned, paid to the terminal), or None if
+/// it is not settled yet.
+pub(crate) async fn settled(
+    s: &Shared,
+    epoch: u64,
+    site: i64,
+    node: &[u8; 32],
+) -> Option<(u128, u128)> {
+    let (fee, pay) = (fee_id(epoch, site, node), payout_id(epoch, site, node));
+    s.ledger
+        .read(|l| {
+            let (f, p) = (l.transfer(fee), l.transfer(pay));
+            (f.is_some() || p.is_some())
+                .then(|| (f.map_or(0, |t| t.amount), p.map_or(0, |t| t.amount)))
+        })
+        .await
+}
+
+/// Which sites' escrow is empty.
+async fn refresh_unfunded(s: &Shared) -> Result<(), LedgerError> {
+    let sites = s.store.list_all_sites().await?;
+    let mut empty = HashSet::new();
+    for site in sites {
+        let funded = s
+            .ledger
+            .account(escrow_account(site.id))
+            .await
+            .and_then(|a| a.available())
+            .is_some_and(|v| v > 0);
+        if !funded {
+            empty.insert(site.id);
+        }
+    }
+    s.unfunded.set(empty);
+    Ok(())
+}
+
+/// Settles each epoch once it has ended, and keeps the set of unfunded sites current.
+pub(crate) async fn run(s: Arc<Shared>, cfg: BillingConfig, mut stop: watch::Receiver<bool>) {
+    let tick = Duration::from_secs((cfg.epoch_secs / 4).clamp(1, 30));
+    // Epochs back from now to (re)check after a start: settling is idempotent, so a router that was down
+    // catches up and one that was not does nothing twice.
+    let mut next = (crate::unix_now() / cfg.epoch_secs).saturating_sub(24);
+    loop {
+        let current = crate::unix_now() / cfg.epoch_secs;
+        while next < current {
+            match settle(&s, &cfg, next).await {
+                Ok(_) => next += 1,
+                Err(e) => {
+                    tracing::error!(epoch = next, error = %e, "settlement failed; retrying");
+                    break;
+                }
+            }
+        }
+        if let Err(e) = refresh_unfunded(&s).await {
+            tracing::warn!(error = %e, "cannot refresh the funded sites");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(tick) => {}
+            _ = stop.wait_for(|v| *v) => return,
+        }
+    }
+}

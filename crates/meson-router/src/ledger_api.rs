@@ -1,0 +1,283 @@
+//! The ledger over HTTP: its signed head and audit log for anyone, accounts by id, each site's escrow and
+//! spend per epoch for its owner, a terminal's earnings per epoch, and the operator's mint.
+//!
+//! | method, path | who | what |
+//! | --- | --- | --- |
+//! | `GET /v1/ledger/head` | anyone | the head the router signs ([`meson_core::ledger::audit::SignedHead`]) |
+//! | `GET /v1/ledger/log?after=N&limit=M` | anyone | audit log entries after `N` (at most 1000) |
+//! | `GET /v1/ledger/accounts/{id}` | anyone | an account's totals, balance and available funds |
+//! | `POST /v1/ledger/mint` | operator | `{"id","to","amount"}`: new tokens into an account (a purchase) |
+//! | `GET /v1/sites/{host}/billing?epochs=N` | site owner | escrow account and balance, spend per epoch |
+//! | `GET /v1/terminals/{node}/earnings?epochs=N` | anyone | a terminal's earnings account and payouts per epoch |
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::Json;
+use meson_core::identity::NodeId;
+use meson_core::ledger::{
+    format_amount, parse_amount, u128_string, Account, Batch, BatchResults, Transfer, TransferCode,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::api::{bad_request, owned_site, ApiError, ApiResult, JsonBody};
+use crate::billing::{escrow_account, terminal_account};
+use crate::ledger::ISSUANCE;
+use crate::Shared;
+
+fn ledger_error(e: crate::ledger::LedgerError) -> ApiError {
+    tracing::error!(error = %e, "ledger write failed");
+    ApiError(StatusCode::SERVICE_UNAVAILABLE, format!("ledger: {e}"))
+}
+
+fn account_view(a: &Account) -> Value {
+    let amount = |v: Option<u128>| v.map(format_amount);
+    json!({
+        "id": a.id.to_string(),
+        "kind": a.kind,
+        "balance": amount(a.balance()),
+        "available": amount(a.available()),
+        "debits_posted": a.debits_posted.to_string(),
+        "credits_posted": a.credits_posted.to_string(),
+        "debits_pending": a.debits_pending.to_string(),
+        "credits_pending": a.credits_pending.to_string(),
+    })
+}
+
+pub(crate) async fn head(State(s): State<Arc<Shared>>) -> Json<Value> {
+    Json(json!(s.ledger.head(&s.key).await))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct LogQuery {
+    after: Option<u64>,
+    limit: Option<usize>,
+}
+
+pub(crate) async fn log(
+    State(s): State<Arc<Shared>>,
+    Query(q): Query<LogQuery>,
+) -> ApiResult<Json<Value>> {
+    let limit = q.limit.unwrap_or(1000).clamp(1, 1000);
+    let entries = s.store.ledger_entries(q.after.unwrap_or(0), limit).await?;
+    let next = (entries.len() == limit)
+        .then(|| entries.last().map(|e| e.seq))
+        .flatten();
+    let entries: Vec<Value> = entries
+        .into_iter()
+        .map(|e| {
+            json!({
+                "seq": e.seq,
+                "prev_hash": hex::encode(e.prev_hash),
+                "hash": hex::encode(e.hash),
+                "body": e.body,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "entries": entries, "next": next })))
+}
+
+pub(crate) async fn account(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let id: u128 = id
+        .parse()
+        .map_err(|_| bad_request(format!("{id:?} is not an account id (a decimal number)")))?;
+    match s.ledger.account(id).await {
+        Some(a) => Ok(Json(account_view(&a))),
+        None => Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("unknown account {id}"),
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MintRequest {
+    /// The transfer id: the same request sent twice mints once.
+    #[serde(with = "u128_string")]
+    id: u128,
+    #[serde(with = "u128_string")]
+    to: u128,
+    /// Tokens, with up to 9 decimals.
+    amount: String,
+}
+
+/// Checks the operator's bearer token in constant time.
+fn operator(s: &Shared, headers: &HeaderMap) -> ApiResult<()> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let expected = s.operator_token.as_bytes();
+    let same = presented.len() == expected.len()
+        && presented
+            .bytes()
+            .zip(expected)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if same {
+        Ok(())
+    } else {
+        Err(ApiError(
+            StatusCode::UNAUTHORIZED,
+            "operator token required (DATA_DIR/operator.token)".into(),
+        ))
+    }
+}
+
+pub(crate) async fn mint(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<MintRequest>,
+) -> ApiResult<Json<Value>> {
+    operator(&s, &headers)?;
+    let amount = parse_amount(&req.amount).map_err(|e| bad_request(format!("amount: {e}")))?;
+    let batch = Batch::CreateTransfers {
+        now: crate::unix_now(),
+        transfers: vec![Transfer::new(
+            req.id,
+            ISSUANCE,
+            req.to,
+            amount,
+            TransferCode::Mint,
+        )],
+    };
+    let results = s.ledger.submit(batch).await.map_err(ledger_error)?;
+    match results {
+        BatchResults::Transfers(r) => match r.into_iter().next() {
+            Some(Ok(outcome)) => Ok(Json(
+                json!({ "outcome": outcome, "amount": format_amount(amount) }),
+            )),
+            Some(Err(e)) => Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())),
+            None => Err(bad_request("empty batch")),
+        },
+        _ => Err(bad_request("unexpected batch result")),
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct EpochsQuery {
+    epochs: Option<u64>,
+}
+
+/// The last `n` ended epochs, oldest first, and the billing config; `409` when billing is off.
+fn epochs(s: &Shared, n: Option<u64>) -> ApiResult<(u64, Vec<u64>)> {
+    let cfg =
+        s.cfg.billing.as_ref().ok_or_else(|| {
+            ApiError(StatusCode::CONFLICT, "billing is off on this router".into())
+        })?;
+    let current = crate::unix_now() / cfg.epoch_secs;
+    let n = n.unwrap_or(24).clamp(1, 24 * 31);
+    Ok((
+        cfg.epoch_secs,
+        (current.saturating_sub(n)..current).collect(),
+    ))
+}
+
+/// One epoch's accepted usage among the lines `keep` selects, and what settling it moved.
+struct EpochTotal {
+    bytes: u64,
+    fee: u128,
+    earned: u128,
+    /// Every selected line is settled (an ended epoch is settled within a few seconds).
+    settled: bool,
+}
+
+/// For each epoch with usage among the lines `keep` selects: its bytes and settlement.
+async fn settled_per_epoch(
+    s: &Shared,
+    epoch_secs: u64,
+    epochs: &[u64],
+    keep: impl Fn(i64, &[u8; 32]) -> bool,
+) -> ApiResult<BTreeMap<u64, EpochTotal>> {
+    let mut out = BTreeMap::new();
+    for &e in epochs {
+        let sums = s
+            .store
+            .usage_accepted_between(e * epoch_secs, (e + 1) * epoch_secs)
+            .await?;
+        let mut t = EpochTotal {
+            bytes: 0,
+            fee: 0,
+            earned: 0,
+            settled: true,
+        };
+        for u in sums.iter().filter(|u| keep(u.site_id, &u.terminal)) {
+            match crate::billing::settled(s, e, u.site_id, &u.terminal).await {
+                Some((f, p)) => {
+                    t.fee += f;
+                    t.earned += p;
+                }
+                None => t.settled = false,
+            }
+            t.bytes += u.bytes;
+        }
+        if t.bytes > 0 {
+            out.insert(e, t);
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) async fn site_billing(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(host): Path<String>,
+    Query(q): Query<EpochsQuery>,
+) -> ApiResult<Json<Value>> {
+    let site = owned_site(&s, &headers, &host).await?;
+    let (epoch_secs, epochs) = epochs(&s, q.epochs)?;
+    let escrow = escrow_account(site.id);
+    let balance = s.ledger.account(escrow).await.map(|a| account_view(&a));
+    let per = settled_per_epoch(&s, epoch_secs, &epochs, |id, _| id == site.id).await?;
+    let rows: Vec<Value> = per
+        .iter()
+        .map(|(e, t)| {
+            json!({ "epoch": e, "start": e * epoch_secs, "bytes": t.bytes, "settled": t.settled,
+                    "spent": format_amount(t.fee + t.earned), "fee_burned": format_amount(t.fee),
+                    "paid_to_terminals": format_amount(t.earned) })
+        })
+        .collect();
+    Ok(Json(json!({
+        "host": site.host,
+        "escrow_account": escrow.to_string(),
+        "escrow": balance,
+        "funded": !s.unfunded.contains(site.id),
+        "epoch_secs": epoch_secs,
+        "epochs": rows,
+    })))
+}
+
+pub(crate) async fn terminal_earnings(
+    State(s): State<Arc<Shared>>,
+    Path(node): Path<String>,
+    Query(q): Query<EpochsQuery>,
+) -> ApiResult<Json<Value>> {
+    let id: NodeId = node
+        .parse()
+        .map_err(|e| bad_request(format!("{node:?} is not a node id: {e}")))?;
+    let (epoch_secs, epochs) = epochs(&s, q.epochs)?;
+    let account = terminal_account(id.as_bytes());
+    let per = settled_per_epoch(&s, epoch_secs, &epochs, |_, t| t == id.as_bytes()).await?;
+    let rows: Vec<Value> = per
+        .iter()
+        .map(|(e, t)| {
+            json!({ "epoch": e, "start": e * epoch_secs, "bytes": t.bytes, "settled": t.settled,
+                    "earned": format_amount(t.earned) })
+        })
+        .collect();
+    Ok(Json(json!({
+        "node_id": id.to_string(),
+        "account": account.to_string(),
+        "balance": s.ledger.account(account).await.map(|a| account_view(&a)),
+        "epoch_secs": epoch_secs,
+        "epochs": rows,
+    })))
+}
