@@ -32,6 +32,22 @@ pub struct RouterArgs {
     /// Bounded-loads factor: a terminal above this multiple of its fair share of load is skipped.
     #[arg(long, env = "MESON_LOAD_BOUND", default_value_t = 1.25)]
     load_bound: f64,
+    /// The ledger's network name, written into its signed head.
+    #[arg(long, env = "MESON_NETWORK", default_value = "meson-dev")]
+    network: String,
+    /// Charge sites and pay terminals each epoch from accepted usage; sites with an empty escrow are
+    /// then sent to their origin. Off: traffic is not charged (development networks).
+    #[arg(long, env = "MESON_BILLING")]
+    billing: bool,
+    /// Seconds per billing epoch.
+    #[arg(long, env = "MESON_EPOCH_SECS", default_value_t = 3600)]
+    epoch_secs: u64,
+    /// Tokens charged per GiB served (up to 9 decimals).
+    #[arg(long, env = "MESON_PRICE_PER_GIB", default_value = "0.1")]
+    price_per_gib: String,
+    /// Protocol fee burned, in basis points of the charge (2000 = 20 %).
+    #[arg(long, env = "MESON_FEE_BPS", default_value_t = 2000)]
+    fee_bps: u32,
 }
 
 pub fn run(args: RouterArgs) -> anyhow::Result<()> {
@@ -39,6 +55,19 @@ pub fn run(args: RouterArgs) -> anyhow::Result<()> {
     cfg.heartbeat = Duration::from_secs(args.heartbeat_secs.max(1));
     cfg.ticket_lifetime_secs = args.ticket_lifetime;
     cfg.load_bound = args.load_bound;
+    cfg.network = args.network.clone();
+    if args.billing {
+        if args.epoch_secs == 0 || args.fee_bps > 10_000 {
+            anyhow::bail!("--epoch-secs must be positive and --fee-bps at most 10000");
+        }
+        let price = meson_core::ledger::parse_amount(&args.price_per_gib)
+            .with_context(|| format!("--price-per-gib {:?}", args.price_per_gib))?;
+        cfg.billing = Some(meson_router::billing::BillingConfig {
+            epoch_secs: args.epoch_secs,
+            price_per_gib: price,
+            fee_bps: args.fee_bps,
+        });
+    }
     if let Some(path) = &args.coverage_zones {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading coverage zones {}", path.display()))?;
@@ -55,6 +84,10 @@ pub fn run(args: RouterArgs) -> anyhow::Result<()> {
         println!(
             "meson-cdn router serving http://{} (id {})",
             router.addr, router.id
+        );
+        println!(
+            "operator token in {}",
+            args.data_dir.join("operator.token").display()
         );
         stop.wait().await;
         tracing::info!("shutting down");
