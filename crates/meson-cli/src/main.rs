@@ -7,6 +7,7 @@ mod router;
 mod signals;
 mod site;
 mod terminal;
+mod wallet;
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -42,6 +43,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Audit a router's ledger: replay its log and check the signed head.
     Ledger(ledger::LedgerArgs),
+    /// Balances, terminal earnings and verified payout proofs from a router's ledger.
+    Wallet(wallet::WalletArgs),
     /// Replay a request trace through the terminal's eviction policies and print hit ratios.
     CacheSim(cache_sim::CacheSimArgs),
 }
@@ -70,6 +73,7 @@ fn main() -> anyhow::Result<()> {
         Command::Site(args) => site::run_site(args),
         Command::Demo(args) => demo::run(args),
         Command::Ledger(args) => ledger::run(args),
+        Command::Wallet(args) => wallet::run(args),
         Command::CacheSim(args) => cache_sim::run(args),
     }
 }

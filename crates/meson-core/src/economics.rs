@@ -82,6 +82,18 @@ pub fn payout_leaf(epoch: u64, index: u64, account: u128, amount: u128) -> [u8; 
     out
 }
 
+/// The domain of the router's signature over an epoch's payout root.
+pub const PAYOUT_ROOT_DOMAIN: &str = "meson/v1/payout-root";
+
+/// What the router signs for an epoch's payout root: `epoch (u64 BE) ‖ leaf count (u64 BE) ‖ root`.
+pub fn payout_root_message(epoch: u64, size: u64, root: &[u8; 32]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(48);
+    m.extend_from_slice(&epoch.to_be_bytes());
+    m.extend_from_slice(&size.to_be_bytes());
+    m.extend_from_slice(root);
+    m
+}
+
 /// A transfer id derived from what it settles, so that settling the same epoch again (after a crash)
 /// produces the same ids and the ledger applies each transfer once.
 pub fn settlement_id(parts: &[&[u8]]) -> u128 {

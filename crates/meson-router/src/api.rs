@@ -84,6 +84,11 @@ pub(crate) fn app(shared: Arc<Shared>) -> Router {
         .route("/v1/ledger/log", get(ledger_api::log))
         .route("/v1/ledger/accounts/{id}", get(ledger_api::account))
         .route("/v1/ledger/mint", post(ledger_api::mint))
+        .route("/v1/ledger/payouts/{epoch}", get(ledger_api::payouts))
+        .route(
+            "/v1/ledger/payouts/{epoch}/proof/{account}",
+            get(ledger_api::payout_proof),
+        )
         .route("/v1/terminals", get(terminals))
         .route("/v1/terminals/{node}/rejections", get(rejections))
         .route(wire::REGISTER_PATH, post(control::register))

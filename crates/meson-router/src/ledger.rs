@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use meson_core::identity::NodeKey;
 use meson_core::ledger::audit::{encode_entry, Head, Replay, SignedHead};
-use meson_core::ledger::{Account, AccountKind, Batch, BatchResults, Ledger, NewAccount, Outcome};
+use meson_core::ledger::{Account, AccountKind, Batch, BatchResults, Ledger, NewAccount};
 use meson_store::{LedgerEntry, Store, StoreError};
 use tokio::sync::Mutex;
 
@@ -54,15 +54,6 @@ async fn replay(store: &dyn Store) -> Result<State, LedgerError> {
     Ok(State { ledger, seq, hash })
 }
 
-/// Whether a batch changed the ledger (and so belongs in the log).
-fn changed(results: &BatchResults) -> bool {
-    match results {
-        BatchResults::Accounts(r) => r.iter().any(|r| matches!(r, Ok(Outcome::Created))),
-        BatchResults::Transfers(r) => r.iter().any(|r| matches!(r, Ok(Outcome::Created))),
-        BatchResults::Expired(ids) => !ids.is_empty(),
-    }
-}
-
 impl LedgerService {
     /// Rebuilds the ledger from the store's log, verifying it, and opens the system accounts.
     pub async fn open(
@@ -105,7 +96,7 @@ impl LedgerService {
     pub async fn submit(&self, batch: Batch) -> Result<BatchResults, LedgerError> {
         let mut st = self.state.lock().await;
         let results = st.ledger.apply(&batch);
-        if !changed(&results) {
+        if !results.changed() {
             return Ok(results);
         }
         let seq = st.seq + 1;

@@ -9,6 +9,8 @@
 //! | `POST /v1/ledger/mint` | operator | `{"id","to","amount"}`: new tokens into an account (a purchase) |
 //! | `GET /v1/sites/{host}/billing?epochs=N` | site owner | escrow account and balance, spend per epoch |
 //! | `GET /v1/terminals/{node}/earnings?epochs=N` | anyone | a terminal's earnings account and payouts per epoch |
+//! | `GET /v1/ledger/payouts/{epoch}` | anyone | the epoch's payout leaves and their Merkle root, signed |
+//! | `GET /v1/ledger/payouts/{epoch}/proof/{account}` | anyone | one payout's leaf and audit path |
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,10 +18,12 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
+use meson_core::economics::{payout_leaf, payout_root_message, PAYOUT_ROOT_DOMAIN};
 use meson_core::identity::NodeId;
 use meson_core::ledger::{
     format_amount, parse_amount, u128_string, Account, Batch, BatchResults, Transfer, TransferCode,
 };
+use meson_core::merkle;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -279,5 +283,104 @@ pub(crate) async fn terminal_earnings(
         "balance": s.ledger.account(account).await.map(|a| account_view(&a)),
         "epoch_secs": epoch_secs,
         "epochs": rows,
+    })))
+}
+
+/// The epoch's payouts, one leaf per terminal account in account order: (index, account, amount).
+async fn payout_leaves(s: &Shared, epoch: u64) -> ApiResult<Vec<(u64, u128, u128)>> {
+    let cfg =
+        s.cfg.billing.as_ref().ok_or_else(|| {
+            ApiError(StatusCode::CONFLICT, "billing is off on this router".into())
+        })?;
+    if epoch >= crate::unix_now() / cfg.epoch_secs {
+        return Err(bad_request(format!("epoch {epoch} has not ended")));
+    }
+    let sums = s
+        .store
+        .usage_accepted_between(epoch * cfg.epoch_secs, (epoch + 1) * cfg.epoch_secs)
+        .await?;
+    let mut by_account: BTreeMap<u128, u128> = BTreeMap::new();
+    for u in &sums {
+        match crate::billing::settled(s, epoch, u.site_id, &u.terminal).await {
+            Some((_, earned)) if earned > 0 => {
+                *by_account.entry(terminal_account(&u.terminal)).or_default() += earned
+            }
+            Some(_) => {}
+            None => {
+                return Err(ApiError(
+                    StatusCode::CONFLICT,
+                    format!("epoch {epoch} is not settled yet"),
+                ))
+            }
+        }
+    }
+    Ok(by_account
+        .into_iter()
+        .enumerate()
+        .map(|(i, (account, amount))| (i as u64, account, amount))
+        .collect())
+}
+
+fn leaf_hashes(epoch: u64, leaves: &[(u64, u128, u128)]) -> Vec<merkle::Hash> {
+    leaves
+        .iter()
+        .map(|(i, a, v)| merkle::leaf_hash(&payout_leaf(epoch, *i, *a, *v)))
+        .collect()
+}
+
+pub(crate) async fn payouts(
+    State(s): State<Arc<Shared>>,
+    Path(epoch): Path<u64>,
+) -> ApiResult<Json<Value>> {
+    let leaves = payout_leaves(&s, epoch).await?;
+    let root = merkle::root(&leaf_hashes(epoch, &leaves));
+    let signature = s
+        .key
+        .sign(
+            PAYOUT_ROOT_DOMAIN,
+            &payout_root_message(epoch, leaves.len() as u64, &root),
+        )
+        .to_string();
+    let rows: Vec<Value> = leaves
+        .iter()
+        .map(|(i, a, v)| json!({ "index": i, "account": a.to_string(), "amount": v.to_string() }))
+        .collect();
+    Ok(Json(json!({
+        "epoch": epoch,
+        "root": hex::encode(root),
+        "size": leaves.len(),
+        "signer": s.id,
+        "signature": signature,
+        "leaves": rows,
+    })))
+}
+
+pub(crate) async fn payout_proof(
+    State(s): State<Arc<Shared>>,
+    Path((epoch, account)): Path<(u64, String)>,
+) -> ApiResult<Json<Value>> {
+    let account: u128 = account
+        .parse()
+        .map_err(|_| bad_request(format!("{account:?} is not an account id")))?;
+    let leaves = payout_leaves(&s, epoch).await?;
+    let Some(&(index, _, amount)) = leaves.iter().find(|(_, a, _)| *a == account) else {
+        return Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("account {account} has no payout in epoch {epoch}"),
+        ));
+    };
+    let hashes = leaf_hashes(epoch, &leaves);
+    let path: Vec<String> = merkle::inclusion_path(&hashes, index as usize)
+        .iter()
+        .map(hex::encode)
+        .collect();
+    Ok(Json(json!({
+        "epoch": epoch,
+        "index": index,
+        "account": account.to_string(),
+        "amount": amount.to_string(),
+        "size": leaves.len(),
+        "path": path,
+        "root": hex::encode(merkle::root(&hashes)),
     })))
 }

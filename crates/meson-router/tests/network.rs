@@ -686,6 +686,54 @@ async fn an_epoch_charges_the_escrow_pays_the_terminal_burns_the_fee_once_and_au
         "{earnings:?}"
     );
 
+    // The epoch's payout root: the terminal's payout is a leaf anyone can check against the signed root.
+    let epoch = epochs[0]["epoch"].as_u64().unwrap();
+    let account = earnings["account"].as_str().unwrap();
+    let payouts = call(a, "GET", &format!("/v1/ledger/payouts/{epoch}"), &[], None)
+        .await
+        .json;
+    let proof = call(
+        a,
+        "GET",
+        &format!("/v1/ledger/payouts/{epoch}/proof/{account}"),
+        &[],
+        None,
+    )
+    .await
+    .json;
+    assert_eq!(proof["amount"], want.earned.to_string(), "{proof:?}");
+    let h = |v: &Value| -> [u8; 32] {
+        hex::decode(v.as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap()
+    };
+    let root = h(&payouts["root"]);
+    let path: Vec<[u8; 32]> = proof["path"].as_array().unwrap().iter().map(h).collect();
+    let (index, size) = (
+        proof["index"].as_u64().unwrap(),
+        proof["size"].as_u64().unwrap(),
+    );
+    let leaf = meson_core::merkle::leaf_hash(&meson_core::economics::payout_leaf(
+        epoch,
+        index,
+        account.parse().unwrap(),
+        want.earned,
+    ));
+    assert!(meson_core::merkle::verify_inclusion(
+        index, size, &leaf, &path, &root
+    ));
+    let sig: meson_core::identity::Signature =
+        payouts["signature"].as_str().unwrap().parse().unwrap();
+    net.router
+        .id
+        .verify(
+            meson_core::economics::PAYOUT_ROOT_DOMAIN,
+            &meson_core::economics::payout_root_message(epoch, size, &root),
+            &sig,
+        )
+        .expect("the router signed the payout root");
+
     let r = audit(a).await;
     assert_eq!(r.ledger().issued(), 10 * meson_core::ledger::ONE_TOKEN);
     assert_eq!(r.ledger().burned(), want.fee, "the burn equals the fee");

@@ -217,12 +217,17 @@ impl Replay {
     /// Checks that `head` describes exactly the replayed log.
     pub fn matches(&self, head: &Head) -> Result<(), AuditError> {
         let mine = Head::of(&head.network, self.seq, &self.hash, &self.ledger);
-        let fields: [(&'static str, String, String); 5] = [
+        let fields: [(&'static str, String, String); 6] = [
             ("seq", head.seq.to_string(), mine.seq.to_string()),
             ("hash", head.hash.clone(), mine.hash),
             ("state_digest", head.state_digest.clone(), mine.state_digest),
             ("issued", head.issued.to_string(), mine.issued.to_string()),
             ("burned", head.burned.to_string(), mine.burned.to_string()),
+            (
+                "ledger_time",
+                head.ledger_time.to_string(),
+                mine.ledger_time.to_string(),
+            ),
         ];
         for (field, head, log) in fields {
             if head != log {

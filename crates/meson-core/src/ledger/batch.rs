@@ -27,9 +27,31 @@ pub enum BatchResults {
     Expired(#[serde(with = "u128_string::seq")] Vec<u128>),
 }
 
+impl BatchResults {
+    /// Whether the batch changed the ledger: created something or released a reservation. Only such
+    /// batches need to be logged.
+    pub fn changed(&self) -> bool {
+        match self {
+            BatchResults::Accounts(r) => r.iter().any(|r| matches!(r, Ok(Outcome::Created))),
+            BatchResults::Transfers(r) => r.iter().any(|r| matches!(r, Ok(Outcome::Created))),
+            BatchResults::Expired(ids) => !ids.is_empty(),
+        }
+    }
+}
+
 impl Ledger {
-    /// Runs one logged batch.
+    /// Runs one logged batch. A batch that changes nothing leaves the ledger exactly as it was, its
+    /// clock included, so a server need not log it and a replay of the log still ends in the same state.
     pub fn apply(&mut self, batch: &Batch) -> BatchResults {
+        let clock = self.clock;
+        let results = self.apply_unlogged(batch);
+        if !results.changed() {
+            self.clock = clock;
+        }
+        results
+    }
+
+    fn apply_unlogged(&mut self, batch: &Batch) -> BatchResults {
         match batch {
             Batch::CreateAccounts { now, accounts } => {
                 BatchResults::Accounts(self.create_accounts(accounts, *now))

@@ -49,7 +49,7 @@ pub struct Ledger {
     pub(super) expiry: BTreeSet<(u64, u128)>,
     pub(super) totals: Totals,
     /// The latest `now` seen; time never runs backwards inside the ledger.
-    clock: u64,
+    pub(super) clock: u64,
     journal: Vec<Undo>,
 }
 
