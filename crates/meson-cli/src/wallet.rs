@@ -1,14 +1,22 @@
-//! `meson-cdn wallet`: read balances, earnings and payout proofs from a router's ledger.
+//! `meson-cdn wallet`: a key that holds tokens, and what a router's ledger says about it.
 //!
-//! `balance` shows an account (or a terminal's earnings account and its payouts per epoch); `proof` fetches
+//! `new` makes an ed25519 key (mode 0600); `address` shows its public key and wallet account;
+//! `transfer` and `deposit` send transactions signed with it, each with the network's name, the next
+//! nonce (kept in `KEY.nonce`, written before the transaction is sent so a nonce is never reused) and an
+//! expiry; `balance` shows an account (or a terminal's earnings account and its payouts per epoch); `proof` fetches
 //! an epoch's payout for an account with its audit path, and checks it here against the epoch's payout
 //! root and the router's signature on that root, so the payout can be claimed elsewhere on that evidence.
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use meson_core::economics::{payout_leaf, payout_root_message, PAYOUT_ROOT_DOMAIN};
-use meson_core::identity::{NodeId, Signature};
+use std::path::{Path, PathBuf};
+
+use meson_core::identity::{NodeId, NodeKey, Signature};
+use meson_core::ledger::tx::{wallet_account, Tx, TxAction, TX};
+use meson_core::ledger::{format_amount, parse_amount};
 use meson_core::merkle;
+use meson_core::signed::SignedMessage;
 
 use crate::site::call;
 
@@ -17,12 +25,47 @@ pub struct WalletArgs {
     /// The router.
     #[arg(long, env = "MESON_ROUTER", global = true)]
     router: Option<String>,
+    /// The wallet's key file.
+    #[arg(
+        long,
+        env = "MESON_WALLET_KEY",
+        global = true,
+        default_value = "meson-wallet.key"
+    )]
+    key: PathBuf,
+    /// The network the router runs (its `--network`).
+    #[arg(
+        long,
+        env = "MESON_NETWORK",
+        global = true,
+        default_value = "meson-dev"
+    )]
+    network: String,
     #[command(subcommand)]
     command: WalletCommand,
 }
 
 #[derive(Subcommand)]
 enum WalletCommand {
+    /// Make a new key (refuses to overwrite one).
+    New,
+    /// The key's public key and wallet account id.
+    Address,
+    /// Send tokens from the wallet to an account.
+    Transfer {
+        #[arg(long)]
+        to: String,
+        /// Tokens, up to 9 decimals.
+        #[arg(long)]
+        amount: String,
+    },
+    /// Put tokens from the wallet into a site's escrow, which pays for its traffic.
+    Deposit {
+        #[arg(long)]
+        site: String,
+        #[arg(long)]
+        amount: String,
+    },
     /// An account's balance, or a terminal's earnings (balance and payouts per epoch).
     Balance {
         /// A ledger account id.
@@ -54,7 +97,86 @@ fn number(v: &serde_json::Value, what: &str) -> anyhow::Result<u128> {
         .with_context(|| format!("{what} is not a number"))
 }
 
+fn load_key(path: &Path) -> anyhow::Result<NodeKey> {
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "reading the wallet key {} (make one with `meson-cdn wallet new`)",
+            path.display()
+        )
+    })?;
+    NodeKey::from_secret_text(text.trim()).with_context(|| format!("{}", path.display()))
+}
+
+/// The next nonce, recorded before use.
+fn next_nonce(key: &Path) -> anyhow::Result<u64> {
+    let path = PathBuf::from(format!("{}.nonce", key.display()));
+    let last: u64 = match std::fs::read_to_string(&path) {
+        Ok(t) => t
+            .trim()
+            .parse()
+            .with_context(|| format!("{} is not a number", path.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+        Err(e) => return Err(e).with_context(|| format!("{}", path.display())),
+    };
+    let next = last + 1;
+    std::fs::write(&path, format!("{next}\n")).with_context(|| format!("{}", path.display()))?;
+    Ok(next)
+}
+
+/// Signs `action` with the wallet's key and the next nonce, and submits it.
+async fn send(
+    router: &str,
+    key_path: &Path,
+    network: &str,
+    action: TxAction,
+) -> anyhow::Result<serde_json::Value> {
+    let key = load_key(key_path)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let tx = Tx {
+        network: network.to_owned(),
+        nonce: next_nonce(key_path)?,
+        expires: now + 300,
+        action,
+    };
+    // The message nonce only has to be unique per signer: the transaction's nonce already is.
+    let mut msg_nonce = [0u8; 16];
+    msg_nonce.copy_from_slice(&blake3::hash(&tx.nonce.to_le_bytes()).as_bytes()[..16]);
+    let msg = SignedMessage::sign(&key, TX, now, msg_nonce, &tx)?;
+    call(
+        router,
+        "POST",
+        "/v1/ledger/tx",
+        None,
+        Some(serde_json::to_value(&msg)?),
+    )
+    .await
+}
+
 pub fn run(args: WalletArgs) -> anyhow::Result<()> {
+    match args.command {
+        WalletCommand::New => {
+            if args.key.exists() {
+                bail!(
+                    "{} exists: not overwriting a wallet key",
+                    args.key.display()
+                );
+            }
+            let key = meson_node::load_or_create_node_key(&args.key)?;
+            println!("new wallet key in {}", args.key.display());
+            println!("public key {}", key.id());
+            println!("account    {}", wallet_account(key.id().as_bytes()));
+            return Ok(());
+        }
+        WalletCommand::Address => {
+            let key = load_key(&args.key)?;
+            println!("public key {}", key.id());
+            println!("account    {}", wallet_account(key.id().as_bytes()));
+            return Ok(());
+        }
+        _ => {}
+    }
     let Some(router) = args.router else {
         bail!("--router is required (or MESON_ROUTER)");
     };
@@ -86,6 +208,18 @@ pub fn run(args: WalletArgs) -> anyhow::Result<()> {
                 }
                 _ => bail!("give --account ID or --terminal NODE_ID"),
             },
+            WalletCommand::Transfer { to, amount } => {
+                let to: u128 = to.parse().with_context(|| format!("--to {to:?} is not an account id"))?;
+                let amount = parse_amount(&amount).with_context(|| format!("--amount {amount:?}"))?;
+                let r = send(&router, &args.key, &args.network, TxAction::Transfer { to, amount }).await?;
+                println!("sent {} to {} (transfer {})", format_amount(amount), r["to"].as_str().unwrap_or(""), r["transfer"].as_str().unwrap_or(""));
+            }
+            WalletCommand::Deposit { site, amount } => {
+                let amount = parse_amount(&amount).with_context(|| format!("--amount {amount:?}"))?;
+                let r = send(&router, &args.key, &args.network, TxAction::Deposit { site: site.clone(), amount }).await?;
+                println!("deposited {} into the escrow of {site} (account {})", format_amount(amount), r["to"].as_str().unwrap_or(""));
+            }
+            WalletCommand::New | WalletCommand::Address => unreachable!("handled without a router"),
             WalletCommand::Proof { epoch, account } => {
                 let p = call(&router, "GET", &format!("/v1/ledger/payouts/{epoch}/proof/{account}"), None, None).await?;
                 let signed = call(&router, "GET", &format!("/v1/ledger/payouts/{epoch}"), None, None).await?;
@@ -113,7 +247,7 @@ pub fn run(args: WalletArgs) -> anyhow::Result<()> {
                 router_id
                     .verify(PAYOUT_ROOT_DOMAIN, &payout_root_message(epoch, size, &root), &sig)
                     .context("the payout root is not signed by the router")?;
-                println!("payout verified: epoch {epoch}, account {acct}, amount {} (leaf {index} of {size})", meson_core::ledger::format_amount(amount));
+                println!("payout verified: epoch {epoch}, account {acct}, amount {} (leaf {index} of {size})", format_amount(amount));
                 println!("  root      {}", hex::encode(root));
                 println!("  signed by {router_id}");
             }

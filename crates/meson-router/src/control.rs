@@ -25,7 +25,7 @@ use crate::{unix_now, Shared};
 /// Records per usage batch; terminals send more often rather than more at once.
 const MAX_BATCH: usize = 10_000;
 
-fn refused(e: SignedError) -> ApiError {
+pub(crate) fn refused(e: SignedError) -> ApiError {
     let status = match e {
         SignedError::Replayed => StatusCode::CONFLICT,
         SignedError::ReplayCacheFull { .. } => StatusCode::SERVICE_UNAVAILABLE,

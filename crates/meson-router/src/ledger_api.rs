@@ -6,7 +6,8 @@
 //! | `GET /v1/ledger/head` | anyone | the head the router signs ([`meson_core::ledger::audit::SignedHead`]) |
 //! | `GET /v1/ledger/log?after=N&limit=M` | anyone | audit log entries after `N` (at most 1000) |
 //! | `GET /v1/ledger/accounts/{id}` | anyone | an account's totals, balance and available funds |
-//! | `POST /v1/ledger/mint` | operator | `{"id","to","amount"}`: new tokens into an account (a purchase) |
+//! | `POST /v1/ledger/mint` | operator | `{"id","to" or "owner","amount"}`: new tokens into an account or a key's wallet (a purchase) |
+//! | `POST /v1/ledger/tx` | a key holder | a signed [`meson_core::ledger::tx::Tx`]: transfer or deposit from the signer's wallet |
 //! | `GET /v1/sites/{host}/billing?epochs=N` | site owner | escrow account and balance, spend per epoch |
 //! | `GET /v1/terminals/{node}/earnings?epochs=N` | anyone | a terminal's earnings account and payouts per epoch |
 //! | `GET /v1/ledger/payouts/{epoch}` | anyone | the epoch's payout leaves and their Merkle root, signed |
@@ -20,10 +21,15 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use meson_core::economics::{payout_leaf, payout_root_message, PAYOUT_ROOT_DOMAIN};
 use meson_core::identity::NodeId;
+use meson_core::ledger::tx::{
+    tx_transfer_id, wallet_account, Tx, TxAction, MAX_TX_LIFETIME_SECS, TX,
+};
 use meson_core::ledger::{
-    format_amount, parse_amount, u128_string, Account, Batch, BatchResults, Transfer, TransferCode,
+    format_amount, parse_amount, u128_string, Account, AccountKind, Batch, BatchResults,
+    NewAccount, Outcome, Transfer, TransferCode, TransferError,
 };
 use meson_core::merkle;
+use meson_core::signed::SignedMessage;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -106,8 +112,11 @@ pub(crate) struct MintRequest {
     /// The transfer id: the same request sent twice mints once.
     #[serde(with = "u128_string")]
     id: u128,
-    #[serde(with = "u128_string")]
-    to: u128,
+    /// An account id, or:
+    #[serde(default, with = "u128_string::option")]
+    to: Option<u128>,
+    /// a public key whose wallet account receives the tokens (opened if need be).
+    owner: Option<NodeId>,
     /// Tokens, with up to 9 decimals.
     amount: String,
 }
@@ -143,26 +152,122 @@ pub(crate) async fn mint(
 ) -> ApiResult<Json<Value>> {
     operator(&s, &headers)?;
     let amount = parse_amount(&req.amount).map_err(|e| bad_request(format!("amount: {e}")))?;
-    let batch = Batch::CreateTransfers {
-        now: crate::unix_now(),
-        transfers: vec![Transfer::new(
-            req.id,
-            ISSUANCE,
-            req.to,
-            amount,
-            TransferCode::Mint,
-        )],
+    let to = match (req.to, req.owner) {
+        (Some(to), None) => to,
+        (None, Some(owner)) => open_wallet(&s, &owner).await?,
+        _ => {
+            return Err(bad_request(
+                "give exactly one of to (an account id) and owner (a public key)",
+            ))
+        }
     };
-    let results = s.ledger.submit(batch).await.map_err(ledger_error)?;
+    let transfer = Transfer::new(req.id, ISSUANCE, to, amount, TransferCode::Mint);
+    let outcome = one_transfer(&s, transfer).await?;
+    Ok(Json(
+        json!({ "outcome": outcome, "account": to.to_string(), "amount": format_amount(amount) }),
+    ))
+}
+
+/// Opens the wallet account of `owner` (idempotent) and returns its id.
+async fn open_wallet(s: &Shared, owner: &NodeId) -> ApiResult<u128> {
+    let id = wallet_account(owner.as_bytes());
+    s.ledger
+        .submit(Batch::CreateAccounts {
+            now: crate::unix_now(),
+            accounts: vec![NewAccount {
+                id,
+                kind: AccountKind::Customer,
+                owner: Some(*owner.as_bytes()),
+                user_data: 0,
+            }],
+        })
+        .await
+        .map_err(ledger_error)?;
+    Ok(id)
+}
+
+/// Submits one transfer; its refusal becomes a `422` that says why.
+async fn one_transfer(s: &Shared, transfer: Transfer) -> ApiResult<Outcome> {
+    let results = s
+        .ledger
+        .submit(Batch::CreateTransfers {
+            now: crate::unix_now(),
+            transfers: vec![transfer],
+        })
+        .await
+        .map_err(ledger_error)?;
+    let refused = |why: String| ApiError(StatusCode::UNPROCESSABLE_ENTITY, why);
     match results {
         BatchResults::Transfers(r) => match r.into_iter().next() {
-            Some(Ok(outcome)) => Ok(Json(
-                json!({ "outcome": outcome, "amount": format_amount(amount) }),
+            Some(Ok(outcome)) => Ok(outcome),
+            Some(Err(TransferError::ExceedsCredits)) => Err(refused("insufficient funds".into())),
+            Some(Err(TransferError::CreditAccountNotFound)) => Err(refused(
+                "unknown account: the recipient has no ledger account".into(),
             )),
-            Some(Err(e)) => Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())),
+            Some(Err(e)) => Err(refused(e.to_string())),
             None => Err(bad_request("empty batch")),
         },
         _ => Err(bad_request("unexpected batch result")),
+    }
+}
+
+/// A transaction signed by a key holder: a transfer or a deposit from its wallet account.
+pub(crate) async fn tx(
+    State(s): State<Arc<Shared>>,
+    JsonBody(msg): JsonBody<SignedMessage<Tx>>,
+) -> ApiResult<Json<Value>> {
+    let v = {
+        let mut guard = s.replay.lock().unwrap_or_else(|e| e.into_inner());
+        msg.verify(TX, crate::unix_now(), &mut guard)
+    }
+    .map_err(crate::control::refused)?;
+    let tx = v.body;
+    if tx.network != s.cfg.network {
+        return Err(bad_request(format!(
+            "the transaction is for network {:?}; this router's is {:?}",
+            tx.network, s.cfg.network
+        )));
+    }
+    let now = crate::unix_now();
+    if tx.expires < now {
+        return Err(bad_request(format!(
+            "the transaction expired at {}",
+            tx.expires
+        )));
+    }
+    if tx.expires > now + MAX_TX_LIFETIME_SECS {
+        return Err(bad_request(format!(
+            "expiry more than {MAX_TX_LIFETIME_SECS} s ahead"
+        )));
+    }
+    let from = open_wallet(&s, &v.signer).await?;
+    let (to, amount, code) = match tx.action {
+        TxAction::Transfer { to, amount } => (to, amount, TransferCode::Transfer),
+        TxAction::Deposit { site, amount } => {
+            let found = s.store.site_by_host(&site.to_ascii_lowercase()).await?;
+            let site =
+                found.ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no site {site}")))?;
+            let escrow = crate::billing::open_escrow(&s, site.id)
+                .await
+                .map_err(ledger_error)?;
+            (escrow, amount, TransferCode::Deposit)
+        }
+    };
+    let id = tx_transfer_id(v.signer.as_bytes(), tx.nonce);
+    match one_transfer(&s, Transfer::new(id, from, to, amount, code)).await? {
+        Outcome::Created => Ok(Json(json!({
+            "transfer": id.to_string(),
+            "from": from.to_string(),
+            "to": to.to_string(),
+            "amount": format_amount(amount),
+        }))),
+        Outcome::Exists => Err(ApiError(
+            StatusCode::CONFLICT,
+            format!(
+                "nonce {} was already used: the transaction applied before",
+                tx.nonce
+            ),
+        )),
     }
 }
 

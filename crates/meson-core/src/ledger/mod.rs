@@ -92,6 +92,7 @@ mod batch;
 mod invariants;
 mod state;
 mod transfer;
+pub mod tx;
 pub mod u128_string;
 
 #[cfg(test)]

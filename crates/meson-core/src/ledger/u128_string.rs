@@ -78,3 +78,27 @@ impl<'de> serde::Deserialize<'de> for Text {
         deserialize(deserializer).map(Text)
     }
 }
+
+/// The same for an optional value: absent or `null` is `None`. Use with `#[serde(default, with = …)]`.
+pub mod option {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    #[derive(Deserialize)]
+    struct Wrapped(#[serde(with = "super")] u128);
+
+    pub fn serialize<S: Serializer>(
+        value: &Option<u128>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(v) => serializer.collect_str(v),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<u128>, D::Error> {
+        Ok(Option::<Wrapped>::deserialize(deserializer)?.map(|w| w.0))
+    }
+}

@@ -1,0 +1,79 @@
+//! Transactions users sign with their ed25519 key ([`crate::signed::SignedMessage`] with purpose
+//! [`TX`]): what a wallet may ask of the ledger. Each names its network, carries a per-account nonce and
+//! an expiry; the transfer it makes has an id derived from (signer, nonce), so a transaction applies at
+//! most once whenever and however often it is replayed, and a forged one fails its signature.
+
+use serde::{Deserialize, Serialize};
+
+use super::u128_string;
+use crate::economics::settlement_id;
+
+/// The purpose of a signed ledger transaction.
+pub const TX: &str = "meson/v1/ledger-tx";
+/// The latest expiry a router accepts, from its clock.
+pub const MAX_TX_LIFETIME_SECS: u64 = 3600;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tx {
+    /// The network the signer means (the router's `--network`); another network's router refuses it.
+    pub network: String,
+    /// Any number the wallet has not used before (a counter): with the signer, the transfer's id.
+    pub nonce: u64,
+    /// Unix seconds after which the transaction is refused.
+    pub expires: u64,
+    pub action: TxAction,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TxAction {
+    /// Tokens from the signer's wallet account to any account.
+    Transfer {
+        #[serde(with = "u128_string")]
+        to: u128,
+        #[serde(with = "u128_string")]
+        amount: u128,
+    },
+    /// Tokens from the signer's wallet account into a site's escrow.
+    Deposit {
+        site: String,
+        #[serde(with = "u128_string")]
+        amount: u128,
+    },
+}
+
+/// The wallet account of an ed25519 public key.
+pub fn wallet_account(owner: &[u8; 32]) -> u128 {
+    settlement_id(&[b"wallet", owner])
+}
+
+/// The id of the transfer a signer's transaction `nonce` makes.
+pub fn tx_transfer_id(owner: &[u8; 32], nonce: u64) -> u128 {
+    settlement_id(&[b"tx", owner, &nonce.to_le_bytes()])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_depend_on_signer_and_nonce_only() {
+        let (a, b) = ([1u8; 32], [2u8; 32]);
+        assert_eq!(tx_transfer_id(&a, 1), tx_transfer_id(&a, 1));
+        assert_ne!(tx_transfer_id(&a, 1), tx_transfer_id(&a, 2));
+        assert_ne!(tx_transfer_id(&a, 1), tx_transfer_id(&b, 1));
+        assert_ne!(wallet_account(&a), wallet_account(&b));
+        let tx = Tx {
+            network: "n".into(),
+            nonce: 3,
+            expires: 10,
+            action: TxAction::Deposit {
+                site: "s.example".into(),
+                amount: 5,
+            },
+        };
+        let json = serde_json::to_string(&tx).unwrap();
+        assert!(json.contains(r#""kind":"deposit""#), "{json}");
+        assert_eq!(serde_json::from_str::<Tx>(&json).unwrap(), tx);
+    }
+}
