@@ -43,55 +43,7 @@ pub fn run(args: LedgerArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let trusted = match router_id {
-            Some(id) => id,
-            None => serde_json::from_value(
-                call(&router, "GET", "/v1/router", None, None).await?["id"].clone(),
-            )
-            .context("reading the router's id")?,
-        };
-        // The head first: entries logged after it are not covered, and the replay stops at its seq.
-        let head: SignedHead =
-            serde_json::from_value(call(&router, "GET", "/v1/ledger/head", None, None).await?)
-                .context("reading the signed head")?;
-        head.verify(Some(&trusted))
-            .context("the head's signature")?;
-        let mut replay = Replay::new();
-        while replay.seq() < head.head.seq {
-            let page = call(
-                &router,
-                "GET",
-                &format!("/v1/ledger/log?after={}&limit=1000", replay.seq()),
-                None,
-                None,
-            )
-            .await?;
-            let entries = page["entries"]
-                .as_array()
-                .context("no entries in the log page")?;
-            if entries.is_empty() {
-                bail!(
-                    "the log ends at entry {} but the head is at {}",
-                    replay.seq(),
-                    head.head.seq
-                );
-            }
-            for e in entries {
-                let seq = e["seq"].as_u64().context("entry without seq")?;
-                if seq > head.head.seq {
-                    break;
-                }
-                let body = e["body"].as_str().context("entry without body")?;
-                replay.push(
-                    seq,
-                    &hash32(&e["prev_hash"], "prev_hash")?,
-                    &hash32(&e["hash"], "hash")?,
-                    body,
-                )?;
-            }
-            eprintln!("replayed {} of {} entries", replay.seq(), head.head.seq);
-        }
-        replay.matches(&head.head)?;
+        let (head, replay) = verify(&router, router_id).await?;
         let l = replay.ledger();
         println!(
             "ledger of network {} verified against the head signed by {}",
@@ -106,4 +58,62 @@ pub fn run(args: LedgerArgs) -> anyhow::Result<()> {
         println!("  state     {}", head.head.state_digest);
         Ok(())
     })
+}
+
+/// Fetches the router's signed head and its log up to the head, replays the log with every check, and
+/// checks the head against the replay. `router_id` is the router to trust; by default, the id it publishes.
+pub async fn verify(
+    router: &str,
+    router_id: Option<NodeId>,
+) -> anyhow::Result<(SignedHead, Replay)> {
+    let trusted = match router_id {
+        Some(id) => id,
+        None => serde_json::from_value(
+            call(router, "GET", "/v1/router", None, None).await?["id"].clone(),
+        )
+        .context("reading the router's id")?,
+    };
+    // The head first: entries logged after it are not covered, and the replay stops at its seq.
+    let head: SignedHead =
+        serde_json::from_value(call(router, "GET", "/v1/ledger/head", None, None).await?)
+            .context("reading the signed head")?;
+    head.verify(Some(&trusted))
+        .context("the head's signature")?;
+    let mut replay = Replay::new();
+    while replay.seq() < head.head.seq {
+        let page = call(
+            router,
+            "GET",
+            &format!("/v1/ledger/log?after={}&limit=1000", replay.seq()),
+            None,
+            None,
+        )
+        .await?;
+        let entries = page["entries"]
+            .as_array()
+            .context("no entries in the log page")?;
+        if entries.is_empty() {
+            bail!(
+                "the log ends at entry {} but the head is at {}",
+                replay.seq(),
+                head.head.seq
+            );
+        }
+        for e in entries {
+            let seq = e["seq"].as_u64().context("entry without seq")?;
+            if seq > head.head.seq {
+                break;
+            }
+            let body = e["body"].as_str().context("entry without body")?;
+            replay.push(
+                seq,
+                &hash32(&e["prev_hash"], "prev_hash")?,
+                &hash32(&e["hash"], "hash")?,
+                body,
+            )?;
+        }
+        eprintln!("replayed {} of {} entries", replay.seq(), head.head.seq);
+    }
+    replay.matches(&head.head)?;
+    Ok((head, replay))
 }

@@ -239,6 +239,8 @@ async fn the_demo_runs_a_network_accounts_its_traffic_and_stops_on_ctrl_c() {
         "{out}"
     );
     assert!(out.contains("the router's account agrees"), "{out}");
+    assert!(out.contains("settled at 100 tokens per GiB"), "{out}");
+    assert!(out.contains("ledger audited:"), "{out}");
     // SAFETY: kill(2) on our own child, not yet reaped.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
     let status = child.wait().unwrap();

@@ -1,7 +1,9 @@
 //! `meson-cdn demo`: a whole network on one machine. An origin of generated files, a router, and three
 //! network-mode terminals in three "regions" (their own 127.0.0.x addresses and data directories, placed
 //! by a coverage-zone file); a demo site; a burst of traffic from clients in each region through real
-//! redirects; then the per-terminal tallies and the usage the router accounted. Runs until Ctrl-C.
+//! redirects; then the per-terminal tallies, the usage the router accounted, the epoch's settlement (the
+//! site's escrow charged, each terminal's earnings, the fee burned) and an audit of the ledger from its
+//! log. Runs until Ctrl-C.
 
 mod origin;
 mod traffic;
@@ -13,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Args;
+use meson_core::ledger::{format_amount, parse_amount};
 use meson_router::{Router, RouterConfig};
 use meson_terminal::network::NetworkConfig;
 use meson_terminal::{Terminal, TerminalConfig};
@@ -23,6 +26,7 @@ use crate::site::call;
 use traffic::{count, Clients, Tally};
 
 const SITE: &str = "demo.meson.test";
+const EPOCH_SECS: u64 = 5;
 const ZONES: &str = "\
 # CIDR            region
 127.0.0.0/26      demo/eu
@@ -78,6 +82,12 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     rcfg.heartbeat = Duration::from_secs(1);
     rcfg.ticket_lifetime_secs = 5;
     rcfg.coverage_zones = Some(ZONES.into());
+    // Short epochs so the demo settles while you watch; a steep price so a few MiB give readable amounts.
+    rcfg.billing = Some(meson_router::billing::BillingConfig {
+        epoch_secs: EPOCH_SECS,
+        price_per_gib: 100 * meson_core::ledger::ONE_TOKEN,
+        fee_bps: 2_000,
+    });
     let router = Router::start(rcfg)
         .await
         .with_context(|| format!("starting the router on {}", args.router_listen))?;
@@ -123,15 +133,19 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         )
         .await?;
         println!("site        {SITE} -> http://{origin_addr}");
+        fund(&router_url, &key, &dir).await?;
         wait_for_rotation(&router_url, &terminals).await?;
         let tallies = burst(&router_url, args.rounds).await?;
         report(&router_url, &key, &terminals, &tallies).await?;
+        settlement(&router_url, &key, &terminals).await?;
         println!();
         println!("Try it (the --interface address puts curl in a region):");
         println!("  curl -sL -H 'Host: {SITE}' {router_url}/files/3.bin -o /dev/null -w '%{{url_effective}} %{{http_code}}\\n'");
         println!("  curl -sL --interface 127.0.0.71 {router_url}/s/{SITE}/files/3.bin -D - -o /dev/null");
         println!("  curl -s -H 'Authorization: Bearer {key}' {router_url}/v1/sites/{SITE}/stats");
         println!("  curl -s {router_url}/v1/terminals");
+        println!("  meson-cdn wallet --router {router_url} balance --terminal NODE_ID");
+        println!("  meson-cdn ledger verify --router {router_url}");
         println!();
         println!("Press Ctrl-C to stop.");
         Ok::<_, anyhow::Error>(())
@@ -281,6 +295,116 @@ async fn report(
         } else {
             "the router's account does not agree (yet)"
         }
+    );
+    Ok(())
+}
+
+/// The site owner buys 100 tokens into the site's escrow (the operator mints them), and the router starts
+/// sending the site's clients to terminals once it sees the funds.
+async fn fund(router: &str, key: &str, dir: &std::path::Path) -> anyhow::Result<()> {
+    let billing = call(
+        router,
+        "GET",
+        &format!("/v1/sites/{SITE}/billing"),
+        Some(key),
+        None,
+    )
+    .await?;
+    let escrow = billing["escrow_account"]
+        .as_str()
+        .context("no escrow account")?
+        .to_owned();
+    let token = std::fs::read_to_string(dir.join("router").join("operator.token"))
+        .context("reading the router's operator token")?;
+    call(
+        router,
+        "POST",
+        "/v1/ledger/mint",
+        Some(token.trim()),
+        Some(json!({"id": "1", "to": escrow, "amount": "100"})),
+    )
+    .await?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while call(
+        router,
+        "GET",
+        &format!("/v1/sites/{SITE}/billing"),
+        Some(key),
+        None,
+    )
+    .await?["funded"]
+        != true
+    {
+        if Instant::now() > deadline {
+            bail!("the router never saw the site funded");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!("escrow      100 tokens deposited for {SITE} (account {escrow})");
+    Ok(())
+}
+
+/// Waits for the burst's epochs to settle, prints what the site paid and each terminal earned, and
+/// audits the ledger from its log.
+async fn settlement(router: &str, key: &str, terminals: &[Terminal]) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(4 * EPOCH_SECS + 30);
+    let billing = loop {
+        let b = call(
+            router,
+            "GET",
+            &format!("/v1/sites/{SITE}/billing?epochs=50"),
+            Some(key),
+            None,
+        )
+        .await?;
+        let epochs = b["epochs"].as_array().cloned().unwrap_or_default();
+        let settled = !epochs.is_empty() && epochs.iter().all(|e| e["settled"] == true);
+        if settled {
+            break b;
+        }
+        if Instant::now() > deadline {
+            bail!("the burst's epochs did not settle in time");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let sum = |field: &str| -> anyhow::Result<u128> {
+        let mut total = 0;
+        for e in billing["epochs"].as_array().into_iter().flatten() {
+            total += parse_amount(e[field].as_str().unwrap_or("0"))?;
+        }
+        Ok(total)
+    };
+    println!();
+    println!(
+        "settled at 100 tokens per GiB, 20 % fee: the site paid {} ({} burned, {} to terminals); escrow now {}",
+        format_amount(sum("spent")?),
+        format_amount(sum("fee_burned")?),
+        format_amount(sum("paid_to_terminals")?),
+        billing["escrow"]["balance"].as_str().unwrap_or("?")
+    );
+    for t in terminals {
+        let Some(node) = &t.node else { continue };
+        let id = node.standing(&t.cache).node_id;
+        let e = call(
+            router,
+            "GET",
+            &format!("/v1/terminals/{id}/earnings?epochs=50"),
+            None,
+            None,
+        )
+        .await?;
+        println!(
+            "  terminal http://{} earned {} (account {})",
+            t.addr,
+            e["balance"]["balance"].as_str().unwrap_or("0"),
+            e["account"].as_str().unwrap_or("")
+        );
+    }
+    let (_, replay) = crate::ledger::verify(router, None).await?;
+    println!(
+        "ledger audited: {} log entries replayed, every invariant holds, the signed head matches (supply {})",
+        replay.seq(),
+        format_amount(replay.ledger().supply())
     );
     Ok(())
 }
