@@ -48,6 +48,12 @@ pub struct RouterArgs {
     /// Protocol fee burned, in basis points of the charge (2000 = 20 %).
     #[arg(long, env = "MESON_FEE_BPS", default_value_t = 2000)]
     fee_bps: u32,
+    /// Tokens a terminal must hold at stake (staked with its node key) to receive traffic.
+    #[arg(long, env = "MESON_MIN_STAKE", default_value = "0")]
+    min_stake: String,
+    /// Seconds an unstake waits before the tokens return to the wallet.
+    #[arg(long, env = "MESON_UNBONDING_SECS", default_value_t = 7 * 24 * 3600)]
+    unbonding_secs: u64,
 }
 
 pub fn run(args: RouterArgs) -> anyhow::Result<()> {
@@ -56,6 +62,9 @@ pub fn run(args: RouterArgs) -> anyhow::Result<()> {
     cfg.ticket_lifetime_secs = args.ticket_lifetime;
     cfg.load_bound = args.load_bound;
     cfg.network = args.network.clone();
+    cfg.min_stake = meson_core::ledger::parse_amount(&args.min_stake)
+        .with_context(|| format!("--min-stake {:?}", args.min_stake))?;
+    cfg.unbonding_secs = args.unbonding_secs;
     if args.billing {
         if args.epoch_secs == 0 || args.fee_bps > 10_000 {
             anyhow::bail!("--epoch-secs must be positive and --fee-bps at most 10000");

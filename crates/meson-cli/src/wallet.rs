@@ -66,6 +66,16 @@ enum WalletCommand {
         #[arg(long)]
         amount: String,
     },
+    /// Lock tokens at stake (a terminal stakes with `--key DATA_DIR/node.key`).
+    Stake {
+        #[arg(long)]
+        amount: String,
+    },
+    /// Start returning staked tokens to the wallet; they arrive after the router's unbonding period.
+    Unstake {
+        #[arg(long)]
+        amount: String,
+    },
     /// An account's balance, or a terminal's earnings (balance and payouts per epoch).
     Balance {
         /// A ledger account id.
@@ -218,6 +228,16 @@ pub fn run(args: WalletArgs) -> anyhow::Result<()> {
                 let amount = parse_amount(&amount).with_context(|| format!("--amount {amount:?}"))?;
                 let r = send(&router, &args.key, &args.network, TxAction::Deposit { site: site.clone(), amount }).await?;
                 println!("deposited {} into the escrow of {site} (account {})", format_amount(amount), r["to"].as_str().unwrap_or(""));
+            }
+            WalletCommand::Stake { amount } => {
+                let amount = parse_amount(&amount).with_context(|| format!("--amount {amount:?}"))?;
+                send(&router, &args.key, &args.network, TxAction::Stake { amount }).await?;
+                println!("staked {}", format_amount(amount));
+            }
+            WalletCommand::Unstake { amount } => {
+                let amount = parse_amount(&amount).with_context(|| format!("--amount {amount:?}"))?;
+                send(&router, &args.key, &args.network, TxAction::Unstake { amount }).await?;
+                println!("unstaking {}: it returns to the wallet after the unbonding period", format_amount(amount));
             }
             WalletCommand::New | WalletCommand::Address => unreachable!("handled without a router"),
             WalletCommand::Proof { epoch, account } => {

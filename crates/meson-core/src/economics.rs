@@ -82,6 +82,33 @@ pub fn payout_leaf(epoch: u64, index: u64, account: u128, amount: u128) -> [u8; 
     out
 }
 
+/// How a slashed amount is shared, in basis points; the shares sum to at most 10 000, and the rest goes to
+/// the treasury.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlashShares {
+    /// To whoever brought the evidence (a hunter, an auditor).
+    pub claimant_bps: u32,
+    /// Burned.
+    pub burn_bps: u32,
+}
+
+impl Default for SlashShares {
+    fn default() -> Self {
+        SlashShares {
+            claimant_bps: 5_000,
+            burn_bps: 3_000,
+        }
+    }
+}
+
+/// `amount` split into (claimant, burn, treasury), rounding the first two down so the treasury takes the
+/// remainder and the parts always sum to `amount`.
+pub fn split_slash(amount: u128, shares: SlashShares) -> (u128, u128, u128) {
+    let claimant = amount * u128::from(shares.claimant_bps.min(10_000)) / BPS;
+    let burn = (amount * u128::from(shares.burn_bps.min(10_000)) / BPS).min(amount - claimant);
+    (claimant, burn, amount - claimant - burn)
+}
+
 /// The domain of the router's signature over an epoch's payout root.
 pub const PAYOUT_ROOT_DOMAIN: &str = "meson/v1/payout-root";
 
@@ -164,6 +191,21 @@ mod tests {
         let mut enough = vec![line(1 << 30, 100, 1_000, 10_000)];
         fit_to_escrow(&mut enough, 1_000);
         assert_eq!(enough[0].paid(), 100, "untouched when the escrow suffices");
+    }
+
+    #[test]
+    fn a_slash_is_split_without_losing_a_unit() {
+        assert_eq!(split_slash(1_000, SlashShares::default()), (500, 300, 200));
+        assert_eq!(split_slash(7, SlashShares::default()), (3, 2, 2));
+        let all = SlashShares {
+            claimant_bps: 10_000,
+            burn_bps: 10_000,
+        };
+        assert_eq!(split_slash(9, all), (9, 0, 0));
+        for amount in [0u128, 1, 3, 999, u64::MAX as u128] {
+            let (c, b, t) = split_slash(amount, SlashShares::default());
+            assert_eq!(c + b + t, amount);
+        }
     }
 
     #[test]

@@ -85,6 +85,7 @@ pub(crate) fn app(shared: Arc<Shared>) -> Router {
         .route("/v1/ledger/accounts/{id}", get(ledger_api::account))
         .route("/v1/ledger/mint", post(ledger_api::mint))
         .route("/v1/ledger/tx", post(ledger_api::tx))
+        .route("/v1/ledger/slash", post(ledger_api::slash))
         .route("/v1/ledger/payouts/{epoch}", get(ledger_api::payouts))
         .route(
             "/v1/ledger/payouts/{epoch}/proof/{account}",

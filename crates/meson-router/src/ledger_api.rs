@@ -22,7 +22,7 @@ use axum::Json;
 use meson_core::economics::{payout_leaf, payout_root_message, PAYOUT_ROOT_DOMAIN};
 use meson_core::identity::NodeId;
 use meson_core::ledger::tx::{
-    tx_transfer_id, wallet_account, Tx, TxAction, MAX_TX_LIFETIME_SECS, TX,
+    stake_account, tx_transfer_id, wallet_account, Tx, TxAction, MAX_TX_LIFETIME_SECS, TX,
 };
 use meson_core::ledger::{
     format_amount, parse_amount, u128_string, Account, AccountKind, Batch, BatchResults,
@@ -186,6 +186,77 @@ async fn open_wallet(s: &Shared, owner: &NodeId) -> ApiResult<u128> {
     Ok(id)
 }
 
+/// Opens the stake account of `owner` (idempotent) and returns its id.
+async fn open_stake(s: &Shared, owner: &[u8; 32]) -> ApiResult<u128> {
+    let id = stake_account(owner);
+    s.ledger
+        .submit(Batch::CreateAccounts {
+            now: crate::unix_now(),
+            accounts: vec![NewAccount {
+                id,
+                kind: AccountKind::Stake,
+                owner: Some(*owner),
+                user_data: 0,
+            }],
+        })
+        .await
+        .map_err(ledger_error)?;
+    Ok(id)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SlashRequest {
+    /// Whose stake: a terminal's (or any staker's) public key.
+    owner: NodeId,
+    /// Tokens, with up to 9 decimals (at most what is at stake is taken).
+    amount: String,
+    /// The account paid the claimant's share.
+    #[serde(with = "u128_string")]
+    claimant: u128,
+    /// The objective evidence (bytes not matching a root, a serial claimed twice, a failed spot
+    /// check), as the audit that found it recorded it; its BLAKE3 makes the slash's transfer ids, so one
+    /// piece of evidence slashes once.
+    evidence: Value,
+}
+
+/// Operator: slashes stake for objective evidence, shared between claimant, burn and treasury.
+pub(crate) async fn slash(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<SlashRequest>,
+) -> ApiResult<Json<Value>> {
+    operator(&s, &headers)?;
+    let amount = parse_amount(&req.amount).map_err(|e| bad_request(format!("amount: {e}")))?;
+    let evidence = *blake3::hash(req.evidence.to_string().as_bytes()).as_bytes();
+    let done = crate::stake::slash(&s, req.owner.as_bytes(), amount, req.claimant, &evidence)
+        .await
+        .map_err(ledger_error)?;
+    match done {
+        crate::stake::Slashed::Now {
+            amount,
+            claimant,
+            burned,
+            treasury,
+        } => Ok(Json(json!({
+            "slashed": format_amount(amount),
+            "claimant": format_amount(claimant),
+            "burned": format_amount(burned),
+            "treasury": format_amount(treasury),
+            "evidence": hex::encode(evidence),
+        }))),
+        crate::stake::Slashed::Before => Err(ApiError(
+            StatusCode::CONFLICT,
+            "this evidence was already used to slash".into(),
+        )),
+        crate::stake::Slashed::Nothing => Err(ApiError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "nothing at stake to slash".into(),
+        )),
+        crate::stake::Slashed::Refused(why) => Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, why)),
+    }
+}
+
 /// Submits one transfer; its refusal becomes a `422` that says why.
 async fn one_transfer(s: &Shared, transfer: Transfer) -> ApiResult<Outcome> {
     let results = s
@@ -241,8 +312,12 @@ pub(crate) async fn tx(
         )));
     }
     let from = open_wallet(&s, &v.signer).await?;
-    let (to, amount, code) = match tx.action {
-        TxAction::Transfer { to, amount } => (to, amount, TransferCode::Transfer),
+    let owner = *v.signer.as_bytes();
+    let id = tx_transfer_id(&owner, tx.nonce);
+    let transfer = match tx.action {
+        TxAction::Transfer { to, amount } => {
+            Transfer::new(id, from, to, amount, TransferCode::Transfer)
+        }
         TxAction::Deposit { site, amount } => {
             let found = s.store.site_by_host(&site.to_ascii_lowercase()).await?;
             let site =
@@ -250,11 +325,23 @@ pub(crate) async fn tx(
             let escrow = crate::billing::open_escrow(&s, site.id)
                 .await
                 .map_err(ledger_error)?;
-            (escrow, amount, TransferCode::Deposit)
+            Transfer::new(id, from, escrow, amount, TransferCode::Deposit)
+        }
+        TxAction::Stake { amount } => {
+            let stake = open_stake(&s, &owner).await?;
+            Transfer::new(id, from, stake, amount, TransferCode::Stake)
+        }
+        TxAction::Unstake { amount } => {
+            let stake = open_stake(&s, &owner).await?;
+            let mut t = Transfer::new(id, stake, from, amount, TransferCode::Unstake);
+            t.flags.pending = true;
+            // Released by the router after the unbonding period; until then still slashable.
+            t.user_data = u128::from(now + s.cfg.unbonding_secs);
+            t
         }
     };
-    let id = tx_transfer_id(v.signer.as_bytes(), tx.nonce);
-    match one_transfer(&s, Transfer::new(id, from, to, amount, code)).await? {
+    let (to, amount) = (transfer.credit_account, transfer.amount);
+    match one_transfer(&s, transfer).await? {
         Outcome::Created => Ok(Json(json!({
             "transfer": id.to_string(),
             "from": from.to_string(),

@@ -26,6 +26,7 @@ mod ledger_api;
 pub mod redirect;
 mod registry;
 mod serial;
+mod stake;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -97,6 +98,12 @@ pub struct RouterConfig {
     /// Charging sites and paying terminals per epoch; off (`None`, the default) leaves traffic
     /// unaccounted in the ledger, for development networks.
     pub billing: Option<billing::BillingConfig>,
+    /// Base units a terminal must hold in its stake account to be in rotation (default 0: none).
+    pub min_stake: u128,
+    /// Seconds an unstake waits before the tokens return (default 7 days): longer than any dispute.
+    pub unbonding_secs: u64,
+    /// How slashed stake is shared between claimant, burn and treasury.
+    pub slash_shares: meson_core::economics::SlashShares,
 }
 
 impl RouterConfig {
@@ -112,6 +119,9 @@ impl RouterConfig {
             max_skew_secs: 60,
             network: "meson-dev".into(),
             billing: None,
+            min_stake: 0,
+            unbonding_secs: 7 * 24 * 3600,
+            slash_shares: Default::default(),
         }
     }
 
@@ -249,7 +259,11 @@ impl Router {
             }
         });
         let health = tokio::spawn(registry::health_loop(shared.clone(), rx.clone()));
-        let mut tasks = vec![server, health];
+        let mut tasks = vec![
+            server,
+            health,
+            tokio::spawn(stake::run(shared.clone(), rx.clone())),
+        ];
         if let Some(b) = shared.cfg.billing.clone() {
             tasks.push(tokio::spawn(billing::run(shared.clone(), b, rx)));
         }

@@ -47,6 +47,8 @@ struct Entry {
     redirected: u64,
     draining: bool,
     probe_ok: bool,
+    /// Holds at least the minimum stake (always, when none is required).
+    staked: bool,
     /// What the health task last logged, to log only transitions.
     reported: Health,
 }
@@ -62,6 +64,7 @@ impl Entry {
             redirected: 0,
             draining: false,
             probe_ok: true,
+            staked: true,
             reported: Health::Down,
         }
     }
@@ -78,6 +81,7 @@ impl Entry {
     fn in_rotation(&self, interval: Duration) -> bool {
         self.health(interval) == Health::Healthy
             && !self.draining
+            && self.staked
             && self.record.state == TerminalState::Admitted
     }
 }
@@ -93,6 +97,8 @@ pub struct TerminalView {
     pub state: Health,
     pub draining: bool,
     pub in_rotation: bool,
+    /// Holds the minimum stake the router requires (see `--min-stake`).
+    pub staked: bool,
     /// Seconds since the last heartbeat; null if none since the router started.
     pub last_heartbeat_age_secs: Option<f64>,
     pub load: u64,
@@ -222,6 +228,18 @@ impl Registry {
         Some(after)
     }
 
+    /// Records whether the terminal holds the minimum stake; out of rotation while it does not.
+    pub fn set_staked(&self, node: &[u8; 32], staked: bool) {
+        let changed = self.lock().get_mut(node).is_some_and(|e| {
+            let changed = e.staked != staked;
+            e.staked = staked;
+            changed
+        });
+        if changed {
+            self.invalidate();
+        }
+    }
+
     fn set_probe(&self, node: &[u8; 32], ok: bool) {
         let changed = self.lock().get_mut(node).is_some_and(|e| {
             let changed = e.probe_ok != ok;
@@ -319,6 +337,7 @@ impl Registry {
                     state: e.health(interval),
                     draining: e.draining || e.record.state == TerminalState::Draining,
                     in_rotation: e.in_rotation(interval),
+                    staked: e.staked,
                     last_heartbeat_age_secs: e.last_heartbeat.map(crate::age),
                     load: e.load + e.redirected,
                 }

@@ -226,3 +226,153 @@ async fn signed_transactions_move_tokens_once_and_refuse_what_they_must() {
     assert_eq!(no_op.status, 401);
     router.shutdown().await;
 }
+
+#[tokio::test]
+async fn stake_gates_rotation_unbonds_after_its_period_and_is_slashed_once_per_evidence() {
+    let dir = tempfile::tempdir().unwrap();
+    let router = start(dir.path(), |c| {
+        c.heartbeat = std::time::Duration::from_secs(1);
+        c.min_stake = ONE_TOKEN;
+        c.unbonding_secs = 2;
+    })
+    .await;
+    let a = router.addr;
+    let op = std::fs::read_to_string(dir.path().join("operator.token")).unwrap();
+    let op = format!("Bearer {}", op.trim());
+    let t = FakeTerminal::start_on("127.0.0.5").await;
+    assert_eq!(t.register(a, None).await.status, 200);
+    let node = t.node_id();
+    let view = |field: &'static str| {
+        let (t, node) = (&t, node.clone());
+        async move {
+            t.heartbeat(a, 0, false).await;
+            terminal_view(a, &node).await[field].clone()
+        }
+    };
+    eventually("no stake: out of rotation", || async {
+        view("staked").await == false
+    })
+    .await;
+    assert_eq!(view("in_rotation").await, false);
+
+    let mint = |id: &str, owner: String, amount: &str| {
+        let body = json!({"id": id, "owner": owner, "amount": amount});
+        let op = op.clone();
+        async move {
+            call(
+                a,
+                "POST",
+                "/v1/ledger/mint",
+                &[("authorization", &op)],
+                Some(body),
+            )
+            .await
+        }
+    };
+    assert_eq!(mint("10", node.clone(), "5").await.status, 200);
+    let wallet = wallet_account(t.key.id().as_bytes());
+    let later = now() + 60;
+    let tx = |nonce, action| {
+        let body = signed(&t.key, "meson-dev", nonce, later, action);
+        async move { call(a, "POST", "/v1/ledger/tx", &[], Some(body)).await }
+    };
+    assert_eq!(
+        tx(
+            1,
+            TxAction::Stake {
+                amount: 2 * ONE_TOKEN
+            }
+        )
+        .await
+        .status,
+        200
+    );
+    eventually("staked: in rotation", || async {
+        view("in_rotation").await == true
+    })
+    .await;
+
+    // Unstaking below the minimum takes it out of rotation at once; the tokens come back after 2 s.
+    assert_eq!(
+        tx(
+            2,
+            TxAction::Unstake {
+                amount: 3 * ONE_TOKEN / 2
+            }
+        )
+        .await
+        .status,
+        200
+    );
+    eventually("below the minimum: out of rotation", || async {
+        view("staked").await == false
+    })
+    .await;
+    assert_eq!(
+        balance(a, wallet).await,
+        "3",
+        "not back before the unbonding period"
+    );
+    eventually("unbonded", || async { balance(a, wallet).await == "4.5" }).await;
+
+    // A slash voids the unbonding first: that stake is still at stake.
+    assert_eq!(
+        tx(
+            3,
+            TxAction::Stake {
+                amount: 2 * ONE_TOKEN
+            }
+        )
+        .await
+        .status,
+        200
+    );
+    assert_eq!(
+        tx(4, TxAction::Unstake { amount: ONE_TOKEN }).await.status,
+        200
+    );
+    let hunter = NodeKey::from_secret_bytes([9; 32]);
+    let claimant = mint("11", hunter.id().to_string(), "0.000000001").await;
+    let claimant = claimant.json["account"].as_str().unwrap().to_owned();
+    let evidence = json!({"kind": "root_mismatch", "root": "ab12", "terminal": node});
+    let slash = |amount: &str| {
+        let body =
+            json!({"owner": node, "amount": amount, "claimant": claimant, "evidence": evidence});
+        let op = op.clone();
+        async move {
+            call(
+                a,
+                "POST",
+                "/v1/ledger/slash",
+                &[("authorization", &op)],
+                Some(body),
+            )
+            .await
+        }
+    };
+    let done = slash("2").await;
+    assert_eq!(done.status, 200, "{:?}", done.json);
+    assert_eq!(
+        (
+            &done.json["claimant"],
+            &done.json["burned"],
+            &done.json["treasury"]
+        ),
+        (&json!("1"), &json!("0.6"), &json!("0.4"))
+    );
+    let stake = meson_core::ledger::tx::stake_account(t.key.id().as_bytes());
+    assert_eq!(balance(a, stake).await, "0.5", "2.5 at stake, 2 slashed");
+    assert_eq!(
+        balance(a, wallet).await,
+        "2.5",
+        "the voided unstake never arrives"
+    );
+    assert_eq!(
+        slash("0.5").await.status,
+        409,
+        "the same evidence slashes once"
+    );
+    let head = call(a, "GET", "/v1/ledger/head", &[], None).await.json;
+    assert_eq!(head["head"]["burned"], (ONE_TOKEN * 6 / 10).to_string());
+    router.shutdown().await;
+}

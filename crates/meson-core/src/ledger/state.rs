@@ -413,6 +413,14 @@ impl Ledger {
     }
 
     /// Where the pending transfer `id` stands; `None` if `id` is not a pending transfer.
+    /// The pending transfers not yet posted, voided or expired, in id order.
+    pub fn open_pending(&self) -> impl Iterator<Item = &CommittedTransfer> + '_ {
+        self.pending
+            .iter()
+            .filter(|(_, st)| matches!(st, PendingStatus::Pending { .. }))
+            .filter_map(|(id, _)| self.transfers.get(id))
+    }
+
     pub fn pending_status(&self, id: u128) -> Option<PendingStatus> {
         self.pending.get(&id).copied()
     }

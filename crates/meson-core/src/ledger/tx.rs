@@ -40,11 +40,27 @@ pub enum TxAction {
         #[serde(with = "u128_string")]
         amount: u128,
     },
+    /// Tokens from the wallet into the signer's stake (a terminal stakes with its node key).
+    Stake {
+        #[serde(with = "u128_string")]
+        amount: u128,
+    },
+    /// Tokens from the stake back to the wallet, released only after the unbonding period (longer than
+    /// the dispute window, so there is always stake to slash); until then they stay slashable.
+    Unstake {
+        #[serde(with = "u128_string")]
+        amount: u128,
+    },
 }
 
 /// The wallet account of an ed25519 public key.
 pub fn wallet_account(owner: &[u8; 32]) -> u128 {
     settlement_id(&[b"wallet", owner])
+}
+
+/// The stake account of an ed25519 public key.
+pub fn stake_account(owner: &[u8; 32]) -> u128 {
+    settlement_id(&[b"stake", owner])
 }
 
 /// The id of the transfer a signer's transaction `nonce` makes.
