@@ -33,7 +33,7 @@ struct State {
     hash: [u8; 32],
 }
 
-pub(crate) struct LedgerService {
+pub struct LedgerService {
     store: Arc<dyn Store>,
     network: String,
     state: Mutex<State>,

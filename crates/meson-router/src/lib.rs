@@ -21,7 +21,7 @@ mod api;
 pub mod billing;
 mod control;
 mod jobs;
-mod ledger;
+pub mod ledger;
 mod ledger_api;
 pub mod redirect;
 mod registry;
