@@ -85,6 +85,14 @@ enum WalletCommand {
         #[arg(long)]
         terminal: Option<NodeId>,
     },
+    /// The wallet's transfers (or another account's), newest first.
+    History {
+        /// Another account than the wallet's.
+        #[arg(long)]
+        account: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
     /// Fetch an account's payout of an epoch with its Merkle proof, and verify it.
     Proof {
         #[arg(long)]
@@ -228,6 +236,25 @@ pub fn run(args: WalletArgs) -> anyhow::Result<()> {
                 let amount = parse_amount(&amount).with_context(|| format!("--amount {amount:?}"))?;
                 let r = send(&router, &args.key, &args.network, TxAction::Deposit { site: site.clone(), amount }).await?;
                 println!("deposited {} into the escrow of {site} (account {})", format_amount(amount), r["to"].as_str().unwrap_or(""));
+            }
+            WalletCommand::History { account, limit } => {
+                let account = match account {
+                    Some(a) => a,
+                    None => wallet_account(load_key(&args.key)?.id().as_bytes()).to_string(),
+                };
+                let h = call(&router, "GET", &format!("/v1/ledger/accounts/{account}/transfers?limit={limit}"), None, None).await?;
+                println!("account {account}");
+                for t in h["transfers"].as_array().into_iter().flatten() {
+                    println!(
+                        "  {} {:<3} {:>20} {:<10} {}{}",
+                        t["at"],
+                        t["direction"].as_str().unwrap_or(""),
+                        t["amount"].as_str().unwrap_or(""),
+                        t["code"].as_str().unwrap_or(""),
+                        t["counterparty"].as_str().unwrap_or(""),
+                        if t["pending"] == true { " (pending)" } else { "" }
+                    );
+                }
             }
             WalletCommand::Stake { amount } => {
                 let amount = parse_amount(&amount).with_context(|| format!("--amount {amount:?}"))?;

@@ -83,6 +83,10 @@ pub(crate) fn app(shared: Arc<Shared>) -> Router {
         .route("/v1/ledger/head", get(ledger_api::head))
         .route("/v1/ledger/log", get(ledger_api::log))
         .route("/v1/ledger/accounts/{id}", get(ledger_api::account))
+        .route(
+            "/v1/ledger/accounts/{id}/transfers",
+            get(ledger_api::history),
+        )
         .route("/v1/ledger/mint", post(ledger_api::mint))
         .route("/v1/ledger/tx", post(ledger_api::tx))
         .route("/v1/ledger/slash", post(ledger_api::slash))

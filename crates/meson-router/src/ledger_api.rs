@@ -6,6 +6,7 @@
 //! | `GET /v1/ledger/head` | anyone | the head the router signs ([`meson_core::ledger::audit::SignedHead`]) |
 //! | `GET /v1/ledger/log?after=N&limit=M` | anyone | audit log entries after `N` (at most 1000) |
 //! | `GET /v1/ledger/accounts/{id}` | anyone | an account's totals, balance and available funds |
+//! | `GET /v1/ledger/accounts/{id}/transfers?limit=N` | anyone | the account's transfers, newest first |
 //! | `POST /v1/ledger/mint` | operator | `{"id","to" or "owner","amount"}`: new tokens into an account or a key's wallet (a purchase) |
 //! | `POST /v1/ledger/tx` | a key holder | a signed [`meson_core::ledger::tx::Tx`]: transfer or deposit from the signer's wallet |
 //! | `GET /v1/sites/{host}/billing?epochs=N` | site owner | escrow account and balance, spend per epoch |
@@ -104,6 +105,45 @@ pub(crate) async fn account(
             format!("unknown account {id}"),
         )),
     }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct HistoryQuery {
+    limit: Option<usize>,
+}
+
+pub(crate) async fn history(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    Query(q): Query<HistoryQuery>,
+) -> ApiResult<Json<Value>> {
+    let id: u128 = id
+        .parse()
+        .map_err(|_| bad_request(format!("{id:?} is not an account id (a decimal number)")))?;
+    let limit = q.limit.unwrap_or(50).clamp(1, 1000);
+    let rows: Vec<Value> = s
+        .ledger
+        .read(|l| {
+            l.transfers_of(id, limit)
+                .into_iter()
+                .map(|t| {
+                    let pending = t.transfer.flags.pending;
+                    json!({
+                        "id": t.transfer.id.to_string(),
+                        "at": t.timestamp,
+                        "code": t.transfer.code,
+                        "direction": if t.credit_account == id { "in" } else { "out" },
+                        "counterparty": if t.credit_account == id { t.debit_account } else { t.credit_account }.to_string(),
+                        "amount": format_amount(t.amount),
+                        "pending": pending,
+                    })
+                })
+                .collect()
+        })
+        .await;
+    Ok(Json(
+        json!({ "account": id.to_string(), "transfers": rows }),
+    ))
 }
 
 #[derive(Deserialize)]

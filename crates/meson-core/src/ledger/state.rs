@@ -413,6 +413,19 @@ impl Ledger {
     }
 
     /// Where the pending transfer `id` stands; `None` if `id` is not a pending transfer.
+    /// The committed transfers that debited or credited `account`, newest first, at most `limit`. A full
+    /// scan: an account history is an occasional read, not a hot path.
+    pub fn transfers_of(&self, account: u128, limit: usize) -> Vec<&CommittedTransfer> {
+        let mut out: Vec<&CommittedTransfer> = self
+            .transfers
+            .values()
+            .filter(|t| t.debit_account == account || t.credit_account == account)
+            .collect();
+        out.sort_by(|a, b| (b.timestamp, b.transfer.id).cmp(&(a.timestamp, a.transfer.id)));
+        out.truncate(limit);
+        out
+    }
+
     /// The pending transfers not yet posted, voided or expired, in id order.
     pub fn open_pending(&self) -> impl Iterator<Item = &CommittedTransfer> + '_ {
         self.pending
