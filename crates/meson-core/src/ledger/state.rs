@@ -421,7 +421,7 @@ impl Ledger {
             .values()
             .filter(|t| t.debit_account == account || t.credit_account == account)
             .collect();
-        out.sort_by(|a, b| (b.timestamp, b.transfer.id).cmp(&(a.timestamp, a.transfer.id)));
+        out.sort_by_key(|t| std::cmp::Reverse((t.timestamp, t.transfer.id)));
         out.truncate(limit);
         out
     }
