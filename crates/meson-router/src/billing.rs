@@ -78,19 +78,14 @@ impl Unfunded {
 
 /// Opens the escrow account of a site (idempotent).
 pub(crate) async fn open_escrow(s: &Shared, site_id: i64) -> Result<u128, LedgerError> {
-    let id = escrow_account(site_id);
     s.ledger
-        .submit(Batch::CreateAccounts {
-            now: crate::unix_now(),
-            accounts: vec![NewAccount {
-                id,
-                kind: AccountKind::Escrow,
-                owner: None,
-                user_data: site_id as u128,
-            }],
-        })
-        .await?;
-    Ok(id)
+        .open_account(
+            escrow_account(site_id),
+            AccountKind::Escrow,
+            None,
+            site_id as u128,
+        )
+        .await
 }
 
 /// Settles epoch `epoch` for every site with accepted usage in it. Returns how many sites it settled now.

@@ -119,6 +119,28 @@ impl LedgerService {
         Ok(results)
     }
 
+    /// Opens an account (idempotent: opening it again with the same fields changes nothing) and returns
+    /// its id.
+    pub async fn open_account(
+        &self,
+        id: u128,
+        kind: AccountKind,
+        owner: Option<[u8; 32]>,
+        user_data: u128,
+    ) -> Result<u128, LedgerError> {
+        self.submit(Batch::CreateAccounts {
+            now: crate::unix_now(),
+            accounts: vec![NewAccount {
+                id,
+                kind,
+                owner,
+                user_data,
+            }],
+        })
+        .await?;
+        Ok(id)
+    }
+
     /// The head, signed with the router's `key`.
     pub async fn head(&self, key: &NodeKey) -> SignedHead {
         let st = self.state.lock().await;

@@ -26,8 +26,8 @@ use meson_core::ledger::tx::{
     stake_account, tx_transfer_id, wallet_account, Tx, TxAction, MAX_TX_LIFETIME_SECS, TX,
 };
 use meson_core::ledger::{
-    format_amount, parse_amount, u128_string, Account, AccountKind, Batch, BatchResults,
-    NewAccount, Outcome, Transfer, TransferCode, TransferError,
+    format_amount, parse_amount, u128_string, Account, AccountKind, Batch, BatchResults, Outcome,
+    Transfer, TransferCode, TransferError,
 };
 use meson_core::merkle;
 use meson_core::signed::SignedMessage;
@@ -210,38 +210,24 @@ pub(crate) async fn mint(
 
 /// Opens the wallet account of `owner` (idempotent) and returns its id.
 async fn open_wallet(s: &Shared, owner: &NodeId) -> ApiResult<u128> {
-    let id = wallet_account(owner.as_bytes());
+    let owner = *owner.as_bytes();
     s.ledger
-        .submit(Batch::CreateAccounts {
-            now: crate::unix_now(),
-            accounts: vec![NewAccount {
-                id,
-                kind: AccountKind::Customer,
-                owner: Some(*owner.as_bytes()),
-                user_data: 0,
-            }],
-        })
+        .open_account(
+            wallet_account(&owner),
+            AccountKind::Customer,
+            Some(owner),
+            0,
+        )
         .await
-        .map_err(ledger_error)?;
-    Ok(id)
+        .map_err(ledger_error)
 }
 
 /// Opens the stake account of `owner` (idempotent) and returns its id.
 async fn open_stake(s: &Shared, owner: &[u8; 32]) -> ApiResult<u128> {
-    let id = stake_account(owner);
     s.ledger
-        .submit(Batch::CreateAccounts {
-            now: crate::unix_now(),
-            accounts: vec![NewAccount {
-                id,
-                kind: AccountKind::Stake,
-                owner: Some(*owner),
-                user_data: 0,
-            }],
-        })
+        .open_account(stake_account(owner), AccountKind::Stake, Some(*owner), 0)
         .await
-        .map_err(ledger_error)?;
-    Ok(id)
+        .map_err(ledger_error)
 }
 
 #[derive(Deserialize)]
