@@ -45,6 +45,10 @@ pub struct RouterArgs {
     /// Tokens charged per GiB served (up to 9 decimals).
     #[arg(long, env = "MESON_PRICE_PER_GIB", default_value = "0.1")]
     price_per_gib: String,
+    /// A region's own price, `REGION=TOKENS` (e.g. `eu=0.2`), repeatable; the most specific level of a
+    /// terminal's region wins, else --price-per-gib.
+    #[arg(long = "region-price", value_name = "REGION=TOKENS")]
+    region_prices: Vec<String>,
     /// Protocol fee burned, in basis points of the charge (2000 = 20 %).
     #[arg(long, env = "MESON_FEE_BPS", default_value_t = 2000)]
     fee_bps: u32,
@@ -71,10 +75,22 @@ pub fn run(args: RouterArgs) -> anyhow::Result<()> {
         }
         let price = meson_core::ledger::parse_amount(&args.price_per_gib)
             .with_context(|| format!("--price-per-gib {:?}", args.price_per_gib))?;
+        let mut region_prices = Vec::new();
+        for rp in &args.region_prices {
+            let (region, tokens) = rp
+                .split_once('=')
+                .with_context(|| format!("--region-price {rp:?} must be REGION=TOKENS"))?;
+            meson_core::schedule::Region::new(region)
+                .with_context(|| format!("--region-price {rp:?}"))?;
+            let price = meson_core::ledger::parse_amount(tokens)
+                .with_context(|| format!("--region-price {rp:?}"))?;
+            region_prices.push((region.to_owned(), price));
+        }
         cfg.billing = Some(meson_router::billing::BillingConfig {
             epoch_secs: args.epoch_secs,
             price_per_gib: price,
             fee_bps: args.fee_bps,
+            region_prices,
         });
     }
     if let Some(path) = &args.coverage_zones {

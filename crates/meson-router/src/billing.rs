@@ -15,8 +15,9 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use meson_core::economics::{fit_to_escrow, line, settlement_id, Line};
+use meson_core::economics::{fit_to_escrow, line, quality_bps, settlement_id, Line};
 use meson_core::ledger::{AccountKind, Batch, NewAccount, Transfer, TransferCode, TransferFlags};
+use meson_core::schedule::Region;
 use tokio::sync::watch;
 
 use crate::ledger::{LedgerError, BURN};
@@ -31,6 +32,61 @@ pub struct BillingConfig {
     pub price_per_gib: u128,
     /// The burned protocol fee, in basis points of the charge (default 2000: 20 %).
     pub fee_bps: u32,
+    /// Prices of regions that differ from `price_per_gib`: a terminal's bytes are priced by the most
+    /// specific of its region's levels listed here (`eu/west`, then `eu`), else `price_per_gib`.
+    pub region_prices: Vec<(String, u128)>,
+}
+
+impl BillingConfig {
+    /// The price per GiB of bytes served by a terminal in `region`.
+    pub fn price_in(&self, region: Option<&Region>) -> u128 {
+        region
+            .into_iter()
+            .flat_map(Region::ancestors)
+            .find_map(|level| {
+                self.region_prices
+                    .iter()
+                    .find(|(r, _)| r == level)
+                    .map(|(_, p)| *p)
+            })
+            .unwrap_or(self.price_per_gib)
+    }
+}
+
+/// How much of each epoch each terminal was in rotation, sampled by the billing task: the uptime in a
+/// terminal's quality. Kept in memory; an epoch sampled partly before a restart counts only what was
+/// seen after it.
+#[derive(Default)]
+pub(crate) struct Uptime(std::sync::Mutex<BTreeMap<(u64, [u8; 32]), Samples>>);
+
+/// (samples in rotation, samples) of one terminal in one epoch.
+type Samples = (u32, u32);
+
+impl Uptime {
+    fn sample(&self, epoch: u64, rotation: &[([u8; 32], Region, bool)]) {
+        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        for (node, _, up) in rotation {
+            let e = m.entry((epoch, *node)).or_default();
+            e.0 += u32::from(*up);
+            e.1 += 1;
+        }
+        // Settled epochs are not sampled again; keep a day of them at most.
+        while m.len() > 100_000 {
+            let Some(first) = m.keys().next().copied() else {
+                break;
+            };
+            m.remove(&first);
+        }
+    }
+
+    /// Uptime in basis points; full when the terminal was never sampled in the epoch.
+    pub fn bps(&self, epoch: u64, node: &[u8; 32]) -> u32 {
+        let m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match m.get(&(epoch, *node)) {
+            Some(&(up, total)) if total > 0 => (u64::from(up) * 10_000 / u64::from(total)) as u32,
+            _ => 10_000,
+        }
+    }
 }
 
 impl Default for BillingConfig {
@@ -39,6 +95,7 @@ impl Default for BillingConfig {
             epoch_secs: 3600,
             price_per_gib: meson_core::ledger::ONE_TOKEN / 10,
             fee_bps: 2_000,
+            region_prices: Vec::new(),
         }
     }
 }
@@ -140,9 +197,24 @@ pub(crate) async fn settle(
             .await
             .and_then(|a| a.available())
             .unwrap_or(0);
+        let regions: BTreeMap<[u8; 32], Region> = s
+            .registry
+            .rotation(s.cfg.heartbeat)
+            .into_iter()
+            .map(|(node, region, _)| (node, region))
+            .collect();
         let mut lines: Vec<Line> = terminals
             .iter()
-            .map(|(_, bytes)| line(*bytes, cfg.price_per_gib, cfg.fee_bps, 10_000))
+            .map(|(node, bytes)| {
+                // Audits are not there yet: the pass rate is full until they report.
+                let quality = quality_bps(s.uptime.bps(epoch, node), 10_000);
+                line(
+                    *bytes,
+                    cfg.price_in(regions.get(node)),
+                    cfg.fee_bps,
+                    quality,
+                )
+            })
             .collect();
         fit_to_escrow(&mut lines, available);
         let mut transfers = Vec::new();
@@ -239,6 +311,8 @@ pub(crate) async fn run(s: Arc<Shared>, cfg: BillingConfig, mut stop: watch::Rec
     let mut next = (crate::unix_now() / cfg.epoch_secs).saturating_sub(24);
     loop {
         let current = crate::unix_now() / cfg.epoch_secs;
+        s.uptime
+            .sample(current, &s.registry.rotation(s.cfg.heartbeat));
         while next < current {
             match settle(&s, &cfg, next).await {
                 Ok(_) => next += 1,
@@ -255,5 +329,37 @@ pub(crate) async fn run(s: Arc<Shared>, cfg: BillingConfig, mut stop: watch::Rec
             _ = tokio::time::sleep(tick) => {}
             _ = stop.wait_for(|v| *v) => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_most_specific_listed_region_sets_the_price() {
+        let cfg = BillingConfig {
+            region_prices: vec![("eu".into(), 20), ("eu/west".into(), 30)],
+            price_per_gib: 10,
+            ..BillingConfig::default()
+        };
+        let r = |name: &str| Region::new(name).unwrap();
+        assert_eq!(cfg.price_in(Some(&r("eu/west/paris"))), 30);
+        assert_eq!(cfg.price_in(Some(&r("eu/north"))), 20);
+        assert_eq!(cfg.price_in(Some(&r("na"))), 10);
+        assert_eq!(cfg.price_in(None), 10);
+    }
+
+    #[test]
+    fn uptime_is_the_share_of_samples_in_rotation() {
+        let u = Uptime::default();
+        let (a, b) = ([1u8; 32], [2u8; 32]);
+        let region = Region::new("eu").unwrap();
+        for up in [true, true, true, false] {
+            u.sample(7, &[(a, region.clone(), up), (b, region.clone(), true)]);
+        }
+        assert_eq!(u.bps(7, &a), 7_500);
+        assert_eq!(u.bps(7, &b), 10_000);
+        assert_eq!(u.bps(8, &a), 10_000, "never sampled: full");
     }
 }

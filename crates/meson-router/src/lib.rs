@@ -162,6 +162,7 @@ pub(crate) struct Shared {
     pub jobs: jobs::Jobs,
     pub ledger: ledger::LedgerService,
     pub unfunded: billing::Unfunded,
+    pub uptime: billing::Uptime,
     /// Operator endpoints (minting) need this bearer token, from `DATA_DIR/operator.token`.
     pub operator_token: String,
 }
@@ -241,6 +242,7 @@ impl Router {
             serials,
             ledger,
             unfunded: billing::Unfunded::default(),
+            uptime: billing::Uptime::default(),
             operator_token,
         });
         let (shutdown, rx) = watch::channel(false);

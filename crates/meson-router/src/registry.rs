@@ -381,6 +381,15 @@ impl Registry {
         out
     }
 
+    /// Each terminal's region and whether it is in rotation now: what billing samples for uptime and
+    /// prices by.
+    pub(crate) fn rotation(&self, interval: Duration) -> Vec<([u8; 32], Region, bool)> {
+        self.lock()
+            .iter()
+            .map(|(id, e)| (*id, e.region.clone(), e.in_rotation(interval)))
+            .collect()
+    }
+
     pub(crate) fn urls(&self) -> Vec<([u8; 32], String)> {
         self.lock()
             .iter()

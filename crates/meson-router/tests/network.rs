@@ -573,6 +573,8 @@ async fn an_epoch_charges_the_escrow_pays_the_terminal_burns_the_fee_once_and_au
         epoch_secs: 2,
         price_per_gib: meson_core::ledger::ONE_TOKEN,
         fee_bps: 2_000,
+        // The terminal at 127.0.0.10 is in `eu` (coverage zones): its bytes cost twice the default.
+        region_prices: vec![("eu".into(), 2 * meson_core::ledger::ONE_TOKEN)],
     };
     let net = network_with(|c| c.billing = Some(billing.clone())).await;
     let a = net.router.addr;
@@ -647,7 +649,8 @@ async fn an_epoch_charges_the_escrow_pays_the_terminal_burns_the_fee_once_and_au
         let (_, s) = through_router(a, from, "/big.bin").await;
         assert_eq!(s.body, body);
     }
-    t.shutdown().await;
+    // The terminal stays up (and in rotation, so its uptime is full); its usage is reported as its
+    // tickets expire.
     let node = {
         let v = call(a, "GET", "/v1/terminals", &[], None).await.json;
         v["terminals"][0]["node_id"].as_str().unwrap().to_owned()
@@ -662,7 +665,12 @@ async fn an_epoch_charges_the_escrow_pays_the_terminal_burns_the_fee_once_and_au
     .await;
 
     let bytes = 3 * body.len() as u64;
-    let want = meson_core::economics::line(bytes, billing.price_per_gib, billing.fee_bps, 10_000);
+    let want = meson_core::economics::line(
+        bytes,
+        2 * meson_core::ledger::ONE_TOKEN,
+        billing.fee_bps,
+        10_000,
+    );
     let epochs = view["epochs"].as_array().unwrap();
     let spent: u128 = epochs.iter().map(|e| tokens(&e["spent"])).sum();
     let burned: u128 = epochs.iter().map(|e| tokens(&e["fee_burned"])).sum();
@@ -740,6 +748,7 @@ async fn an_epoch_charges_the_escrow_pays_the_terminal_burns_the_fee_once_and_au
 
     // A restart replays the log to the same head and settles nothing twice.
     let head = call(a, "GET", "/v1/ledger/head", &[], None).await.json;
+    t.shutdown().await;
     let rdir = net._dirs[0].path().to_path_buf();
     net.router.shutdown().await;
     let router = start(&rdir, |c| {

@@ -87,6 +87,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         epoch_secs: EPOCH_SECS,
         price_per_gib: 100 * meson_core::ledger::ONE_TOKEN,
         fee_bps: 2_000,
+        region_prices: Vec::new(),
     });
     let router = Router::start(rcfg)
         .await

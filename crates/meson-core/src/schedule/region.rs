@@ -88,7 +88,7 @@ impl Region {
     }
 
     /// This region's name, then its parent's, up to the top level: `eu/west/paris`, `eu/west`, `eu`.
-    pub(crate) fn ancestors(&self) -> impl Iterator<Item = &str> {
+    pub fn ancestors(&self) -> impl Iterator<Item = &str> {
         let name = self.0.as_str();
         std::iter::once(name).chain(
             name.char_indices()
