@@ -118,18 +118,48 @@ fn fee_id(epoch: u64, site: i64, node: &[u8; 32]) -> u128 {
 
 /// Sites whose escrow holds nothing; read on every redirect, refreshed by the billing task.
 #[derive(Default)]
-pub(crate) struct Unfunded(RwLock<HashSet<i64>>);
+pub(crate) struct Unfunded {
+    empty: RwLock<HashSet<i64>>,
+    /// Funded, but for less than one more epoch at the last epoch's spend: the owner is warned.
+    low: RwLock<HashSet<i64>>,
+    /// What each site paid in the last epoch settled.
+    last_spend: std::sync::Mutex<std::collections::HashMap<i64, u128>>,
+}
 
 impl Unfunded {
     pub fn contains(&self, site: i64) -> bool {
-        self.0
+        self.empty
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .contains(&site)
     }
 
-    fn set(&self, sites: HashSet<i64>) {
-        *self.0.write().unwrap_or_else(|e| e.into_inner()) = sites;
+    pub fn is_low(&self, site: i64) -> bool {
+        self.low
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&site)
+    }
+
+    fn spent(&self, site: i64, amount: u128) {
+        self.last_spend
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(site, amount);
+    }
+
+    fn last_spend(&self, site: i64) -> u128 {
+        self.last_spend
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&site)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn set(&self, empty: HashSet<i64>, low: HashSet<i64>) {
+        *self.empty.write().unwrap_or_else(|e| e.into_inner()) = empty;
+        *self.low.write().unwrap_or_else(|e| e.into_inner()) = low;
     }
 }
 
@@ -217,6 +247,7 @@ pub(crate) async fn settle(
             })
             .collect();
         fit_to_escrow(&mut lines, available);
+        s.unfunded.spent(site, lines.iter().map(Line::paid).sum());
         let mut transfers = Vec::new();
         for ((node, _), l) in terminals.iter().zip(&lines) {
             let mut fee = Transfer::new(
@@ -287,19 +318,27 @@ pub(crate) async fn settled(
 /// Which sites' escrow is empty.
 async fn refresh_unfunded(s: &Shared) -> Result<(), LedgerError> {
     let sites = s.store.list_all_sites().await?;
-    let mut empty = HashSet::new();
+    let (mut empty, mut low) = (HashSet::new(), HashSet::new());
     for site in sites {
-        let funded = s
+        let available = s
             .ledger
             .account(escrow_account(site.id))
             .await
             .and_then(|a| a.available())
-            .is_some_and(|v| v > 0);
-        if !funded {
+            .unwrap_or(0);
+        if available == 0 {
+            if !s.unfunded.contains(site.id) {
+                tracing::warn!(site = %site.host, "escrow empty: clients are sent to the origin until it is funded");
+            }
             empty.insert(site.id);
+        } else if available < s.unfunded.last_spend(site.id) {
+            if !s.unfunded.is_low(site.id) {
+                tracing::warn!(site = %site.host, available, "escrow covers less than one more epoch at the last epoch's spend");
+            }
+            low.insert(site.id);
         }
     }
-    s.unfunded.set(empty);
+    s.unfunded.set(empty, low);
     Ok(())
 }
 

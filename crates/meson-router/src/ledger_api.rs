@@ -472,6 +472,8 @@ pub(crate) async fn site_billing(
         "escrow_account": escrow.to_string(),
         "escrow": balance,
         "funded": !s.unfunded.contains(site.id),
+        // Funded for less than one more epoch at the last epoch's spend: top up before it runs dry.
+        "low_funds": s.unfunded.is_low(site.id),
         "epoch_secs": epoch_secs,
         "epochs": rows,
     })))
