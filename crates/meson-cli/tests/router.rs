@@ -33,9 +33,10 @@ fn start_router(data_dir: &std::path::Path) -> RouterProc {
         .spawn()
         .expect("spawn meson-cdn router");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .expect("router prints its address");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    out.read_line(&mut line).expect("router prints its address");
+    // Keep reading: a router whose stdout is closed dies at its next line, as any CLI would.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
     let rest = line
         .trim()
         .strip_prefix("meson-cdn router serving http://")
