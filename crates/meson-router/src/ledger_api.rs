@@ -457,8 +457,9 @@ pub(crate) async fn site_billing(
     let site = owned_site(&s, &headers, &host).await?;
     let (epoch_secs, epochs) = epochs(&s, q.epochs)?;
     let escrow = escrow_account(site.id);
-    let balance = s.ledger.account(escrow).await.map(|a| account_view(&a));
     let per = settled_per_epoch(&s, epoch_secs, &epochs, |id, _| id == site.id).await?;
+    // Read after the epochs, so a balance is never older than the settlements shown with it.
+    let balance = s.ledger.account(escrow).await.map(|a| account_view(&a));
     let rows: Vec<Value> = per
         .iter()
         .map(|(e, t)| {
