@@ -51,6 +51,13 @@ enum WalletCommand {
     New,
     /// The key's public key and wallet account id.
     Address,
+    #[command(flatten)]
+    Remote(RemoteCommand),
+}
+
+/// What needs the router.
+#[derive(Subcommand)]
+enum RemoteCommand {
     /// Send tokens from the wallet to an account.
     Transfer {
         #[arg(long)]
@@ -173,7 +180,7 @@ async fn send(
 }
 
 pub fn run(args: WalletArgs) -> anyhow::Result<()> {
-    match args.command {
+    let command = match args.command {
         WalletCommand::New => {
             if args.key.exists() {
                 bail!(
@@ -193,8 +200,8 @@ pub fn run(args: WalletArgs) -> anyhow::Result<()> {
             println!("account    {}", wallet_account(key.id().as_bytes()));
             return Ok(());
         }
-        _ => {}
-    }
+        WalletCommand::Remote(command) => command,
+    };
     let Some(router) = args.router else {
         bail!("--router is required (or MESON_ROUTER)");
     };
@@ -202,8 +209,8 @@ pub fn run(args: WalletArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        match args.command {
-            WalletCommand::Balance { account, terminal } => match (account, terminal) {
+        match command {
+            RemoteCommand::Balance { account, terminal } => match (account, terminal) {
                 (Some(id), None) => {
                     let a = call(&router, "GET", &format!("/v1/ledger/accounts/{id}"), None, None).await?;
                     println!("account {id} ({})", a["kind"].as_str().unwrap_or(""));
@@ -226,18 +233,18 @@ pub fn run(args: WalletArgs) -> anyhow::Result<()> {
                 }
                 _ => bail!("give --account ID or --terminal NODE_ID"),
             },
-            WalletCommand::Transfer { to, amount } => {
+            RemoteCommand::Transfer { to, amount } => {
                 let to: u128 = to.parse().with_context(|| format!("--to {to:?} is not an account id"))?;
                 let amount = parse_amount(&amount).with_context(|| format!("--amount {amount:?}"))?;
                 let r = send(&router, &args.key, &args.network, TxAction::Transfer { to, amount }).await?;
                 println!("sent {} to {} (transfer {})", format_amount(amount), r["to"].as_str().unwrap_or(""), r["transfer"].as_str().unwrap_or(""));
             }
-            WalletCommand::Deposit { site, amount } => {
+            RemoteCommand::Deposit { site, amount } => {
                 let amount = parse_amount(&amount).with_context(|| format!("--amount {amount:?}"))?;
                 let r = send(&router, &args.key, &args.network, TxAction::Deposit { site: site.clone(), amount }).await?;
                 println!("deposited {} into the escrow of {site} (account {})", format_amount(amount), r["to"].as_str().unwrap_or(""));
             }
-            WalletCommand::History { account, limit } => {
+            RemoteCommand::History { account, limit } => {
                 let account = match account {
                     Some(a) => a,
                     None => wallet_account(load_key(&args.key)?.id().as_bytes()).to_string(),
@@ -256,18 +263,17 @@ pub fn run(args: WalletArgs) -> anyhow::Result<()> {
                     );
                 }
             }
-            WalletCommand::Stake { amount } => {
+            RemoteCommand::Stake { amount } => {
                 let amount = parse_amount(&amount).with_context(|| format!("--amount {amount:?}"))?;
                 send(&router, &args.key, &args.network, TxAction::Stake { amount }).await?;
                 println!("staked {}", format_amount(amount));
             }
-            WalletCommand::Unstake { amount } => {
+            RemoteCommand::Unstake { amount } => {
                 let amount = parse_amount(&amount).with_context(|| format!("--amount {amount:?}"))?;
                 send(&router, &args.key, &args.network, TxAction::Unstake { amount }).await?;
                 println!("unstaking {}: it returns to the wallet after the unbonding period", format_amount(amount));
             }
-            WalletCommand::New | WalletCommand::Address => unreachable!("handled without a router"),
-            WalletCommand::Proof { epoch, account } => {
+            RemoteCommand::Proof { epoch, account } => {
                 let p = call(&router, "GET", &format!("/v1/ledger/payouts/{epoch}/proof/{account}"), None, None).await?;
                 let signed = call(&router, "GET", &format!("/v1/ledger/payouts/{epoch}"), None, None).await?;
                 let router_id: NodeId = serde_json::from_value(call(&router, "GET", "/v1/router", None, None).await?["id"].clone())
