@@ -43,7 +43,7 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Audit a router's ledger: replay its log and check the signed head.
     Ledger(ledger::LedgerArgs),
-    /// Balances, terminal earnings and verified payout proofs from a router's ledger.
+    /// A key that holds tokens: signed transfers, deposits and stake; balances, earnings, payout proofs.
     Wallet(wallet::WalletArgs),
     /// Replay a request trace through the terminal's eviction policies and print hit ratios.
     CacheSim(cache_sim::CacheSimArgs),

@@ -52,7 +52,7 @@ enum WalletCommand {
     /// The key's public key and wallet account id.
     Address,
     #[command(flatten)]
-    Remote(RemoteCommand),
+    Remote(Box<RemoteCommand>),
 }
 
 /// What needs the router.
@@ -200,7 +200,7 @@ pub fn run(args: WalletArgs) -> anyhow::Result<()> {
             println!("account    {}", wallet_account(key.id().as_bytes()));
             return Ok(());
         }
-        WalletCommand::Remote(command) => command,
+        WalletCommand::Remote(command) => *command,
     };
     let Some(router) = args.router else {
         bail!("--router is required (or MESON_ROUTER)");
