@@ -29,7 +29,8 @@ enum LedgerCommand {
     },
 }
 
-fn hash32(v: &serde_json::Value, what: &str) -> anyhow::Result<[u8; 32]> {
+/// A 32-byte hash sent as hex in a router's JSON.
+pub(crate) fn hash32(v: &serde_json::Value, what: &str) -> anyhow::Result<[u8; 32]> {
     let text = v.as_str().with_context(|| format!("{what} missing"))?;
     hex::decode(text)
         .ok()

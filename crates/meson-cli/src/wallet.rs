@@ -18,6 +18,7 @@ use meson_core::ledger::{format_amount, parse_amount};
 use meson_core::merkle;
 use meson_core::signed::SignedMessage;
 
+use crate::ledger::hash32;
 use crate::site::call;
 
 #[derive(Args)]
@@ -107,13 +108,6 @@ enum RemoteCommand {
         #[arg(long)]
         account: String,
     },
-}
-
-fn hash32(v: &serde_json::Value, what: &str) -> anyhow::Result<[u8; 32]> {
-    v.as_str()
-        .and_then(|t| hex::decode(t).ok())
-        .and_then(|b| b.try_into().ok())
-        .with_context(|| format!("{what} is not 32 hex bytes"))
 }
 
 fn number(v: &serde_json::Value, what: &str) -> anyhow::Result<u128> {

@@ -68,6 +68,13 @@ pub fn host_name(host: &str) -> String {
     h.trim_end_matches('.').to_ascii_lowercase()
 }
 
+/// The value of parameter `name` in a query, as sent (the router's parameters are URL-safe as they are).
+pub fn param<'a>(query: Option<&'a str>, name: &str) -> Option<&'a str> {
+    query?
+        .split('&')
+        .find_map(|p| p.strip_prefix(name)?.strip_prefix('='))
+}
+
 /// The query's parameters, in order, without the router's own.
 pub fn client_params(query: Option<&str>) -> Vec<&str> {
     query
@@ -131,6 +138,12 @@ mod tests {
         assert_eq!(keyed_path("/p", &params, QueryMode::Ignore), "/p");
         assert_eq!(keyed_path("/p", &[], QueryMode::Keep), "/p");
         assert_eq!(client_params(Some("&&meson_rid=1&")), Vec::<&str>::new());
+        assert_eq!(
+            param(Some("a=1&meson_ticket=abc&b"), TICKET_PARAM),
+            Some("abc")
+        );
+        assert_eq!(param(Some("meson_tickets=abc"), TICKET_PARAM), None);
+        assert_eq!(param(None, TICKET_PARAM), None);
     }
 
     #[test]

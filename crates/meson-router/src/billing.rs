@@ -193,6 +193,12 @@ pub(crate) async fn settle(
             .or_default()
             .push((u.terminal, u.bytes));
     }
+    let regions: BTreeMap<[u8; 32], Region> = s
+        .registry
+        .rotation(s.cfg.heartbeat)
+        .into_iter()
+        .map(|(node, region, _)| (node, region))
+        .collect();
     let mut settled = 0;
     for (site, terminals) in by_site {
         let ids: Vec<u128> = terminals
@@ -227,12 +233,6 @@ pub(crate) async fn settle(
             .await
             .and_then(|a| a.available())
             .unwrap_or(0);
-        let regions: BTreeMap<[u8; 32], Region> = s
-            .registry
-            .rotation(s.cfg.heartbeat)
-            .into_iter()
-            .map(|(node, region, _)| (node, region))
-            .collect();
         let mut lines: Vec<Line> = terminals
             .iter()
             .map(|(node, bytes)| {

@@ -175,10 +175,7 @@ async fn handle(
     peer: SocketAddr,
 ) -> http::Response<crate::body::ResponseBody> {
     // The router's id travels in the redirect URL, since a header cannot follow a redirect.
-    let from_router = req.uri().query().and_then(|q| {
-        q.split('&')
-            .find_map(|p| p.strip_prefix(RID_PARAM)?.strip_prefix('='))
-    });
+    let from_router = meson_core::keying::param(req.uri().query(), RID_PARAM);
     let id = req
         .headers()
         .get(X_REQUEST_ID)

@@ -170,12 +170,6 @@ impl RouterSites {
     }
 }
 
-fn ticket_param(query: Option<&str>) -> Option<&str> {
-    query?
-        .split('&')
-        .find_map(|p| p.strip_prefix(TICKET_PARAM)?.strip_prefix('='))
-}
-
 impl Sites for RouterSites {
     fn admit(&self, req: &RequestInfo<'_>) -> Result<Admitted, Refused> {
         let map = self.map();
@@ -189,7 +183,7 @@ impl Sites for RouterSites {
                 ),
             ));
         }
-        let Some(token) = ticket_param(req.query) else {
+        let Some(token) = keying::param(req.query, TICKET_PARAM) else {
             return Err(self.refuse(by_host.map(|s| &**s), req, "no ticket"));
         };
         let Some(router) = self.router.get() else {
@@ -244,17 +238,5 @@ impl Sites for RouterSites {
                 .find(|s| s.origin.origin().authority() == url.authority())
                 .cloned()
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_ticket_is_found_among_the_parameters() {
-        assert_eq!(ticket_param(Some("a=1&meson_ticket=abc&b")), Some("abc"));
-        assert_eq!(ticket_param(Some("meson_tickets=abc")), None);
-        assert_eq!(ticket_param(None), None);
     }
 }
