@@ -52,12 +52,36 @@ pub struct RouterArgs {
     /// Protocol fee burned, in basis points of the charge (2000 = 20 %).
     #[arg(long, env = "MESON_FEE_BPS", default_value_t = 2000)]
     fee_bps: u32,
+    /// Bootstrap subsidy: the treasury adds this many basis points of what each terminal earned from
+    /// customers in an epoch (0 = off, at most 10000), within --subsidy-cap.
+    #[arg(long, env = "MESON_SUBSIDY_BPS", default_value_t = 0)]
+    subsidy_bps: u32,
+    /// The most tokens the treasury pays in subsidies per epoch, across all terminals (up to 9 decimals).
+    #[arg(
+        long,
+        env = "MESON_SUBSIDY_CAP",
+        value_name = "TOKENS",
+        default_value = "0"
+    )]
+    subsidy_cap: String,
     /// Tokens a terminal must hold at stake (staked with its node key) to receive traffic.
     #[arg(long, env = "MESON_MIN_STAKE", default_value = "0")]
     min_stake: String,
-    /// Seconds an unstake waits before the tokens return to the wallet.
+    /// Seconds an unstake waits before the tokens return to the wallet; longer than --dispute-secs.
     #[arg(long, env = "MESON_UNBONDING_SECS", default_value_t = 7 * 24 * 3600)]
     unbonding_secs: u64,
+    /// Seconds a claim waits for its verdict; an unjudged claim's bond then returns to the hunter.
+    #[arg(long, env = "MESON_DISPUTE_SECS", default_value_t = 3 * 24 * 3600)]
+    dispute_secs: u64,
+    /// Tokens a hunter bonds at least per claim.
+    #[arg(long, env = "MESON_MIN_BOND", default_value = "1")]
+    min_bond: String,
+    /// Seconds per council term.
+    #[arg(long, env = "MESON_COUNCIL_TERM_SECS", default_value_t = 30 * 24 * 3600)]
+    council_term_secs: u64,
+    /// Tokens a council member locks at least for a term.
+    #[arg(long, env = "MESON_COUNCIL_MIN_STAKE", default_value = "100")]
+    council_min_stake: String,
 }
 
 pub fn run(args: RouterArgs) -> anyhow::Result<()> {
@@ -69,6 +93,27 @@ pub fn run(args: RouterArgs) -> anyhow::Result<()> {
     cfg.min_stake = meson_core::ledger::parse_amount(&args.min_stake)
         .with_context(|| format!("--min-stake {:?}", args.min_stake))?;
     cfg.unbonding_secs = args.unbonding_secs;
+    cfg.dispute_secs = args.dispute_secs;
+    cfg.min_bond = meson_core::ledger::parse_amount(&args.min_bond)
+        .with_context(|| format!("--min-bond {:?}", args.min_bond))?;
+    cfg.council_term_secs = args.council_term_secs;
+    cfg.council_min_stake = meson_core::ledger::parse_amount(&args.council_min_stake)
+        .with_context(|| format!("--council-min-stake {:?}", args.council_min_stake))?;
+    if args.subsidy_bps > 10_000 {
+        anyhow::bail!(
+            "--subsidy-bps is {}: it must be 0 to 10000 (basis points of a terminal's earnings)",
+            args.subsidy_bps
+        );
+    }
+    let subsidy_cap = meson_core::ledger::parse_amount(&args.subsidy_cap)
+        .with_context(|| format!("--subsidy-cap {:?}", args.subsidy_cap))?;
+    // Either would leave the subsidy silently unpaid.
+    if args.subsidy_bps > 0 && !args.billing {
+        anyhow::bail!("--subsidy-bps needs --billing: the subsidy is paid at settlement");
+    }
+    if args.subsidy_bps > 0 && subsidy_cap == 0 {
+        anyhow::bail!("--subsidy-bps needs a positive --subsidy-cap (tokens per epoch)");
+    }
     if args.billing {
         if args.epoch_secs == 0 || args.fee_bps > 10_000 {
             anyhow::bail!("--epoch-secs must be positive and --fee-bps at most 10000");
@@ -91,6 +136,8 @@ pub fn run(args: RouterArgs) -> anyhow::Result<()> {
             price_per_gib: price,
             fee_bps: args.fee_bps,
             region_prices,
+            subsidy_bps: args.subsidy_bps,
+            subsidy_cap,
         });
     }
     if let Some(path) = &args.coverage_zones {

@@ -1,7 +1,7 @@
 //! `meson-cdn wallet`: a key that holds tokens, and what a router's ledger says about it.
 //!
 //! `new` makes an ed25519 key (mode 0600); `address` shows its public key and wallet account;
-//! `transfer` and `deposit` send transactions signed with it, each with the network's name, the next
+//! `transfer`, `deposit`, `stake`, `unstake`, `bond` and `council-stake` send transactions signed with it, each with the network's name, the next
 //! nonce (kept in `KEY.nonce`, written before the transaction is sent so a nonce is never reused) and an
 //! expiry; `balance` shows an account (or a terminal's earnings account and its payouts per epoch); `proof` fetches
 //! an epoch's payout for an account with its audit path, and checks it here against the epoch's payout
@@ -83,6 +83,32 @@ enum RemoteCommand {
     Unstake {
         #[arg(long)]
         amount: String,
+    },
+    /// File a claim: bond tokens on evidence against a staked key. The claim's id is the BLAKE3 of the
+    /// evidence file; the bond returns if the claim is upheld or left unjudged, and is forfeited if
+    /// it is rejected.
+    Bond {
+        /// The evidence, as the hunter files it (its BLAKE3 is the claim's id).
+        #[arg(long)]
+        evidence: PathBuf,
+        /// The accused terminal's (or staker's) public key.
+        #[arg(long)]
+        accused: NodeId,
+        #[arg(long)]
+        amount: String,
+    },
+    /// A claim's accused, bond, dispute window and status.
+    Claim {
+        /// The claim's id (64 hex digits).
+        claim: String,
+    },
+    /// Lock stake for a council term: it returns after the term and the unbonding period.
+    CouncilStake {
+        #[arg(long)]
+        amount: String,
+        /// The term (the current one or the next) [default: the current one].
+        #[arg(long)]
+        term: Option<u64>,
     },
     /// An account's balance, or a terminal's earnings (balance and payouts per epoch).
     Balance {
@@ -216,8 +242,12 @@ pub fn run(args: WalletArgs) -> anyhow::Result<()> {
                     println!("terminal {node}, earnings account {}", e["account"].as_str().unwrap_or(""));
                     println!("  balance {}", e["balance"]["balance"].as_str().unwrap_or("0"));
                     for row in e["epochs"].as_array().into_iter().flatten() {
+                        let subsidy = match row["subsidy"].as_str() {
+                            Some(v) if v != "0" => format!(", subsidy {v}"),
+                            _ => String::new(),
+                        };
                         println!(
-                            "  epoch {} ({} bytes): earned {}{}",
+                            "  epoch {} ({} bytes): earned {}{subsidy}{}",
                             row["epoch"],
                             row["bytes"],
                             row["earned"].as_str().unwrap_or("0"),
@@ -266,6 +296,33 @@ pub fn run(args: WalletArgs) -> anyhow::Result<()> {
                 let amount = parse_amount(&amount).with_context(|| format!("--amount {amount:?}"))?;
                 send(&router, &args.key, &args.network, TxAction::Unstake { amount }).await?;
                 println!("unstaking {}: it returns to the wallet after the unbonding period", format_amount(amount));
+            }
+            RemoteCommand::Bond { evidence, accused, amount } => {
+                let amount = parse_amount(&amount).with_context(|| format!("--amount {amount:?}"))?;
+                let bytes = std::fs::read(&evidence).with_context(|| format!("reading the evidence {}", evidence.display()))?;
+                let claim = *blake3::hash(&bytes).as_bytes();
+                let r = send(&router, &args.key, &args.network, TxAction::Bond { claim, accused, amount }).await?;
+                println!("claim {} filed against {accused} with a bond of {}", hex::encode(claim), format_amount(amount));
+                println!("  escrow account {}", r["to"].as_str().unwrap_or(""));
+            }
+            RemoteCommand::Claim { claim } => {
+                let c = call(&router, "GET", &format!("/v1/ledger/claims/{claim}"), None, None).await?;
+                println!("claim {claim}: {}", c["status"].as_str().unwrap_or(""));
+                println!("  accused  {}", c["accused"].as_str().unwrap_or("-"));
+                println!("  hunter   account {}", c["hunter_account"].as_str().unwrap_or(""));
+                println!("  bond     {}", c["bond"].as_str().unwrap_or(""));
+                println!("  window   {} to {}", c["filed_at"], c["expires_at"]);
+            }
+            RemoteCommand::CouncilStake { amount, term } => {
+                let amount = parse_amount(&amount).with_context(|| format!("--amount {amount:?}"))?;
+                let term = match term {
+                    Some(t) => t,
+                    None => call(&router, "GET", "/v1/council/term", None, None).await?["term"]
+                        .as_u64()
+                        .context("the router's council term")?,
+                };
+                send(&router, &args.key, &args.network, TxAction::CouncilStake { term, amount }).await?;
+                println!("locked {} for council term {term}", format_amount(amount));
             }
             RemoteCommand::Proof { epoch, account } => {
                 let p = call(&router, "GET", &format!("/v1/ledger/payouts/{epoch}/proof/{account}"), None, None).await?;

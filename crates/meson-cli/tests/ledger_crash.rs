@@ -4,10 +4,8 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use meson_store::{SqliteStore, Store, UsageRecord};
@@ -15,41 +13,13 @@ use support::*;
 
 const SITES: i64 = 60;
 
-/// Starts the router on `addr` and waits for its serving line.
-fn router(addr: SocketAddr, dir: &Path, billing: bool) -> Child {
-    let mut cmd = command();
-    cmd.arg("router")
-        .args(["--listen", &addr.to_string()])
-        .arg("--data-dir")
-        .arg(dir)
-        .args(["--price-per-gib", "1000", "--fee-bps", "2000"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+/// Starts the router on `addr`, with or without billing.
+fn router(addr: SocketAddr, dir: &Path, billing: bool) -> RouterProc {
+    let mut args = vec!["--price-per-gib", "1000", "--fee-bps", "2000"];
     if billing {
-        cmd.args(["--billing", "--epoch-secs", "1"]);
+        args.extend(["--billing", "--epoch-secs", "1"]);
     }
-    let mut child = cmd.spawn().expect("spawn router");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let deadline = Instant::now() + WAIT;
-    loop {
-        match lines.next() {
-            Some(Ok(l)) if l.starts_with("meson-cdn router serving") => break,
-            Some(_) => {}
-            None => panic!("router exited before serving"),
-        }
-        assert!(Instant::now() < deadline, "router did not start");
-    }
-    std::thread::spawn(move || lines.for_each(drop));
-    child
-}
-
-fn free_addr() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
+    RouterProc::start(&addr.to_string(), dir, &args)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,8 +73,7 @@ async fn a_router_killed_mid_settlement_settles_each_epoch_exactly_once() {
         );
         escrows.push(escrow);
     }
-    r.kill().unwrap();
-    r.wait().unwrap();
+    r.kill();
 
     // Accepted usage, written straight into the store: 3 terminals per site, all in one epoch.
     {
@@ -137,8 +106,7 @@ async fn a_router_killed_mid_settlement_settles_each_epoch_exactly_once() {
     for delay_ms in [30u64, 60, 90, 120, 200, 300] {
         let mut r = router(addr, &data, true);
         tokio::time::sleep(Duration::from_millis(delay_ms)).await;
-        r.kill().unwrap();
-        r.wait().unwrap();
+        r.kill();
         let store = SqliteStore::open(&data.join("router.db")).await.unwrap();
         progress.push(store.ledger_entries(0, 100_000).await.unwrap().len());
         store.close().await;
@@ -188,6 +156,5 @@ async fn a_router_killed_mid_settlement_settles_each_epoch_exactly_once() {
         "{}",
         out.stdout
     );
-    r.kill().unwrap();
-    r.wait().unwrap();
+    r.kill();
 }

@@ -2,51 +2,12 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use support::*;
 
-/// The router child process; killed if a test fails before stopping it.
-struct RouterProc {
-    child: Child,
-    addr: SocketAddr,
-    id: String,
-}
-
-impl Drop for RouterProc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start_router(data_dir: &std::path::Path) -> RouterProc {
-    let mut child = command()
-        .args(["router", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn meson-cdn router");
-    let mut line = String::new();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    out.read_line(&mut line).expect("router prints its address");
-    // Keep reading: a router whose stdout is closed dies at its next line, as any CLI would.
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    let rest = line
-        .trim()
-        .strip_prefix("meson-cdn router serving http://")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-    let (addr, id) = rest.split_once(" (id ").expect("address and id");
-    RouterProc {
-        addr: addr.parse().expect("router address"),
-        id: id.trim_end_matches(')').to_string(),
-        child,
-    }
+    RouterProc::start("127.0.0.1:0", data_dir, &[])
 }
 
 fn json(got: &Got) -> serde_json::Value {

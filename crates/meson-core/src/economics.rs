@@ -14,6 +14,9 @@
 //! When a site's escrow holds less than its epoch's total, every line of the site is scaled by
 //! `escrow / total` (rounded down), so terminals share the shortfall in proportion; the site is then out of
 //! funds and the router stops sending its clients to terminals (see the router's billing).
+//!
+//! The one reward a customer did not pay for is the bootstrap subsidy ([`subsidies`]): a capped share of
+//! customer earnings, moved out of the treasury, never minted.
 
 /// Basis points: 10 000 is 100 %.
 pub const BPS: u128 = 10_000;
@@ -66,6 +69,75 @@ pub fn fit_to_escrow(lines: &mut [Line], available: u128) {
         l.fee = l.fee.checked_mul(available).map_or(0, |v| v / total);
         l.earned = l.earned.checked_mul(available).map_or(0, |v| v / total);
     }
+}
+
+/// The bootstrap subsidy of an epoch: what the treasury adds to each terminal's customer earnings while
+/// customers alone do not pay terminals enough to stay. `earned[i]` is what terminal `i` earned from
+/// customers in the epoch; the result, in the same order, is what the treasury pays it.
+///
+/// - Each terminal is owed `earned × subsidy_bps / 10 000`, rounded down: a terminal that served no paying
+///   customer gets nothing, so the subsidy cannot be farmed without traffic someone paid for.
+/// - Together they get at most `min(cap, treasury)`: when owed more, every share is scaled by the same
+///   ratio, rounded down, so terminals share the shortfall in proportion and the treasury is never
+///   overdrawn.
+///
+/// The subsidy moves tokens that already exist (slash shares, an operator's grant) out of the treasury;
+/// it never mints.
+pub fn subsidies(earned: &[u128], subsidy_bps: u32, cap: u128, treasury: u128) -> Vec<u128> {
+    let bps = u128::from(subsidy_bps.min(10_000));
+    // Split so that `earned × bps` cannot overflow: floor((qB + r)·b / B) = q·b + floor(r·b / B).
+    let owed: Vec<u128> = earned
+        .iter()
+        .map(|&e| e / BPS * bps + e % BPS * bps / BPS)
+        .collect();
+    let limit = cap.min(treasury);
+    let sum = |v: &[u128]| v.iter().try_fold(0u128, |s, &x| s.checked_add(x));
+    if sum(&owed).is_some_and(|total| total <= limit) {
+        return owed;
+    }
+    // Scale by limit / total. Amounts out of one ledger always sum within u128; should these not, halve
+    // every share alike until they do: the ratio barely moves.
+    let mut shares = owed.clone();
+    let total = loop {
+        match sum(&shares) {
+            Some(total) => break total,
+            None => shares.iter_mut().for_each(|s| *s >>= 1),
+        }
+    };
+    shares
+        .iter()
+        .zip(&owed)
+        .map(|(&share, &owed)| mul_div_floor(share, limit, total).min(owed))
+        .collect()
+}
+
+/// `⌊a × b / c⌋` for `a ≤ c` (so the result, at most `b`, fits), exact over a 256-bit product.
+fn mul_div_floor(a: u128, b: u128, c: u128) -> u128 {
+    debug_assert!(a <= c && c > 0);
+    if let Some(p) = a.checked_mul(b) {
+        return p / c;
+    }
+    const LOW: u128 = u64::MAX as u128;
+    let (a1, a0, b1, b0) = (a >> 64, a & LOW, b >> 64, b & LOW);
+    let (p00, p01, p10, p11) = (a0 * b0, a0 * b1, a1 * b0, a1 * b1);
+    let mid = (p00 >> 64) + (p01 & LOW) + (p10 & LOW);
+    let lo = (p00 & LOW) | (mid << 64);
+    let hi = p11 + (p01 >> 64) + (p10 >> 64) + (mid >> 64);
+    // Long division, one bit at a time; the remainder stays below c, and a bit shifted out of its top
+    // means it exceeded c.
+    let (mut q, mut rem) = (0u128, 0u128);
+    for i in (0..256).rev() {
+        let bit = if i >= 128 { hi >> (i - 128) } else { lo >> i } & 1;
+        let carry = rem >> 127;
+        rem = (rem << 1) | bit;
+        if carry == 1 || rem >= c {
+            rem = rem.wrapping_sub(c);
+            if i < 128 {
+                q |= 1 << i;
+            }
+        }
+    }
+    q
 }
 
 /// The leaf of a payout in an epoch's payout root ([`crate::merkle`]): a fixed 80-byte encoding of the
@@ -191,6 +263,148 @@ mod tests {
         let mut enough = vec![line(1 << 30, 100, 1_000, 10_000)];
         fit_to_escrow(&mut enough, 1_000);
         assert_eq!(enough[0].paid(), 100, "untouched when the escrow suffices");
+    }
+
+    #[test]
+    fn the_subsidy_is_a_share_of_earnings_within_the_cap_and_the_treasury() {
+        assert_eq!(
+            subsidies(&[1_000, 300, 0], 5_000, 10_000, 10_000),
+            [500, 150, 0]
+        );
+        assert_eq!(subsidies(&[1_000, 300], 0, 10_000, 10_000), [0, 0], "off");
+        assert_eq!(
+            subsidies(&[1_000], 20_000, 10_000, 10_000),
+            [1_000],
+            "bps clamped"
+        );
+        assert_eq!(subsidies(&[3], 5_000, 10, 10), [1], "rounded down");
+        // Owed 600 + 200 = 800; the cap allows 400: each gets half of what it is owed.
+        assert_eq!(subsidies(&[1_200, 400], 5_000, 400, 10_000), [300, 100]);
+        // The treasury holds less than the cap: it is the limit.
+        assert_eq!(subsidies(&[1_200, 400], 5_000, 400, 80), [60, 20]);
+        assert_eq!(
+            subsidies(&[1_200, 400], 5_000, 400, 0),
+            [0, 0],
+            "empty treasury"
+        );
+        assert_eq!(
+            subsidies(&[1_200, 400], 5_000, 0, 10_000),
+            [0, 0],
+            "no cap, no subsidy"
+        );
+        assert!(subsidies(&[], 5_000, 10, 10).is_empty());
+    }
+
+    #[test]
+    fn the_subsidy_matches_its_definition_on_every_small_case() {
+        for a in 0..6u128 {
+            for b in 0..6u128 {
+                for c in 0..6u128 {
+                    let earned = [a * 7, b * 7, c * 7];
+                    for bps in [0, 1, 5_000, 9_999, 10_000] {
+                        for limit in 0..16u128 {
+                            let owed = earned.map(|e| e * bps / 10_000);
+                            let total: u128 = owed.iter().sum();
+                            let want =
+                                owed.map(|o| if total <= limit { o } else { o * limit / total });
+                            for (cap, treasury) in
+                                [(limit, limit + 5), (limit + 5, limit), (limit, limit)]
+                            {
+                                let got = subsidies(&earned, bps as u32, cap, treasury);
+                                assert_eq!(got, want, "{earned:?} {bps} {cap} {treasury}");
+                                assert!(got.iter().sum::<u128>() <= limit);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn wide_mul_div_is_exact() {
+        let max = u128::MAX;
+        assert_eq!(mul_div_floor(7, 3, 10), 2);
+        assert_eq!(mul_div_floor(max, max, max), max);
+        assert_eq!(mul_div_floor(max - 1, max, max), max - 1);
+        assert_eq!(mul_div_floor(1 << 127, max, max), 1 << 127);
+        assert_eq!(mul_div_floor(1 << 100, 1 << 100, 1 << 101), 1 << 99);
+        // With x = 2^128 − 2: (x − 1)(x + 1) / x = x − 1/x, floored to x − 1.
+        assert_eq!(mul_div_floor(max - 2, max, max - 1), max - 2);
+        for (a, b, c) in [(3u128, 5u128, 4u128), (1_000, 999, 1_001), (0, 9, 1)] {
+            assert_eq!(mul_div_floor(a, b, c), a * b / c);
+        }
+    }
+
+    #[test]
+    fn the_subsidy_never_overflows_on_huge_amounts() {
+        let limit = u128::MAX - 1;
+        let got = subsidies(&[u128::MAX, u128::MAX, 1], 10_000, u128::MAX, limit);
+        let total = got.iter().try_fold(0u128, |s, &x| s.checked_add(x));
+        assert!(total.is_some_and(|t| t <= limit), "{got:?}");
+        assert_eq!(got[0], got[1], "equal earnings, equal shares");
+        assert!(got[0] > u128::MAX / 3, "scaled, not zeroed: {got:?}");
+        let alone = subsidies(&[u128::MAX], 9_999, u128::MAX, u128::MAX);
+        assert_eq!(
+            alone[0],
+            u128::MAX / 10_000 * 9_999 + u128::MAX % 10_000 * 9_999 / 10_000
+        );
+        // Found by the property test: scaled shares whose product overflows must still stay within
+        // what each terminal is owed.
+        let earned = [
+            189_487_065_383_578_684_448_093_767_478_288_538_508,
+            168_967_893_751_291_545_511_151_068_588_588_122_207,
+        ];
+        let near = 144_873_072_102_357_371_121_260_926_207_855_455_982;
+        let found = subsidies(&earned, 4_287, near, near);
+        for (s, e) in found.iter().zip(earned) {
+            assert!(*s <= e / BPS * 4_287 + e % BPS * 4_287 / BPS, "{found:?}");
+        }
+        assert!(found[0] + found[1] <= near);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_subsidy_stays_within_its_limit_and_follows_earnings(
+            earned in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just(0u128),
+                    0u128..1_000_000,
+                    proptest::num::u128::ANY,
+                ],
+                0..8,
+            ),
+            bps in 0u32..=12_000,
+            cap in proptest::prop_oneof![0u128..2_000_000, proptest::num::u128::ANY],
+            treasury in proptest::prop_oneof![0u128..2_000_000, proptest::num::u128::ANY],
+        ) {
+            let got = subsidies(&earned, bps, cap, treasury);
+            proptest::prop_assert_eq!(got.len(), earned.len());
+            let total = got.iter().try_fold(0u128, |s, &x| s.checked_add(x));
+            proptest::prop_assert!(total.is_some_and(|t| t <= cap.min(treasury)), "{:?}", got);
+            let bps_ = u128::from(bps.min(10_000));
+            let owed: Vec<u128> = earned.iter().map(|e| e / BPS * bps_ + e % BPS * bps_ / BPS).collect();
+            for ((e, s), o) in earned.iter().zip(&got).zip(&owed) {
+                proptest::prop_assert!(s <= o, "never more than owed: {} > {}", s, o);
+                if *e == 0 {
+                    proptest::prop_assert_eq!(*s, 0, "no earnings, no subsidy");
+                }
+            }
+            // Scaled down, the shares lose at most a unit each to rounding: the limit is used, not wasted.
+            if let Some(all) = owed.iter().try_fold(0u128, |s, &x| s.checked_add(x)) {
+                let want = all.min(cap.min(treasury));
+                let t = total.unwrap_or(0);
+                proptest::prop_assert!(t + got.len() as u128 >= want, "{} of {}", t, want);
+            }
+            // Shares follow earnings: whoever earned more never gets less.
+            for (i, a) in earned.iter().enumerate() {
+                for (j, b) in earned.iter().enumerate() {
+                    if a >= b {
+                        proptest::prop_assert!(got[i] >= got[j], "{:?} -> {:?}", earned, got);
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -90,6 +90,13 @@ pub(crate) fn app(shared: Arc<Shared>) -> Router {
         .route("/v1/ledger/mint", post(ledger_api::mint))
         .route("/v1/ledger/tx", post(ledger_api::tx))
         .route("/v1/ledger/slash", post(ledger_api::slash))
+        .route("/v1/ledger/claims/{claim}", get(crate::claims::show))
+        .route(
+            "/v1/ledger/claims/{claim}/verdict",
+            post(crate::claims::verdict),
+        )
+        .route("/v1/council/term", get(crate::council::term))
+        .route("/v1/council/stakes", get(crate::council::stakes))
         .route("/v1/ledger/payouts/{epoch}", get(ledger_api::payouts))
         .route(
             "/v1/ledger/payouts/{epoch}/proof/{account}",

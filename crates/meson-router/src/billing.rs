@@ -10,17 +10,25 @@
 //!   half a site.
 //! - A site whose escrow is empty is not served by terminals: its clients are redirected to its origin
 //!   (`X-Meson-Billing: escrow-empty`), never silently served for free.
+//! - With a bootstrap subsidy (`subsidy_bps`), the treasury adds a share of what each terminal earned from
+//!   customers ([`meson_core::economics::subsidies`]), capped per epoch and by what the treasury holds.
+//!   An epoch's site chains and its subsidy chain go to the ledger in one batch, so one audit log entry
+//!   settles the epoch: the subsidy is decided with the earnings it tops up, never later. That way
+//!   enabling the subsidy, raising its cap or funding the treasury never pays for epochs already
+//!   settled, and no published payout root changes afterwards.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use meson_core::economics::{fit_to_escrow, line, quality_bps, settlement_id, Line};
-use meson_core::ledger::{AccountKind, Batch, NewAccount, Transfer, TransferCode, TransferFlags};
+use meson_core::economics::{fit_to_escrow, line, quality_bps, settlement_id, subsidies, Line};
+use meson_core::ledger::{
+    AccountKind, Batch, BatchResults, NewAccount, Transfer, TransferCode, TransferFlags,
+};
 use meson_core::schedule::Region;
 use tokio::sync::watch;
 
-use crate::ledger::{LedgerError, BURN};
+use crate::ledger::{LedgerError, BURN, TREASURY};
 use crate::Shared;
 
 /// Prices and fee; billing is off when the router has none.
@@ -35,6 +43,11 @@ pub struct BillingConfig {
     /// Prices of regions that differ from `price_per_gib`: a terminal's bytes are priced by the most
     /// specific of its region's levels listed here (`eu/west`, then `eu`), else `price_per_gib`.
     pub region_prices: Vec<(String, u128)>,
+    /// Bootstrap subsidy from the treasury, in basis points of what a terminal earned from customers in
+    /// the epoch (default 0: off).
+    pub subsidy_bps: u32,
+    /// The most base units the treasury pays in subsidies per epoch, across all terminals (default 0).
+    pub subsidy_cap: u128,
 }
 
 impl BillingConfig {
@@ -96,6 +109,8 @@ impl Default for BillingConfig {
             price_per_gib: meson_core::ledger::ONE_TOKEN / 10,
             fee_bps: 2_000,
             region_prices: Vec::new(),
+            subsidy_bps: 0,
+            subsidy_cap: 0,
         }
     }
 }
@@ -114,6 +129,10 @@ fn payout_id(epoch: u64, site: i64, node: &[u8; 32]) -> u128 {
 
 fn fee_id(epoch: u64, site: i64, node: &[u8; 32]) -> u128 {
     settlement_id(&[b"fee", &epoch.to_le_bytes(), &site.to_le_bytes(), node])
+}
+
+fn subsidy_id(epoch: u64, node: &[u8; 32]) -> u128 {
+    settlement_id(&[b"subsidy", &epoch.to_le_bytes(), node])
 }
 
 /// Sites whose escrow holds nothing; read on every redirect, refreshed by the billing task.
@@ -175,7 +194,8 @@ pub(crate) async fn open_escrow(s: &Shared, site_id: i64) -> Result<u128, Ledger
         .await
 }
 
-/// Settles epoch `epoch` for every site with accepted usage in it. Returns how many sites it settled now.
+/// Settles epoch `epoch` for every site with accepted usage in it, and pays the epoch's subsidy on what
+/// it settled now. Returns how many sites it settled now.
 pub(crate) async fn settle(
     s: &Shared,
     cfg: &BillingConfig,
@@ -199,8 +219,14 @@ pub(crate) async fn settle(
         .into_iter()
         .map(|(node, region, _)| (node, region))
         .collect();
+    let now = crate::unix_now();
+    let mut transfers = Vec::new();
     let mut settled = 0;
+    let mut nodes = BTreeSet::new();
+    // What each terminal earns from the chains in this batch: the base of its subsidy.
+    let mut earned: BTreeMap<[u8; 32], u128> = BTreeMap::new();
     for (site, terminals) in by_site {
+        nodes.extend(terminals.iter().map(|(node, _)| *node));
         let ids: Vec<u128> = terminals
             .iter()
             .flat_map(|(node, _)| [fee_id(epoch, site, node), payout_id(epoch, site, node)])
@@ -223,7 +249,6 @@ pub(crate) async fn settle(
             })
             .collect();
         accounts.dedup_by_key(|a| a.id);
-        let now = crate::unix_now();
         s.ledger
             .submit(Batch::CreateAccounts { now, accounts })
             .await?;
@@ -248,7 +273,7 @@ pub(crate) async fn settle(
             .collect();
         fit_to_escrow(&mut lines, available);
         s.unfunded.spent(site, lines.iter().map(Line::paid).sum());
-        let mut transfers = Vec::new();
+        let mut chain = Vec::new();
         for ((node, _), l) in terminals.iter().zip(&lines) {
             let mut fee = Transfer::new(
                 fee_id(epoch, site, node),
@@ -266,35 +291,121 @@ pub(crate) async fn settle(
             );
             fee.user_data = u128::from(epoch);
             pay.user_data = u128::from(epoch);
-            transfers.push(fee);
-            transfers.push(pay);
+            chain.push(fee);
+            chain.push(pay);
         }
         // A zero amount is not a transfer (a few bytes cost less than a base unit).
-        transfers.retain(|t| t.amount > 0);
-        if transfers.is_empty() {
+        chain.retain(|t| t.amount > 0);
+        if chain.is_empty() {
             continue;
         }
-        let last = transfers.len() - 1;
-        for (i, t) in transfers.iter_mut().enumerate() {
-            t.flags = TransferFlags {
-                linked: i < last,
-                ..TransferFlags::default()
-            };
+        for ((node, _), l) in terminals.iter().zip(&lines) {
+            *earned.entry(*node).or_default() += l.earned;
         }
-        let results = s
-            .ledger
-            .submit(Batch::CreateTransfers { now, transfers })
-            .await?;
-        tracing::info!(
-            epoch,
-            site,
-            terminals = terminals.len(),
-            ?results,
-            "epoch settled for site"
-        );
+        link(&mut chain);
+        tracing::debug!(epoch, site, terminals = terminals.len(), "settling site");
+        transfers.extend(chain);
         settled += 1;
     }
+    if transfers.is_empty() {
+        return Ok(0);
+    }
+    let subsidy = subsidy_chain(s, cfg, epoch, &nodes, &earned).await;
+    let subsidised: u128 = subsidy.iter().map(|t| t.amount).sum();
+    transfers.extend(subsidy);
+    let results = s
+        .ledger
+        .submit(Batch::CreateTransfers {
+            now: crate::unix_now(),
+            transfers,
+        })
+        .await?;
+    let failed = match &results {
+        BatchResults::Transfers(r) => r.iter().filter(|r| r.is_err()).count(),
+        _ => 0,
+    };
+    if failed > 0 {
+        tracing::warn!(
+            epoch,
+            failed,
+            ?results,
+            "some settlement transfers were refused"
+        );
+    } else {
+        tracing::info!(epoch, sites = settled, subsidised, "epoch settled");
+    }
     Ok(settled)
+}
+
+/// Marks every transfer but the last as linked to the next, so the chain commits all or nothing.
+fn link(chain: &mut [Transfer]) {
+    let last = chain.len().saturating_sub(1);
+    for (i, t) in chain.iter_mut().enumerate() {
+        t.flags = TransferFlags {
+            linked: i < last,
+            ..TransferFlags::default()
+        };
+    }
+}
+
+/// The epoch's subsidy, treasury → terminal accounts, as one chain: empty when the subsidy is off, when
+/// the treasury is empty, or when a subsidy of this epoch was already paid (an earlier batch of the
+/// same epoch, of which some site chain failed and is settled now, carried it).
+async fn subsidy_chain(
+    s: &Shared,
+    cfg: &BillingConfig,
+    epoch: u64,
+    nodes: &BTreeSet<[u8; 32]>,
+    earned: &BTreeMap<[u8; 32], u128>,
+) -> Vec<Transfer> {
+    if cfg.subsidy_bps == 0 || cfg.subsidy_cap == 0 || earned.values().all(|e| *e == 0) {
+        return Vec::new();
+    }
+    let (paid_before, treasury) = s
+        .ledger
+        .read(|l| {
+            let paid = nodes
+                .iter()
+                .any(|n| l.transfer(subsidy_id(epoch, n)).is_some());
+            let treasury = l.account(TREASURY).and_then(|a| a.available()).unwrap_or(0);
+            (paid, treasury)
+        })
+        .await;
+    if paid_before {
+        return Vec::new();
+    }
+    if treasury == 0 {
+        tracing::info!(epoch, "the treasury is empty: no subsidy this epoch");
+        return Vec::new();
+    }
+    let (nodes, base): (Vec<[u8; 32]>, Vec<u128>) = earned.iter().map(|(n, e)| (*n, *e)).unzip();
+    let amounts = subsidies(&base, cfg.subsidy_bps, cfg.subsidy_cap, treasury);
+    let mut chain: Vec<Transfer> = nodes
+        .iter()
+        .zip(amounts)
+        .filter(|(_, amount)| *amount > 0)
+        .map(|(node, amount)| {
+            let mut t = Transfer::new(
+                subsidy_id(epoch, node),
+                TREASURY,
+                terminal_account(node),
+                amount,
+                TransferCode::Subsidy,
+            );
+            t.user_data = u128::from(epoch);
+            t
+        })
+        .collect();
+    link(&mut chain);
+    chain
+}
+
+/// What the treasury paid a terminal as epoch `epoch`'s subsidy (0 if nothing).
+pub(crate) async fn subsidy_paid(s: &Shared, epoch: u64, node: &[u8; 32]) -> u128 {
+    let id = subsidy_id(epoch, node);
+    s.ledger
+        .read(|l| l.transfer(id).map_or(0, |t| t.amount))
+        .await
 }
 
 /// What epoch `epoch` settled for a site on a terminal, (fee burned, paid to the terminal), or None if

@@ -8,7 +8,7 @@
 //! | `GET /v1/ledger/accounts/{id}` | anyone | an account's totals, balance and available funds |
 //! | `GET /v1/ledger/accounts/{id}/transfers?limit=N` | anyone | the account's transfers, newest first |
 //! | `POST /v1/ledger/mint` | operator | `{"id","to" or "owner","amount"}`: new tokens into an account or a key's wallet (a purchase) |
-//! | `POST /v1/ledger/tx` | a key holder | a signed [`meson_core::ledger::tx::Tx`]: transfer or deposit from the signer's wallet |
+//! | `POST /v1/ledger/tx` | a key holder | a signed [`meson_core::ledger::tx::Tx`]: transfer, deposit, stake, unstake, claim bond or council stake from the signer's wallet |
 //! | `GET /v1/sites/{host}/billing?epochs=N` | site owner | escrow account and balance, spend per epoch |
 //! | `GET /v1/terminals/{node}/earnings?epochs=N` | anyone | a terminal's earnings account and payouts per epoch |
 //! | `GET /v1/ledger/payouts/{epoch}` | anyone | the epoch's payout leaves and their Merkle root, signed |
@@ -39,7 +39,7 @@ use crate::billing::{escrow_account, terminal_account};
 use crate::ledger::ISSUANCE;
 use crate::Shared;
 
-fn ledger_error(e: crate::ledger::LedgerError) -> ApiError {
+pub(crate) fn ledger_error(e: crate::ledger::LedgerError) -> ApiError {
     tracing::error!(error = %e, "ledger write failed");
     ApiError(StatusCode::SERVICE_UNAVAILABLE, format!("ledger: {e}"))
 }
@@ -162,7 +162,7 @@ pub(crate) struct MintRequest {
 }
 
 /// Checks the operator's bearer token in constant time.
-fn operator(s: &Shared, headers: &HeaderMap) -> ApiResult<()> {
+pub(crate) fn operator(s: &Shared, headers: &HeaderMap) -> ApiResult<()> {
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -223,7 +223,7 @@ async fn open_wallet(s: &Shared, owner: &NodeId) -> ApiResult<u128> {
 }
 
 /// Opens the stake account of `owner` (idempotent) and returns its id.
-async fn open_stake(s: &Shared, owner: &[u8; 32]) -> ApiResult<u128> {
+pub(crate) async fn open_stake(s: &Shared, owner: &[u8; 32]) -> ApiResult<u128> {
     s.ledger
         .open_account(stake_account(owner), AccountKind::Stake, Some(*owner), 0)
         .await
@@ -365,21 +365,34 @@ pub(crate) async fn tx(
             t.user_data = u128::from(now + s.cfg.unbonding_secs);
             t
         }
+        TxAction::Bond {
+            claim,
+            accused,
+            amount,
+        } => crate::claims::bond(&s, from, &claim, &accused, amount).await?,
+        TxAction::CouncilStake { term, amount } => {
+            crate::council::lock(&s, &owner, from, term, amount, now).await?
+        }
     };
-    let (to, amount) = (transfer.credit_account, transfer.amount);
+    // Bonds and council locks are named by their claim or term, not by the nonce.
+    let (made, to, amount) = (transfer.id, transfer.credit_account, transfer.amount);
     match one_transfer(&s, transfer).await? {
         Outcome::Created => Ok(Json(json!({
-            "transfer": id.to_string(),
+            "transfer": made.to_string(),
             "from": from.to_string(),
             "to": to.to_string(),
             "amount": format_amount(amount),
         }))),
-        Outcome::Exists => Err(ApiError(
+        Outcome::Exists if made == id => Err(ApiError(
             StatusCode::CONFLICT,
             format!(
                 "nonce {} was already used: the transaction applied before",
                 tx.nonce
             ),
+        )),
+        Outcome::Exists => Err(ApiError(
+            StatusCode::CONFLICT,
+            "the transaction applied before".into(),
         )),
     }
 }
@@ -491,13 +504,15 @@ pub(crate) async fn terminal_earnings(
     let (epoch_secs, epochs) = epochs(&s, q.epochs)?;
     let account = terminal_account(id.as_bytes());
     let per = settled_per_epoch(&s, epoch_secs, &epochs, |_, t| t == id.as_bytes()).await?;
-    let rows: Vec<Value> = per
-        .iter()
-        .map(|(e, t)| {
+    let mut rows: Vec<Value> = Vec::with_capacity(per.len());
+    for (e, t) in &per {
+        // Kept apart from `earned` so what customers paid and what the treasury added stay visible.
+        let subsidy = crate::billing::subsidy_paid(&s, *e, id.as_bytes()).await;
+        rows.push(
             json!({ "epoch": e, "start": e * epoch_secs, "bytes": t.bytes, "settled": t.settled,
-                    "earned": format_amount(t.earned) })
-        })
-        .collect();
+                    "earned": format_amount(t.earned), "subsidy": format_amount(subsidy) }),
+        );
+    }
     Ok(Json(json!({
         "node_id": id.to_string(),
         "account": account.to_string(),
@@ -507,7 +522,9 @@ pub(crate) async fn terminal_earnings(
     })))
 }
 
-/// The epoch's payouts, one leaf per terminal account in account order: (index, account, amount).
+/// The epoch's payouts, one leaf per terminal account in account order: (index, account, amount), the
+/// amount being all the account was paid for the epoch (customer earnings and subsidy), so its proof
+/// covers every token it received.
 async fn payout_leaves(s: &Shared, epoch: u64) -> ApiResult<Vec<(u64, u128, u128)>> {
     let cfg =
         s.cfg.billing.as_ref().ok_or_else(|| {
@@ -521,6 +538,7 @@ async fn payout_leaves(s: &Shared, epoch: u64) -> ApiResult<Vec<(u64, u128, u128
         .usage_accepted_between(epoch * cfg.epoch_secs, (epoch + 1) * cfg.epoch_secs)
         .await?;
     let mut by_account: BTreeMap<u128, u128> = BTreeMap::new();
+    let mut terminals = std::collections::BTreeSet::new();
     for u in &sums {
         match crate::billing::settled(s, epoch, u.site_id, &u.terminal).await {
             Some((_, earned)) if earned > 0 => {
@@ -533,6 +551,14 @@ async fn payout_leaves(s: &Shared, epoch: u64) -> ApiResult<Vec<(u64, u128, u128
                     format!("epoch {epoch} is not settled yet"),
                 ))
             }
+        }
+        terminals.insert(u.terminal);
+    }
+    // A terminal's subsidy is one transfer per epoch, however many sites it served.
+    for node in &terminals {
+        let subsidy = crate::billing::subsidy_paid(s, epoch, node).await;
+        if subsidy > 0 {
+            *by_account.entry(terminal_account(node)).or_default() += subsidy;
         }
     }
     Ok(by_account

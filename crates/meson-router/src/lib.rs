@@ -19,7 +19,9 @@
 
 mod api;
 pub mod billing;
+mod claims;
 mod control;
+mod council;
 mod jobs;
 pub mod ledger;
 mod ledger_api;
@@ -100,8 +102,17 @@ pub struct RouterConfig {
     pub billing: Option<billing::BillingConfig>,
     /// Base units a terminal must hold in its stake account to be in rotation (default 0: none).
     pub min_stake: u128,
-    /// Seconds an unstake waits before the tokens return (default 7 days): longer than any dispute.
+    /// Seconds an unstake waits before the tokens return (default 7 days): longer than the dispute
+    /// window, so stake under a claim cannot leave before the claim is judged.
     pub unbonding_secs: u64,
+    /// Seconds a claim may wait for its verdict (default 3 days); an unjudged claim's bond then returns.
+    pub dispute_secs: u64,
+    /// The least bond a hunter locks per claim, in base units (default 1 token).
+    pub min_bond: u128,
+    /// Seconds per council term (default 30 days); terms are numbered from the Unix epoch.
+    pub council_term_secs: u64,
+    /// The least stake a council member locks for a term, in base units (default 100 tokens).
+    pub council_min_stake: u128,
     /// How slashed stake is shared between claimant, burn and treasury.
     pub slash_shares: meson_core::economics::SlashShares,
 }
@@ -121,6 +132,10 @@ impl RouterConfig {
             billing: None,
             min_stake: 0,
             unbonding_secs: 7 * 24 * 3600,
+            dispute_secs: 3 * 24 * 3600,
+            min_bond: meson_core::ledger::ONE_TOKEN,
+            council_term_secs: 30 * 24 * 3600,
+            council_min_stake: 100 * meson_core::ledger::ONE_TOKEN,
             slash_shares: Default::default(),
         }
     }
@@ -135,6 +150,18 @@ impl RouterConfig {
         if self.heartbeat.is_zero() || self.probe_timeout.is_zero() {
             return Err(RouterError::Config(
                 "heartbeat interval and probe timeout must be positive".into(),
+            ));
+        }
+        if self.dispute_secs == 0 || self.unbonding_secs <= self.dispute_secs {
+            return Err(RouterError::Config(format!(
+                "the unbonding period ({} s) must be longer than the dispute window ({} s), which must be positive, so there is always stake to slash",
+                self.unbonding_secs, self.dispute_secs
+            )));
+        }
+        if self.council_term_secs == 0 || self.min_bond == 0 || self.council_min_stake == 0 {
+            return Err(RouterError::Config(
+                "the council term, the least bond and the least council stake must be positive"
+                    .into(),
             ));
         }
         if self.load_bound.is_nan() || self.load_bound < 1.0 {

@@ -1,8 +1,9 @@
 //! Stake: what makes cheating expensive. A terminal stakes with its node key (`meson-cdn wallet --key
 //! DATA_DIR/node.key stake`); with `min_stake` set, a terminal whose stake account holds less is out of
 //! rotation. Unstaking is a pending transfer from stake to wallet, posted only after the unbonding period,
-//! which is longer than the dispute window, so there is always stake left to slash. A slash voids the
-//! owner's unbonding transfers first, then moves the amount out of the stake in one linked chain: to the
+//! which is longer than the dispute window, so there is always stake left to slash. Council stake is a
+//! pending transfer the other way, voided once its term and an unbonding period have passed
+//! ([`crate::council`]). A slash voids the owner's unbonding and posts its council locks first, then moves the amount out of the stake in one linked chain: to the
 //! claimant, to the burn account and to the treasury, with ids derived from the evidence so the same
 //! evidence slashes once.
 
@@ -11,49 +12,70 @@ use std::time::Duration;
 
 use meson_core::economics::{settlement_id, split_slash};
 use meson_core::ledger::tx::{stake_account, wallet_account};
-use meson_core::ledger::{Batch, BatchResults, Transfer, TransferCode, TransferFlags};
+use meson_core::ledger::{
+    Batch, BatchResults, CommittedTransfer, Transfer, TransferCode, TransferFlags,
+};
 use tokio::sync::watch;
 
 use crate::ledger::{LedgerError, BURN, TREASURY};
 use crate::Shared;
 
-/// Posts each unbonding transfer whose period has passed (its `user_data` is the unlock time).
+/// Resolves the locks whose time has come: posts each unbonding transfer whose period has passed (its
+/// `user_data` is the unlock time), voids each council lock whose term and unbonding have passed, and
+/// releases the reservations that expired (bonds whose dispute window closed unjudged).
 async fn release_matured(s: &Shared, now: u64) -> Result<usize, LedgerError> {
-    let due: Vec<u128> = s
+    let (due, expired) = s
         .ledger
         .read(|l| {
-            l.open_pending()
+            let unbonded = l
+                .open_pending()
                 .filter(|t| t.transfer.code == TransferCode::Unstake)
                 .filter(|t| t.transfer.user_data <= u128::from(now))
-                .map(|t| t.transfer.id)
-                .collect()
+                .map(|t| resolve(t, b"unbond", false));
+            let served = crate::council::locks(l)
+                .filter(|t| {
+                    let term = u64::try_from(t.transfer.user_data).unwrap_or(u64::MAX);
+                    s.council_release_at(term) <= now
+                })
+                .map(|t| resolve(t, b"unbond", true));
+            let due: Vec<Transfer> = unbonded.chain(served).collect();
+            (due, l.next_expiry().is_some_and(|at| at <= now))
         })
         .await;
+    if expired {
+        s.ledger.submit(Batch::ExpirePending { now }).await?;
+    }
     if due.is_empty() {
         return Ok(0);
     }
-    let transfers = due
-        .iter()
-        .map(|id| Transfer {
-            pending_id: *id,
-            flags: TransferFlags {
-                post_pending: true,
-                ..TransferFlags::default()
-            },
-            ..Transfer::new(
-                settlement_id(&[b"unbond", &id.to_le_bytes()]),
-                0,
-                0,
-                0,
-                TransferCode::Unstake,
-            )
-        })
-        .collect();
+    let count = due.len();
     s.ledger
-        .submit(Batch::CreateTransfers { now, transfers })
+        .submit(Batch::CreateTransfers {
+            now,
+            transfers: due,
+        })
         .await?;
-    tracing::info!(count = due.len(), "unbonded stake released");
-    Ok(due.len())
+    tracing::info!(count, "locked stake released");
+    Ok(count)
+}
+
+/// Posts (`void` false) or voids the pending transfer `t`, with an id derived from `why` and `t`'s.
+pub(crate) fn resolve(t: &CommittedTransfer, why: &[u8], void: bool) -> Transfer {
+    Transfer {
+        pending_id: t.transfer.id,
+        flags: TransferFlags {
+            post_pending: !void,
+            void_pending: void,
+            ..TransferFlags::default()
+        },
+        ..Transfer::new(
+            settlement_id(&[why, &t.transfer.id.to_le_bytes()]),
+            0,
+            0,
+            0,
+            t.transfer.code,
+        )
+    }
 }
 
 /// Puts in rotation only terminals holding at least `min`.
@@ -102,8 +124,13 @@ pub(crate) enum Slashed {
     Refused(String),
 }
 
+fn slash_id(evidence: &[u8; 32], part: &[u8]) -> u128 {
+    settlement_id(&[b"slash", evidence, part])
+}
+
 /// Slashes up to `amount` of `owner`'s stake for the evidence whose digest is `evidence`: voids the
-/// owner's unbonding first (that stake is still at stake), then pays claimant, burn and treasury.
+/// owner's unbonding and posts its council locks first (all of it is at stake), then pays claimant,
+/// burn and treasury.
 pub(crate) async fn slash(
     s: &Shared,
     owner: &[u8; 32],
@@ -114,37 +141,37 @@ pub(crate) async fn slash(
     let stake = stake_account(owner);
     let wallet = wallet_account(owner);
     let now = crate::unix_now();
-    let unbonding: Vec<u128> = s
+    if s.ledger
+        .read(|l| {
+            [b"claimant".as_slice(), b"burn", b"treasury"]
+                .iter()
+                .any(|part| l.transfer(slash_id(evidence, part)).is_some())
+        })
+        .await
+    {
+        return Ok(Slashed::Before);
+    }
+    // Everything the owner has at stake: unbonding goes back into the stake (voided), council locks
+    // move into it (posted).
+    let why = [b"slash-unlock".as_slice(), evidence].concat();
+    let unlocks: Vec<Transfer> = s
         .ledger
         .read(|l| {
-            l.open_pending()
+            let unbonding = l
+                .open_pending()
                 .filter(|t| t.transfer.code == TransferCode::Unstake && t.debit_account == stake)
-                .map(|t| t.transfer.id)
-                .collect()
+                .map(|t| resolve(t, &why, true));
+            let council = crate::council::locks(l)
+                .filter(|t| t.debit_account == wallet && t.credit_account == stake)
+                .map(|t| resolve(t, &why, false));
+            unbonding.chain(council).collect()
         })
         .await;
-    if !unbonding.is_empty() {
-        let voids = unbonding
-            .iter()
-            .map(|id| Transfer {
-                pending_id: *id,
-                flags: TransferFlags {
-                    void_pending: true,
-                    ..TransferFlags::default()
-                },
-                ..Transfer::new(
-                    settlement_id(&[b"slash-void", evidence, &id.to_le_bytes()]),
-                    stake,
-                    wallet,
-                    0,
-                    TransferCode::Unstake,
-                )
-            })
-            .collect();
+    if !unlocks.is_empty() {
         s.ledger
             .submit(Batch::CreateTransfers {
                 now,
-                transfers: voids,
+                transfers: unlocks,
             })
             .await?;
     }
@@ -154,20 +181,12 @@ pub(crate) async fn slash(
         .await
         .and_then(|a| a.available())
         .unwrap_or(0);
-    let first = settlement_id(&[b"slash", evidence, b"claimant"]);
-    let burn_id = settlement_id(&[b"slash", evidence, b"burn"]);
-    if s.ledger
-        .read(|l| l.transfer(first).is_some() || l.transfer(burn_id).is_some())
-        .await
-    {
-        return Ok(Slashed::Before);
-    }
     let amount = amount.min(held);
     if amount == 0 {
         return Ok(Slashed::Nothing);
     }
     let (to_claimant, burned, treasury) = split_slash(amount, s.cfg.slash_shares);
-    let id = |part: &[u8]| settlement_id(&[b"slash", evidence, part]);
+    let id = |part: &[u8]| slash_id(evidence, part);
     let mut transfers: Vec<Transfer> = [
         (id(b"claimant"), claimant, to_claimant, TransferCode::Slash),
         (id(b"burn"), BURN, burned, TransferCode::Burn),

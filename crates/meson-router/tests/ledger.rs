@@ -234,6 +234,7 @@ async fn stake_gates_rotation_unbonds_after_its_period_and_is_slashed_once_per_e
         c.heartbeat = std::time::Duration::from_secs(1);
         c.min_stake = ONE_TOKEN;
         c.unbonding_secs = 2;
+        c.dispute_secs = 1;
     })
     .await;
     let a = router.addr;

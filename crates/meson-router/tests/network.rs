@@ -534,39 +534,6 @@ async fn billing_view(router: SocketAddr, key: &str) -> Value {
     got.json
 }
 
-fn tokens(v: &Value) -> u128 {
-    meson_core::ledger::parse_amount(v.as_str().unwrap_or("0")).unwrap()
-}
-
-/// Replays the router's published log as an auditor would and checks it against the signed head.
-async fn audit(router: SocketAddr) -> meson_core::ledger::audit::Replay {
-    let head: meson_core::ledger::audit::SignedHead =
-        serde_json::from_value(call(router, "GET", "/v1/ledger/head", &[], None).await.json)
-            .unwrap();
-    head.verify(None).unwrap();
-    let log = call(router, "GET", "/v1/ledger/log?after=0", &[], None)
-        .await
-        .json;
-    let mut r = meson_core::ledger::audit::Replay::new();
-    for e in log["entries"].as_array().unwrap() {
-        let h = |k: &str| -> [u8; 32] {
-            hex::decode(e[k].as_str().unwrap())
-                .unwrap()
-                .try_into()
-                .unwrap()
-        };
-        r.push(
-            e["seq"].as_u64().unwrap(),
-            &h("prev_hash"),
-            &h("hash"),
-            e["body"].as_str().unwrap(),
-        )
-        .unwrap();
-    }
-    r.matches(&head.head).unwrap();
-    r
-}
-
 #[tokio::test]
 async fn an_epoch_charges_the_escrow_pays_the_terminal_burns_the_fee_once_and_audits_clean() {
     let billing = meson_router::billing::BillingConfig {
@@ -575,6 +542,7 @@ async fn an_epoch_charges_the_escrow_pays_the_terminal_burns_the_fee_once_and_au
         fee_bps: 2_000,
         // The terminal at 127.0.0.10 is in `eu` (coverage zones): its bytes cost twice the default.
         region_prices: vec![("eu".into(), 2 * meson_core::ledger::ONE_TOKEN)],
+        ..Default::default()
     };
     let net = network_with(|c| c.billing = Some(billing.clone())).await;
     let a = net.router.addr;

@@ -88,6 +88,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         price_per_gib: 100 * meson_core::ledger::ONE_TOKEN,
         fee_bps: 2_000,
         region_prices: Vec::new(),
+        ..Default::default()
     });
     let router = Router::start(rcfg)
         .await

@@ -85,6 +85,72 @@ impl Drop for ChildGuard {
     }
 }
 
+/// A running `meson-cdn router`; SIGKILLed when dropped.
+pub struct RouterProc {
+    pub child: Child,
+    pub addr: SocketAddr,
+    /// The router's node id, from its first line.
+    pub id: String,
+}
+
+impl Drop for RouterProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl RouterProc {
+    /// Starts `meson-cdn router --listen LISTEN --data-dir DIR EXTRA...` and waits for its serving line.
+    pub fn start(listen: &str, data_dir: &Path, extra: &[&str]) -> RouterProc {
+        let mut child = command()
+            .args(["router", "--listen", listen, "--data-dir"])
+            .arg(data_dir)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn meson-cdn router");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let deadline = Instant::now() + WAIT;
+        let line = loop {
+            match lines.next() {
+                Some(Ok(l)) if l.starts_with("meson-cdn router serving") => break l,
+                Some(_) => {}
+                None => panic!("the router exited before serving"),
+            }
+            assert!(Instant::now() < deadline, "the router did not start");
+        };
+        // Keep reading: a router whose stdout is closed dies at its next line, as any CLI would.
+        std::thread::spawn(move || lines.for_each(drop));
+        let rest = line
+            .trim()
+            .strip_prefix("meson-cdn router serving http://")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        let (addr, id) = rest.split_once(" (id ").expect("address and id");
+        RouterProc {
+            addr: addr.parse().expect("router address"),
+            id: id.trim_end_matches(')').to_string(),
+            child,
+        }
+    }
+
+    /// SIGKILL, and wait for the process to be gone.
+    pub fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+/// A loopback address nothing listens on now (for a process that must keep its address across restarts).
+pub fn free_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
 static LOG_SEQ: AtomicUsize = AtomicUsize::new(0);
 
 /// A running `meson-cdn terminal`. Dropping it SIGKILLs the process if it still runs; when the test is

@@ -412,7 +412,6 @@ impl Ledger {
         self.transfers.get(&id)
     }
 
-    /// Where the pending transfer `id` stands; `None` if `id` is not a pending transfer.
     /// The committed transfers that debited or credited `account`, newest first, at most `limit`. A full
     /// scan: an account history is an occasional read, not a hot path.
     pub fn transfers_of(&self, account: u128, limit: usize) -> Vec<&CommittedTransfer> {
@@ -426,6 +425,12 @@ impl Ledger {
         out
     }
 
+    /// When the next open pending transfer expires, if any does: until then
+    /// [`Ledger::expire_pending`] has nothing to release.
+    pub fn next_expiry(&self) -> Option<u64> {
+        self.expiry.first().map(|(at, _)| *at)
+    }
+
     /// The pending transfers not yet posted, voided or expired, in id order.
     pub fn open_pending(&self) -> impl Iterator<Item = &CommittedTransfer> + '_ {
         self.pending
@@ -434,6 +439,7 @@ impl Ledger {
             .filter_map(|(id, _)| self.transfers.get(id))
     }
 
+    /// Where the pending transfer `id` stands; `None` if `id` is not a pending transfer.
     pub fn pending_status(&self, id: u128) -> Option<PendingStatus> {
         self.pending.get(&id).copied()
     }

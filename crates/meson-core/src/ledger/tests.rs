@@ -702,6 +702,7 @@ fn an_expired_pending_transfer_cannot_be_posted_and_is_released_by_expiry() {
             expires_at: Some(110)
         })
     );
+    assert_eq!(l.next_expiry(), Some(110));
     assert_eq!(l.expire_pending(109), Vec::<u128>::new());
     assert_eq!(
         one(&mut l, post(2, 1, 0), 110),
@@ -714,6 +715,7 @@ fn an_expired_pending_transfer_cannot_be_posted_and_is_released_by_expiry() {
     // Still reserved until expiry runs.
     assert_eq!(l.account(ALICE).unwrap().debits_pending, tokens(10));
     assert_eq!(l.expire_pending(110), [1]);
+    assert_eq!(l.next_expiry(), None);
     l.check_invariants().unwrap();
     assert_eq!(l.pending_status(1), Some(PendingStatus::Expired));
     assert_eq!(l.account(ALICE).unwrap().debits_pending, 0);

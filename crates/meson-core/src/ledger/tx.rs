@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::u128_string;
 use crate::economics::settlement_id;
+use crate::identity::NodeId;
 
 /// The purpose of a signed ledger transaction.
 pub const TX: &str = "meson/v1/ledger-tx";
@@ -51,6 +52,24 @@ pub enum TxAction {
         #[serde(with = "u128_string")]
         amount: u128,
     },
+    /// A hunter's bond on a claim against `accused`: reserved from the signer's wallet until the claim
+    /// is judged (returned if upheld, forfeited to the treasury if rejected) or the dispute window
+    /// closes unjudged (returned). One bond per claim.
+    Bond {
+        /// The claim's id: BLAKE3 of the evidence the hunter files.
+        #[serde(with = "hex::serde")]
+        claim: [u8; 32],
+        accused: NodeId,
+        #[serde(with = "u128_string")]
+        amount: u128,
+    },
+    /// Stake locked for council term `term` (the current one or the next): reserved from the wallet
+    /// until the term has ended and the unbonding period after it has passed, and slashable until then.
+    CouncilStake {
+        term: u64,
+        #[serde(with = "u128_string")]
+        amount: u128,
+    },
 }
 
 /// The wallet account of an ed25519 public key.
@@ -61,6 +80,21 @@ pub fn wallet_account(owner: &[u8; 32]) -> u128 {
 /// The stake account of an ed25519 public key.
 pub fn stake_account(owner: &[u8; 32]) -> u128 {
     settlement_id(&[b"stake", owner])
+}
+
+/// The escrow account of a claim (owned by the accused): a hunter's bond is reserved into it.
+pub fn claim_account(claim: &[u8; 32]) -> u128 {
+    settlement_id(&[b"claim", claim])
+}
+
+/// The pending transfer holding a claim's bond: one per claim, whoever files it.
+pub fn bond_transfer_id(claim: &[u8; 32]) -> u128 {
+    settlement_id(&[b"bond", claim])
+}
+
+/// The pending transfer locking `owner`'s council stake for `term`: one per member and term.
+pub fn council_lock_id(owner: &[u8; 32], term: u64) -> u128 {
+    settlement_id(&[b"council", owner, &term.to_le_bytes()])
 }
 
 /// The id of the transfer a signer's transaction `nonce` makes.
@@ -91,5 +125,23 @@ mod tests {
         let json = serde_json::to_string(&tx).unwrap();
         assert!(json.contains(r#""kind":"deposit""#), "{json}");
         assert_eq!(serde_json::from_str::<Tx>(&json).unwrap(), tx);
+        assert_ne!(bond_transfer_id(&a), bond_transfer_id(&b));
+        assert_ne!(council_lock_id(&a, 1), council_lock_id(&a, 2));
+    }
+
+    #[test]
+    fn a_bond_names_its_claim_in_hex() {
+        let accused = crate::identity::NodeKey::from_secret_bytes([7; 32]).id();
+        let bond = TxAction::Bond {
+            claim: [0xab; 32],
+            accused,
+            amount: 1,
+        };
+        let json = serde_json::to_value(&bond).unwrap();
+        assert_eq!(json["claim"], "ab".repeat(32));
+        assert_eq!(serde_json::from_value::<TxAction>(json).unwrap(), bond);
+        let short =
+            serde_json::json!({"kind": "bond", "claim": "abcd", "accused": accused, "amount": "1"});
+        assert!(serde_json::from_value::<TxAction>(short).is_err());
     }
 }

@@ -262,3 +262,37 @@ pub async fn add_site_for(
     )
     .await
 }
+
+/// Base units of a human amount in a router's JSON.
+pub fn tokens(v: &Value) -> u128 {
+    meson_core::ledger::parse_amount(v.as_str().unwrap_or("0")).unwrap()
+}
+
+/// Replays the router's published log as an auditor would and checks it against the signed head.
+pub async fn audit(router: SocketAddr) -> meson_core::ledger::audit::Replay {
+    let head: meson_core::ledger::audit::SignedHead =
+        serde_json::from_value(call(router, "GET", "/v1/ledger/head", &[], None).await.json)
+            .unwrap();
+    head.verify(None).unwrap();
+    let log = call(router, "GET", "/v1/ledger/log?after=0", &[], None)
+        .await
+        .json;
+    let mut r = meson_core::ledger::audit::Replay::new();
+    for e in log["entries"].as_array().unwrap() {
+        let h = |k: &str| -> [u8; 32] {
+            hex::decode(e[k].as_str().unwrap())
+                .unwrap()
+                .try_into()
+                .unwrap()
+        };
+        r.push(
+            e["seq"].as_u64().unwrap(),
+            &h("prev_hash"),
+            &h("hash"),
+            e["body"].as_str().unwrap(),
+        )
+        .unwrap();
+    }
+    r.matches(&head.head).unwrap();
+    r
+}

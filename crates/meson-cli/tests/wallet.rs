@@ -1,0 +1,277 @@
+//! `meson-cdn wallet` as a user runs it, against a real `meson-cdn router` process: a key is made and
+//! shown, funded by the operator, and then moves tokens with every command (transfer, deposit, stake,
+//! unstake, bond, council-stake), reads them back (balance, history, claim), gets clear errors for what
+//! cannot be done, and verifies an epoch's payout proof after the router has settled real usage.
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use meson_core::identity::NodeKey;
+use meson_core::ledger::tx::wallet_account;
+use meson_store::{SqliteStore, Store, UsageRecord};
+use support::*;
+
+struct Wallet<'a> {
+    router: String,
+    key: &'a Path,
+}
+
+impl Wallet<'_> {
+    async fn run(&self, args: &[&str]) -> Output {
+        let mut cmd = command();
+        cmd.args(["wallet", "--router", &self.router, "--key"])
+            .arg(self.key)
+            .args(args);
+        run(cmd).await
+    }
+
+    /// Runs a command that must succeed, and returns what it printed.
+    async fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args).await;
+        assert!(out.status.success(), "wallet {args:?}: {}", out.stderr);
+        out.stdout
+    }
+
+    /// Runs a command that must fail, and returns its error.
+    async fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args).await;
+        assert!(
+            !out.status.success(),
+            "wallet {args:?} should fail: {}",
+            out.stdout
+        );
+        out.stderr
+    }
+}
+
+fn value(out: &str, label: &str) -> String {
+    out.lines()
+        .find_map(|l| l.trim().strip_prefix(label))
+        .unwrap_or_else(|| panic!("no {label:?} in {out}"))
+        .trim()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wallet_moves_tokens_with_every_command_and_verifies_its_payout() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("router");
+    let addr = free_addr();
+    let listen = addr.to_string();
+    let params = [
+        "--min-bond",
+        "0.5",
+        "--council-min-stake",
+        "1",
+        "--price-per-gib",
+        "1000",
+    ];
+    let mut r = RouterProc::start(&listen, &data, &params);
+    let router = format!("http://{addr}");
+    let key = dir.path().join("me.key");
+    let w = Wallet {
+        router: router.clone(),
+        key: &key,
+    };
+
+    let made = w.ok(&["new"]).await;
+    assert!(
+        w.fails(&["new"]).await.contains("not overwriting"),
+        "a key is never overwritten"
+    );
+    let me = NodeKey::from_secret_text(std::fs::read_to_string(&key).unwrap().trim()).unwrap();
+    let account = wallet_account(me.id().as_bytes()).to_string();
+    assert_eq!(value(&made, "account"), account);
+    assert_eq!(
+        value(&w.ok(&["address"]).await, "public key"),
+        me.id().to_string()
+    );
+    assert!(w
+        .fails(&["balance", "--account", &account])
+        .await
+        .contains("404"));
+
+    let op = std::fs::read_to_string(data.join("operator.token")).unwrap();
+    let minted = json_request(
+        addr,
+        Some(op.trim()),
+        "POST",
+        "/v1/ledger/mint",
+        Some(serde_json::json!({"id": "1", "owner": me.id().to_string(), "amount": "20"})),
+    )
+    .await;
+    assert_eq!(minted.status, 200);
+    assert_eq!(
+        value(&w.ok(&["balance", "--account", &account]).await, "balance"),
+        "20"
+    );
+
+    // A site to deposit into.
+    let mut create = command();
+    create.args(["account", "create", "--router", &router, "shop"]);
+    let out = run(create).await;
+    let api_key = value(&out.stdout, "api key");
+    let mut add = command();
+    add.args(["site", "--router", &router, "--api-key", &api_key])
+        .args(["add", "cdn.shop.test", "http://127.0.0.1:9"]);
+    assert!(run(add).await.status.success());
+
+    let other = NodeKey::from_secret_bytes([3; 32]);
+    let other_account = wallet_account(other.id().as_bytes()).to_string();
+    let refused = w
+        .fails(&["transfer", "--to", &other_account, "--amount", "1"])
+        .await;
+    assert!(refused.contains("unknown account"), "{refused}");
+    assert!(w
+        .fails(&["transfer", "--to", "3", "--amount", "21"])
+        .await
+        .contains("insufficient funds"));
+    assert!(w
+        .fails(&["transfer", "--to", "3", "--amount", "0.0000000001"])
+        .await
+        .contains("--amount"));
+    w.ok(&["transfer", "--to", "3", "--amount", "1.5"]).await;
+    let out = w
+        .ok(&["deposit", "--site", "cdn.shop.test", "--amount", "10"])
+        .await;
+    assert!(
+        out.contains("deposited 10 into the escrow of cdn.shop.test"),
+        "{out}"
+    );
+    w.ok(&["stake", "--amount", "3"]).await;
+    w.ok(&["unstake", "--amount", "1"]).await;
+    w.ok(&["council-stake", "--amount", "2"]).await;
+    assert!(w
+        .fails(&["council-stake", "--amount", "2"])
+        .await
+        .contains("already locked"));
+
+    // A claim against a staked key, filed with its evidence file.
+    let accused = NodeKey::from_secret_bytes([4; 32]);
+    let minted = json_request(
+        addr,
+        Some(op.trim()),
+        "POST",
+        "/v1/ledger/mint",
+        Some(serde_json::json!({"id": "2", "owner": accused.id().to_string(), "amount": "1"})),
+    )
+    .await;
+    assert_eq!(minted.status, 200);
+    let accused_key = dir.path().join("accused.key");
+    std::fs::write(&accused_key, accused.to_secret_text()).unwrap();
+    let them = Wallet {
+        router: router.clone(),
+        key: &accused_key,
+    };
+    them.ok(&["stake", "--amount", "1"]).await;
+    let evidence = dir.path().join("evidence.json");
+    std::fs::write(&evidence, br#"{"kind":"root_mismatch","object":"/a.bin"}"#).unwrap();
+    let accused_id = accused.id().to_string();
+    let bond = |amount: &'static str| {
+        let (w, evidence, accused_id) = (&w, evidence.clone(), accused_id.clone());
+        async move {
+            let ev = evidence.to_str().unwrap().to_owned();
+            w.run(&[
+                "bond",
+                "--evidence",
+                &ev,
+                "--accused",
+                &accused_id,
+                "--amount",
+                amount,
+            ])
+            .await
+        }
+    };
+    let low = bond("0.1").await;
+    assert!(low.stderr.contains("at least 0.5"), "{}", low.stderr);
+    let filed = bond("0.5").await;
+    assert!(filed.status.success(), "{}", filed.stderr);
+    let claim = blake3::hash(&std::fs::read(&evidence).unwrap())
+        .to_hex()
+        .to_string();
+    assert!(
+        filed.stdout.contains(&format!("claim {claim} filed")),
+        "{}",
+        filed.stdout
+    );
+    let shown = w.ok(&["claim", &claim]).await;
+    assert!(shown.contains(&format!("claim {claim}: open")), "{shown}");
+    assert_eq!(value(&shown, "bond"), "0.5");
+
+    // 20 - 1.5 transferred - 10 deposited - 3 staked, with 2 in council and 0.5 in a bond reserved.
+    let balance = w.ok(&["balance", "--account", &account]).await;
+    assert_eq!(value(&balance, "balance"), "5.5");
+    assert_eq!(value(&balance, "available"), "3");
+    let history = w.ok(&["history"]).await;
+    for code in ["mint", "transfer", "deposit", "stake", "unstake", "bond"] {
+        assert!(history.contains(code), "{code} in {history}");
+    }
+    assert!(history.contains("(pending)"), "{history}");
+
+    // Usage the router accepted for a terminal, then an epoch settled by the same router with billing and
+    // a bootstrap subsidy from a funded treasury.
+    let minted = json_request(
+        addr,
+        Some(op.trim()),
+        "POST",
+        "/v1/ledger/mint",
+        Some(serde_json::json!({"id": "3", "to": "3", "amount": "1"})),
+    )
+    .await;
+    assert_eq!(minted.status, 200);
+    r.kill();
+    let terminal = NodeKey::from_secret_bytes([8; 32]);
+    {
+        let store = SqliteStore::open(&data.join("router.db")).await.unwrap();
+        let record = UsageRecord {
+            serial: 1,
+            terminal: *terminal.id().as_bytes(),
+            site_id: 1,
+            object_key: [0; 16],
+            bytes: 1 << 20,
+            requests: 1,
+            hits: 1,
+            served_at: 1,
+        };
+        store.accept_usage(&[record]).await.unwrap();
+        store.close().await;
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let billing = [
+        &params[..],
+        &["--billing", "--epoch-secs", "1"],
+        &["--subsidy-bps", "5000", "--subsidy-cap", "1"],
+    ]
+    .concat();
+    let mut r = RouterProc::start(&listen, &data, &billing);
+    let node = terminal.id().to_string();
+    let deadline = std::time::Instant::now() + WAIT;
+    let earned = loop {
+        let out = w.ok(&["balance", "--terminal", &node]).await;
+        if out.contains("earned") && !out.contains("not settled") {
+            break out;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the epoch did not settle: {out}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let epoch = earned
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("epoch "))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("an epoch line")
+        .to_owned();
+    assert!(earned.contains(", subsidy "), "{earned}");
+    let payee = meson_router::billing::terminal_account(terminal.id().as_bytes()).to_string();
+    let proof = w
+        .ok(&["proof", "--epoch", &epoch, "--account", &payee])
+        .await;
+    assert!(proof.contains("payout verified"), "{proof}");
+    assert!(proof.contains(&format!("signed by {}", r.id)), "{proof}");
+    r.kill();
+}
