@@ -1,4 +1,4 @@
-//! `meson-cdn ledger verify`: fetches a router's audit log into memory and its signed head, replays the log
+//! `meson-cdn ledger verify` (the operator's commands are in [`crate::operator`]): fetches a router's audit log into memory and its signed head, replays the log
 //! from nothing with every check (chain, hashes, invariants after each batch), and checks that the head is
 //! signed by the router and describes exactly the replayed state.
 
@@ -27,6 +27,8 @@ enum LedgerCommand {
         #[arg(long)]
         router_id: Option<NodeId>,
     },
+    #[command(flatten)]
+    Operator(crate::operator::OperatorCommand),
 }
 
 /// A 32-byte hash sent as hex in a router's JSON.
@@ -39,10 +41,13 @@ pub(crate) fn hash32(v: &serde_json::Value, what: &str) -> anyhow::Result<[u8; 3
 }
 
 pub fn run(args: LedgerArgs) -> anyhow::Result<()> {
-    let LedgerCommand::Verify { router, router_id } = args.command;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    let (router, router_id) = match args.command {
+        LedgerCommand::Verify { router, router_id } => (router, router_id),
+        LedgerCommand::Operator(command) => return rt.block_on(crate::operator::run(command)),
+    };
     rt.block_on(async move {
         let (head, replay) = verify(&router, router_id).await?;
         let l = replay.ledger();

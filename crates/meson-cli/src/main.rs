@@ -3,6 +3,7 @@
 mod cache_sim;
 mod demo;
 mod ledger;
+mod operator;
 mod router;
 mod signals;
 mod site;
@@ -41,9 +42,10 @@ enum Command {
     Site(site::SiteArgs),
     /// Run a whole network on this machine: origin, router, three terminals in three regions, traffic.
     Demo(demo::DemoArgs),
-    /// Audit a router's ledger: replay its log and check the signed head.
+    /// Audit a router's ledger (replay its log, check the signed head); the operator's mint, slash,
+    /// verdict and correct.
     Ledger(ledger::LedgerArgs),
-    /// A key that holds tokens: signed transfers, deposits and stake; balances, earnings, payout proofs.
+    /// A key that holds tokens: signed transfers, deposits, stake, bonds; balances, earnings, payout proofs.
     Wallet(wallet::WalletArgs),
     /// Replay a request trace through the terminal's eviction policies and print hit ratios.
     CacheSim(cache_sim::CacheSimArgs),

@@ -101,7 +101,8 @@ async fn a_router_killed_mid_settlement_settles_each_epoch_exactly_once() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
 
     // Settlement starts as soon as the epoch has ended; kill it at staggered moments, and note how far
-    // the log had got each time (entries are whole batches: a site's chain is in one or not at all).
+    // the log had got each time (entries are whole batches: the sites' escrow accounts are opened in
+    // their own entries, and an epoch's transfers are in one entry or not at all).
     let mut progress = Vec::new();
     for delay_ms in [30u64, 60, 90, 120, 200, 300] {
         let mut r = router(addr, &data, true);

@@ -1,7 +1,8 @@
 //! `meson-cdn wallet` as a user runs it, against a real `meson-cdn router` process: a key is made and
 //! shown, funded by the operator, and then moves tokens with every command (transfer, deposit, stake,
 //! unstake, bond, council-stake), reads them back (balance, history, claim), gets clear errors for what
-//! cannot be done, and verifies an epoch's payout proof after the router has settled real usage.
+//! cannot be done, and verifies an epoch's payout proof after the router has settled real usage. The
+//! operator's side runs as `meson-cdn ledger mint|verdict|correct`.
 
 mod support;
 
@@ -44,6 +45,18 @@ impl Wallet<'_> {
         );
         out.stderr
     }
+}
+
+/// Runs `meson-cdn ledger ARGS` as the router's operator; it must succeed.
+async fn operator(router: &str, token: &Path, args: &[&str]) -> String {
+    let mut cmd = command();
+    cmd.arg("ledger")
+        .args(args)
+        .args(["--router", router, "--operator-token"])
+        .arg(token);
+    let out = run(cmd).await;
+    assert!(out.status.success(), "ledger {args:?}: {}", out.stderr);
+    out.stdout
 }
 
 fn value(out: &str, label: &str) -> String {
@@ -93,16 +106,28 @@ async fn a_wallet_moves_tokens_with_every_command_and_verifies_its_payout() {
         .await
         .contains("404"));
 
-    let op = std::fs::read_to_string(data.join("operator.token")).unwrap();
-    let minted = json_request(
-        addr,
-        Some(op.trim()),
-        "POST",
-        "/v1/ledger/mint",
-        Some(serde_json::json!({"id": "1", "owner": me.id().to_string(), "amount": "20"})),
+    let token = data.join("operator.token");
+    let me_id = me.id().to_string();
+    let minted = operator(
+        &router,
+        &token,
+        &["mint", "--id", "1", "--owner", &me_id, "--amount", "20"],
     )
     .await;
-    assert_eq!(minted.status, 200);
+    assert!(
+        minted.contains(&format!("minted 20 into account {account}")),
+        "{minted}"
+    );
+    let again = operator(
+        &router,
+        &token,
+        &["mint", "--id", "1", "--owner", &me_id, "--amount", "20"],
+    )
+    .await;
+    assert!(
+        again.contains("already minted"),
+        "the same purchase mints once: {again}"
+    );
     assert_eq!(
         value(&w.ok(&["balance", "--account", &account]).await, "balance"),
         "20"
@@ -132,7 +157,7 @@ async fn a_wallet_moves_tokens_with_every_command_and_verifies_its_payout() {
         .fails(&["transfer", "--to", "3", "--amount", "0.0000000001"])
         .await
         .contains("--amount"));
-    w.ok(&["transfer", "--to", "3", "--amount", "1.5"]).await;
+    let sent = w.ok(&["transfer", "--to", "3", "--amount", "1.5"]).await;
     let out = w
         .ok(&["deposit", "--site", "cdn.shop.test", "--amount", "10"])
         .await;
@@ -150,15 +175,13 @@ async fn a_wallet_moves_tokens_with_every_command_and_verifies_its_payout() {
 
     // A claim against a staked key, filed with its evidence file.
     let accused = NodeKey::from_secret_bytes([4; 32]);
-    let minted = json_request(
-        addr,
-        Some(op.trim()),
-        "POST",
-        "/v1/ledger/mint",
-        Some(serde_json::json!({"id": "2", "owner": accused.id().to_string(), "amount": "1"})),
+    let accused_id = accused.id().to_string();
+    operator(
+        &router,
+        &token,
+        &["mint", "--id", "2", "--owner", &accused_id, "--amount", "1"],
     )
     .await;
-    assert_eq!(minted.status, 200);
     let accused_key = dir.path().join("accused.key");
     std::fs::write(&accused_key, accused.to_secret_text()).unwrap();
     let them = Wallet {
@@ -168,9 +191,8 @@ async fn a_wallet_moves_tokens_with_every_command_and_verifies_its_payout() {
     them.ok(&["stake", "--amount", "1"]).await;
     let evidence = dir.path().join("evidence.json");
     std::fs::write(&evidence, br#"{"kind":"root_mismatch","object":"/a.bin"}"#).unwrap();
-    let accused_id = accused.id().to_string();
     let bond = |amount: &'static str| {
-        let (w, evidence, accused_id) = (&w, evidence.clone(), accused_id.clone());
+        let (w, evidence, accused_id) = (&w, evidence.clone(), &accused_id);
         async move {
             let ev = evidence.to_str().unwrap().to_owned();
             w.run(&[
@@ -178,7 +200,7 @@ async fn a_wallet_moves_tokens_with_every_command_and_verifies_its_payout() {
                 "--evidence",
                 &ev,
                 "--accused",
-                &accused_id,
+                accused_id,
                 "--amount",
                 amount,
             ])
@@ -211,17 +233,35 @@ async fn a_wallet_moves_tokens_with_every_command_and_verifies_its_payout() {
     }
     assert!(history.contains("(pending)"), "{history}");
 
+    // The operator upholds the claim: the accused loses 0.5 of its stake, the hunter gets its bond back
+    // and half the slash; then corrects the 1.5 sent to the treasury by mistake.
+    let upheld = operator(&router, &token, &["verdict", &claim, "--uphold", "0.5"]).await;
+    assert!(
+        upheld.contains("upheld: slashed 0.5 (0.25 to the hunter)"),
+        "{upheld}"
+    );
+    assert!(w.ok(&["claim", &claim]).await.contains(": upheld"));
+    let mistake = sent
+        .trim()
+        .rsplit_once("(transfer ")
+        .expect("the transfer's id is printed")
+        .1
+        .trim_end_matches(')')
+        .to_owned();
+    let fixed = operator(&router, &token, &["correct", "--reverses", &mistake]).await;
+    assert!(fixed.contains("(correction): 1.5 from 3"), "{fixed}");
+    let balance = w.ok(&["balance", "--account", &account]).await;
+    assert_eq!(value(&balance, "balance"), "7.25");
+    assert_eq!(value(&balance, "available"), "5.25");
+
     // Usage the router accepted for a terminal, then an epoch settled by the same router with billing and
     // a bootstrap subsidy from a funded treasury.
-    let minted = json_request(
-        addr,
-        Some(op.trim()),
-        "POST",
-        "/v1/ledger/mint",
-        Some(serde_json::json!({"id": "3", "to": "3", "amount": "1"})),
+    operator(
+        &router,
+        &token,
+        &["mint", "--id", "3", "--to", "3", "--amount", "1"],
     )
     .await;
-    assert_eq!(minted.status, 200);
     r.kill();
     let terminal = NodeKey::from_secret_bytes([8; 32]);
     {

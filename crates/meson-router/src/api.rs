@@ -90,6 +90,7 @@ pub(crate) fn app(shared: Arc<Shared>) -> Router {
         .route("/v1/ledger/mint", post(ledger_api::mint))
         .route("/v1/ledger/tx", post(ledger_api::tx))
         .route("/v1/ledger/slash", post(ledger_api::slash))
+        .route("/v1/ledger/correct", post(ledger_api::correct))
         .route("/v1/ledger/claims/{claim}", get(crate::claims::show))
         .route(
             "/v1/ledger/claims/{claim}/verdict",

@@ -8,6 +8,7 @@
 //! | `GET /v1/ledger/accounts/{id}` | anyone | an account's totals, balance and available funds |
 //! | `GET /v1/ledger/accounts/{id}/transfers?limit=N` | anyone | the account's transfers, newest first |
 //! | `POST /v1/ledger/mint` | operator | `{"id","to" or "owner","amount"}`: new tokens into an account or a key's wallet (a purchase) |
+//! | `POST /v1/ledger/correct` | operator | `{"reverses","amount"?}`: a transfer back (a burn, for a mint) fixing a mistaken one |
 //! | `POST /v1/ledger/tx` | a key holder | a signed [`meson_core::ledger::tx::Tx`]: transfer, deposit, stake, unstake, claim bond or council stake from the signer's wallet |
 //! | `GET /v1/sites/{host}/billing?epochs=N` | site owner | escrow account and balance, spend per epoch |
 //! | `GET /v1/terminals/{node}/earnings?epochs=N` | anyone | a terminal's earnings account and payouts per epoch |
@@ -20,7 +21,7 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
-use meson_core::economics::{payout_leaf, payout_root_message, PAYOUT_ROOT_DOMAIN};
+use meson_core::economics::{payout_leaf, payout_root_message, settlement_id, PAYOUT_ROOT_DOMAIN};
 use meson_core::identity::NodeId;
 use meson_core::ledger::tx::{
     stake_account, tx_transfer_id, wallet_account, Tx, TxAction, MAX_TX_LIFETIME_SECS, TX,
@@ -36,7 +37,7 @@ use serde_json::{json, Value};
 
 use crate::api::{bad_request, owned_site, ApiError, ApiResult, JsonBody};
 use crate::billing::{escrow_account, terminal_account};
-use crate::ledger::ISSUANCE;
+use crate::ledger::{BURN, ISSUANCE};
 use crate::Shared;
 
 pub(crate) fn ledger_error(e: crate::ledger::LedgerError) -> ApiError {
@@ -281,6 +282,80 @@ pub(crate) async fn slash(
         )),
         crate::stake::Slashed::Refused(why) => Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, why)),
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CorrectRequest {
+    /// The committed transfer that was a mistake.
+    #[serde(with = "u128_string")]
+    reverses: u128,
+    /// Tokens to move back, with up to 9 decimals (default: all it moved).
+    amount: Option<String>,
+}
+
+/// Operator: fixes a mistaken transfer by a new one the other way (a mistaken mint by a burn), never by
+/// an edit. Its id derives from the transfer it corrects, and `user_data` names it: one correction per
+/// transfer, and the audit log shows what it corrects.
+pub(crate) async fn correct(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<CorrectRequest>,
+) -> ApiResult<Json<Value>> {
+    operator(&s, &headers)?;
+    let id = settlement_id(&[b"correction", &req.reverses.to_le_bytes()]);
+    let (original, done) = s
+        .ledger
+        .read(|l| (l.transfer(req.reverses).copied(), l.transfer(id).is_some()))
+        .await;
+    let original = original.ok_or_else(|| {
+        ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no transfer {}", req.reverses),
+        )
+    })?;
+    if done {
+        return Err(ApiError(
+            StatusCode::CONFLICT,
+            format!("transfer {} was already corrected by {id}", req.reverses),
+        ));
+    }
+    let refused = |why: &str| ApiError(StatusCode::UNPROCESSABLE_ENTITY, why.to_owned());
+    let flags = original.transfer.flags;
+    if flags.pending || flags.void_pending {
+        return Err(refused(
+            "a reservation moved nothing: it ends by its post, void or expiry",
+        ));
+    }
+    let (code, to) = match original.transfer.code {
+        TransferCode::Burn => {
+            return Err(refused("burned tokens are gone: a burn is never reversed"))
+        }
+        // The issuance account is never credited: what was minted by mistake is burned.
+        TransferCode::Mint => (TransferCode::Burn, BURN),
+        _ => (TransferCode::Correction, original.debit_account),
+    };
+    let amount = match &req.amount {
+        Some(a) => parse_amount(a).map_err(|e| bad_request(format!("amount: {e}")))?,
+        None => original.amount,
+    };
+    if amount == 0 || amount > original.amount {
+        return Err(bad_request(format!(
+            "a correction moves more than 0 and at most the {} the transfer moved",
+            format_amount(original.amount)
+        )));
+    }
+    let mut t = Transfer::new(id, original.credit_account, to, amount, code);
+    t.user_data = req.reverses;
+    one_transfer(&s, t).await?;
+    Ok(Json(json!({
+        "transfer": id.to_string(),
+        "reverses": req.reverses.to_string(),
+        "from": original.credit_account.to_string(),
+        "to": to.to_string(),
+        "amount": format_amount(amount),
+        "code": code,
+    })))
 }
 
 /// Submits one transfer; its refusal becomes a `422` that says why.

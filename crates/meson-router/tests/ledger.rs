@@ -377,3 +377,107 @@ async fn stake_gates_rotation_unbonds_after_its_period_and_is_slashed_once_per_e
     assert_eq!(head["head"]["burned"], (ONE_TOKEN * 6 / 10).to_string());
     router.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_mistake_is_fixed_by_a_correcting_transfer_never_an_edit() {
+    let dir = tempfile::tempdir().unwrap();
+    let router = start(dir.path(), |_| {}).await;
+    let a = router.addr;
+    let op = std::fs::read_to_string(dir.path().join("operator.token")).unwrap();
+    let op = format!("Bearer {}", op.trim());
+    let post = |path: &'static str, body: Value| {
+        let op = op.clone();
+        async move { call(a, "POST", path, &[("authorization", &op)], Some(body)).await }
+    };
+    let key = NodeKey::from_secret_bytes([21; 32]);
+    let wallet = wallet_account(key.id().as_bytes());
+    // A purchase of 5 minted as 50.
+    let mint = post(
+        "/v1/ledger/mint",
+        json!({"id": "7", "owner": key.id().to_string(), "amount": "50"}),
+    )
+    .await;
+    assert_eq!(mint.status, 200);
+    let entries_before =
+        call(a, "GET", "/v1/ledger/head", &[], None).await.json["head"]["seq"].clone();
+
+    assert_eq!(
+        call(
+            a,
+            "POST",
+            "/v1/ledger/correct",
+            &[],
+            Some(json!({"reverses": "7", "amount": "45"}))
+        )
+        .await
+        .status,
+        401,
+        "only the operator corrects"
+    );
+    for (body, status, why) in [
+        (json!({"reverses": "99"}), 404, "unknown transfer"),
+        (
+            json!({"reverses": "7", "amount": "51"}),
+            400,
+            "more than it moved",
+        ),
+        (json!({"reverses": "7", "amount": "0"}), 400, "nothing"),
+    ] {
+        let r = post("/v1/ledger/correct", body).await;
+        assert_eq!(r.status, status, "{why}: {:?}", r.json);
+    }
+    let fixed = post(
+        "/v1/ledger/correct",
+        json!({"reverses": "7", "amount": "45"}),
+    )
+    .await;
+    assert_eq!(fixed.status, 200, "{:?}", fixed.json);
+    assert_eq!(fixed.json["code"], "burn", "a mint is corrected by a burn");
+    assert_eq!(balance(a, wallet).await, "5");
+    assert_eq!(
+        post(
+            "/v1/ledger/correct",
+            json!({"reverses": "7", "amount": "1"})
+        )
+        .await
+        .status,
+        409,
+        "one correction per transfer"
+    );
+    let burn = fixed.json["transfer"].as_str().unwrap().to_owned();
+    let again = post("/v1/ledger/correct", json!({"reverses": burn})).await;
+    assert_eq!(again.status, 422, "{:?}", again.json);
+
+    // A transfer to the wrong account comes back from it.
+    let sent = call(
+        a,
+        "POST",
+        "/v1/ledger/tx",
+        &[],
+        Some(signed(
+            &key,
+            "meson-dev",
+            1,
+            now() + 60,
+            TxAction::Transfer {
+                to: 3,
+                amount: 2 * ONE_TOKEN,
+            },
+        )),
+    )
+    .await;
+    assert_eq!(sent.status, 200);
+    let id = sent.json["transfer"].as_str().unwrap().to_owned();
+    let back = post("/v1/ledger/correct", json!({"reverses": id})).await;
+    assert_eq!(back.status, 200, "{:?}", back.json);
+    assert_eq!(back.json["code"], "correction");
+    assert_eq!(balance(a, wallet).await, "5");
+
+    // The mistakes are still in the log, each followed by its correction.
+    let replay = audit(a).await;
+    let l = replay.ledger();
+    assert_eq!(l.issued(), 50 * ONE_TOKEN);
+    assert_eq!(l.burned(), 45 * ONE_TOKEN);
+    assert!(replay.seq() > entries_before.as_u64().unwrap());
+    router.shutdown().await;
+}
