@@ -54,6 +54,19 @@ async fn replay(store: &dyn Store) -> Result<State, LedgerError> {
     Ok(State { ledger, seq, hash })
 }
 
+/// The ledger's totals as gauges, in tokens (floats: for dashboards, not for accounting).
+fn publish(st: &State) {
+    let tokens = |units: u128| units as f64 / meson_core::ledger::ONE_TOKEN as f64;
+    let l = &st.ledger;
+    metrics::gauge!("meson_router_ledger_entries").set(st.seq as f64);
+    metrics::gauge!("meson_router_ledger_transfers").set(l.transfer_count() as f64);
+    metrics::gauge!("meson_router_ledger_issued_tokens").set(tokens(l.issued()));
+    metrics::gauge!("meson_router_ledger_burned_tokens").set(tokens(l.burned()));
+    metrics::gauge!("meson_router_ledger_supply_tokens").set(tokens(l.supply()));
+    let treasury = l.account(TREASURY).and_then(|a| a.balance()).unwrap_or(0);
+    metrics::gauge!("meson_router_ledger_treasury_tokens").set(tokens(treasury));
+}
+
 impl LedgerService {
     /// Rebuilds the ledger from the store's log, verifying it, and opens the system accounts.
     pub async fn open(
@@ -62,6 +75,7 @@ impl LedgerService {
         now: u64,
     ) -> Result<LedgerService, LedgerError> {
         let state = replay(store.as_ref()).await?;
+        publish(&state);
         tracing::info!(
             entries = state.seq,
             accounts = state.ledger.accounts().count(),
@@ -116,6 +130,7 @@ impl LedgerService {
         st.seq = seq;
         st.hash = hash;
         metrics::counter!("meson_router_ledger_batches_total").increment(1);
+        publish(&st);
         Ok(results)
     }
 

@@ -219,6 +219,8 @@ pub struct Router {
 impl Router {
     pub async fn start(cfg: RouterConfig) -> Result<Router, RouterError> {
         cfg.validate()?;
+        // Before anything records a metric (the ledger's gauges are set as it opens).
+        meson_telemetry::prometheus();
         let zones = match &cfg.coverage_zones {
             Some(text) => CoverageZones::parse(text)?,
             None => CoverageZones::default(),
@@ -249,7 +251,6 @@ impl Router {
             addr: cfg.listen,
             source,
         })?;
-        meson_telemetry::prometheus();
         let shared = Arc::new(Shared {
             replay: Mutex::new(ReplayGuard::new(cfg.max_skew_secs, REPLAY_CAPACITY)),
             prober: registry::Prober::new(cfg.probe_timeout),

@@ -27,6 +27,14 @@ async fn identity_persists_and_info_health_and_metrics_are_served() {
     );
     let metrics = call(router.addr, "GET", "/metrics", &[], None).await;
     assert_eq!(metrics.status, 200);
+    let text = metrics.json.as_str().unwrap_or_default();
+    for gauge in [
+        "meson_router_ledger_entries",
+        "meson_router_ledger_supply_tokens",
+        "meson_router_ledger_treasury_tokens",
+    ] {
+        assert!(text.contains(gauge), "{gauge} in {text}");
+    }
     let first = router.id;
     router.shutdown().await;
 
