@@ -27,15 +27,15 @@ use meson_core::economics::settlement_id;
 use meson_core::identity::NodeId;
 use meson_core::ledger::tx::{bond_transfer_id, claim_account, stake_account};
 use meson_core::ledger::{
-    format_amount, parse_amount, AccountKind, Batch, BatchResults, CommittedTransfer,
-    PendingStatus, Transfer, TransferCode,
+    format_amount, parse_amount, AccountKind, CommittedTransfer, PendingStatus, Transfer,
+    TransferCode,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::api::{bad_request, ApiError, ApiResult, JsonBody};
 use crate::ledger::TREASURY;
-use crate::ledger_api::{ledger_error, operator};
+use crate::ledger_api::{ledger_error, operator, submit};
 use crate::stake::{resolve, Slashed};
 use crate::Shared;
 
@@ -176,24 +176,6 @@ pub(crate) struct VerdictRequest {
     slash: Option<String>,
 }
 
-/// Submits `transfers` (one linked chain) and turns a refusal into a `422` that says why.
-async fn apply(s: &Shared, transfers: Vec<Transfer>) -> ApiResult<()> {
-    let results = s
-        .ledger
-        .submit(Batch::CreateTransfers {
-            now: crate::unix_now(),
-            transfers,
-        })
-        .await
-        .map_err(ledger_error)?;
-    if let BatchResults::Transfers(r) = results {
-        if let Some(Err(e)) = r.into_iter().find(|r| r.is_err()) {
-            return Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()));
-        }
-    }
-    Ok(())
-}
-
 /// Operator (the council's place until it exists): judges a claim once.
 pub(crate) async fn verdict(
     State(s): State<Arc<Shared>>,
@@ -228,7 +210,7 @@ pub(crate) async fn verdict(
         );
         let mut forfeit = resolve(&c.bond, &[b"forfeit".as_slice(), &id].concat(), false);
         forfeit.flags.linked = true;
-        apply(&s, vec![forfeit, forward]).await?;
+        submit(&s, vec![forfeit, forward]).await?;
         return Ok(Json(json!({
             "verdict": "rejected",
             "forfeited": format_amount(bond),
@@ -261,7 +243,7 @@ pub(crate) async fn verdict(
         Slashed::Refused(why) => return Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, why)),
     };
     let back = resolve(&c.bond, &[b"return".as_slice(), &id].concat(), true);
-    apply(&s, vec![back]).await?;
+    submit(&s, vec![back]).await?;
     Ok(Json(json!({
         "verdict": "upheld",
         "slashed": slashed,

@@ -358,29 +358,41 @@ pub(crate) async fn correct(
     })))
 }
 
-/// Submits one transfer; its refusal becomes a `422` that says why.
-async fn one_transfer(s: &Shared, transfer: Transfer) -> ApiResult<Outcome> {
+/// Submits `transfers` (a linked chain, or one transfer); a refusal becomes a `422` that says why.
+pub(crate) async fn submit(s: &Shared, transfers: Vec<Transfer>) -> ApiResult<Vec<Outcome>> {
     let results = s
         .ledger
         .submit(Batch::CreateTransfers {
             now: crate::unix_now(),
-            transfers: vec![transfer],
+            transfers,
         })
         .await
         .map_err(ledger_error)?;
     let refused = |why: String| ApiError(StatusCode::UNPROCESSABLE_ENTITY, why);
-    match results {
-        BatchResults::Transfers(r) => match r.into_iter().next() {
-            Some(Ok(outcome)) => Ok(outcome),
-            Some(Err(TransferError::ExceedsCredits)) => Err(refused("insufficient funds".into())),
-            Some(Err(TransferError::CreditAccountNotFound)) => Err(refused(
-                "unknown account: the recipient has no ledger account".into(),
-            )),
-            Some(Err(e)) => Err(refused(e.to_string())),
-            None => Err(bad_request("empty batch")),
-        },
-        _ => Err(bad_request("unexpected batch result")),
+    let BatchResults::Transfers(results) = results else {
+        return Err(bad_request("unexpected batch result"));
+    };
+    // In a failed chain the others report only that the chain failed: name the transfer that did.
+    let failed = results
+        .iter()
+        .find(|r| !matches!(r, Err(TransferError::LinkedEventFailed) | Ok(_)))
+        .or_else(|| results.iter().find(|r| r.is_err()));
+    match failed {
+        Some(Err(TransferError::ExceedsCredits)) => Err(refused("insufficient funds".into())),
+        Some(Err(TransferError::CreditAccountNotFound)) => Err(refused(
+            "unknown account: the recipient has no ledger account".into(),
+        )),
+        Some(Err(e)) => Err(refused(e.to_string())),
+        _ => Ok(results.into_iter().flatten().collect()),
     }
+}
+
+/// Submits one transfer, as [`submit`].
+async fn one_transfer(s: &Shared, transfer: Transfer) -> ApiResult<Outcome> {
+    submit(s, vec![transfer])
+        .await?
+        .pop()
+        .ok_or_else(|| bad_request("empty batch"))
 }
 
 /// A transaction signed by a key holder: a transfer or a deposit from its wallet account.

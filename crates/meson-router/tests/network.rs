@@ -3,56 +3,17 @@
 
 mod common;
 
-use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::*;
 use meson_terminal::network::sites::TicketPolicy;
-use meson_terminal::network::NetworkConfig;
-use meson_terminal::{Terminal, TerminalConfig};
+use meson_terminal::Terminal;
 use meson_testkit::{admin_request, admin_token, get_url_from, Got, Origin, Resource};
 use serde_json::{json, Value};
 
 const ZONES: &str = "127.0.0.0/26 eu\n127.0.0.64/26 na\n";
 const SITE: &str = "cdn.example.com";
-
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
-}
-
-async fn network_terminal(
-    router: SocketAddr,
-    listen_ip: &str,
-    dir: &Path,
-    policy: TicketPolicy,
-) -> Terminal {
-    let mut cfg = TerminalConfig::new("http://unused.invalid".parse().unwrap(), dir.to_path_buf());
-    cfg.listen = format!("{listen_ip}:0").parse().unwrap();
-    cfg.admin_listen = "127.0.0.1:0".parse().unwrap();
-    cfg.fsync = meson_terminal::config::FsyncPolicy::Never;
-    cfg.min_free_disk = 0;
-    cfg.timeouts.shutdown_grace = Duration::from_secs(5);
-    let net = NetworkConfig {
-        router: format!("http://{router}"),
-        public_url: None,
-        region: None,
-        lat: None,
-        lon: None,
-        ticket_policy: policy,
-        call_timeout: Duration::from_secs(5),
-    };
-    Terminal::start_network(cfg, net)
-        .await
-        .expect("terminal starts")
-}
-
-async fn standing(t: &Terminal) -> Value {
-    let token = admin_token(&t.cache.config().data_dir);
-    let got = admin_request(t.admin_addr, &token, "GET", "/v1/admin/network", None).await;
-    assert_eq!(got.status, 200);
-    serde_json::from_slice(&got.body).unwrap()
-}
 
 /// Waits until the terminal has joined, knows `sites` sites, and is in the router's rotation.
 async fn joined(router: SocketAddr, t: &Terminal, sites: u64) {

@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -14,9 +14,8 @@ use meson_core::ledger::ONE_TOKEN;
 use meson_router::billing::BillingConfig;
 use meson_router::ledger::TREASURY;
 use meson_terminal::network::sites::TicketPolicy;
-use meson_terminal::network::NetworkConfig;
-use meson_terminal::{Terminal, TerminalConfig};
-use meson_testkit::{admin_request, admin_token, get_url_from, Origin, Resource};
+use meson_terminal::Terminal;
+use meson_testkit::{get_url_from, Origin, Resource};
 use serde_json::{json, Value};
 
 const SITE: &str = "cdn.subsidy.example";
@@ -25,10 +24,6 @@ const SITE: &str = "cdn.subsidy.example";
 const CAP: u128 = 1_000;
 const SMALL: usize = 1_000;
 const BIG: usize = 1 << 20;
-
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
-}
 
 fn billing() -> BillingConfig {
     BillingConfig {
@@ -53,33 +48,11 @@ async fn router(dir: &Path, listen: Option<SocketAddr>) -> meson_router::Router 
     .await
 }
 
-async fn network_terminal(router: SocketAddr, listen_ip: &str, dir: &Path) -> Terminal {
-    let mut cfg = TerminalConfig::new("http://unused.invalid".parse().unwrap(), dir.to_path_buf());
-    cfg.listen = format!("{listen_ip}:0").parse().unwrap();
-    cfg.admin_listen = "127.0.0.1:0".parse().unwrap();
-    cfg.fsync = meson_terminal::config::FsyncPolicy::Never;
-    cfg.min_free_disk = 0;
-    cfg.timeouts.shutdown_grace = Duration::from_secs(5);
-    let net = NetworkConfig {
-        router: format!("http://{router}"),
-        public_url: None,
-        region: None,
-        lat: None,
-        lon: None,
-        ticket_policy: TicketPolicy::Bounce,
-        call_timeout: Duration::from_secs(5),
-    };
-    Terminal::start_network(cfg, net)
-        .await
-        .expect("terminal starts")
-}
-
 async fn node_id(t: &Terminal) -> String {
-    let token = admin_token(&t.cache.config().data_dir);
-    let got = admin_request(t.admin_addr, &token, "GET", "/v1/admin/network", None).await;
-    assert_eq!(got.status, 200);
-    let v: Value = serde_json::from_slice(&got.body).unwrap();
-    v["node_id"].as_str().unwrap_or("").to_owned()
+    standing(t).await["node_id"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned()
 }
 
 /// Polls until `f` yields a value. The budget is generous: settling waits for tickets to expire and
@@ -195,7 +168,7 @@ async fn the_treasury_tops_up_earnings_within_its_cap_once_and_never_mints() {
     mint(a, &op, "1", escrow, "1").await;
 
     let tdir = tempfile::tempdir().unwrap();
-    let t = network_terminal(a, "127.0.0.30", tdir.path()).await;
+    let t = network_terminal(a, "127.0.0.30", tdir.path(), TicketPolicy::Bounce).await;
     let node = poll("the terminal joins and is in rotation", || async {
         let node = node_id(&t).await;
         (!node.is_empty() && terminal_view(a, &node).await["in_rotation"] == true).then_some(node)

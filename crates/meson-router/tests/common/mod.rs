@@ -296,3 +296,47 @@ pub async fn audit(router: SocketAddr) -> meson_core::ledger::audit::Replay {
     r.matches(&head.head).unwrap();
     r
 }
+
+/// A 127.0.0.x address standing in for a place.
+pub fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+/// A network-mode terminal listening on `listen_ip`, joined to `router`.
+pub async fn network_terminal(
+    router: SocketAddr,
+    listen_ip: &str,
+    dir: &std::path::Path,
+    policy: meson_terminal::network::sites::TicketPolicy,
+) -> meson_terminal::Terminal {
+    let mut cfg = meson_terminal::TerminalConfig::new(
+        "http://unused.invalid".parse().unwrap(),
+        dir.to_path_buf(),
+    );
+    cfg.listen = format!("{listen_ip}:0").parse().unwrap();
+    cfg.admin_listen = "127.0.0.1:0".parse().unwrap();
+    cfg.fsync = meson_terminal::config::FsyncPolicy::Never;
+    cfg.min_free_disk = 0;
+    cfg.timeouts.shutdown_grace = Duration::from_secs(5);
+    let net = meson_terminal::network::NetworkConfig {
+        router: format!("http://{router}"),
+        public_url: None,
+        region: None,
+        lat: None,
+        lon: None,
+        ticket_policy: policy,
+        call_timeout: Duration::from_secs(5),
+    };
+    meson_terminal::Terminal::start_network(cfg, net)
+        .await
+        .expect("terminal starts")
+}
+
+/// The terminal's own view of its standing in the network (its admin API).
+pub async fn standing(t: &meson_terminal::Terminal) -> Value {
+    let token = meson_testkit::admin_token(&t.cache.config().data_dir);
+    let got =
+        meson_testkit::admin_request(t.admin_addr, &token, "GET", "/v1/admin/network", None).await;
+    assert_eq!(got.status, 200);
+    serde_json::from_slice(&got.body).unwrap()
+}
