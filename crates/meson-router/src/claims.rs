@@ -75,7 +75,8 @@ pub(crate) async fn bond(
             (
                 l.transfer(id).is_some(),
                 l.account(stake_account(accused.as_bytes()))
-                    .map(|a| a.credits_posted > a.debits_posted)
+                    // Unbonding and council locks count: a slash takes them first.
+                    .map(|a| a.credits_posted + a.credits_pending > a.debits_posted)
                     .unwrap_or(false),
             )
         })

@@ -265,6 +265,13 @@ async fn council_stake_is_locked_for_its_term_slashable_and_released_after_it() 
                {"member": other.id().to_string(), "locked": "3"}])
     );
 
+    // A member's locked stake is at stake: a hunter may file a claim against it.
+    let hunter = NodeKey::from_secret_bytes([13; 32]);
+    n.mint(3, &hunter, "2").await;
+    let (_, action) = bond(&json!({"kind": "council_misconduct"}), &other, ONE_TOKEN);
+    let filed = n.tx(&hunter, 1, action).await;
+    assert_eq!(filed.status, 200, "{:?}", filed.json);
+
     // Stake in office is slashable: the lock is posted into the stake, then slashed.
     let slashed = n
         .post(
