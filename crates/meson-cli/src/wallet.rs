@@ -142,7 +142,7 @@ fn number(v: &serde_json::Value, what: &str) -> anyhow::Result<u128> {
         .with_context(|| format!("{what} is not a number"))
 }
 
-fn load_key(path: &Path) -> anyhow::Result<NodeKey> {
+pub(crate) fn load_key(path: &Path) -> anyhow::Result<NodeKey> {
     let text = std::fs::read_to_string(path).with_context(|| {
         format!(
             "reading the wallet key {} (make one with `meson-cdn wallet new`)",
@@ -169,7 +169,7 @@ fn next_nonce(key: &Path) -> anyhow::Result<u64> {
 }
 
 /// Signs `action` with the wallet's key and the next nonce, and submits it.
-async fn send(
+pub(crate) async fn send(
     router: &str,
     key_path: &Path,
     network: &str,

@@ -235,6 +235,10 @@ async fn the_demo_runs_a_network_accounts_its_traffic_and_stops_on_ctrl_c() {
             }
         }
     }
+    assert!(
+        out.contains("each terminal staked 10 tokens with its node key"),
+        "{out}"
+    );
     assert!(out.contains("3 terminals joined and in rotation"), "{out}");
     assert!(
         out.contains("round 2/2: 72 requests through the router, 72 cache hits"),

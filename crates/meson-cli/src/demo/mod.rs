@@ -1,6 +1,6 @@
 //! `meson-cdn demo`: a whole network on one machine. An origin of generated files, a router, and three
 //! network-mode terminals in three "regions" (their own 127.0.0.x addresses and data directories, placed
-//! by a coverage-zone file); a demo site; a burst of traffic from clients in each region through real
+//! by a coverage-zone file), each staking the router's minimum with its node key; a demo site; a burst of traffic from clients in each region through real
 //! redirects; then the per-terminal tallies, the usage the router accounted, the epoch's settlement (the
 //! site's escrow charged, each terminal's earnings, the fee burned) and an audit of the ledger from its
 //! log. Runs until Ctrl-C.
@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Args;
+use meson_core::ledger::tx::TxAction;
 use meson_core::ledger::{format_amount, parse_amount};
 use meson_router::{Router, RouterConfig};
 use meson_terminal::network::NetworkConfig;
@@ -27,6 +28,8 @@ use traffic::{count, Clients, Tally};
 
 const SITE: &str = "demo.meson.test";
 const EPOCH_SECS: u64 = 5;
+/// Tokens each terminal must stake to be in rotation.
+const STAKE: &str = "10";
 const ZONES: &str = "\
 # CIDR            region
 127.0.0.0/26      demo/eu
@@ -90,6 +93,8 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         region_prices: Vec::new(),
         ..Default::default()
     });
+    rcfg.min_stake = parse_amount(STAKE)?;
+    let network = rcfg.network.clone();
     let router = Router::start(rcfg)
         .await
         .with_context(|| format!("starting the router on {}", args.router_listen))?;
@@ -135,7 +140,10 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         )
         .await?;
         println!("site        {SITE} -> http://{origin_addr}");
-        fund(&router_url, &key, &dir).await?;
+        let token = std::fs::read_to_string(dir.join("router").join("operator.token"))
+            .context("reading the router's operator token")?;
+        fund(&router_url, &key, token.trim()).await?;
+        stake(&router_url, token.trim(), &network, &terminals).await?;
         wait_for_rotation(&router_url, &terminals).await?;
         let tallies = burst(&router_url, args.rounds).await?;
         report(&router_url, &key, &terminals, &tallies).await?;
@@ -303,7 +311,7 @@ async fn report(
 
 /// The site owner buys 100 tokens into the site's escrow (the operator mints them), and the router starts
 /// sending the site's clients to terminals once it sees the funds.
-async fn fund(router: &str, key: &str, dir: &std::path::Path) -> anyhow::Result<()> {
+async fn fund(router: &str, key: &str, token: &str) -> anyhow::Result<()> {
     let billing = call(
         router,
         "GET",
@@ -316,13 +324,11 @@ async fn fund(router: &str, key: &str, dir: &std::path::Path) -> anyhow::Result<
         .as_str()
         .context("no escrow account")?
         .to_owned();
-    let token = std::fs::read_to_string(dir.join("router").join("operator.token"))
-        .context("reading the router's operator token")?;
     call(
         router,
         "POST",
         "/v1/ledger/mint",
-        Some(token.trim()),
+        Some(token),
         Some(json!({"id": "1", "to": escrow, "amount": "100"})),
     )
     .await?;
@@ -343,6 +349,34 @@ async fn fund(router: &str, key: &str, dir: &std::path::Path) -> anyhow::Result<
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     println!("escrow      100 tokens deposited for {SITE} (account {escrow})");
+    Ok(())
+}
+
+/// Each terminal's operator buys STAKE tokens and stakes them with the terminal's node key, as `meson-cdn
+/// wallet --key DATA_DIR/node.key stake` does: the router keeps a terminal with less out of rotation.
+async fn stake(
+    router: &str,
+    token: &str,
+    network: &str,
+    terminals: &[Terminal],
+) -> anyhow::Result<()> {
+    for (i, t) in terminals.iter().enumerate() {
+        let key_path = t.cache.config().data_dir.join("node.key");
+        let key = crate::wallet::load_key(&key_path)?;
+        call(
+            router,
+            "POST",
+            "/v1/ledger/mint",
+            Some(token),
+            Some(json!({"id": (100 + i).to_string(), "owner": key.id(), "amount": STAKE})),
+        )
+        .await?;
+        let amount = parse_amount(STAKE)?;
+        crate::wallet::send(router, &key_path, network, TxAction::Stake { amount }).await?;
+    }
+    println!(
+        "stake       each terminal staked {STAKE} tokens with its node key (the router's minimum)"
+    );
     Ok(())
 }
 
