@@ -164,7 +164,7 @@ pub(crate) async fn show(
         "hunter_account": c.bond.debit_account.to_string(),
         "bond": format_amount(c.bond.amount),
         "filed_at": c.bond.timestamp,
-        "expires_at": c.bond.timestamp + c.bond.transfer.timeout_secs,
+        "expires_at": c.bond.timestamp.saturating_add(c.bond.transfer.timeout_secs),
         "status": status_name(&c.status, crate::unix_now()),
     })))
 }
