@@ -84,9 +84,10 @@ enum RemoteCommand {
         #[arg(long)]
         amount: String,
     },
-    /// File a claim: bond tokens on evidence against a staked key. The claim's id is the BLAKE3 of the
-    /// evidence file; the bond returns if the claim is upheld or left unjudged, and is forfeited if
-    /// it is rejected.
+    /// File a claim: bond tokens on evidence against a staked key.
+    ///
+    /// The claim's id is the BLAKE3 of the evidence file; the bond returns if the claim is upheld or left
+    /// unjudged, and is forfeited if it is rejected.
     Bond {
         /// The evidence, as the hunter files it (its BLAKE3 is the claim's id).
         #[arg(long)]
