@@ -38,7 +38,7 @@ enum Command {
     Router(router::RouterArgs),
     /// Create an account on a router (prints its API key).
     Account(site::AccountArgs),
-    /// Manage the sites of an account on a router: add, list, rm.
+    /// Manage the sites of an account on a router: add, list, rm, stats, purge, push, billing.
     Site(site::SiteArgs),
     /// Run a whole network on this machine: origin, router, three terminals in three regions, traffic.
     Demo(demo::DemoArgs),

@@ -109,6 +109,13 @@ enum SiteCommand {
         #[arg(long, default_value_t = 24)]
         hours: u64,
     },
+    /// The site's escrow (balance, funded, low funds) and what it spent per billing epoch.
+    Billing {
+        host: String,
+        /// How many epochs back.
+        #[arg(long, default_value_t = 24)]
+        epochs: u64,
+    },
 }
 
 /// One JSON request to a Meson server (the router, or a terminal's admin API); a non-2xx answer becomes
@@ -260,6 +267,50 @@ pub fn run_site(args: SiteArgs) -> anyhow::Result<()> {
                     row(&httpdate::fmt_http_date(start), h);
                 }
                 row("total", &v);
+            }
+            SiteCommand::Billing { host, epochs } => {
+                let v = call(
+                    router,
+                    "GET",
+                    &format!("/v1/sites/{host}/billing?epochs={epochs}"),
+                    key,
+                    None,
+                )
+                .await?;
+                let escrow = &v["escrow"];
+                println!(
+                    "escrow account {}: balance {}{}",
+                    v["escrow_account"].as_str().unwrap_or(""),
+                    escrow["balance"].as_str().unwrap_or("0"),
+                    if v["funded"] == false {
+                        " (empty: clients go to the origin until it is funded)"
+                    } else if v["low_funds"] == true {
+                        " (low: less than one more epoch at the last epoch's spend)"
+                    } else {
+                        ""
+                    }
+                );
+                println!(
+                    "{:<31} {:>16} {:>20} {:>20} {:>20}",
+                    "epoch start (UTC)", "bytes", "spent", "fee burned", "to terminals"
+                );
+                for e in v["epochs"].as_array().into_iter().flatten() {
+                    let start = std::time::UNIX_EPOCH
+                        + std::time::Duration::from_secs(e["start"].as_u64().unwrap_or(0));
+                    println!(
+                        "{:<31} {:>16} {:>20} {:>20} {:>20}{}",
+                        httpdate::fmt_http_date(start),
+                        e["bytes"],
+                        e["spent"].as_str().unwrap_or(""),
+                        e["fee_burned"].as_str().unwrap_or(""),
+                        e["paid_to_terminals"].as_str().unwrap_or(""),
+                        if e["settled"] == true {
+                            ""
+                        } else {
+                            " (not settled yet)"
+                        }
+                    );
+                }
             }
             SiteCommand::Purge {
                 host,

@@ -307,6 +307,24 @@ async fn a_wallet_moves_tokens_with_every_command_and_verifies_its_payout() {
         .expect("an epoch line")
         .to_owned();
     assert!(earned.contains(", subsidy "), "{earned}");
+    // The site owner sees the spend: 1 MiB at 1000 tokens per GiB.
+    let mut billing = command();
+    billing
+        .args(["site", "--router", &router, "--api-key", &api_key])
+        .args(["billing", "cdn.shop.test"]);
+    let out = run(billing).await;
+    assert!(out.status.success(), "{}", out.stderr);
+    let row = out
+        .stdout
+        .lines()
+        .find(|l| l.contains(" 1048576 "))
+        .unwrap_or_else(|| panic!("an epoch with the usage: {}", out.stdout));
+    assert!(
+        row.contains("0.9765625") && !row.contains("not settled"),
+        "{row}"
+    );
+    assert!(out.stdout.contains("balance 9.0234375"), "{}", out.stdout);
+
     let payee = meson_router::billing::terminal_account(terminal.id().as_bytes()).to_string();
     let proof = w
         .ok(&["proof", "--epoch", &epoch, "--account", &payee])
