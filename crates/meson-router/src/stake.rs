@@ -3,9 +3,9 @@
 //! rotation. Unstaking is a pending transfer from stake to wallet, posted only after the unbonding period,
 //! which is longer than the dispute window, so there is always stake left to slash. Council stake is a
 //! pending transfer the other way, voided once its term and an unbonding period have passed
-//! ([`crate::council`]). A slash voids the owner's unbonding and posts its council locks first, then moves the amount out of the stake in one linked chain: to the
-//! claimant, to the burn account and to the treasury, with ids derived from the evidence so the same
-//! evidence slashes once.
+//! ([`crate::council`]). A slash voids the owner's unbonding and posts its council locks first, then
+//! moves the amount out of the stake in one linked chain: to the claimant, to the burn account and to the
+//! treasury, with ids derived from the evidence so the same evidence slashes once.
 
 use std::sync::Arc;
 use std::time::Duration;
