@@ -1,6 +1,7 @@
-//! `meson-cdn ledger verify` (the operator's commands are in [`crate::operator`]): fetches a router's audit log into memory and its signed head, replays the log
-//! from nothing with every check (chain, hashes, invariants after each batch), and checks that the head is
-//! signed by the router and describes exactly the replayed state.
+//! `meson-cdn ledger verify` (the operator's commands are in [`crate::operator`]): fetches a router's audit
+//! log into memory and its signed head, replays the log from nothing with every check (chain, hashes,
+//! invariants after each batch), and checks that the head is signed by the router and describes exactly the
+//! replayed state.
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};

@@ -1,11 +1,12 @@
 //! `meson-cdn wallet`: a key that holds tokens, and what a router's ledger says about it.
 //!
-//! `new` makes an ed25519 key (mode 0600); `address` shows its public key and wallet account;
-//! `transfer`, `deposit`, `stake`, `unstake`, `bond` and `council-stake` send transactions signed with it, each with the network's name, the next
-//! nonce (kept in `KEY.nonce`, written before the transaction is sent so a nonce is never reused) and an
-//! expiry; `balance` shows an account (or a terminal's earnings account and its payouts per epoch); `proof` fetches
-//! an epoch's payout for an account with its audit path, and checks it here against the epoch's payout
-//! root and the router's signature on that root, so the payout can be claimed elsewhere on that evidence.
+//! `new` makes an ed25519 key (mode 0600); `address` shows its public key and wallet account; `transfer`,
+//! `deposit`, `stake`, `unstake`, `bond` and `council-stake` send transactions signed with it, each with
+//! the network's name, the next nonce (kept in `KEY.nonce`, written before the transaction is sent so a
+//! nonce is never reused) and an expiry; `balance` shows an account (or a terminal's earnings account and
+//! its payouts per epoch); `proof` fetches an epoch's payout for an account with its audit path, and checks
+//! it here against the epoch's payout root and the router's signature on that root, so the payout can be
+//! claimed elsewhere on that evidence.
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};

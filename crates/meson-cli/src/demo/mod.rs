@@ -1,9 +1,9 @@
 //! `meson-cdn demo`: a whole network on one machine. An origin of generated files, a router, and three
-//! network-mode terminals in three "regions" (their own 127.0.0.x addresses and data directories, placed
-//! by a coverage-zone file), each staking the router's minimum with its node key; a demo site; a burst of traffic from clients in each region through real
-//! redirects; then the per-terminal tallies, the usage the router accounted, the epoch's settlement (the
-//! site's escrow charged, each terminal's earnings, the fee burned) and an audit of the ledger from its
-//! log. Runs until Ctrl-C.
+//! network-mode terminals in three "regions" (their own 127.0.0.x addresses and data directories, placed by
+//! a coverage-zone file), each staking the router's minimum with its node key; a demo site; a burst of
+//! traffic from clients in each region through real redirects; then the per-terminal tallies, the usage the
+//! router accounted, the epoch's settlement (the site's escrow charged, each terminal's earnings, the fee
+//! burned) and an audit of the ledger from its log. Runs until Ctrl-C.
 
 mod origin;
 mod traffic;
