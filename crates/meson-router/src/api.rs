@@ -87,6 +87,7 @@ pub(crate) fn app(shared: Arc<Shared>) -> Router {
             "/v1/ledger/accounts/{id}/transfers",
             get(ledger_api::history),
         )
+        .route("/v1/ledger/transfers/{id}", get(ledger_api::transfer))
         .route("/v1/ledger/mint", post(ledger_api::mint))
         .route("/v1/ledger/tx", post(ledger_api::tx))
         .route("/v1/ledger/slash", post(ledger_api::slash))

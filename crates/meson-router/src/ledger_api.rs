@@ -7,6 +7,7 @@
 //! | `GET /v1/ledger/log?after=N&limit=M` | anyone | audit log entries after `N` (at most 1000) |
 //! | `GET /v1/ledger/accounts/{id}` | anyone | an account's totals, balance and available funds |
 //! | `GET /v1/ledger/accounts/{id}/transfers?limit=N` | anyone | the account's transfers, newest first |
+//! | `GET /v1/ledger/transfers/{id}` | anyone | one transfer as submitted, what it moved, and a pending one's status |
 //! | `POST /v1/ledger/mint` | operator | `{"id","to" or "owner","amount"}`: new tokens into an account or a key's wallet (a purchase) |
 //! | `POST /v1/ledger/correct` | operator | `{"reverses","amount"?}`: a transfer back (a burn, for a mint) fixing a mistaken one |
 //! | `POST /v1/ledger/tx` | a key holder | a signed [`meson_core::ledger::tx::Tx`]: transfer, deposit, stake, unstake, claim bond or council stake from the signer's wallet |
@@ -106,6 +107,30 @@ pub(crate) async fn account(
             format!("unknown account {id}"),
         )),
     }
+}
+
+/// One committed transfer as submitted, what it moved, and, for a pending one, where it stands.
+pub(crate) async fn transfer(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let id: u128 = id
+        .parse()
+        .map_err(|_| bad_request(format!("{id:?} is not a transfer id (a decimal number)")))?;
+    let found = s
+        .ledger
+        .read(|l| l.transfer(id).map(|t| (*t, l.pending_status(id))))
+        .await;
+    let (t, pending) =
+        found.ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no transfer {id}")))?;
+    Ok(Json(json!({
+        "transfer": t.transfer,
+        "debit_account": t.debit_account.to_string(),
+        "credit_account": t.credit_account.to_string(),
+        "amount": format_amount(t.amount),
+        "at": t.timestamp,
+        "pending": pending,
+    })))
 }
 
 #[derive(Deserialize)]

@@ -122,6 +122,14 @@ async fn a_bond_is_returned_when_upheld_forfeited_when_rejected_and_released_whe
 
     let filed = n.tx(&hunter, 3, action.clone()).await;
     assert_eq!(filed.status, 200, "{:?}", filed.json);
+    let bond_id = filed.json["transfer"].as_str().unwrap();
+    let reserved = n.get(&format!("/v1/ledger/transfers/{bond_id}")).await;
+    assert_eq!(reserved["pending"]["status"], "pending", "{reserved:?}");
+    assert_eq!(
+        reserved["pending"]["expires_at"].as_u64().unwrap(),
+        reserved["at"].as_u64().unwrap() + 3,
+        "reserved for the dispute window"
+    );
     let wallet = wallet_account(hunter.id().as_bytes());
     let w = n.account(wallet).await;
     assert_eq!(

@@ -445,6 +445,19 @@ async fn a_mistake_is_fixed_by_a_correcting_transfer_never_an_edit() {
         "one correction per transfer"
     );
     let burn = fixed.json["transfer"].as_str().unwrap().to_owned();
+    let shown = call(a, "GET", &format!("/v1/ledger/transfers/{burn}"), &[], None).await;
+    assert_eq!(shown.status, 200);
+    assert_eq!(
+        shown.json["transfer"]["user_data"], "7",
+        "the correction names what it corrects"
+    );
+    assert_eq!(shown.json["amount"], "45");
+    assert_eq!(
+        call(a, "GET", "/v1/ledger/transfers/12345", &[], None)
+            .await
+            .status,
+        404
+    );
     let again = post("/v1/ledger/correct", json!({"reverses": burn})).await;
     assert_eq!(again.status, 422, "{:?}", again.json);
 
