@@ -202,6 +202,14 @@ pub(crate) async fn verdict(
         if req.slash.is_some() {
             return Err(bad_request("a rejected claim slashes nothing"));
         }
+        // Its evidence slashed already (an upheld verdict cut short, or the operator's own slash):
+        // rejecting it now would take the bond of a hunter who was right.
+        if crate::stake::slashed_for(&s, &id).await {
+            return Err(conflict(
+                "this claim's evidence has already slashed the accused: it can only be upheld"
+                    .into(),
+            ));
+        }
         let forward = Transfer::new(
             settlement_id(&[b"forfeit-treasury", &id]),
             c.bond.credit_account,

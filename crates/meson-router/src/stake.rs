@@ -128,6 +128,17 @@ fn slash_id(evidence: &[u8; 32], part: &[u8]) -> u128 {
     settlement_id(&[b"slash", evidence, part])
 }
 
+/// Whether the evidence whose digest is `evidence` has slashed already.
+pub(crate) async fn slashed_for(s: &Shared, evidence: &[u8; 32]) -> bool {
+    s.ledger
+        .read(|l| {
+            [b"claimant".as_slice(), b"burn", b"treasury"]
+                .iter()
+                .any(|part| l.transfer(slash_id(evidence, part)).is_some())
+        })
+        .await
+}
+
 /// Slashes up to `amount` of `owner`'s stake for the evidence whose digest is `evidence`: voids the
 /// owner's unbonding and posts its council locks first (all of it is at stake), then pays claimant,
 /// burn and treasury.
@@ -141,14 +152,7 @@ pub(crate) async fn slash(
     let stake = stake_account(owner);
     let wallet = wallet_account(owner);
     let now = crate::unix_now();
-    if s.ledger
-        .read(|l| {
-            [b"claimant".as_slice(), b"burn", b"treasury"]
-                .iter()
-                .any(|part| l.transfer(slash_id(evidence, part)).is_some())
-        })
-        .await
-    {
+    if slashed_for(s, evidence).await {
         return Ok(Slashed::Before);
     }
     // Everything the owner has at stake: unbonding goes back into the stake (voided), council locks

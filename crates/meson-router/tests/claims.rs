@@ -200,10 +200,40 @@ async fn a_bond_is_returned_when_upheld_forfeited_when_rejected_and_released_whe
         "2"
     );
 
+    // Evidence that has slashed already (here by the operator's own slash) can no longer be rejected:
+    // the claim can only be upheld, and its bond comes back.
+    let evidence = json!({"kind": "serial_claimed_twice", "serial": 42});
+    let (claim, action) = bond(&evidence, &terminal, ONE_TOKEN);
+    assert_eq!(n.tx(&hunter, 5, action).await.status, 200);
+    let slashed = n
+        .post(
+            "/v1/ledger/slash",
+            true,
+            json!({"owner": terminal.id().to_string(), "amount": "0.5",
+                   "claimant": wallet.to_string(), "evidence": evidence}),
+        )
+        .await;
+    assert_eq!(slashed.status, 200, "{:?}", slashed.json);
+    let rejected = n.verdict(&claim, json!({"upheld": false})).await;
+    assert_eq!(rejected.status, 409, "{:?}", rejected.json);
+    let upheld = n
+        .verdict(&claim, json!({"upheld": true, "slash": "1"}))
+        .await;
+    assert_eq!(upheld.status, 200, "{:?}", upheld.json);
+    assert_eq!(
+        upheld.json["slashed"], "before",
+        "the evidence slashes once"
+    );
+    let w = n.account(wallet).await;
+    assert_eq!(
+        (&w["balance"], &w["available"]),
+        (&json!("8.25"), &json!("8.25"))
+    );
+
     // Unjudged within the dispute window: the reservation expires and the bond is free again.
     let (claim, action) = bond(&json!({"kind": "late"}), &terminal, ONE_TOKEN);
-    assert_eq!(n.tx(&hunter, 5, action).await.status, 200);
-    assert_eq!(n.account(wallet).await["available"], "7");
+    assert_eq!(n.tx(&hunter, 6, action).await.status, 200);
+    assert_eq!(n.account(wallet).await["available"], "7.25");
     eventually("the window closes", || async {
         n.get(&format!("/v1/ledger/claims/{claim}")).await["status"] == "expired"
     })
@@ -216,12 +246,15 @@ async fn a_bond_is_returned_when_upheld_forfeited_when_rejected_and_released_whe
         "too late to judge"
     );
     eventually("the bond is released", || async {
-        n.account(wallet).await["available"] == "8"
+        n.account(wallet).await["available"] == "8.25"
     })
     .await;
 
     let replay = audit(n.a).await;
-    assert_eq!(replay.ledger().burned(), ONE_TOKEN * 6 / 10);
+    assert_eq!(
+        replay.ledger().burned(),
+        ONE_TOKEN * 6 / 10 + ONE_TOKEN * 15 / 100
+    );
     router.shutdown().await;
 }
 
