@@ -138,15 +138,36 @@ async fn find(s: &Shared, claim: &[u8; 32]) -> ApiResult<Claim> {
     })
 }
 
-fn status_name(status: &PendingStatus, now: u64) -> &'static str {
-    match status {
-        PendingStatus::Pending {
-            expires_at: Some(at),
-        } if *at <= now => "expired",
-        PendingStatus::Pending { .. } => "open",
-        PendingStatus::Voided { .. } => "upheld",
-        PendingStatus::Posted { .. } => "rejected",
-        PendingStatus::Expired => "expired",
+/// Where a claim stands, from its bond's pending status.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Standing {
+    Open,
+    Upheld,
+    Rejected,
+    /// The dispute window closed without a verdict.
+    Expired,
+}
+
+impl Standing {
+    fn of(status: &PendingStatus, now: u64) -> Standing {
+        match status {
+            PendingStatus::Pending {
+                expires_at: Some(at),
+            } if *at <= now => Standing::Expired,
+            PendingStatus::Pending { .. } => Standing::Open,
+            PendingStatus::Voided { .. } => Standing::Upheld,
+            PendingStatus::Posted { .. } => Standing::Rejected,
+            PendingStatus::Expired => Standing::Expired,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Standing::Open => "open",
+            Standing::Upheld => "upheld",
+            Standing::Rejected => "rejected",
+            Standing::Expired => "expired",
+        }
     }
 }
 
@@ -165,7 +186,7 @@ pub(crate) async fn show(
         "bond": format_amount(c.bond.amount),
         "filed_at": c.bond.timestamp,
         "expires_at": c.bond.timestamp.saturating_add(c.bond.transfer.timeout_secs),
-        "status": status_name(&c.status, crate::unix_now()),
+        "status": Standing::of(&c.status, crate::unix_now()).as_str(),
     })))
 }
 
@@ -187,15 +208,20 @@ pub(crate) async fn verdict(
     operator(&s, &headers)?;
     let id = parse_claim(&claim)?;
     let c = find(&s, &id).await?;
-    match status_name(&c.status, crate::unix_now()) {
-        "open" => {}
-        "expired" => {
+    match Standing::of(&c.status, crate::unix_now()) {
+        Standing::Open => {}
+        Standing::Expired => {
             return Err(conflict(
                 "the dispute window closed without a verdict: the bond went back to the hunter"
                     .into(),
             ))
         }
-        done => return Err(conflict(format!("the claim was already judged: {done}"))),
+        done => {
+            return Err(conflict(format!(
+                "the claim was already judged: {}",
+                done.as_str()
+            )))
+        }
     }
     let bond = c.bond.amount;
     if !req.upheld {
