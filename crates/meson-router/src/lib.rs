@@ -17,23 +17,17 @@
 //! Durable state lives in the [`meson_store::Store`]; liveness (heartbeats, probes, load) only in memory,
 //! so after a restart every terminal is *down* until its next heartbeat.
 
-mod api;
-pub mod billing;
-mod claims;
-mod control;
-mod council;
-mod jobs;
-pub mod ledger;
-mod ledger_api;
-pub mod redirect;
-mod registry;
-mod serial;
-mod stake;
+mod http;
+mod services;
+
+pub use services::{billing, ledger};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use services::{jobs, registry, serial, sites, stake};
 
 use meson_core::identity::{NodeId, NodeKey};
 use meson_core::schedule::{CoverageZones, ZoneError};
@@ -183,7 +177,7 @@ pub(crate) struct Shared {
     pub zones: CoverageZones,
     pub replay: Mutex<ReplayGuard>,
     pub registry: registry::Registry,
-    pub sites: api::SiteCache,
+    pub sites: sites::SiteCache,
     pub serials: serial::Serials,
     pub prober: registry::Prober,
     pub jobs: jobs::Jobs,
@@ -198,13 +192,6 @@ impl Shared {
     pub fn heartbeat_secs(&self) -> u64 {
         self.cfg.heartbeat.as_secs_f64().ceil().max(1.0) as u64
     }
-}
-
-pub(crate) fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// A running router. Dropping it does not stop it; call [`Router::shutdown`].
@@ -234,9 +221,10 @@ impl Router {
         for record in store.list_terminals().await? {
             registry.load(record, &zones);
         }
-        let sites = api::SiteCache::load(store.as_ref()).await?;
+        let sites = sites::SiteCache::load(store.as_ref()).await?;
         let ledger =
-            ledger::LedgerService::open(store.clone(), cfg.network.clone(), unix_now()).await?;
+            ledger::LedgerService::open(store.clone(), cfg.network.clone(), meson_node::unix_now())
+                .await?;
         let operator_token =
             meson_node::load_or_create(&cfg.data_dir.join("operator.token"), || {
                 hex::encode(rand::random::<[u8; 32]>())
@@ -274,7 +262,7 @@ impl Router {
             operator_token,
         });
         let (shutdown, rx) = watch::channel(false);
-        let app = api::app(shared.clone());
+        let app = http::routes::app(shared.clone());
         let mut stop = rx.clone();
         let server = tokio::spawn(async move {
             let serve = axum::serve(

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use meson_core::signed::{SignedError, SignedMessage, Verified};
+use meson_core::signed::{SignedMessage, Verified};
 use meson_core::ticket::{Ticket, TicketError};
 use meson_core::wire::{
     self, Heartbeat, HeartbeatReply, Register, Registered, SiteList, SitesQuery, UsageBatch,
@@ -18,22 +18,15 @@ use meson_core::wire::{
 use meson_store::{StoreError, TerminalRegistration, UsageRecord};
 use serde::de::DeserializeOwned;
 
-use crate::api::{bad_request, site_info, ApiError, ApiResult, JsonBody};
-use crate::registry::place;
-use crate::{unix_now, Shared};
+use meson_node::unix_now;
+
+use crate::http::error::{bad_request, ApiError, ApiResult, JsonBody};
+use crate::services::registry::place;
+use crate::services::sites::site_info;
+use crate::Shared;
 
 /// Records per usage batch; terminals send more often rather than more at once.
 const MAX_BATCH: usize = 10_000;
-
-pub(crate) fn refused(e: SignedError) -> ApiError {
-    let status = match e {
-        SignedError::Replayed => StatusCode::CONFLICT,
-        SignedError::ReplayCacheFull { .. } => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::UNAUTHORIZED,
-    };
-    metrics::counter!("meson_router_control_refused_total").increment(1);
-    ApiError(status, e.to_string())
-}
 
 fn verify<T: DeserializeOwned>(
     s: &Shared,
@@ -41,7 +34,8 @@ fn verify<T: DeserializeOwned>(
     purpose: &str,
 ) -> ApiResult<Verified<T>> {
     let mut guard = s.replay.lock().unwrap_or_else(|e| e.into_inner());
-    msg.verify(purpose, unix_now(), &mut guard).map_err(refused)
+    msg.verify(purpose, unix_now(), &mut guard)
+        .map_err(ApiError::from)
 }
 
 fn not_admitted(v: &Verified<impl Sized>) -> ApiError {

@@ -5,11 +5,21 @@
 
 use std::sync::Arc;
 
-use meson_core::identity::NodeKey;
+use http::HeaderMap;
+use meson_core::economics::settlement_id;
+use meson_core::identity::{NodeId, NodeKey};
 use meson_core::ledger::audit::{encode_entry, Head, Replay, SignedHead};
-use meson_core::ledger::{Account, AccountKind, Batch, BatchResults, Ledger, NewAccount};
-use meson_store::{LedgerEntry, Store, StoreError};
+use meson_core::ledger::tx::{stake_account, wallet_account};
+use meson_core::ledger::{
+    format_amount, parse_amount, Account, AccountKind, Batch, BatchResults, Ledger, NewAccount,
+    Outcome, Transfer, TransferCode, TransferError,
+};
+use meson_store::{LedgerEntry, Store};
 use tokio::sync::Mutex;
+
+pub use super::error::LedgerError;
+use super::error::{ServiceError, ServiceResult};
+use crate::Shared;
 
 /// The system accounts every network has, at fixed ids.
 pub const ISSUANCE: u128 = 1;
@@ -18,14 +28,6 @@ pub const TREASURY: u128 = 3;
 
 /// Log entries read per query while replaying.
 const PAGE: usize = 1_000;
-
-#[derive(Debug, thiserror::Error)]
-pub enum LedgerError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("the stored audit log does not verify: {0}")]
-    Audit(#[from] meson_core::ledger::audit::AuditError),
-}
 
 struct State {
     ledger: Ledger,
@@ -120,7 +122,7 @@ impl LedgerService {
             prev_hash: st.hash,
             hash,
             body,
-            created_at: crate::unix_now(),
+            created_at: meson_node::unix_now(),
         };
         if let Err(e) = self.store.append_ledger_entry(&entry).await {
             tracing::error!(error = %e, "ledger batch not logged: rebuilding the ledger from the log");
@@ -144,7 +146,7 @@ impl LedgerService {
         user_data: u128,
     ) -> Result<u128, LedgerError> {
         self.submit(Batch::CreateAccounts {
-            now: crate::unix_now(),
+            now: meson_node::unix_now(),
             accounts: vec![NewAccount {
                 id,
                 kind,
@@ -170,4 +172,182 @@ impl LedgerService {
     pub async fn read<R>(&self, f: impl FnOnce(&Ledger) -> R) -> R {
         f(&self.state.lock().await.ledger)
     }
+}
+
+pub fn escrow_account(site_id: i64) -> u128 {
+    settlement_id(&[b"escrow", &site_id.to_le_bytes()])
+}
+
+pub fn terminal_account(node: &[u8; 32]) -> u128 {
+    settlement_id(&[b"terminal", node])
+}
+
+/// Checks the operator's bearer token (in constant time, see [`meson_node::bearer_matches`]).
+pub(crate) fn operator(s: &Shared, headers: &HeaderMap) -> ServiceResult<()> {
+    if meson_node::bearer_matches(headers, &s.operator_token) {
+        Ok(())
+    } else {
+        Err(ServiceError::Unauthorized(
+            "operator token required (DATA_DIR/operator.token)".into(),
+        ))
+    }
+}
+
+/// Opens the escrow account of a site (idempotent).
+pub(crate) async fn open_escrow(s: &Shared, site_id: i64) -> Result<u128, LedgerError> {
+    s.ledger
+        .open_account(
+            escrow_account(site_id),
+            AccountKind::Escrow,
+            None,
+            site_id as u128,
+        )
+        .await
+}
+
+/// Opens the wallet account of `owner` (idempotent) and returns its id.
+pub(crate) async fn open_wallet(s: &Shared, owner: &NodeId) -> ServiceResult<u128> {
+    let owner = *owner.as_bytes();
+    s.ledger
+        .open_account(
+            wallet_account(&owner),
+            AccountKind::Customer,
+            Some(owner),
+            0,
+        )
+        .await
+        .map_err(ServiceError::from)
+}
+
+/// Opens the stake account of `owner` (idempotent) and returns its id.
+pub(crate) async fn open_stake(s: &Shared, owner: &[u8; 32]) -> ServiceResult<u128> {
+    s.ledger
+        .open_account(stake_account(owner), AccountKind::Stake, Some(*owner), 0)
+        .await
+        .map_err(ServiceError::from)
+}
+
+/// Submits `transfers` (a linked chain, or one transfer); a refusal becomes a `422` that says why.
+pub(crate) async fn submit(s: &Shared, transfers: Vec<Transfer>) -> ServiceResult<Vec<Outcome>> {
+    let results = s
+        .ledger
+        .submit(Batch::CreateTransfers {
+            now: meson_node::unix_now(),
+            transfers,
+        })
+        .await?;
+    let refused = ServiceError::Refused;
+    let BatchResults::Transfers(results) = results else {
+        return Err(ServiceError::Invalid("unexpected batch result".into()));
+    };
+    // In a failed chain the others report only that the chain failed: name the transfer that did.
+    let failed = results
+        .iter()
+        .find(|r| !matches!(r, Err(TransferError::LinkedEventFailed) | Ok(_)))
+        .or_else(|| results.iter().find(|r| r.is_err()));
+    match failed {
+        Some(Err(TransferError::ExceedsCredits)) => Err(refused("insufficient funds".into())),
+        Some(Err(TransferError::CreditAccountNotFound)) => Err(refused(
+            "unknown account: the recipient has no ledger account".into(),
+        )),
+        Some(Err(e)) => Err(refused(e.to_string())),
+        _ => Ok(results.into_iter().flatten().collect()),
+    }
+}
+
+/// Submits one transfer, as [`submit`].
+pub(crate) async fn one_transfer(s: &Shared, transfer: Transfer) -> ServiceResult<Outcome> {
+    submit(s, vec![transfer])
+        .await?
+        .pop()
+        .ok_or_else(|| ServiceError::Invalid("empty batch".into()))
+}
+
+/// Mints `amount` new tokens into account `to`, or into `owner`'s wallet (opened if need be), as the
+/// transfer `id`: the same request sent twice mints once. Returns the outcome and the account credited.
+pub(crate) async fn mint(
+    s: &Shared,
+    id: u128,
+    to: Option<u128>,
+    owner: Option<NodeId>,
+    amount: u128,
+) -> ServiceResult<(Outcome, u128)> {
+    let to = match (to, owner) {
+        (Some(to), None) => to,
+        (None, Some(owner)) => open_wallet(s, &owner).await?,
+        _ => {
+            return Err(ServiceError::Invalid(
+                "give exactly one of to (an account id) and owner (a public key)".into(),
+            ))
+        }
+    };
+    let transfer = Transfer::new(id, ISSUANCE, to, amount, TransferCode::Mint);
+    Ok((one_transfer(s, transfer).await?, to))
+}
+
+/// What a correction moved.
+pub(crate) struct Correction {
+    pub id: u128,
+    pub from: u128,
+    pub to: u128,
+    pub amount: u128,
+    pub code: TransferCode,
+}
+
+/// Fixes the mistaken transfer `reverses` by a new one the other way (a mistaken mint by a burn), never
+/// by an edit, moving `amount` tokens (default: all it moved). Its id derives from the transfer it
+/// corrects, and `user_data` names it: one correction per transfer, and the audit log shows what it
+/// corrects.
+pub(crate) async fn correct(
+    s: &Shared,
+    reverses: u128,
+    amount: Option<&str>,
+) -> ServiceResult<Correction> {
+    let id = settlement_id(&[b"correction", &reverses.to_le_bytes()]);
+    let (original, done) = s
+        .ledger
+        .read(|l| (l.transfer(reverses).copied(), l.transfer(id).is_some()))
+        .await;
+    let original =
+        original.ok_or_else(|| ServiceError::NotFound(format!("no transfer {reverses}")))?;
+    if done {
+        return Err(ServiceError::Conflict(format!(
+            "transfer {reverses} was already corrected by {id}"
+        )));
+    }
+    let refused = |why: &str| ServiceError::Refused(why.to_owned());
+    let flags = original.transfer.flags;
+    if flags.pending || flags.void_pending {
+        return Err(refused(
+            "a reservation moved nothing: it ends by its post, void or expiry",
+        ));
+    }
+    let (code, to) = match original.transfer.code {
+        TransferCode::Burn => {
+            return Err(refused("burned tokens are gone: a burn is never reversed"))
+        }
+        // The issuance account is never credited: what was minted by mistake is burned.
+        TransferCode::Mint => (TransferCode::Burn, BURN),
+        _ => (TransferCode::Correction, original.debit_account),
+    };
+    let amount = match amount {
+        Some(a) => parse_amount(a).map_err(|e| ServiceError::Invalid(format!("amount: {e}")))?,
+        None => original.amount,
+    };
+    if amount == 0 || amount > original.amount {
+        return Err(ServiceError::Invalid(format!(
+            "a correction moves more than 0 and at most the {} the transfer moved",
+            format_amount(original.amount)
+        )));
+    }
+    let mut t = Transfer::new(id, original.credit_account, to, amount, code);
+    t.user_data = reverses;
+    one_transfer(s, t).await?;
+    Ok(Correction {
+        id,
+        from: original.credit_account,
+        to,
+        amount,
+        code,
+    })
 }
