@@ -13,3 +13,4 @@ pub(crate) mod sites;
 pub(crate) mod stake;
 pub(crate) mod statements;
 pub(crate) mod transactions;
+pub(crate) mod usage;
