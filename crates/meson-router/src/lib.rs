@@ -18,8 +18,8 @@
 //!   verdicts), `council` (term locks), `transactions` (signed wallet transactions), `statements` (spend,
 //!   earnings and payout leaves per epoch), `sites` (accounts, API keys, the site cache), `registry`
 //!   (liveness and scheduling), `usage` (usage intake, once per serial), `jobs` (purges and pushes),
-//!   `serial` (ticket serials); their errors are
-//!   `services::error::ServiceError`, which `http/error.rs` turns into statuses.
+//!   `serial` (ticket serials); their errors are `services::error::ServiceError`, which `http/error.rs`
+//!   turns into statuses.
 //! - below: the [`meson_store::Store`] for durable state; liveness (heartbeats, probes, load) only in
 //!   memory, so after a restart every terminal is *down* until its next heartbeat.
 //!
