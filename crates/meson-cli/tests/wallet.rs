@@ -325,7 +325,7 @@ async fn a_wallet_moves_tokens_with_every_command_and_verifies_its_payout() {
     );
     assert!(out.stdout.contains("balance 9.0234375"), "{}", out.stdout);
 
-    let payee = meson_router::billing::terminal_account(terminal.id().as_bytes()).to_string();
+    let payee = meson_router::ledger::terminal_account(terminal.id().as_bytes()).to_string();
     let proof = w
         .ok(&["proof", "--epoch", &epoch, "--account", &payee])
         .await;

@@ -10,7 +10,11 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::wire::{RID_PARAM, TICKET_PARAM};
+/// The query parameter that carries a redirect ticket to a terminal; terminals strip it before keying.
+pub const TICKET_PARAM: &str = "meson_ticket";
+/// The query parameter carrying the router's request id to the terminal, which logs it and strips it before
+/// keying: a header cannot follow a redirect.
+pub const RID_PARAM: &str = "meson_rid";
 
 /// What to do with a request's query string when forming the cache key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

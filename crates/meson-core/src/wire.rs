@@ -32,13 +32,7 @@ pub const HEARTBEAT_PATH: &str = "/v1/terminals/heartbeat";
 pub const USAGE_PATH: &str = "/v1/terminals/usage";
 pub const SITES_PATH: &str = "/v1/terminals/sites";
 
-/// The query parameter that carries a redirect ticket to a terminal; terminals strip it before keying.
-pub const TICKET_PARAM: &str = "meson_ticket";
-/// The query parameter carrying the router's request id to the terminal, which logs it and strips it before
-/// keying: a header cannot follow a redirect.
-pub const RID_PARAM: &str = "meson_rid";
-
-/// Whether a request id (an `X-Request-Id` or [`RID_PARAM`]) is kept as sent: 1 to 64 characters from
+/// Whether a request id (an `X-Request-Id` or [`RID_PARAM`](crate::keying::RID_PARAM)) is kept as sent: 1 to 64 characters from
 /// `A-Z a-z 0-9 . _ -`, safe in a URL, a header and a log line. Anything else is replaced.
 pub fn valid_request_id(id: &[u8]) -> bool {
     (1..=64).contains(&id.len())

@@ -1,39 +1,71 @@
 //! The Meson CDN router: the control plane terminals join and report to, the sites API for business users,
-//! and the redirect front door that sends each client to a terminal with a signed ticket.
+//! the ledger that charges sites and pays terminals, and the redirect front door that sends each client to
+//! a terminal with a signed ticket.
 //!
-//! [`Router::start`] loads (or creates) the router's identity from `DATA_DIR/router.key`, opens the store at
-//! `DATA_DIR/router.db`, and serves one HTTP listener:
+//! [`Router::start`] loads (or creates) the router's identity from `DATA_DIR/router.key` and the operator
+//! token from `DATA_DIR/operator.token`, opens the store at `DATA_DIR/router.db`, replays the ledger from
+//! its audit log, and serves one HTTP listener. Background tasks probe terminals' health, release matured
+//! stake and, with billing on, settle each ended epoch.
 //!
-//! | method, path | what |
-//! | --- | --- |
-//! | `GET /healthz`, `GET /metrics` | liveness, Prometheus text |
-//! | `GET /v1/router` | [`meson_core::wire::RouterInfo`] |
-//! | `POST /v1/accounts` | `{name}` → `{account_id, api_key}` (the key is shown once) |
-//! | `POST /v1/sites`, `GET /v1/sites`, `DELETE /v1/sites/{host}` | the caller's sites (`Authorization: Bearer <api_key>`) |
-//! | `POST /v1/terminals/{register,heartbeat,sites,usage}` | signed control messages, see [`meson_core::wire`] |
-//! | `GET /v1/terminals`, `GET /v1/terminals/{node_id}/rejections` | the registry, for operators |
-//! | any request whose `Host` is a site, or `/s/<host>/<path>` | `302` to a terminal, see [`redirect`] |
+//! # Layers
 //!
-//! Durable state lives in the [`meson_store::Store`]; liveness (heartbeats, probes, load) only in memory,
-//! so after a restart every terminal is *down* until its next heartbeat.
+//! - `http/`: `routes.rs` registers every route below; one handler file per resource (`sites`, `jobs`,
+//!   `terminals`, `control`, `redirect`, `ledger`, `claims`, `council`) parses, calls services and
+//!   answers; `error.rs` is the leaf they share (`ApiError`, `JsonBody`). No handler imports another.
+//! - `services/`: the rules and in-memory state, none aware of HTTP: `ledger` (the ledger service, system
+//!   accounts, account ids and openers, `submit`, the operator check, mint and correction), `billing`
+//!   (epoch settlement, subsidy, unfunded sites), `stake` (release and slash), `claims` (bonds and
+//!   verdicts), `council` (term locks), `transactions` (signed wallet transactions), `statements` (spend,
+//!   earnings and payout leaves per epoch), `sites` (accounts, API keys, the site cache), `registry`
+//!   (liveness and scheduling), `usage` (usage intake, once per serial), `jobs` (purges and pushes),
+//!   `serial` (ticket serials); their errors are `services::error::ServiceError`, which `http/error.rs`
+//!   turns into statuses.
+//! - below: the [`meson_store::Store`] for durable state; liveness (heartbeats, probes, load) only in
+//!   memory, so after a restart every terminal is *down* until its next heartbeat.
+//!
+//! # Routes
+//!
+//! | method, path | who | what |
+//! | --- | --- | --- |
+//! | `GET /healthz`, `GET /metrics` | anyone | liveness, Prometheus text |
+//! | `GET /v1/router` | anyone | [`meson_core::wire::RouterInfo`] |
+//! | `POST /v1/accounts` | anyone | `{name}` → `{account_id, api_key}` (the key is shown once) |
+//! | `POST /v1/sites`, `GET /v1/sites`, `DELETE /v1/sites/{host}` | account (`Authorization: Bearer <api_key>`) | the caller's sites |
+//! | `GET /v1/sites/{host}/stats?hours=N` | site owner | accepted usage per hour: tickets, requests, hits, hit ratio, bytes |
+//! | `POST /v1/sites/{host}/purge`, `POST /v1/sites/{host}/push` | site owner | a purge (`url`, `prefix`, `tag` or `all`) or a push (`path`, `root`, `ttl_secs`) as a job, `202` |
+//! | `GET /v1/jobs/{id}` | site owner | the job and each terminal's confirmation |
+//! | `GET /v1/sites/{host}/billing?epochs=N` | site owner | escrow account and balance, spend per epoch |
+//! | `GET /v1/terminals/{node}/earnings?epochs=N` | anyone | a terminal's earnings account and payouts per epoch |
+//! | `GET /v1/ledger/head` | anyone | the head the router signs ([`meson_core::ledger::audit::SignedHead`]) |
+//! | `GET /v1/ledger/log?after=N&limit=M` | anyone | audit log entries after `N` (at most 1000) |
+//! | `GET /v1/ledger/accounts/{id}` | anyone | an account's totals, balance and available funds |
+//! | `GET /v1/ledger/accounts/{id}/transfers?limit=N` | anyone | the account's transfers, newest first |
+//! | `GET /v1/ledger/transfers/{id}` | anyone | one transfer as submitted, what it moved, and a pending one's status |
+//! | `POST /v1/ledger/mint` | operator | `{"id","to" or "owner","amount"}`: new tokens into an account or a key's wallet |
+//! | `POST /v1/ledger/tx` | a key holder | a signed [`meson_core::ledger::tx::Tx`]: transfer, deposit, stake, unstake, claim bond or council stake |
+//! | `POST /v1/ledger/slash` | operator | `{"owner","amount","claimant","evidence"}`: stake slashed once per piece of evidence |
+//! | `POST /v1/ledger/correct` | operator | `{"reverses","amount"?}`: a transfer back (a burn, for a mint) fixing a mistaken one |
+//! | `GET /v1/ledger/claims/{claim}` | anyone | the claim's accused, hunter, bond, window and status |
+//! | `POST /v1/ledger/claims/{claim}/verdict` | operator | `{"upheld": true, "slash": "TOKENS"}` or `{"upheld": false}` |
+//! | `GET /v1/council/term` | anyone | the current term, its bounds and the least stake |
+//! | `GET /v1/council/stakes?term=N` | anyone | who locked stake for term `N` (default: current), largest first |
+//! | `GET /v1/ledger/payouts/{epoch}` | anyone | the epoch's payout leaves and their Merkle root, signed |
+//! | `GET /v1/ledger/payouts/{epoch}/proof/{account}` | anyone | one payout's leaf and audit path |
+//! | `GET /v1/terminals`, `GET /v1/terminals/{node}/rejections` | anyone | the registry, and a terminal's refused usage per reason |
+//! | `POST /v1/terminals/{register,heartbeat,sites,usage}` | a terminal | signed control messages, see [`meson_core::wire`] |
+//! | `GET`/`HEAD` of any path whose `Host` is a site, or `/s/<host>/<path>` | clients | `302` to a terminal with a ticket |
 
-mod api;
-pub mod billing;
-mod claims;
-mod control;
-mod council;
-mod jobs;
-pub mod ledger;
-mod ledger_api;
-pub mod redirect;
-mod registry;
-mod serial;
-mod stake;
+mod http;
+mod services;
+
+pub use services::{billing, ledger};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use services::{jobs, registry, serial, sites, stake};
 
 use meson_core::identity::{NodeId, NodeKey};
 use meson_core::schedule::{CoverageZones, ZoneError};
@@ -183,7 +215,7 @@ pub(crate) struct Shared {
     pub zones: CoverageZones,
     pub replay: Mutex<ReplayGuard>,
     pub registry: registry::Registry,
-    pub sites: api::SiteCache,
+    pub sites: sites::SiteCache,
     pub serials: serial::Serials,
     pub prober: registry::Prober,
     pub jobs: jobs::Jobs,
@@ -198,13 +230,6 @@ impl Shared {
     pub fn heartbeat_secs(&self) -> u64 {
         self.cfg.heartbeat.as_secs_f64().ceil().max(1.0) as u64
     }
-}
-
-pub(crate) fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// A running router. Dropping it does not stop it; call [`Router::shutdown`].
@@ -234,9 +259,10 @@ impl Router {
         for record in store.list_terminals().await? {
             registry.load(record, &zones);
         }
-        let sites = api::SiteCache::load(store.as_ref()).await?;
+        let sites = sites::SiteCache::load(store.as_ref()).await?;
         let ledger =
-            ledger::LedgerService::open(store.clone(), cfg.network.clone(), unix_now()).await?;
+            ledger::LedgerService::open(store.clone(), cfg.network.clone(), meson_node::unix_now())
+                .await?;
         let operator_token =
             meson_node::load_or_create(&cfg.data_dir.join("operator.token"), || {
                 hex::encode(rand::random::<[u8; 32]>())
@@ -274,7 +300,7 @@ impl Router {
             operator_token,
         });
         let (shutdown, rx) = watch::channel(false);
-        let app = api::app(shared.clone());
+        let app = http::routes::app(shared.clone());
         let mut stop = rx.clone();
         let server = tokio::spawn(async move {
             let serve = axum::serve(

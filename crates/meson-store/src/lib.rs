@@ -1,7 +1,8 @@
 //! Router persistence for Meson CDN: the [`Store`] trait and its embedded SQLite backend, [`SqliteStore`].
 //!
 //! The router keeps everything durable behind [`Store`] (accounts and API keys, sites, the terminal
-//! registry, accepted usage, learned object sizes); liveness such as heartbeats stays in the router's memory
+//! registry, accepted usage and refused usage per reason, object sizes, the ledger's audit log); liveness
+//! such as heartbeats stays in the router's memory
 //! and is never written. A PostgreSQL backend, for several routers sharing state, is planned as a second
 //! implementation of the same trait, so the trait speaks only plain Rust types and says nothing about SQL.
 //!
@@ -24,14 +25,16 @@
 //! | `accounts` | `id` | `name`, `created_at` | |
 //! | `api_keys` | `id` | `key_hash` (32-byte BLAKE3, unique), `account_id` → accounts, `label`, `created_at` | `(account_id)` |
 //! | `sites` | `id` | `account_id` → accounts, `host` (unique, lowercase), `origin`, `default_ttl_secs`, `query_mode`, `created_at` | `(account_id)` |
-//! | `object_sizes` | `(site_id, object_key)` | `size`; deleted with their site | |
+//! | `object_sizes` | `(site_id, object_key)` | `size`, which caps accepted usage; deleted with their site (no router path writes it yet) | |
 //! | `terminals` | `node_id` | `short_id` (first 8 bytes, unique), `public_url`, `capacity_bytes`, `region`, `lat`, `lon`, `hardware_json`, `state`, `registered_at`, `updated_at` | |
-//! | `usage_records` | `serial` | `terminal`, `site_id`, `object_key`, `bytes`, `served_at`, `accepted_at` | `(site_id, served_at, bytes)`, `(terminal, served_at, bytes)` |
+//! | `usage_records` | `serial` | `terminal`, `site_id`, `object_key`, `bytes`, `requests`, `hits` (≤ `requests`), `served_at`, `accepted_at` | `(site_id, served_at, bytes)`, `(terminal, served_at, bytes)`, `(accepted_at, site_id, terminal)` |
 //! | `usage_rejections` | `(terminal, reason)` | `count` | |
+//! | `ledger_log` | `seq` | `prev_hash`, `hash` (unique), `body` (the batch, JSON), `created_at`; append-only (triggers refuse updates and deletes) | |
 //!
-//! Migrations are plain SQL files embedded in the binary and applied by [`SqliteStore::open`]; sqlx records
-//! them in `_sqlx_migrations`, so opening an up-to-date database applies nothing, and a database migrated by
-//! a newer release is refused rather than misread. The ledger will add its own migrations here.
+//! Migrations are plain SQL files embedded in the binary and applied by [`SqliteStore::open`]
+//! (`0001_router`, `0002_usage_hits`, `0003_ledger`); sqlx records them in `_sqlx_migrations`, so opening an
+//! up-to-date database applies nothing, and a database migrated by a newer release is refused rather than
+//! misread.
 //!
 //! # Decisions
 //!

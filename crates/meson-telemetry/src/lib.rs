@@ -4,6 +4,8 @@
 
 use std::sync::OnceLock;
 
+use http::header::{HeaderName, CONTENT_TYPE};
+
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -26,4 +28,12 @@ pub fn prometheus() -> &'static PrometheusHandle {
         let _ = metrics::set_global_recorder(recorder);
         handle
     })
+}
+
+/// The body of a `/metrics` answer, with its content type: usable as an axum handler as it is.
+pub async fn metrics_text() -> ([(HeaderName, &'static str); 1], String) {
+    (
+        [(CONTENT_TYPE, "text/plain; version=0.0.4")],
+        prometheus().render(),
+    )
 }

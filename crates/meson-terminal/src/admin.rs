@@ -38,7 +38,7 @@ pub struct ApiError(StatusCode, String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, Json(json!({ "error": self.1 }))).into_response()
+        (self.0, Json(meson_node::error_body(&self.1))).into_response()
     }
 }
 
@@ -95,29 +95,15 @@ pub fn router(state: AdminState) -> Router {
         .route("/drain", post(drain))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
     Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics_text))
+        .route(meson_node::HEALTH_PATH, get(healthz))
+        .route(meson_node::METRICS_PATH, get(meson_telemetry::metrics_text))
         .nest("/v1/admin", admin)
         .with_state(state)
 }
 
-/// Checks `Authorization: Bearer <token>` in constant time.
+/// Checks `Authorization: Bearer <token>` (in constant time, see [`meson_node::bearer_matches`]).
 async fn authorize(State(state): State<AdminState>, req: Request, next: Next) -> Response {
-    let presented = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    let expected = state.token.as_bytes();
-    let ok = presented.len() == expected.len()
-        && presented
-            .as_bytes()
-            .iter()
-            .zip(expected)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if !ok {
+    if !meson_node::bearer_matches(req.headers(), &state.token) {
         return ApiError(
             StatusCode::UNAUTHORIZED,
             "missing or wrong admin token (see DATA_DIR/admin.token)".into(),
@@ -129,13 +115,6 @@ async fn authorize(State(state): State<AdminState>, req: Request, next: Next) ->
 
 async fn healthz(State(state): State<AdminState>) -> Json<serde_json::Value> {
     Json(json!({ "status": "ok", "disk_full": state.cache.disk_full() }))
-}
-
-async fn metrics_text() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        crate::telemetry::prometheus().render(),
-    )
 }
 
 /// The cache key of an absolute URL on this terminal's origin, or of a bare path.

@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use meson_core::content::Root;
 use meson_core::eviction::new_policy;
@@ -17,12 +16,7 @@ use crate::object::ObjectId;
 use crate::site::Sites;
 use crate::store::{SliceFile, StartupReport, Store, StoreError};
 
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
+pub use meson_node::unix_now;
 
 /// Live counters the heartbeat reports; the same events also go to the Prometheus metrics.
 #[derive(Debug, Default)]

@@ -50,7 +50,6 @@ impl CacheStatus {
 }
 
 pub const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
-pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const VIA: HeaderValue = HeaderValue::from_static("1.1 meson");
 
 /// The parts of a client request the cache works with.

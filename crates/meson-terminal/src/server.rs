@@ -1,7 +1,8 @@
 //! The client listeners: plain HTTP/1.1 and h2c, and TLS with ALPN (h2, http/1.1), with header limits,
 //! slow-client timeouts, a request id on every request, and graceful shutdown.
 
-use meson_core::wire::{valid_request_id, RID_PARAM};
+use meson_core::keying::RID_PARAM;
+use meson_core::wire::valid_request_id;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
+use meson_node::X_REQUEST_ID;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -21,7 +23,6 @@ use tracing::Instrument;
 
 use crate::cache::Cache;
 use crate::config::Limits;
-use crate::proxy::X_REQUEST_ID;
 
 /// Loads a PEM certificate chain and private key into a TLS acceptor that offers h2 and http/1.1.
 pub fn tls_acceptor(

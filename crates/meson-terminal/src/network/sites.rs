@@ -8,9 +8,9 @@ use std::time::Duration;
 use http::{Method, StatusCode, Uri};
 use meson_core::http_cache::CacheSettings;
 use meson_core::identity::NodeId;
-use meson_core::keying::{self, host_name};
+use meson_core::keying::{self, host_name, TICKET_PARAM};
 use meson_core::ticket::{object_digest, Expect, Ticket, TicketError};
-use meson_core::wire::{SiteInfo, TICKET_PARAM};
+use meson_core::wire::SiteInfo;
 
 use super::usage::UsageBook;
 use crate::cache::unix_now;

@@ -4,24 +4,13 @@
 //! the wallet) once the term has ended and the unbonding period after it has passed, so a member's
 //! conduct in office stays slashable through the dispute window; a slash posts it into the stake first.
 //! Terms are numbered from the Unix epoch: term `n` runs `[n·len, (n+1)·len)`.
-//!
-//! | method, path | who | what |
-//! | --- | --- | --- |
-//! | `GET /v1/council/term` | anyone | the current term, its bounds and the least stake |
-//! | `GET /v1/council/stakes?term=N` | anyone | who locked stake for term `N` (default: current), largest first |
 
-use std::sync::Arc;
-
-use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::Json;
 use meson_core::identity::NodeId;
 use meson_core::ledger::tx::{council_lock_id, stake_account};
 use meson_core::ledger::{format_amount, CommittedTransfer, Ledger, Transfer, TransferCode};
-use serde::Deserialize;
-use serde_json::{json, Value};
 
-use crate::api::{bad_request, ApiError, ApiResult};
+use super::error::{ServiceError, ServiceResult};
+use super::ledger::open_stake;
 use crate::Shared;
 
 impl Shared {
@@ -52,57 +41,34 @@ pub(crate) async fn lock(
     term: u64,
     amount: u128,
     now: u64,
-) -> ApiResult<Transfer> {
+) -> ServiceResult<Transfer> {
     let current = s.council_term(now);
     if term != current && term != current + 1 {
-        return Err(bad_request(format!(
+        return Err(ServiceError::Invalid(format!(
             "term {term} is neither the current term ({current}) nor the next"
         )));
     }
     if amount < s.cfg.council_min_stake {
-        return Err(bad_request(format!(
+        return Err(ServiceError::Invalid(format!(
             "a council member locks at least {}",
             format_amount(s.cfg.council_min_stake)
         )));
     }
     let id = council_lock_id(owner, term);
     if s.ledger.read(|l| l.transfer(id).is_some()).await {
-        return Err(ApiError(
-            StatusCode::CONFLICT,
-            format!("stake for term {term} is already locked"),
-        ));
+        return Err(ServiceError::Conflict(format!(
+            "stake for term {term} is already locked"
+        )));
     }
-    let stake = crate::ledger_api::open_stake(s, owner).await?;
+    let stake = open_stake(s, owner).await?;
     let mut t = Transfer::new(id, wallet, stake, amount, TransferCode::Stake);
     t.flags.pending = true;
     t.user_data = u128::from(term);
     Ok(t)
 }
 
-pub(crate) async fn term(State(s): State<Arc<Shared>>) -> Json<Value> {
-    let now = crate::unix_now();
-    let term = s.council_term(now);
-    let len = s.cfg.council_term_secs;
-    Json(json!({
-        "term": term,
-        "term_secs": len,
-        "start": term * len,
-        "end": (term + 1) * len,
-        "min_stake": format_amount(s.cfg.council_min_stake),
-        "release_at": s.council_release_at(term),
-    }))
-}
-
-#[derive(Deserialize)]
-pub(crate) struct StakesQuery {
-    term: Option<u64>,
-}
-
-pub(crate) async fn stakes(
-    State(s): State<Arc<Shared>>,
-    Query(q): Query<StakesQuery>,
-) -> ApiResult<Json<Value>> {
-    let term = q.term.unwrap_or_else(|| s.council_term(crate::unix_now()));
+/// Who locked stake for `term`, largest lock first (ties by key).
+pub(crate) async fn members(s: &Shared, term: u64) -> Vec<(u128, NodeId)> {
     let mut members: Vec<(u128, NodeId)> = s
         .ledger
         .read(|l| {
@@ -119,13 +85,5 @@ pub(crate) async fn stakes(
         })
         .await;
     members.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    let rows: Vec<Value> = members
-        .iter()
-        .map(|(amount, id)| json!({ "member": id, "locked": format_amount(*amount) }))
-        .collect();
-    Ok(Json(json!({
-        "term": term,
-        "release_at": s.council_release_at(term),
-        "members": rows,
-    })))
+    members
 }

@@ -28,7 +28,9 @@ use meson_core::ledger::{
 use meson_core::schedule::Region;
 use tokio::sync::watch;
 
-use crate::ledger::{LedgerError, BURN, TREASURY};
+use crate::services::ledger::{
+    escrow_account, open_escrow, terminal_account, LedgerError, BURN, TREASURY,
+};
 use crate::Shared;
 
 /// Prices and fee; billing is off when the router has none.
@@ -115,14 +117,6 @@ impl Default for BillingConfig {
     }
 }
 
-pub fn escrow_account(site_id: i64) -> u128 {
-    settlement_id(&[b"escrow", &site_id.to_le_bytes()])
-}
-
-pub fn terminal_account(node: &[u8; 32]) -> u128 {
-    settlement_id(&[b"terminal", node])
-}
-
 fn payout_id(epoch: u64, site: i64, node: &[u8; 32]) -> u128 {
     settlement_id(&[b"payout", &epoch.to_le_bytes(), &site.to_le_bytes(), node])
 }
@@ -182,18 +176,6 @@ impl Unfunded {
     }
 }
 
-/// Opens the escrow account of a site (idempotent).
-pub(crate) async fn open_escrow(s: &Shared, site_id: i64) -> Result<u128, LedgerError> {
-    s.ledger
-        .open_account(
-            escrow_account(site_id),
-            AccountKind::Escrow,
-            None,
-            site_id as u128,
-        )
-        .await
-}
-
 /// Settles epoch `epoch` for every site with accepted usage in it, and pays the epoch's subsidy on what
 /// it settled now. Returns how many sites it settled now.
 pub(crate) async fn settle(
@@ -219,7 +201,7 @@ pub(crate) async fn settle(
         .into_iter()
         .map(|(node, region, _)| (node, region))
         .collect();
-    let now = crate::unix_now();
+    let now = meson_node::unix_now();
     let mut transfers = Vec::new();
     let mut settled = 0;
     let mut nodes = BTreeSet::new();
@@ -316,7 +298,7 @@ pub(crate) async fn settle(
     let results = s
         .ledger
         .submit(Batch::CreateTransfers {
-            now: crate::unix_now(),
+            now: meson_node::unix_now(),
             transfers,
         })
         .await?;
@@ -458,9 +440,9 @@ pub(crate) async fn run(s: Arc<Shared>, cfg: BillingConfig, mut stop: watch::Rec
     let tick = Duration::from_secs((cfg.epoch_secs / 4).clamp(1, 30));
     // Epochs back from now to (re)check after a start: settling is idempotent, so a router that was down
     // catches up and one that was not does nothing twice.
-    let mut next = (crate::unix_now() / cfg.epoch_secs).saturating_sub(24);
+    let mut next = (meson_node::unix_now() / cfg.epoch_secs).saturating_sub(24);
     loop {
-        let current = crate::unix_now() / cfg.epoch_secs;
+        let current = meson_node::unix_now() / cfg.epoch_secs;
         s.uptime
             .sample(current, &s.registry.rotation(s.cfg.heartbeat));
         while next < current {

@@ -3,7 +3,7 @@
 //! rotation. Unstaking is a pending transfer from stake to wallet, posted only after the unbonding period,
 //! which is longer than the dispute window, so there is always stake left to slash. Council stake is a
 //! pending transfer the other way, voided once its term and an unbonding period have passed
-//! ([`crate::council`]). A slash voids the owner's unbonding and posts its council locks first, then
+//! ([`crate::services::council`]). A slash voids the owner's unbonding and posts its council locks first, then
 //! moves the amount out of the stake in one linked chain: to the claimant, to the burn account and to the
 //! treasury, with ids derived from the evidence so the same evidence slashes once.
 
@@ -17,7 +17,8 @@ use meson_core::ledger::{
 };
 use tokio::sync::watch;
 
-use crate::ledger::{LedgerError, BURN, TREASURY};
+use crate::services::error::{ServiceError, ServiceResult};
+use crate::services::ledger::{LedgerError, BURN, TREASURY};
 use crate::Shared;
 
 /// Resolves the locks whose time has come: posts each unbonding transfer whose period has passed (its
@@ -32,7 +33,7 @@ async fn release_matured(s: &Shared, now: u64) -> Result<usize, LedgerError> {
                 .filter(|t| t.transfer.code == TransferCode::Unstake)
                 .filter(|t| t.transfer.user_data <= u128::from(now))
                 .map(|t| resolve(t, b"unbond", false));
-            let served = crate::council::locks(l)
+            let served = crate::services::council::locks(l)
                 .filter(|t| {
                     let term = u64::try_from(t.transfer.user_data).unwrap_or(u64::MAX);
                     s.council_release_at(term) <= now
@@ -94,7 +95,7 @@ async fn refresh_staked(s: &Shared, min: u128) {
 /// Once per heartbeat interval: release matured unbonding, and check stakes against the minimum.
 pub(crate) async fn run(s: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     loop {
-        if let Err(e) = release_matured(&s, crate::unix_now()).await {
+        if let Err(e) = release_matured(&s, meson_node::unix_now()).await {
             tracing::warn!(error = %e, "cannot release unbonded stake");
         }
         if s.cfg.min_stake > 0 {
@@ -120,8 +121,6 @@ pub(crate) enum Slashed {
     Before,
     /// Nothing left at stake.
     Nothing,
-    /// The ledger refused the slash (an unknown claimant account, say).
-    Refused(String),
 }
 
 fn slash_id(evidence: &[u8; 32], part: &[u8]) -> u128 {
@@ -148,10 +147,10 @@ pub(crate) async fn slash(
     amount: u128,
     claimant: u128,
     evidence: &[u8; 32],
-) -> Result<Slashed, LedgerError> {
+) -> ServiceResult<Slashed> {
     let stake = stake_account(owner);
     let wallet = wallet_account(owner);
-    let now = crate::unix_now();
+    let now = meson_node::unix_now();
     if slashed_for(s, evidence).await {
         return Ok(Slashed::Before);
     }
@@ -165,7 +164,7 @@ pub(crate) async fn slash(
                 .open_pending()
                 .filter(|t| t.transfer.code == TransferCode::Unstake && t.debit_account == stake)
                 .map(|t| resolve(t, &why, true));
-            let council = crate::council::locks(l)
+            let council = crate::services::council::locks(l)
                 .filter(|t| t.debit_account == wallet && t.credit_account == stake)
                 .map(|t| resolve(t, &why, false));
             unbonding.chain(council).collect()
@@ -211,7 +210,8 @@ pub(crate) async fn slash(
         .await?;
     if let BatchResults::Transfers(r) = &results {
         if let Some(Err(e)) = r.iter().find(|r| r.is_err()) {
-            return Ok(Slashed::Refused(e.to_string()));
+            // The ledger refused the slash (an unknown claimant account, say).
+            return Err(ServiceError::Refused(e.to_string()));
         }
     }
     Ok(Slashed::Now {

@@ -22,15 +22,15 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use meson_core::keying::{cache_key, client_params, host_name, keyed_path};
+use meson_core::keying::{RID_PARAM, TICKET_PARAM};
 use meson_core::schedule::schedule_key;
 use meson_core::ticket::{object_digest, ClientPrefix, Ticket};
-pub use meson_core::wire::{RID_PARAM, TICKET_PARAM};
 use meson_store::Site;
 
-use crate::api::ApiError;
-use crate::{unix_now, Shared};
+use meson_node::{unix_now, X_REQUEST_ID};
 
-pub const X_REQUEST_ID: &str = "x-request-id";
+use crate::http::error::ApiError;
+use crate::Shared;
 
 /// Sends requests whose `Host` names a site to [`redirect`]; everything else reaches the API.
 pub(crate) async fn by_host(

@@ -3,37 +3,29 @@
 //! Refusals: a message that is forged, stale, of the wrong purpose or malformed is `401`; a replayed one
 //! `409`; a valid message from a node that is not admitted `403`; each with the reason as `{"error"}`.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use meson_core::signed::{SignedError, SignedMessage, Verified};
-use meson_core::ticket::{Ticket, TicketError};
+use meson_core::signed::{SignedMessage, Verified};
 use meson_core::wire::{
     self, Heartbeat, HeartbeatReply, Register, Registered, SiteList, SitesQuery, UsageBatch,
     UsageReceipt,
 };
-use meson_store::{StoreError, TerminalRegistration, UsageRecord};
+use meson_store::{StoreError, TerminalRegistration};
 use serde::de::DeserializeOwned;
 
-use crate::api::{bad_request, site_info, ApiError, ApiResult, JsonBody};
-use crate::registry::place;
-use crate::{unix_now, Shared};
+use meson_node::unix_now;
+
+use crate::http::error::{bad_request, ApiError, ApiResult, JsonBody};
+use crate::services::registry::place;
+use crate::services::sites::site_info;
+use crate::services::usage;
+use crate::Shared;
 
 /// Records per usage batch; terminals send more often rather than more at once.
 const MAX_BATCH: usize = 10_000;
-
-pub(crate) fn refused(e: SignedError) -> ApiError {
-    let status = match e {
-        SignedError::Replayed => StatusCode::CONFLICT,
-        SignedError::ReplayCacheFull { .. } => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::UNAUTHORIZED,
-    };
-    metrics::counter!("meson_router_control_refused_total").increment(1);
-    ApiError(status, e.to_string())
-}
 
 fn verify<T: DeserializeOwned>(
     s: &Shared,
@@ -41,7 +33,8 @@ fn verify<T: DeserializeOwned>(
     purpose: &str,
 ) -> ApiResult<Verified<T>> {
     let mut guard = s.replay.lock().unwrap_or_else(|e| e.into_inner());
-    msg.verify(purpose, unix_now(), &mut guard).map_err(refused)
+    msg.verify(purpose, unix_now(), &mut guard)
+        .map_err(ApiError::from)
 }
 
 fn not_admitted(v: &Verified<impl Sized>) -> ApiError {
@@ -155,31 +148,7 @@ pub(crate) async fn sites(
     }))
 }
 
-/// Why a usage record was refused; the text is what the receipt and the per-terminal tally show.
-const FORGED: &str = "forged ticket (not signed by this router)";
-const MALFORMED: &str = "malformed ticket";
-const OTHER_TERMINAL: &str = "ticket issued to another terminal";
-const BAD_NUMBERS: &str = "bytes, requests, hits or served_at out of range";
-
-/// What a verified ticket grants, for accounting.
-/// Checks that this router signed `token` for terminal `short_id`. Expiry does not apply (usage is
-/// reported after the fact), nor do site, object and client (only the terminal saw the request).
-fn check_ticket(
-    router: &meson_core::identity::NodeId,
-    short_id: u64,
-    token: &str,
-) -> Result<Ticket, &'static str> {
-    Ticket::verify_issuer(token, router, short_id).map_err(|e| match e {
-        TicketError::BadSignature => FORGED,
-        TicketError::WrongTerminal { .. } => OTHER_TERMINAL,
-        _ => MALFORMED,
-    })
-}
-
-/// Accepts each record whose ticket this router issued to the signing terminal, once, with bytes capped
-/// at the object's size when the router knows it (unknown sizes are taken as reported: nothing has taught
-/// the router the size yet, and refusing would leave honest work unpaid). Accepted records are durable
-/// before the receipt is sent.
+/// A usage batch from an admitted terminal, at most [`MAX_BATCH`] records; see [`usage::accept`].
 pub(crate) async fn usage(
     State(s): State<Arc<Shared>>,
     JsonBody(msg): JsonBody<SignedMessage<UsageBatch>>,
@@ -194,63 +163,6 @@ pub(crate) async fn usage(
             v.body.records.len()
         )));
     }
-    let terminal = *v.signer.as_bytes();
-    let short_id = v.signer.short_id();
-    let mut rejected: BTreeMap<&'static str, u64> = BTreeMap::new();
-    let mut batch = Vec::with_capacity(v.body.records.len());
-    for r in &v.body.records {
-        let granted = match check_ticket(&s.id, short_id, &r.ticket) {
-            Ok(g) => g,
-            Err(reason) => {
-                *rejected.entry(reason).or_default() += 1;
-                continue;
-            }
-        };
-        let (Ok(site_id), Ok(_), Ok(_), Ok(_), true) = (
-            i64::try_from(granted.site),
-            i64::try_from(r.bytes),
-            i64::try_from(r.served_at),
-            i64::try_from(r.requests),
-            r.hits <= r.requests,
-        ) else {
-            *rejected.entry(BAD_NUMBERS).or_default() += 1;
-            continue;
-        };
-        let mut bytes = r.bytes;
-        if let Some(size) = s.store.object_size(site_id, granted.object).await? {
-            if bytes > size {
-                metrics::counter!("meson_router_usage_capped_total").increment(1);
-                bytes = size;
-            }
-        }
-        batch.push(UsageRecord {
-            serial: granted.serial,
-            terminal,
-            site_id,
-            object_key: granted.object,
-            bytes,
-            requests: r.requests,
-            hits: r.hits,
-            served_at: r.served_at,
-        });
-    }
-    let outcome = s.store.accept_usage(&batch).await?;
-    for (reason, n) in &rejected {
-        s.store.record_rejections(terminal, reason, *n).await?;
-    }
-    let receipt = UsageReceipt {
-        accepted: outcome.accepted() as u64,
-        duplicate: outcome.duplicates() as u64,
-        rejected: rejected
-            .into_iter()
-            .map(|(reason, n)| (reason.to_owned(), n))
-            .collect(),
-    };
-    metrics::counter!("meson_router_usage_records_total", "outcome" => "accepted")
-        .increment(receipt.accepted);
-    metrics::counter!("meson_router_usage_records_total", "outcome" => "duplicate")
-        .increment(receipt.duplicate);
-    metrics::counter!("meson_router_usage_records_total", "outcome" => "rejected")
-        .increment(receipt.rejected.iter().map(|(_, n)| n).sum());
+    let receipt = usage::accept(&s, &v.signer, &v.body.records).await?;
     Ok(Json(receipt))
 }

@@ -12,17 +12,7 @@
 //!
 //! Every transfer id derives from the claim, so a verdict retried after a crash finishes what it began
 //! and never applies twice. The operator gives verdicts until the council does.
-//!
-//! | method, path | who | what |
-//! | --- | --- | --- |
-//! | `GET /v1/ledger/claims/{claim}` | anyone | the claim's accused, hunter, bond, window and status |
-//! | `POST /v1/ledger/claims/{claim}/verdict` | operator | `{"upheld": true, "slash": "TOKENS"}` or `{"upheld": false}` |
 
-use std::sync::Arc;
-
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::Json;
 use meson_core::economics::settlement_id;
 use meson_core::identity::NodeId;
 use meson_core::ledger::tx::{bond_transfer_id, claim_account, stake_account};
@@ -30,27 +20,14 @@ use meson_core::ledger::{
     format_amount, parse_amount, AccountKind, CommittedTransfer, PendingStatus, Transfer,
     TransferCode,
 };
-use serde::Deserialize;
-use serde_json::{json, Value};
 
-use crate::api::{bad_request, ApiError, ApiResult, JsonBody};
-use crate::ledger::TREASURY;
-use crate::ledger_api::{ledger_error, operator, submit};
-use crate::stake::{resolve, Slashed};
+use super::error::{ServiceError, ServiceResult};
+use super::ledger::{submit, TREASURY};
+use super::stake::{self, resolve, Slashed};
 use crate::Shared;
 
-fn conflict(why: String) -> ApiError {
-    ApiError(StatusCode::CONFLICT, why)
-}
-
-fn parse_claim(text: &str) -> ApiResult<[u8; 32]> {
-    let mut claim = [0u8; 32];
-    hex::decode_to_slice(text, &mut claim).map_err(|_| {
-        bad_request(format!(
-            "{text:?} is not a claim id (64 hex digits: the BLAKE3 of the evidence)"
-        ))
-    })?;
-    Ok(claim)
+fn conflict(why: String) -> ServiceError {
+    ServiceError::Conflict(why)
 }
 
 /// The pending transfer that reserves a bond on `claim` from the hunter's `wallet`, after the checks a
@@ -61,9 +38,9 @@ pub(crate) async fn bond(
     claim: &[u8; 32],
     accused: &NodeId,
     amount: u128,
-) -> ApiResult<Transfer> {
+) -> ServiceResult<Transfer> {
     if amount < s.cfg.min_bond {
-        return Err(bad_request(format!(
+        return Err(ServiceError::Invalid(format!(
             "a claim's bond is at least {}",
             format_amount(s.cfg.min_bond)
         )));
@@ -88,10 +65,9 @@ pub(crate) async fn bond(
         )));
     }
     if !at_stake {
-        return Err(ApiError(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("{accused} has nothing at stake: a claim against it could slash nothing"),
-        ));
+        return Err(ServiceError::Refused(format!(
+            "{accused} has nothing at stake: a claim against it could slash nothing"
+        )));
     }
     let escrow = s
         .ledger
@@ -101,8 +77,7 @@ pub(crate) async fn bond(
             Some(*accused.as_bytes()),
             0,
         )
-        .await
-        .map_err(ledger_error)?;
+        .await?;
     let mut t = Transfer::new(id, wallet, escrow, amount, TransferCode::Bond);
     t.flags.pending = true;
     t.timeout_secs = s.cfg.dispute_secs;
@@ -110,13 +85,13 @@ pub(crate) async fn bond(
 }
 
 /// A claim as the ledger holds it: its bond, the accused, and where the bond stands.
-struct Claim {
-    bond: CommittedTransfer,
-    accused: [u8; 32],
-    status: PendingStatus,
+pub(crate) struct Claim {
+    pub bond: CommittedTransfer,
+    pub accused: [u8; 32],
+    pub status: PendingStatus,
 }
 
-async fn find(s: &Shared, claim: &[u8; 32]) -> ApiResult<Claim> {
+pub(crate) async fn find(s: &Shared, claim: &[u8; 32]) -> ServiceResult<Claim> {
     let id = bond_transfer_id(claim);
     let found = s
         .ledger
@@ -130,17 +105,12 @@ async fn find(s: &Shared, claim: &[u8; 32]) -> ApiResult<Claim> {
             })
         })
         .await;
-    found.ok_or_else(|| {
-        ApiError(
-            StatusCode::NOT_FOUND,
-            format!("no bond on claim {}", hex::encode(claim)),
-        )
-    })
+    found.ok_or_else(|| ServiceError::NotFound(format!("no bond on claim {}", hex::encode(claim))))
 }
 
 /// Where a claim stands, from its bond's pending status.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Standing {
+pub(crate) enum Standing {
     Open,
     Upheld,
     Rejected,
@@ -149,7 +119,7 @@ enum Standing {
 }
 
 impl Standing {
-    fn of(status: &PendingStatus, now: u64) -> Standing {
+    pub fn of(status: &PendingStatus, now: u64) -> Standing {
         match status {
             PendingStatus::Pending {
                 expires_at: Some(at),
@@ -161,7 +131,7 @@ impl Standing {
         }
     }
 
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Standing::Open => "open",
             Standing::Upheld => "upheld",
@@ -171,44 +141,27 @@ impl Standing {
     }
 }
 
-pub(crate) async fn show(
-    State(s): State<Arc<Shared>>,
-    Path(claim): Path<String>,
-) -> ApiResult<Json<Value>> {
-    let id = parse_claim(&claim)?;
-    let c = find(&s, &id).await?;
-    let accused = NodeId::from_bytes(&c.accused).map(|n| n.to_string()).ok();
-    Ok(Json(json!({
-        "claim": claim.to_ascii_lowercase(),
-        "accused": accused,
-        "escrow_account": c.bond.credit_account.to_string(),
-        "hunter_account": c.bond.debit_account.to_string(),
-        "bond": format_amount(c.bond.amount),
-        "filed_at": c.bond.timestamp,
-        "expires_at": c.bond.timestamp.saturating_add(c.bond.transfer.timeout_secs),
-        "status": Standing::of(&c.status, crate::unix_now()).as_str(),
-    })))
+/// What a verdict did.
+pub(crate) enum Verdict {
+    /// The bond went to the treasury.
+    Rejected { forfeited: u128 },
+    /// The accused's stake was slashed (or had been, or held nothing) and the bond went back.
+    Upheld {
+        slashed: Slashed,
+        bond_returned: u128,
+    },
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct VerdictRequest {
+/// Judges the claim `id` once: upheld, slashing up to `slash` tokens of the accused's stake, or
+/// rejected.
+pub(crate) async fn judge(
+    s: &Shared,
+    id: &[u8; 32],
     upheld: bool,
-    /// For an upheld claim: tokens of the accused's stake to slash (at most what is at stake is taken).
-    slash: Option<String>,
-}
-
-/// Operator (the council's place until it exists): judges a claim once.
-pub(crate) async fn verdict(
-    State(s): State<Arc<Shared>>,
-    headers: HeaderMap,
-    Path(claim): Path<String>,
-    JsonBody(req): JsonBody<VerdictRequest>,
-) -> ApiResult<Json<Value>> {
-    operator(&s, &headers)?;
-    let id = parse_claim(&claim)?;
-    let c = find(&s, &id).await?;
-    match Standing::of(&c.status, crate::unix_now()) {
+    slash: Option<&str>,
+) -> ServiceResult<Verdict> {
+    let c = find(s, id).await?;
+    match Standing::of(&c.status, meson_node::unix_now()) {
         Standing::Open => {}
         Standing::Expired => {
             return Err(conflict(
@@ -224,64 +177,43 @@ pub(crate) async fn verdict(
         }
     }
     let bond = c.bond.amount;
-    if !req.upheld {
-        if req.slash.is_some() {
-            return Err(bad_request("a rejected claim slashes nothing"));
+    if !upheld {
+        if slash.is_some() {
+            return Err(ServiceError::Invalid(
+                "a rejected claim slashes nothing".into(),
+            ));
         }
         // Its evidence slashed already (an upheld verdict cut short, or the operator's own slash):
         // rejecting it now would take the bond of a hunter who was right.
-        if crate::stake::slashed_for(&s, &id).await {
+        if stake::slashed_for(s, id).await {
             return Err(conflict(
                 "this claim's evidence has already slashed the accused: it can only be upheld"
                     .into(),
             ));
         }
         let forward = Transfer::new(
-            settlement_id(&[b"forfeit-treasury", &id]),
+            settlement_id(&[b"forfeit-treasury", id]),
             c.bond.credit_account,
             TREASURY,
             bond,
             TransferCode::Bond,
         );
-        let mut forfeit = resolve(&c.bond, &[b"forfeit".as_slice(), &id].concat(), false);
+        let mut forfeit = resolve(&c.bond, &[b"forfeit".as_slice(), id].concat(), false);
         forfeit.flags.linked = true;
-        submit(&s, vec![forfeit, forward]).await?;
-        return Ok(Json(json!({
-            "verdict": "rejected",
-            "forfeited": format_amount(bond),
-            "to": TREASURY.to_string(),
-        })));
+        submit(s, vec![forfeit, forward]).await?;
+        return Ok(Verdict::Rejected { forfeited: bond });
     }
-    let amount = req.slash.as_deref().ok_or_else(|| {
-        bad_request("an upheld claim names the stake to slash: \"slash\": TOKENS")
+    let amount = slash.ok_or_else(|| {
+        ServiceError::Invalid("an upheld claim names the stake to slash: \"slash\": TOKENS".into())
     })?;
-    let amount = parse_amount(amount).map_err(|e| bad_request(format!("slash: {e}")))?;
+    let amount = parse_amount(amount).map_err(|e| ServiceError::Invalid(format!("slash: {e}")))?;
     // The slash first: should the router stop between the two, the claim is still open and the
     // verdict, given again, finds this evidence used and only returns the bond.
-    let slashed = crate::stake::slash(&s, &c.accused, amount, c.bond.debit_account, &id)
-        .await
-        .map_err(ledger_error)?;
-    let slashed = match slashed {
-        Slashed::Now {
-            amount,
-            claimant,
-            burned,
-            treasury,
-        } => json!({
-            "amount": format_amount(amount),
-            "claimant": format_amount(claimant),
-            "burned": format_amount(burned),
-            "treasury": format_amount(treasury),
-        }),
-        Slashed::Before => json!("before"),
-        Slashed::Nothing => json!("nothing at stake"),
-        Slashed::Refused(why) => return Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, why)),
-    };
-    let back = resolve(&c.bond, &[b"return".as_slice(), &id].concat(), true);
-    submit(&s, vec![back]).await?;
-    Ok(Json(json!({
-        "verdict": "upheld",
-        "slashed": slashed,
-        "bond_returned": format_amount(bond),
-    })))
+    let slashed = stake::slash(s, &c.accused, amount, c.bond.debit_account, id).await?;
+    let back = resolve(&c.bond, &[b"return".as_slice(), id].concat(), true);
+    submit(s, vec![back]).await?;
+    Ok(Verdict::Upheld {
+        slashed,
+        bond_returned: bond,
+    })
 }

@@ -1,0 +1,178 @@
+//! The accounts and sites API for business users: open an account, add, list and remove sites, and a
+//! site's usage per hour.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use meson_core::wire::SiteInfo;
+use meson_store::{NewSite, QueryMode, SiteHour};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::http::error::{bad_request, ApiError, ApiResult, JsonBody};
+use crate::services::sites::{self, site_info};
+use crate::Shared;
+
+#[derive(Deserialize)]
+pub(crate) struct NewAccount {
+    name: String,
+}
+
+pub(crate) async fn create_account(
+    State(s): State<Arc<Shared>>,
+    JsonBody(req): JsonBody<NewAccount>,
+) -> ApiResult<impl IntoResponse> {
+    let (account_id, api_key) = sites::create_account(&s, &req.name).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "account_id": account_id, "api_key": api_key })),
+    ))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct SiteRequest {
+    host: String,
+    origin: String,
+    default_ttl_secs: Option<u64>,
+    query_mode: Option<String>,
+}
+
+/// A DNS name of letters, digits, `-` and `.`, no port: what clients put in `Host`.
+fn valid_host(host: &str) -> Result<String, ApiError> {
+    let host = host.trim().trim_end_matches('.').to_ascii_lowercase();
+    let ok = !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    if ok {
+        Ok(host)
+    } else {
+        Err(bad_request(format!(
+            "host {host:?} is not a DNS name (letters, digits, '-' and '.', no port)"
+        )))
+    }
+}
+
+/// `http://` or `https://` with a host and nothing after it: terminals append the request's path.
+fn valid_origin(origin: &str) -> Result<String, ApiError> {
+    let refuse = |why: &str| {
+        bad_request(format!(
+            "origin {origin:?} {why}: give an http:// or https:// URL such as https://origin.example.com"
+        ))
+    };
+    let uri: http::Uri = origin.trim().parse().map_err(|_| refuse("is not a URL"))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Err(refuse("has no http or https scheme"));
+    }
+    let authority = uri.authority().ok_or_else(|| refuse("has no host"))?;
+    if authority.host().is_empty() || authority.as_str().contains('@') {
+        return Err(refuse("has no host, or carries credentials"));
+    }
+    if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+        return Err(refuse("has a path or query"));
+    }
+    Ok(format!(
+        "{}://{}",
+        uri.scheme_str().unwrap_or("http"),
+        authority
+    ))
+}
+
+pub(crate) async fn add_site(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<SiteRequest>,
+) -> ApiResult<impl IntoResponse> {
+    let account_id = sites::account(&s, &headers).await?;
+    let host = valid_host(&req.host)?;
+    let origin = valid_origin(&req.origin)?;
+    let query_mode: QueryMode = req
+        .query_mode
+        .as_deref()
+        .unwrap_or("keep")
+        .parse()
+        .map_err(|e: meson_core::keying::UnknownQueryMode| bad_request(e.to_string()))?;
+    let info = sites::add_site(
+        &s,
+        NewSite {
+            account_id,
+            host,
+            origin,
+            default_ttl_secs: req.default_ttl_secs,
+            query_mode,
+        },
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(info)))
+}
+
+pub(crate) async fn list_sites(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Vec<SiteInfo>>> {
+    let account_id = sites::account(&s, &headers).await?;
+    let sites = sites::list_sites(&s, account_id).await?;
+    Ok(Json(sites.iter().map(site_info).collect()))
+}
+
+pub(crate) async fn remove_site(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(host): Path<String>,
+) -> ApiResult<StatusCode> {
+    let account_id = sites::account(&s, &headers).await?;
+    sites::remove_site(&s, account_id, &host).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub(crate) struct StatsQuery {
+    /// How many hours back from now (default 24, at most 31 days).
+    hours: Option<u64>,
+}
+
+/// Accepted usage of one of the account's sites, per hour: redirect tickets, requests served, cache hits,
+/// hit ratio and bytes.
+pub(crate) async fn site_stats(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(host): Path<String>,
+    Query(q): Query<StatsQuery>,
+) -> ApiResult<impl IntoResponse> {
+    let site = sites::owned_site(&s, &headers, &host).await?;
+    let stats = sites::stats(&s, &site, q.hours).await?;
+    let view = |h: &SiteHour| {
+        json!({
+            "tickets": h.tickets,
+            "requests": h.requests,
+            "hits": h.hits,
+            "hit_ratio": if h.requests == 0 { 0.0 } else { h.hits as f64 / h.requests as f64 },
+            "bytes": h.bytes,
+        })
+    };
+    let hours: Vec<_> = stats
+        .hours
+        .iter()
+        .map(|h| {
+            let mut v = view(h);
+            v["hour_start"] = json!(h.hour_start);
+            v
+        })
+        .collect();
+    let mut body = view(&stats.total);
+    body["host"] = json!(site.host);
+    body["from"] = json!(stats.from);
+    body["to"] = json!(stats.to);
+    body["hours"] = json!(hours);
+    Ok(Json(body))
+}

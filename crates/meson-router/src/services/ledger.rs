@@ -1,0 +1,353 @@
+//! The router's ledger: the core state machine ([`meson_core::ledger`]) kept in memory, every batch that
+//! changes it appended to the audit log in the store before its results are returned, and the whole state
+//! rebuilt from that log (with every check an auditor makes) at start-up. Balances are never stored apart
+//! from the log, so they cannot disagree with it.
+
+use std::sync::Arc;
+
+use http::HeaderMap;
+use meson_core::economics::settlement_id;
+use meson_core::identity::{NodeId, NodeKey};
+use meson_core::ledger::audit::{encode_entry, Head, Replay, SignedHead};
+use meson_core::ledger::tx::{stake_account, wallet_account};
+use meson_core::ledger::{
+    format_amount, parse_amount, Account, AccountKind, Batch, BatchResults, Ledger, NewAccount,
+    Outcome, Transfer, TransferCode, TransferError,
+};
+use meson_store::{LedgerEntry, Store};
+use tokio::sync::Mutex;
+
+pub use super::error::LedgerError;
+use super::error::{ServiceError, ServiceResult};
+use crate::Shared;
+
+/// The system accounts every network has, at fixed ids.
+pub const ISSUANCE: u128 = 1;
+pub const BURN: u128 = 2;
+pub const TREASURY: u128 = 3;
+
+/// Log entries read per query while replaying.
+const PAGE: usize = 1_000;
+
+struct State {
+    ledger: Ledger,
+    seq: u64,
+    hash: [u8; 32],
+}
+
+pub struct LedgerService {
+    store: Arc<dyn Store>,
+    network: String,
+    state: Mutex<State>,
+}
+
+async fn replay(store: &dyn Store) -> Result<State, LedgerError> {
+    let mut r = Replay::new();
+    loop {
+        let entries = store.ledger_entries(r.seq(), PAGE).await?;
+        if entries.is_empty() {
+            break;
+        }
+        for e in entries {
+            r.push(e.seq, &e.prev_hash, &e.hash, &e.body)?;
+        }
+    }
+    let (ledger, seq, hash) = r.into_parts();
+    Ok(State { ledger, seq, hash })
+}
+
+/// The ledger's totals as gauges, in tokens (floats: for dashboards, not for accounting).
+fn publish(st: &State) {
+    let tokens = |units: u128| units as f64 / meson_core::ledger::ONE_TOKEN as f64;
+    let l = &st.ledger;
+    metrics::gauge!("meson_router_ledger_entries").set(st.seq as f64);
+    metrics::gauge!("meson_router_ledger_transfers").set(l.transfer_count() as f64);
+    metrics::gauge!("meson_router_ledger_issued_tokens").set(tokens(l.issued()));
+    metrics::gauge!("meson_router_ledger_burned_tokens").set(tokens(l.burned()));
+    metrics::gauge!("meson_router_ledger_supply_tokens").set(tokens(l.supply()));
+    let treasury = l.account(TREASURY).and_then(|a| a.balance()).unwrap_or(0);
+    metrics::gauge!("meson_router_ledger_treasury_tokens").set(tokens(treasury));
+}
+
+impl LedgerService {
+    /// Rebuilds the ledger from the store's log, verifying it, and opens the system accounts.
+    pub async fn open(
+        store: Arc<dyn Store>,
+        network: String,
+        now: u64,
+    ) -> Result<LedgerService, LedgerError> {
+        let state = replay(store.as_ref()).await?;
+        publish(&state);
+        tracing::info!(
+            entries = state.seq,
+            accounts = state.ledger.accounts().count(),
+            "ledger replayed from its audit log"
+        );
+        let service = LedgerService {
+            store,
+            network,
+            state: Mutex::new(state),
+        };
+        let system = |id, kind| NewAccount {
+            id,
+            kind,
+            owner: None,
+            user_data: 0,
+        };
+        service
+            .submit(Batch::CreateAccounts {
+                now,
+                accounts: vec![
+                    system(ISSUANCE, AccountKind::Issuance),
+                    system(BURN, AccountKind::Burn),
+                    system(TREASURY, AccountKind::Treasury),
+                ],
+            })
+            .await?;
+        Ok(service)
+    }
+
+    /// Applies a batch; if it changed anything, logs it durably before answering. Should the log write
+    /// fail, the in-memory ledger is rebuilt from the log, so it never holds what the log does not.
+    pub async fn submit(&self, batch: Batch) -> Result<BatchResults, LedgerError> {
+        let mut st = self.state.lock().await;
+        let results = st.ledger.apply(&batch);
+        if !results.changed() {
+            return Ok(results);
+        }
+        let seq = st.seq + 1;
+        let (body, hash) = encode_entry(seq, &st.hash, &batch);
+        let entry = LedgerEntry {
+            seq,
+            prev_hash: st.hash,
+            hash,
+            body,
+            created_at: meson_node::unix_now(),
+        };
+        if let Err(e) = self.store.append_ledger_entry(&entry).await {
+            tracing::error!(error = %e, "ledger batch not logged: rebuilding the ledger from the log");
+            *st = replay(self.store.as_ref()).await?;
+            return Err(e.into());
+        }
+        st.seq = seq;
+        st.hash = hash;
+        metrics::counter!("meson_router_ledger_batches_total").increment(1);
+        publish(&st);
+        Ok(results)
+    }
+
+    /// Opens an account (idempotent: opening it again with the same fields changes nothing) and returns
+    /// its id.
+    pub async fn open_account(
+        &self,
+        id: u128,
+        kind: AccountKind,
+        owner: Option<[u8; 32]>,
+        user_data: u128,
+    ) -> Result<u128, LedgerError> {
+        self.submit(Batch::CreateAccounts {
+            now: meson_node::unix_now(),
+            accounts: vec![NewAccount {
+                id,
+                kind,
+                owner,
+                user_data,
+            }],
+        })
+        .await?;
+        Ok(id)
+    }
+
+    /// The head, signed with the router's `key`.
+    pub async fn head(&self, key: &NodeKey) -> SignedHead {
+        let st = self.state.lock().await;
+        SignedHead::sign(Head::of(&self.network, st.seq, &st.hash, &st.ledger), key)
+    }
+
+    pub async fn account(&self, id: u128) -> Option<Account> {
+        self.state.lock().await.ledger.account(id).copied()
+    }
+
+    /// Runs `f` on the current ledger (for reads that need several accounts at one moment).
+    pub async fn read<R>(&self, f: impl FnOnce(&Ledger) -> R) -> R {
+        f(&self.state.lock().await.ledger)
+    }
+}
+
+pub fn escrow_account(site_id: i64) -> u128 {
+    settlement_id(&[b"escrow", &site_id.to_le_bytes()])
+}
+
+pub fn terminal_account(node: &[u8; 32]) -> u128 {
+    settlement_id(&[b"terminal", node])
+}
+
+/// Checks the operator's bearer token (in constant time, see [`meson_node::bearer_matches`]).
+pub(crate) fn operator(s: &Shared, headers: &HeaderMap) -> ServiceResult<()> {
+    if meson_node::bearer_matches(headers, &s.operator_token) {
+        Ok(())
+    } else {
+        Err(ServiceError::Unauthorized(
+            "operator token required (DATA_DIR/operator.token)".into(),
+        ))
+    }
+}
+
+/// Opens the escrow account of a site (idempotent).
+pub(crate) async fn open_escrow(s: &Shared, site_id: i64) -> Result<u128, LedgerError> {
+    s.ledger
+        .open_account(
+            escrow_account(site_id),
+            AccountKind::Escrow,
+            None,
+            site_id as u128,
+        )
+        .await
+}
+
+/// Opens the wallet account of `owner` (idempotent) and returns its id.
+pub(crate) async fn open_wallet(s: &Shared, owner: &NodeId) -> ServiceResult<u128> {
+    let owner = *owner.as_bytes();
+    s.ledger
+        .open_account(
+            wallet_account(&owner),
+            AccountKind::Customer,
+            Some(owner),
+            0,
+        )
+        .await
+        .map_err(ServiceError::from)
+}
+
+/// Opens the stake account of `owner` (idempotent) and returns its id.
+pub(crate) async fn open_stake(s: &Shared, owner: &[u8; 32]) -> ServiceResult<u128> {
+    s.ledger
+        .open_account(stake_account(owner), AccountKind::Stake, Some(*owner), 0)
+        .await
+        .map_err(ServiceError::from)
+}
+
+/// Submits `transfers` (a linked chain, or one transfer); a refusal becomes a `422` that says why.
+pub(crate) async fn submit(s: &Shared, transfers: Vec<Transfer>) -> ServiceResult<Vec<Outcome>> {
+    let results = s
+        .ledger
+        .submit(Batch::CreateTransfers {
+            now: meson_node::unix_now(),
+            transfers,
+        })
+        .await?;
+    let refused = ServiceError::Refused;
+    let BatchResults::Transfers(results) = results else {
+        return Err(ServiceError::Invalid("unexpected batch result".into()));
+    };
+    // In a failed chain the others report only that the chain failed: name the transfer that did.
+    let failed = results
+        .iter()
+        .find(|r| !matches!(r, Err(TransferError::LinkedEventFailed) | Ok(_)))
+        .or_else(|| results.iter().find(|r| r.is_err()));
+    match failed {
+        Some(Err(TransferError::ExceedsCredits)) => Err(refused("insufficient funds".into())),
+        Some(Err(TransferError::CreditAccountNotFound)) => Err(refused(
+            "unknown account: the recipient has no ledger account".into(),
+        )),
+        Some(Err(e)) => Err(refused(e.to_string())),
+        _ => Ok(results.into_iter().flatten().collect()),
+    }
+}
+
+/// Submits one transfer, as [`submit`].
+pub(crate) async fn one_transfer(s: &Shared, transfer: Transfer) -> ServiceResult<Outcome> {
+    submit(s, vec![transfer])
+        .await?
+        .pop()
+        .ok_or_else(|| ServiceError::Invalid("empty batch".into()))
+}
+
+/// Mints `amount` new tokens into account `to`, or into `owner`'s wallet (opened if need be), as the
+/// transfer `id`: the same request sent twice mints once. Returns the outcome and the account credited.
+pub(crate) async fn mint(
+    s: &Shared,
+    id: u128,
+    to: Option<u128>,
+    owner: Option<NodeId>,
+    amount: u128,
+) -> ServiceResult<(Outcome, u128)> {
+    let to = match (to, owner) {
+        (Some(to), None) => to,
+        (None, Some(owner)) => open_wallet(s, &owner).await?,
+        _ => {
+            return Err(ServiceError::Invalid(
+                "give exactly one of to (an account id) and owner (a public key)".into(),
+            ))
+        }
+    };
+    let transfer = Transfer::new(id, ISSUANCE, to, amount, TransferCode::Mint);
+    Ok((one_transfer(s, transfer).await?, to))
+}
+
+/// What a correction moved.
+pub(crate) struct Correction {
+    pub id: u128,
+    pub from: u128,
+    pub to: u128,
+    pub amount: u128,
+    pub code: TransferCode,
+}
+
+/// Fixes the mistaken transfer `reverses` by a new one the other way (a mistaken mint by a burn), never
+/// by an edit, moving `amount` tokens (default: all it moved). Its id derives from the transfer it
+/// corrects, and `user_data` names it: one correction per transfer, and the audit log shows what it
+/// corrects.
+pub(crate) async fn correct(
+    s: &Shared,
+    reverses: u128,
+    amount: Option<&str>,
+) -> ServiceResult<Correction> {
+    let id = settlement_id(&[b"correction", &reverses.to_le_bytes()]);
+    let (original, done) = s
+        .ledger
+        .read(|l| (l.transfer(reverses).copied(), l.transfer(id).is_some()))
+        .await;
+    let original =
+        original.ok_or_else(|| ServiceError::NotFound(format!("no transfer {reverses}")))?;
+    if done {
+        return Err(ServiceError::Conflict(format!(
+            "transfer {reverses} was already corrected by {id}"
+        )));
+    }
+    let refused = |why: &str| ServiceError::Refused(why.to_owned());
+    let flags = original.transfer.flags;
+    if flags.pending || flags.void_pending {
+        return Err(refused(
+            "a reservation moved nothing: it ends by its post, void or expiry",
+        ));
+    }
+    let (code, to) = match original.transfer.code {
+        TransferCode::Burn => {
+            return Err(refused("burned tokens are gone: a burn is never reversed"))
+        }
+        // The issuance account is never credited: what was minted by mistake is burned.
+        TransferCode::Mint => (TransferCode::Burn, BURN),
+        _ => (TransferCode::Correction, original.debit_account),
+    };
+    let amount = match amount {
+        Some(a) => parse_amount(a).map_err(|e| ServiceError::Invalid(format!("amount: {e}")))?,
+        None => original.amount,
+    };
+    if amount == 0 || amount > original.amount {
+        return Err(ServiceError::Invalid(format!(
+            "a correction moves more than 0 and at most the {} the transfer moved",
+            format_amount(original.amount)
+        )));
+    }
+    let mut t = Transfer::new(id, original.credit_account, to, amount, code);
+    t.user_data = reverses;
+    one_transfer(s, t).await?;
+    Ok(Correction {
+        id,
+        from: original.credit_account,
+        to,
+        amount,
+        code,
+    })
+}
