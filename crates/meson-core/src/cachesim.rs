@@ -540,13 +540,16 @@ mod tests {
         }
     }
 
-    /// The measurement behind `PolicyKind::DEFAULT` and the table in `eviction`'s docs:
-    /// `cargo test --release -p meson-core compare_policies -- --ignored --nocapture`.
+    /// The table in `eviction`'s docs, replayed small enough for a debug build (a tenth of its objects, a
+    /// hundredth of its requests; `-- --nocapture` prints it): on every trace whose popularity holds
+    /// still, at every cache size, both frequency-aware policies beat LRU on object and byte hit ratio,
+    /// and over all twelve rows the default beats LRU on both means. With popularity shifting every few
+    /// thousand requests, frequencies have no time to build and LRU keeps up, so no row of that trace
+    /// is asserted on its own.
     #[test]
-    #[ignore = "15 s in release, minutes in debug; run by hand to re-measure"]
     fn compare_policies() {
-        const N: usize = 100_000;
-        const LEN: usize = 2_000_000;
+        const N: usize = 10_000;
+        const LEN: usize = 20_000;
         let traces = [
             synth::zipf("zipf 0.8", N, 0.8, LEN, 1),
             synth::zipf("zipf 1.0", N, 1.0, LEN, 2),
@@ -560,19 +563,33 @@ mod tests {
             let ws = trace.working_set();
             for pct in [1, 5, 10] {
                 let mut row = format!("| {} | {pct}% |", trace.name);
-                for (i, kind) in PolicyKind::ALL.into_iter().enumerate() {
-                    let s = replay(kind, ws * pct / 100, trace);
+                let stats = PolicyKind::ALL.map(|kind| replay(kind, ws * pct / 100, trace));
+                for (i, s) in stats.iter().enumerate() {
                     sums[i].0 += s.object_hit_ratio();
                     sums[i].1 += s.byte_hit_ratio();
                     row += &format!(" {:.3} / {:.3} |", s.object_hit_ratio(), s.byte_hit_ratio());
                 }
                 println!("{row}");
+                if trace.name == "shifting" {
+                    continue;
+                }
+                let lru = &stats[0];
+                for (kind, s) in PolicyKind::ALL.iter().zip(&stats).skip(1) {
+                    assert!(
+                        s.object_hit_ratio() > lru.object_hit_ratio()
+                            && s.byte_hit_ratio() > lru.byte_hit_ratio(),
+                        "{} at {pct}%: {kind} {s:?} vs lru {lru:?}",
+                        trace.name
+                    );
+                }
             }
         }
-        let mut row = "| mean | |".to_string();
-        for (obj, byte) in sums {
-            row += &format!(" {:.3} / {:.3} |", obj / 12.0, byte / 12.0);
-        }
-        println!("{row}");
+        let at = |kind| PolicyKind::ALL.iter().position(|k| *k == kind).unwrap();
+        let (lru, ours) = (sums[at(PolicyKind::Lru)], sums[at(PolicyKind::DEFAULT)]);
+        assert!(
+            ours.0 > lru.0 && ours.1 > lru.1,
+            "sums of object / byte hit ratios: {} {ours:?} vs lru {lru:?}",
+            PolicyKind::DEFAULT
+        );
     }
 }

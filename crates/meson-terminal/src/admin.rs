@@ -17,12 +17,12 @@ use meson_core::range::{self, RangeRequest};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::body::{Segment, Source};
 use crate::cache::Cache;
 use crate::index::ObjectRef;
-use crate::object::ObjectId;
-use crate::ops::{Purge, PushError};
+use crate::object::{ObjectId, Purge};
+use crate::ops::{self, PushError};
 use crate::site::Site;
+use crate::source::{Segment, Source};
 
 #[derive(Clone)]
 pub struct AdminState {
@@ -167,10 +167,15 @@ async fn push(
         .parse()
         .map_err(|e| bad_request(format!("root: {e}")))?;
     let (site, key, path_and_query) = key_of(&state.cache, &req.url)?;
-    match state
-        .cache
-        .push(site, key.clone(), path_and_query, root, req.ttl_secs)
-        .await
+    match ops::push(
+        &state.cache,
+        site,
+        key.clone(),
+        path_and_query,
+        root,
+        req.ttl_secs,
+    )
+    .await
     {
         Ok(p) => Ok(Json(
             json!({ "key": key, "root": root.to_string(), "size": p.len, "id": p.id.to_string() }),
@@ -336,7 +341,7 @@ async fn content_bytes(
     let body = Source {
         cache: state.cache.clone(),
         obj,
-        fill: None,
+        fill_missing: None,
         hint: None,
     }
     .body(vec![Segment::Data(base + r.start..base + r.end)]);

@@ -1,40 +1,36 @@
-//! The cache engine: store, index, fills in flight and the origin client, independent of how requests
-//! arrive or how the terminal learns what to serve.
+//! The cache engine: store, index and fills in flight, independent of how requests arrive or how the
+//! terminal learns what to serve. Every method of [`Cache`] is here: the store step of a fill (new heads,
+//! commits, refreshes), purges, deletions and disk checks. Serving requests is [`crate::proxy`], running
+//! fills [`crate::fill`], and reading bodies [`crate::source`]; they use the cache and it knows none of them.
 
-use std::collections::HashMap;
+use std::fs::File;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use http::header::{self, HeaderMap, HeaderValue};
 use meson_core::content::Root;
 use meson_core::eviction::new_policy;
-use meson_core::http_cache;
+use meson_core::http_cache::{self, NewHead};
 
 use crate::config::TerminalConfig;
-use crate::fill::Fill;
+use crate::fills::{FillError, FillState, Fills};
+use crate::hot::HotBodies;
 use crate::index::{Index, ObjectRef, Removed};
-use crate::object::ObjectId;
+use crate::object::{ObjectId, ObjectMeta, Purge};
 use crate::site::Sites;
 use crate::store::{SliceFile, StartupReport, Store, StoreError};
+use crate::telemetry::Stats;
 
 pub use meson_node::unix_now;
 
-/// Live counters the heartbeat reports; the same events also go to the Prometheus metrics.
-#[derive(Debug, Default)]
-pub struct Stats {
-    pub bytes_out: AtomicU64,
-    pub active_connections: AtomicU64,
-    pub requests: AtomicU64,
-    /// Bytes per second sent to clients over the last sampling interval.
-    pub egress_rate: AtomicU64,
-}
-
 pub struct Cache {
     pub stats: Arc<Stats>,
-    pub(crate) hot: crate::hot::HotBodies,
+    pub(crate) hot: HotBodies,
     pub(crate) cfg: Arc<TerminalConfig>,
     pub(crate) store: Store,
     pub(crate) index: Mutex<Index>,
-    pub(crate) fills: Mutex<HashMap<(ObjectId, u32), Arc<Fill>>>,
+    fills: Fills,
     pub(crate) sites: Arc<dyn Sites>,
     disk_full: AtomicBool,
     free_disk: AtomicU64,
@@ -64,11 +60,11 @@ impl Cache {
         }
         let cache = Arc::new(Cache {
             stats: Arc::new(Stats::default()),
-            hot: crate::hot::HotBodies::new(cfg.memory_cache),
+            hot: HotBodies::new(cfg.memory_cache),
             cfg,
             store,
             index: Mutex::new(index),
-            fills: Mutex::new(HashMap::new()),
+            fills: Fills::default(),
             sites,
             disk_full: AtomicBool::new(false),
             free_disk: AtomicU64::new(u64::MAX),
@@ -88,6 +84,16 @@ impl Cache {
 
     pub fn index(&self) -> std::sync::MutexGuard<'_, Index> {
         self.index.lock().expect("index lock")
+    }
+
+    /// The fills in flight.
+    pub fn fills(&self) -> &Fills {
+        &self.fills
+    }
+
+    /// Fills still running.
+    pub fn fills_in_flight(&self) -> usize {
+        self.fills.len()
     }
 
     pub fn disk_full(&self) -> bool {
@@ -166,6 +172,41 @@ impl Cache {
         self.delete_now(&removed);
     }
 
+    /// Removes what `what` names; returns how many objects.
+    pub async fn purge(self: &Arc<Self>, what: Purge<'_>) -> usize {
+        let removed = self.index().remove_where(|m| what.matches(m));
+        let n = removed.objects.len();
+        tracing::info!(objects = n, "purged");
+        metrics::counter!("meson_terminal_purged_objects_total").increment(n as u64);
+        self.delete(removed).await;
+        n
+    }
+
+    /// Indexes the head of a new object a fill is about to store the body of.
+    pub(crate) async fn put_head(
+        self: &Arc<Self>,
+        key: &str,
+        head: NewHead,
+        request_time: u64,
+        response_time: u64,
+        total: Option<u64>,
+        slice_size: Option<u64>,
+    ) -> ObjectRef {
+        let meta = ObjectMeta {
+            key: key.to_owned(),
+            vary_key: head.vary_key,
+            status: head.status,
+            headers: head.headers,
+            request_time,
+            response_time,
+            total_len: total.unwrap_or(0),
+            slice_size,
+        };
+        let (obj, removed) = self.index().put_object(meta, head.vary);
+        self.delete(removed).await;
+        obj
+    }
+
     /// Hashes a stored slice and compares it with its root; a mismatch (or a vanished file) removes the
     /// slice from the index and the disk. Blocking.
     pub fn verify_slice(&self, id: &ObjectId, slice: u32, file: &SliceFile) -> bool {
@@ -186,10 +227,99 @@ impl Cache {
         }
         ok
     }
+
+    /// Moves a finished slice into the store and the index (blocking: renames and fsyncs).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn commit(
+        &self,
+        obj: &ObjectRef,
+        slice: u32,
+        tmp: &Path,
+        file: &File,
+        root: Root,
+        outboard: &[u8],
+        len: u64,
+    ) -> Result<ObjectRef, StoreError> {
+        // A body of unannounced length fixes the object's length only now.
+        let obj = if obj.meta.total_len != len && obj.meta.slice_size.is_none() {
+            let mut meta = (*obj.meta).clone();
+            meta.total_len = len;
+            meta.headers
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+            let updated = self.index().update_meta(&obj.id, obj.generation, meta);
+            match updated {
+                Some(o) => o,
+                None => {
+                    let _ = std::fs::remove_file(tmp);
+                    return Ok(obj.clone());
+                }
+            }
+        } else {
+            obj.clone()
+        };
+        if let Err(e) = self
+            .store
+            .commit_slice(&obj.id, slice, &root, tmp, file, outboard)
+        {
+            let _ = std::fs::remove_file(tmp);
+            return Err(e);
+        }
+        self.store.write_meta(&obj.id, &obj.meta)?;
+        let (admitted, removed) =
+            self.index()
+                .add_slice(&obj.id, obj.generation, slice, SliceFile { root, len });
+        metrics::counter!("meson_terminal_evictions_total").increment(removed.slices.len() as u64);
+        self.delete_now(&removed);
+        if !admitted {
+            // Not admitted (or replaced meanwhile): the waiters keep their open file; the disk forgets it.
+            self.store.remove_slice(&obj.id, slice, &root);
+            let removed = self.index().remove_if_empty(&obj.id);
+            self.delete_now(&removed);
+        }
+        self.update_disk_gauges();
+        Ok(obj)
+    }
+
+    /// A 304 refreshed a stored object: merge the new fields into its head (RFC 9111 §4.3.4).
+    pub(crate) async fn refresh(
+        self: &Arc<Self>,
+        known: &ObjectRef,
+        not_modified: &HeaderMap,
+        request_time: u64,
+        response_time: u64,
+    ) -> FillState {
+        let mut meta = (*known.meta).clone();
+        meta.headers = http_cache::strip_for_storage(&http_cache::merge_not_modified(
+            &meta.headers,
+            not_modified,
+        ));
+        meta.request_time = request_time;
+        meta.response_time = response_time;
+        let updated = self.index().update_meta(&known.id, known.generation, meta);
+        let Some(obj) = updated else {
+            return FillState::Failed(FillError::Changed);
+        };
+        let cache = self.clone();
+        let (id, m) = (obj.id, obj.meta.clone());
+        let written = tokio::task::spawn_blocking(move || cache.store.write_meta(&id, &m))
+            .await
+            .expect("meta task");
+        match written {
+            Ok(()) => FillState::NotModified { obj },
+            Err(e) => self.store_failure(e),
+        }
+    }
+
+    pub(crate) fn store_failure(&self, e: StoreError) -> FillState {
+        if e.is_disk_full() {
+            self.note_disk_full();
+        }
+        FillState::Failed(FillError::Store(e.to_string().into()))
+    }
 }
 
 /// BLAKE3 root of the first `len` bytes of a file, read in large positioned reads.
-pub fn hash_file(f: &std::fs::File, len: u64) -> std::io::Result<Root> {
+pub fn hash_file(f: &File, len: u64) -> std::io::Result<Root> {
     use std::os::unix::fs::FileExt;
     let mut hasher = blake3::Hasher::new();
     let mut buf = vec![0u8; 256 * 1024];

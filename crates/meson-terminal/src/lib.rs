@@ -8,7 +8,9 @@ pub mod admin;
 pub mod body;
 pub mod cache;
 pub mod config;
+pub mod error;
 pub mod fill;
+pub mod fills;
 pub mod hardware;
 pub mod hot;
 pub mod index;
@@ -19,7 +21,9 @@ pub mod origin;
 pub mod proxy;
 pub mod scrub;
 pub mod server;
+pub mod shutdown;
 pub mod site;
+pub mod source;
 pub mod store;
 pub mod telemetry;
 
@@ -33,29 +37,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use body::BoxError;
 pub use config::TerminalConfig;
-
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-#[derive(Debug, thiserror::Error)]
-pub enum TerminalError {
-    #[error(transparent)]
-    Store(#[from] store::StoreError),
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("network mode: {0}")]
-    Network(String),
-    #[error("TLS: {0}")]
-    Tls(String),
-    #[error("secret file {0}")]
-    Secret(#[from] meson_node::KeyFileError),
-    #[error("origin must be an absolute http:// or https:// URL with a host, got {0}")]
-    Origin(String),
-}
+pub use error::TerminalError;
 
 /// A running terminal. Dropping it does not stop it; call [`Terminal::shutdown`].
 pub struct Terminal {
@@ -198,7 +182,7 @@ impl Terminal {
         });
         let mut admin_rx = rx.clone();
         tasks.push(tokio::spawn(async move {
-            let stop = async move { stopped(&mut admin_rx).await };
+            let stop = async move { shutdown::stopped(&mut admin_rx).await };
             if let Err(e) = axum::serve(admin_listener, app)
                 .with_graceful_shutdown(stop)
                 .await
@@ -250,11 +234,6 @@ impl Terminal {
     }
 }
 
-/// Resolves once shutdown has been requested (or the terminal is gone).
-pub(crate) async fn stopped(rx: &mut watch::Receiver<bool>) {
-    let _ = rx.wait_for(|s| *s).await;
-}
-
 /// Every few seconds: free disk (and so admission) and the egress rate the heartbeat reports.
 async fn sample(cache: Arc<cache::Cache>, mut shutdown: watch::Receiver<bool>) {
     const EVERY: Duration = Duration::from_secs(5);
@@ -262,7 +241,7 @@ async fn sample(cache: Arc<cache::Cache>, mut shutdown: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(EVERY) => {}
-            _ = crate::stopped(&mut shutdown) => return,
+            _ = shutdown::stopped(&mut shutdown) => return,
         }
         let c = cache.clone();
         let _ = tokio::task::spawn_blocking(move || c.check_disk()).await;

@@ -1,4 +1,4 @@
-//! Identity and metadata of one cached variant.
+//! Identity and metadata of one cached variant, and the selections of them a purge makes.
 
 use std::fmt;
 use std::str::FromStr;
@@ -126,6 +126,26 @@ impl ObjectMeta {
             .chain(surrogate)
             .map(str::trim)
             .filter(|t| !t.is_empty())
+    }
+}
+
+/// Which objects a purge removes.
+pub enum Purge<'a> {
+    /// Every variant of one cache key.
+    Key(&'a str),
+    /// Every key starting with this.
+    Prefix(&'a str),
+    /// Objects tagged (`Cache-Tag` / `Surrogate-Key`) with `tag`, among keys starting with `within`.
+    Tag { tag: &'a str, within: &'a str },
+}
+
+impl Purge<'_> {
+    pub fn matches(&self, m: &ObjectMeta) -> bool {
+        match self {
+            Purge::Key(k) => m.key == *k,
+            Purge::Prefix(p) => m.key.starts_with(p),
+            Purge::Tag { tag, within } => m.key.starts_with(within) && m.tags().any(|t| t == *tag),
+        }
     }
 }
 

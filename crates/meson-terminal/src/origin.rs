@@ -13,7 +13,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-use crate::BoxError;
+use crate::body::BoxError;
 
 /// Why the origin could not give a response head.
 #[derive(Debug, thiserror::Error)]

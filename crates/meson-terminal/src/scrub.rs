@@ -32,7 +32,7 @@ pub async fn run(cache: Arc<Cache>, mut shutdown: watch::Receiver<bool>) {
         if batch.is_empty() {
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_secs(5)) => continue,
-                _ = crate::stopped(&mut shutdown) => return,
+                _ = crate::shutdown::stopped(&mut shutdown) => return,
             }
         }
         for (id, slice, file) in batch {
@@ -47,7 +47,7 @@ pub async fn run(cache: Arc<Cache>, mut shutdown: watch::Receiver<bool>) {
             let pause = Duration::from_secs_f64(file.len.max(4096) as f64 / rate as f64);
             tokio::select! {
                 _ = tokio::time::sleep(pause) => {}
-                _ = crate::stopped(&mut shutdown) => return,
+                _ = crate::shutdown::stopped(&mut shutdown) => return,
             }
         }
     }

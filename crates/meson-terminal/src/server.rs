@@ -28,11 +28,12 @@ use crate::config::Limits;
 pub fn tls_acceptor(
     cert: &std::path::Path,
     key: &std::path::Path,
-) -> Result<TlsAcceptor, crate::TerminalError> {
+) -> Result<TlsAcceptor, crate::error::TerminalError> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-    let tls_err =
-        |what: &str, e: &dyn std::fmt::Display| crate::TerminalError::Tls(format!("{what}: {e}"));
+    let tls_err = |what: &str, e: &dyn std::fmt::Display| {
+        crate::error::TerminalError::Tls(format!("{what}: {e}"))
+    };
     let certs = CertificateDer::pem_file_iter(cert)
         .map_err(|e| tls_err(&format!("reading {}", cert.display()), &e))?
         .collect::<Result<Vec<_>, _>>()
@@ -88,7 +89,7 @@ pub async fn serve(
                     continue;
                 }
             },
-            _ = crate::stopped(&mut shutdown) => break,
+            _ = crate::shutdown::stopped(&mut shutdown) => break,
         };
         let _ = stream.set_nodelay(true);
         let cache = cache.clone();
@@ -189,8 +190,7 @@ async fn handle(
     let span = tracing::info_span!("request", id = %id.to_str().unwrap_or(""), method = %req.method(), path = %req.uri().path(), client = %peer.ip());
     let start = Instant::now();
     cache.stats.requests.fetch_add(1, Ordering::Relaxed);
-    let mut resp = cache
-        .handle(req, Some(peer.ip()))
+    let mut resp = crate::proxy::handle(&cache, req, Some(peer.ip()))
         .instrument(span.clone())
         .await;
     let elapsed = start.elapsed();

@@ -9,6 +9,7 @@ use http::{Method, StatusCode, Uri};
 use meson_core::http_cache::CacheSettings;
 use meson_core::keying::{self, QueryMode};
 
+use crate::body::ResponseBody;
 use crate::origin::OriginClient;
 
 /// One site: the namespace of its cache keys, its origin and its caching rules.
@@ -55,14 +56,21 @@ pub struct RequestInfo<'a> {
     pub client_ip: Option<IpAddr>,
 }
 
+/// Accounts the bytes of one response to whoever the request is charged to (network mode: its redirect
+/// ticket), so the engine meters without knowing what is metered or why.
+pub trait Meter: Send {
+    /// Wraps the response body; `hit` says the response came from the cache.
+    fn meter(self: Box<Self>, body: ResponseBody, hit: bool) -> ResponseBody;
+}
+
 /// A request the terminal will serve.
 pub struct Admitted {
     pub site: Arc<Site>,
     pub key: String,
     /// What the origin is asked for: the path and the client's parameters, never the router's.
     pub path_and_query: String,
-    /// The redirect ticket the bytes served are accounted to (network mode).
-    pub charge: Option<crate::network::usage::Charge>,
+    /// Meters the response's bytes, when something accounts for them.
+    pub meter: Option<Box<dyn Meter>>,
 }
 
 impl Admitted {
@@ -72,7 +80,7 @@ impl Admitted {
             key: site.key(path, &params),
             path_and_query: keying::with_params(path, &params),
             site,
-            charge: None,
+            meter: None,
         }
     }
 }

@@ -60,6 +60,17 @@ async fn oversized_and_too_many_headers_get_431() {
     t.shutdown().await;
 }
 
+/// Responses the terminal has dropped because their client stopped reading (process-wide counter).
+async fn slow_client_drops(t: &meson_terminal::Terminal) -> u64 {
+    let (_, metrics) = admin(t, "GET", "/metrics", None).await;
+    String::from_utf8_lossy(&metrics)
+        .lines()
+        .find_map(|l| l.strip_prefix("meson_terminal_slow_client_drops_total "))
+        .map_or(0, |v| {
+            v.trim().parse::<f64>().expect("a counter value") as u64
+        })
+}
+
 #[tokio::test]
 async fn a_slow_client_is_cut_off() {
     let origin = Origin::start().await;
@@ -87,12 +98,17 @@ async fn a_slow_client_is_cut_off() {
     );
 
     // A client that asks for 32 MiB and reads nothing is dropped, and the fill still completes.
+    let drops = slow_client_drops(&t).await;
     let mut s = TcpStream::connect(t.addr).await.unwrap();
     s.write_all(b"GET /big HTTP/1.1\r\nhost: x\r\n\r\n")
         .await
         .unwrap();
     settle(&t).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    eventually_async(
+        "the terminal drops the client that reads nothing",
+        || async { slow_client_drops(&t).await > drops },
+    )
+    .await;
     let mut got = Vec::new();
     let read = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut got)).await;
     assert!(read.is_ok(), "the terminal closed the connection");

@@ -2,6 +2,7 @@
 
 mod support;
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -145,7 +146,11 @@ async fn shutdown_finishes_in_flight_responses() {
     let t = terminal(config(&origin, dir.path())).await;
     let addr = t.addr;
     let download = tokio::spawn(async move { try_request(addr, "GET", "/slow", &[]).await });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // In flight: the first body bytes have gone out, and the origin's pacing leaves most still to send.
+    eventually("the response is streaming", || {
+        t.cache.stats.bytes_out.load(Ordering::Relaxed) > 0
+    })
+    .await;
     t.shutdown().await;
     let got = download
         .await

@@ -2,6 +2,7 @@
 
 mod support;
 
+use meson_core::eviction::PolicyKind;
 use support::*;
 
 #[tokio::test]
@@ -94,24 +95,45 @@ async fn corrupt_or_partial_files_are_never_served_after_an_unclean_stop() {
     t.shutdown().await;
 }
 
-#[tokio::test]
-async fn eviction_keeps_the_store_within_its_budget() {
-    let origin = Origin::start().await;
-    for i in 0..40 {
+/// A store of ten 100 kB objects: `/e0` is requested four times, then twenty cold objects once each.
+/// Returns the running terminal after the scan, and what `/e0` is then served as.
+async fn hot_object_then_a_scan(
+    origin: &Origin,
+    dir: &std::path::Path,
+    policy: PolicyKind,
+) -> (meson_terminal::Terminal, String) {
+    for i in 0..=20 {
         origin.set(
             &format!("/e{i}"),
             Resource::new(pattern(100_000, i), &[("cache-control", "max-age=600")]),
         );
     }
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = config(&origin, dir.path());
+    let mut cfg = config(origin, dir);
     cfg.capacity = 1_000_000;
+    cfg.policy = policy;
     let t = terminal(cfg).await;
-    // A hot object requested often survives a scan of cold ones.
-    for i in 0..40 {
+    for _ in 0..4 {
         get(t.addr, "/e0").await;
-        get(t.addr, &format!("/e{i}")).await;
+        settle(&t).await;
     }
+    // The scan alone is twice the budget, and every object in it is newer than `/e0`'s last use.
+    for i in 1..=20 {
+        get(t.addr, &format!("/e{i}")).await;
+        settle(&t).await;
+    }
+    let hot = get(t.addr, "/e0").await.x_cache().to_owned();
+    (t, hot)
+}
+
+#[tokio::test]
+async fn eviction_keeps_the_store_within_its_budget() {
+    let origin = Origin::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (t, hot) = hot_object_then_a_scan(&origin, dir.path(), PolicyKind::DEFAULT).await;
+    assert_eq!(
+        hot, "HIT",
+        "the frequent object survives a scan of cold ones"
+    );
     settle(&t).await;
     let used = t.cache.index().used_bytes();
     assert!(used <= 1_000_000, "used {used}");
@@ -120,17 +142,22 @@ async fn eviction_keeps_the_store_within_its_budget() {
         .map(|p| std::fs::metadata(p).unwrap().len())
         .sum();
     assert_eq!(on_disk, used, "evicted files are deleted");
-    assert_eq!(
-        get(t.addr, "/e0").await.x_cache(),
-        "HIT",
-        "the frequent object stays"
-    );
     let (_, metrics) = admin(&t, "GET", "/metrics", None).await;
     let metrics = String::from_utf8_lossy(&metrics);
     assert!(
         metrics.contains("meson_terminal_evictions_total"),
         "{metrics}"
     );
+    t.shutdown().await;
+}
+
+/// The access pattern above tells the policies apart: recency alone evicts the frequent object.
+#[tokio::test]
+async fn plain_lru_loses_the_frequent_object_to_the_same_scan() {
+    let origin = Origin::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (t, hot) = hot_object_then_a_scan(&origin, dir.path(), PolicyKind::Lru).await;
+    assert_eq!(hot, "MISS");
     t.shutdown().await;
 }
 

@@ -18,8 +18,9 @@
 //!
 //! Object / byte hit ratios replaying synthetic traces through [`crate::cachesim::Simulator`] (2 M
 //! requests over 100 k objects of 1 KiB..4 MiB, bounded-Pareto sizes; the cache is a share of the bytes of
-//! all distinct objects requested). Re-measure with
-//! `cargo test --release -p meson-core compare_policies -- --ignored --nocapture`.
+//! all distinct objects requested). `cachesim`'s `compare_policies` test replays the same traces at a
+//! smaller scale and asserts the ordering against LRU; to re-measure this table, set its `N` and `LEN` to
+//! 100,000 and 2,000,000 and run `cargo test --release -p meson-core compare_policies -- --nocapture`.
 //!
 //! | trace | cache | LRU | S3-FIFO | W-TinyLFU |
 //! |---|---|---|---|---|

@@ -16,6 +16,7 @@
 
 mod conditional;
 mod directives;
+mod fill;
 mod freshness;
 mod headers;
 mod invalidation;
@@ -28,6 +29,10 @@ pub use conditional::{evaluate_conditionals, revalidation_headers, Conditional};
 pub use directives::{
     request_directives, response_directives, RequestDirectives, ResponseDirectives,
     CDN_CACHE_CONTROL,
+};
+pub use fill::{
+    classify, Answer, FillContext, NewHead, NoCacheReason, PassOn, Stored, ToStore, Unusable,
+    Wanted,
 };
 pub use freshness::{
     current_age, evaluate, freshness_lifetime, may_serve_stale_on_error, Evaluation, Freshness,

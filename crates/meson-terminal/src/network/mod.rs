@@ -24,7 +24,8 @@ use serde::Serialize;
 use tokio::sync::{watch, Notify};
 
 use crate::cache::Cache;
-use crate::ops::Purge;
+use crate::object::Purge;
+use crate::ops;
 use crate::site::Admitted;
 use client::{CallError, RouterClient};
 use sites::RouterSites;
@@ -199,7 +200,7 @@ impl Node {
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = self.wake.notified() => {}
-                _ = crate::stopped(&mut shutdown) => return,
+                _ = crate::shutdown::stopped(&mut shutdown) => return,
             }
         }
     }
@@ -418,8 +419,7 @@ async fn run_job(
         } => {
             let root = root.parse().map_err(|e| format!("root: {e}"))?;
             let a = split(path)?;
-            let pushed = cache
-                .push(a.site, a.key, a.path_and_query, root, *ttl_secs)
+            let pushed = ops::push(cache, a.site, a.key, a.path_and_query, root, *ttl_secs)
                 .await
                 .map_err(|e| e.to_string())?;
             Ok(format!("stored {} bytes", pushed.len))

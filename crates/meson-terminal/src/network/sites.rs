@@ -15,7 +15,7 @@ use meson_core::wire::SiteInfo;
 use super::usage::UsageBook;
 use crate::cache::unix_now;
 use crate::origin::OriginClient;
-use crate::site::{Admitted, Refused, RequestInfo, Site, Sites};
+use crate::site::{Admitted, Meter, Refused, RequestInfo, Site, Sites};
 
 /// What a terminal does with a request whose ticket is missing or not good for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -224,7 +224,10 @@ impl Sites for RouterSites {
             return Err(self.refuse(Some(site), req, &why));
         }
         Ok(Admitted {
-            charge: self.book.open(ticket.serial, token, ticket.expires, now),
+            meter: self
+                .book
+                .open(ticket.serial, token, ticket.expires, now)
+                .map(|c| Box::new(c) as Box<dyn Meter>),
             ..admitted
         })
     }

@@ -14,6 +14,7 @@ use http_body_util::BodyExt;
 use meson_core::wire::UsageRecord;
 
 use crate::body::ResponseBody;
+use crate::site::Meter;
 
 /// Most serials held at once; beyond, new tickets are served but not recorded (and counted), so a
 /// router that stays unreachable cannot exhaust the terminal's memory.
@@ -143,9 +144,9 @@ impl UsageBook {
     }
 }
 
-impl Charge {
-    /// Counts the body's bytes against the ticket; `hit` says the response came from the cache.
-    pub fn meter(mut self, body: ResponseBody, hit: bool) -> ResponseBody {
+/// Counts the body's bytes against the ticket.
+impl Meter for Charge {
+    fn meter(mut self: Box<Self>, body: ResponseBody, hit: bool) -> ResponseBody {
         self.hit = hit;
         let mut charge = self;
         body.map_frame(move |f| {
