@@ -3,6 +3,18 @@
 //! [`Terminal::start`] opens the store (checking it after any crash), binds the client listeners and the
 //! admin listener, and runs the background scrub. The cache engine ([`cache::Cache`]) does not know how
 //! the terminal learned what to serve; this crate's single-origin mode is one way to feed it.
+//!
+//! The modules in layers; each uses only those of the layers before it, so no two import each other:
+//! - leaves: [`body`] (the response body type), [`config`], [`object`], [`hot`], [`telemetry`],
+//!   [`shutdown`]; then [`store`], [`index`], [`origin`], [`error`], [`hardware`];
+//! - [`site`] (what is served, and the [`site::Meter`] hook a request is metered by) and [`fills`] (fills
+//!   in flight and what they publish);
+//! - [`cache`]: the engine's state, and every method of [`cache::Cache`];
+//! - [`fill`] (one fill: ask the origin, classify the answer with `meson_core::http_cache::classify`,
+//!   stream and store) and [`source`] (response bodies read from slices and fills);
+//! - [`proxy`] (one client request), [`ops`] (push), [`scrub`];
+//! - [`network`] (the router link);
+//! - [`server`] and [`admin`], the listeners.
 
 pub mod admin;
 pub mod body;
