@@ -1,6 +1,7 @@
 //! `kill -9` of the real `meson-cdn router` while it settles an epoch, again and again: every restart
 //! rebuilds the ledger from its log, and in the end each site's epoch is settled exactly once, every
-//! escrow is charged exactly what it owes, and `meson-cdn ledger verify` passes.
+//! escrow is charged exactly what it owes, and `meson-cdn ledger verify` passes. The usage it settles is
+//! reported through the router's control API by terminals' node keys, for tickets from real redirects.
 
 mod support;
 
@@ -8,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use meson_store::{SqliteStore, Store, UsageRecord};
+use meson_store::{SqliteStore, Store};
 use support::*;
 
 const SITES: i64 = 60;
@@ -73,38 +74,71 @@ async fn a_router_killed_mid_settlement_settles_each_epoch_exactly_once() {
         );
         escrows.push(escrow);
     }
-    r.kill();
 
-    // Accepted usage, written straight into the store: 3 terminals per site, all in one epoch.
-    {
-        let store = SqliteStore::open(&data.join("router.db")).await.unwrap();
-        let mut serial = 1;
-        let mut batch = Vec::new();
-        for site in 1..=SITES {
-            for t in 1..=3u8 {
-                batch.push(UsageRecord {
-                    serial,
-                    terminal: [t; 32],
-                    site_id: site,
-                    object_key: [0; 16],
-                    bytes: 1 << 20,
-                    requests: 1,
-                    hits: 1,
-                    served_at: 1,
-                });
-                serial += 1;
+    // Accepted usage, through the router's control API as terminals report it: 3 terminals, admitted and
+    // in rotation, each with a ticket of every site from a real redirect, report 1 MiB per ticket.
+    let terminals = [
+        SigningTerminal::start().await,
+        SigningTerminal::start().await,
+        SigningTerminal::start().await,
+    ];
+    for t in &terminals {
+        let joined = t.register(addr, None).await;
+        assert_eq!(joined.status, 200, "{:?}", joined.json());
+    }
+    let mut tickets: [Vec<String>; 3] = Default::default();
+    for i in 0..SITES {
+        let host = format!("s{i}.example");
+        // Heartbeats keep all three in rotation and reset their loads, so the redirects spread.
+        for t in &terminals {
+            assert_eq!(t.heartbeat(addr, 0, false).await.status, 200);
+        }
+        let mut got = [false; 3];
+        for n in 0.. {
+            assert!(n < 300, "{host}: redirects never reached all 3 terminals");
+            let (location, ticket) = redirect_ticket(addr, &host, &format!("/o{n}")).await;
+            let k = terminals
+                .iter()
+                .position(|t| t.is_target_of(&location))
+                .unwrap_or_else(|| panic!("redirected to an unknown terminal: {location}"));
+            if !got[k] {
+                got[k] = true;
+                tickets[k].push(ticket);
+            }
+            if got == [true; 3] {
+                break;
             }
         }
-        store.accept_usage(&batch).await.unwrap();
-        store.close().await;
     }
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let mut accepted_by = 0;
+    for (t, tickets) in terminals.iter().zip(&tickets) {
+        let records = tickets
+            .iter()
+            .map(|ticket| usage_record(ticket, 1 << 20, 1, 1))
+            .collect();
+        let receipt = t.usage(addr, records).await;
+        assert_eq!(receipt.status, 200, "{:?}", receipt.json());
+        assert_eq!(receipt.json()["accepted"], SITES, "{:?}", receipt.json());
+        accepted_by = unix_now();
+    }
+    r.kill();
+    // The usage is in the epochs (1 s each) up to the second the last receipt came in; settling starts
+    // once that epoch is over.
+    while unix_now() <= accepted_by {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     // Settlement starts as soon as the epoch has ended; kill it at staggered moments, and note how far
-    // the log had got each time (entries are whole batches: the sites' escrow accounts are opened in
-    // their own entries, and an epoch's transfers are in one entry or not at all).
+    // the log had got before billing and after each kill (entries are whole batches: the terminals'
+    // accounts are opened in their own entries, and an epoch's transfers are in one entry or not at all).
+    // A debug router here settles the 60 sites within about 30 ms of serving, hence the early kills.
     let mut progress = Vec::new();
-    for delay_ms in [30u64, 60, 90, 120, 200, 300] {
+    {
+        let store = SqliteStore::open(&data.join("router.db")).await.unwrap();
+        progress.push(store.ledger_entries(0, 100_000).await.unwrap().len());
+        store.close().await;
+    }
+    for delay_ms in [0u64, 5, 10, 20, 30, 60, 90, 120, 200, 300] {
         let mut r = router(addr, &data, true);
         tokio::time::sleep(Duration::from_millis(delay_ms)).await;
         r.kill();
@@ -112,7 +146,7 @@ async fn a_router_killed_mid_settlement_settles_each_epoch_exactly_once() {
         progress.push(store.ledger_entries(0, 100_000).await.unwrap().len());
         store.close().await;
     }
-    eprintln!("log entries after each kill: {progress:?}");
+    eprintln!("log entries before billing, then after each kill: {progress:?}");
     let mut r = router(addr, &data, true);
     // 1 MiB at 1000 tokens per GiB: 0.9765625 tokens per terminal line, 3 lines per site.
     let line =

@@ -71,7 +71,8 @@ async fn a_terminal_killed_under_traffic_is_routed_around() {
     }
     let rdir = tempfile::tempdir().unwrap();
     let mut cfg = RouterConfig::new("127.0.0.1:0".parse().unwrap(), rdir.path());
-    cfg.heartbeat = Duration::from_secs(1);
+    let heartbeat = Duration::from_secs(1);
+    cfg.heartbeat = heartbeat;
     cfg.probe_timeout = Duration::from_millis(500);
     let router = Router::start(cfg).await.unwrap();
     let a = router.addr;
@@ -163,17 +164,36 @@ async fn a_terminal_killed_under_traffic_is_routed_around() {
     .await;
     let killed = Instant::now();
     victim.kill9().await;
+    // When the last look that still found the victim in rotation was sent: the router showed it in
+    // rotation at some moment after that.
+    let seen_in_rotation = std::sync::Mutex::new(killed);
     eventually_async(
         "the router takes the killed terminal out of rotation",
         || async {
+            let asked = Instant::now();
             let v = api(a, "GET", "/v1/terminals", None, None).await;
-            v["terminals"].as_array().unwrap().iter().any(|t| {
+            let out = v["terminals"].as_array().unwrap().iter().any(|t| {
                 t["public_url"] == format!("http://{victim_addr}") && t["in_rotation"] == false
-            })
+            });
+            if !out {
+                *seen_in_rotation.lock().unwrap() = asked;
+            }
+            out
         },
     )
     .await;
     let out_after = killed.elapsed();
+    // The README's promise: a terminal is out of rotation after two heartbeat intervals without a
+    // heartbeat. Its last heartbeat came before the kill, so the router may not show it in rotation
+    // later than two intervals after the kill.
+    let in_rotation_for = seen_in_rotation
+        .lock()
+        .unwrap()
+        .saturating_duration_since(killed);
+    assert!(
+        in_rotation_for <= 2 * heartbeat,
+        "the killed terminal was still in rotation {in_rotation_for:?} after the kill (heartbeat {heartbeat:?})"
+    );
     let at = served.load(Ordering::Relaxed);
     eventually("clients keep being served after the failover", || {
         served.load(Ordering::Relaxed) >= at + 40
@@ -186,7 +206,7 @@ async fn a_terminal_killed_under_traffic_is_routed_around() {
     }
     let last = last_victim.lock().unwrap().unwrap();
     eprintln!(
-        "killed terminal out of rotation after {out_after:?} (heartbeat 1 s); its last response {:?} before the kill; {} fetches retried, {} served",
+        "killed terminal out of rotation after {out_after:?} (heartbeat {heartbeat:?}); its last response {:?} before the kill; {} fetches retried, {} served",
         killed.saturating_duration_since(last),
         retried.load(Ordering::Relaxed),
         served.load(Ordering::Relaxed)

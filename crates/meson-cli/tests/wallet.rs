@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use meson_core::identity::NodeKey;
 use meson_core::ledger::tx::wallet_account;
-use meson_store::{SqliteStore, Store, UsageRecord};
 use support::*;
 
 struct Wallet<'a> {
@@ -254,32 +253,32 @@ async fn a_wallet_moves_tokens_with_every_command_and_verifies_its_payout() {
     assert_eq!(value(&balance, "balance"), "7.25");
     assert_eq!(value(&balance, "available"), "5.25");
 
-    // Usage the router accepted for a terminal, then an epoch settled by the same router with billing and
-    // a bootstrap subsidy from a funded treasury.
+    // Usage the router accepted for a terminal (its node key reporting 1 MiB served on a ticket from a real
+    // redirect), then an epoch settled by the same router with billing and a bootstrap subsidy from a
+    // funded treasury.
     operator(
         &router,
         &token,
         &["mint", "--id", "3", "--to", "3", "--amount", "1"],
     )
     .await;
+    let terminal =
+        SigningTerminal::with_key(NodeKey::from_secret_bytes([8; 32]), "127.0.0.1").await;
+    let joined = terminal.register(addr, None).await;
+    assert_eq!(joined.status, 200, "{:?}", joined.json());
+    assert_eq!(terminal.heartbeat(addr, 0, false).await.status, 200);
+    let (location, ticket) = redirect_ticket(addr, "cdn.shop.test", "/a.bin").await;
+    assert!(terminal.is_target_of(&location), "{location}");
+    let receipt = terminal
+        .usage(addr, vec![usage_record(&ticket, 1 << 20, 1, 1)])
+        .await;
+    assert_eq!(receipt.json()["accepted"], 1, "{:?}", receipt.json());
+    let accepted_by = unix_now();
     r.kill();
-    let terminal = NodeKey::from_secret_bytes([8; 32]);
-    {
-        let store = SqliteStore::open(&data.join("router.db")).await.unwrap();
-        let record = UsageRecord {
-            serial: 1,
-            terminal: *terminal.id().as_bytes(),
-            site_id: 1,
-            object_key: [0; 16],
-            bytes: 1 << 20,
-            requests: 1,
-            hits: 1,
-            served_at: 1,
-        };
-        store.accept_usage(&[record]).await.unwrap();
-        store.close().await;
+    // Billing settles an epoch (1 s below) once it is over.
+    while unix_now() <= accepted_by {
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    tokio::time::sleep(Duration::from_millis(1100)).await;
     let billing = [
         &params[..],
         &["--billing", "--epoch-secs", "1"],
@@ -287,7 +286,7 @@ async fn a_wallet_moves_tokens_with_every_command_and_verifies_its_payout() {
     ]
     .concat();
     let mut r = RouterProc::start(&listen, &data, &billing);
-    let node = terminal.id().to_string();
+    let node = terminal.node_id();
     let deadline = std::time::Instant::now() + WAIT;
     let earned = loop {
         let out = w.ok(&["balance", "--terminal", &node]).await;
@@ -325,7 +324,7 @@ async fn a_wallet_moves_tokens_with_every_command_and_verifies_its_payout() {
     );
     assert!(out.stdout.contains("balance 9.0234375"), "{}", out.stdout);
 
-    let payee = meson_router::ledger::terminal_account(terminal.id().as_bytes()).to_string();
+    let payee = meson_router::ledger::terminal_account(terminal.key.id().as_bytes()).to_string();
     let proof = w
         .ok(&["proof", "--epoch", &epoch, "--account", &payee])
         .await;

@@ -21,7 +21,7 @@ struct Net {
 }
 
 impl Net {
-    async fn post(&self, path: &str, operator: bool, body: Value) -> Resp {
+    async fn post(&self, path: &str, operator: bool, body: Value) -> Got {
         let auth = [("authorization", self.op.as_str())];
         let headers: &[(&str, &str)] = if operator { &auth } else { &[] };
         call(self.a, "POST", path, headers, Some(body)).await
@@ -30,10 +30,10 @@ impl Net {
     async fn mint(&self, id: u64, owner: &NodeKey, amount: &str) {
         let body = json!({"id": id.to_string(), "owner": owner.id().to_string(), "amount": amount});
         let r = self.post("/v1/ledger/mint", true, body).await;
-        assert_eq!(r.status, 200, "{:?}", r.json);
+        assert_eq!(r.status, 200, "{:?}", r.json());
     }
 
-    async fn tx(&self, key: &NodeKey, nonce: u64, action: TxAction) -> Resp {
+    async fn tx(&self, key: &NodeKey, nonce: u64, action: TxAction) -> Got {
         let tx = Tx {
             network: "meson-dev".into(),
             nonce,
@@ -47,15 +47,15 @@ impl Net {
 
     async fn get(&self, path: &str) -> Value {
         let r = call(self.a, "GET", path, &[], None).await;
-        assert_eq!(r.status, 200, "{path}: {:?}", r.json);
-        r.json
+        assert_eq!(r.status, 200, "{path}: {:?}", r.json());
+        r.json()
     }
 
     async fn account(&self, id: u128) -> Value {
         self.get(&format!("/v1/ledger/accounts/{id}")).await
     }
 
-    async fn verdict(&self, claim: &str, body: Value) -> Resp {
+    async fn verdict(&self, claim: &str, body: Value) -> Got {
         self.post(&format!("/v1/ledger/claims/{claim}/verdict"), true, body)
             .await
     }
@@ -106,8 +106,8 @@ async fn a_bond_is_returned_when_upheld_forfeited_when_rejected_and_released_whe
     let (claim, action) = bond(&evidence, &terminal, 2 * ONE_TOKEN);
 
     let unstaked = n.tx(&hunter, 1, action.clone()).await;
-    assert_eq!(unstaked.status, 422, "{:?}", unstaked.json);
-    assert!(unstaked.json["error"]
+    assert_eq!(unstaked.status, 422, "{:?}", unstaked.json());
+    assert!(unstaked.json()["error"]
         .as_str()
         .unwrap()
         .contains("nothing at stake"));
@@ -121,8 +121,8 @@ async fn a_bond_is_returned_when_upheld_forfeited_when_rejected_and_released_whe
     );
 
     let filed = n.tx(&hunter, 3, action.clone()).await;
-    assert_eq!(filed.status, 200, "{:?}", filed.json);
-    let bond_id = filed.json["transfer"].as_str().unwrap();
+    assert_eq!(filed.status, 200, "{:?}", filed.json());
+    let bond_id = filed.json()["transfer"].as_str().unwrap().to_owned();
     let reserved = n.get(&format!("/v1/ledger/transfers/{bond_id}")).await;
     assert_eq!(reserved["pending"]["status"], "pending", "{reserved:?}");
     assert_eq!(
@@ -159,8 +159,8 @@ async fn a_bond_is_returned_when_upheld_forfeited_when_rejected_and_released_whe
     let upheld = n
         .verdict(&claim, json!({"upheld": true, "slash": "2"}))
         .await;
-    assert_eq!(upheld.status, 200, "{:?}", upheld.json);
-    assert_eq!(upheld.json["slashed"]["claimant"], "1");
+    assert_eq!(upheld.status, 200, "{:?}", upheld.json());
+    assert_eq!(upheld.json()["slashed"]["claimant"], "1");
     let w = n.account(wallet).await;
     assert_eq!(
         (&w["balance"], &w["available"]),
@@ -189,7 +189,7 @@ async fn a_bond_is_returned_when_upheld_forfeited_when_rejected_and_released_whe
         "a rejected claim slashes nothing"
     );
     let rejected = n.verdict(&claim, json!({"upheld": false})).await;
-    assert_eq!(rejected.status, 200, "{:?}", rejected.json);
+    assert_eq!(rejected.status, 200, "{:?}", rejected.json());
     assert_eq!(n.account(wallet).await["balance"], "8");
     assert_eq!(
         tokens(&n.account(3).await["balance"]),
@@ -213,15 +213,16 @@ async fn a_bond_is_returned_when_upheld_forfeited_when_rejected_and_released_whe
                    "claimant": wallet.to_string(), "evidence": evidence}),
         )
         .await;
-    assert_eq!(slashed.status, 200, "{:?}", slashed.json);
+    assert_eq!(slashed.status, 200, "{:?}", slashed.json());
     let rejected = n.verdict(&claim, json!({"upheld": false})).await;
-    assert_eq!(rejected.status, 409, "{:?}", rejected.json);
+    assert_eq!(rejected.status, 409, "{:?}", rejected.json());
     let upheld = n
         .verdict(&claim, json!({"upheld": true, "slash": "1"}))
         .await;
-    assert_eq!(upheld.status, 200, "{:?}", upheld.json);
+    assert_eq!(upheld.status, 200, "{:?}", upheld.json());
     assert_eq!(
-        upheld.json["slashed"], "before",
+        upheld.json()["slashed"],
+        "before",
         "the evidence slashes once"
     );
     let w = n.account(wallet).await;
@@ -280,12 +281,12 @@ async fn council_stake_is_locked_for_its_term_slashable_and_released_after_it() 
         (3, lock(term, ONE_TOKEN), "below the least council stake"),
     ] {
         let r = n.tx(&member, nonce, action).await;
-        assert_eq!(r.status, 400, "{why}: {:?}", r.json);
+        assert_eq!(r.status, 400, "{why}: {:?}", r.json());
     }
     // The next term, so the locks outlive this test's slash, and a term that ends while the test runs
     // does not make them past terms.
     let locked = n.tx(&member, 4, lock(term + 1, 5 * ONE_TOKEN)).await;
-    assert_eq!(locked.status, 200, "{:?}", locked.json);
+    assert_eq!(locked.status, 200, "{:?}", locked.json());
     assert_eq!(
         n.tx(&member, 5, lock(term + 1, 3 * ONE_TOKEN)).await.status,
         409,
@@ -311,7 +312,7 @@ async fn council_stake_is_locked_for_its_term_slashable_and_released_after_it() 
     n.mint(3, &hunter, "2").await;
     let (_, action) = bond(&json!({"kind": "council_misconduct"}), &other, ONE_TOKEN);
     let filed = n.tx(&hunter, 1, action).await;
-    assert_eq!(filed.status, 200, "{:?}", filed.json);
+    assert_eq!(filed.status, 200, "{:?}", filed.json());
 
     // Stake in office is slashable: the lock is posted into the stake, then slashed.
     let slashed = n
@@ -322,7 +323,7 @@ async fn council_stake_is_locked_for_its_term_slashable_and_released_after_it() 
                    "evidence": {"kind": "vote_on_forged_evidence"}}),
         )
         .await;
-    assert_eq!(slashed.status, 200, "{:?}", slashed.json);
+    assert_eq!(slashed.status, 200, "{:?}", slashed.json());
     assert_eq!(n.account(wallet).await["balance"], "5");
     assert_eq!(
         n.account(stake_account(member.id().as_bytes())).await["balance"],

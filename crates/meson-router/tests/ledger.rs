@@ -30,7 +30,7 @@ async fn balance(router: std::net::SocketAddr, account: u128) -> Value {
         None,
     )
     .await
-    .json["balance"]
+    .json()["balance"]
         .clone()
 }
 
@@ -56,8 +56,8 @@ async fn signed_transactions_move_tokens_once_and_refuse_what_they_must() {
         Some(json!({"id": "1", "owner": key.id().to_string(), "amount": "5"})),
     )
     .await;
-    assert_eq!(minted.status, 200, "{:?}", minted.json);
-    assert_eq!(minted.json["account"], wallet.to_string());
+    assert_eq!(minted.status, 200, "{:?}", minted.json());
+    assert_eq!(minted.json()["account"], wallet.to_string());
 
     let later = now() + 60;
     let deposit = signed(
@@ -71,16 +71,17 @@ async fn signed_transactions_move_tokens_once_and_refuse_what_they_must() {
         },
     );
     let done = call(a, "POST", "/v1/ledger/tx", &[], Some(deposit.clone())).await;
-    assert_eq!(done.status, 200, "{:?}", done.json);
-    let escrow: u128 = done.json["to"].as_str().unwrap().parse().unwrap();
+    assert_eq!(done.status, 200, "{:?}", done.json());
+    let escrow: u128 = done.json()["to"].as_str().unwrap().parse().unwrap();
     assert_eq!(balance(a, escrow).await, "2");
     assert_eq!(balance(a, wallet).await, "3");
 
     let replayed = call(a, "POST", "/v1/ledger/tx", &[], Some(deposit)).await;
     assert_eq!(
-        replayed.status, 409,
+        replayed.status,
+        409,
         "the same message again: {:?}",
-        replayed.json
+        replayed.json()
     );
     let same_nonce = signed(
         &key,
@@ -93,8 +94,8 @@ async fn signed_transactions_move_tokens_once_and_refuse_what_they_must() {
         },
     );
     let reused = call(a, "POST", "/v1/ledger/tx", &[], Some(same_nonce)).await;
-    assert_eq!(reused.status, 409, "{:?}", reused.json);
-    assert!(reused.json["error"]
+    assert_eq!(reused.status, 409, "{:?}", reused.json());
+    assert!(reused.json()["error"]
         .as_str()
         .unwrap()
         .contains("nonce 1 was already used"));
@@ -171,11 +172,11 @@ async fn signed_transactions_move_tokens_once_and_refuse_what_they_must() {
     ];
     for (msg, status, why) in cases {
         let r = call(a, "POST", "/v1/ledger/tx", &[], Some(msg)).await;
-        assert_eq!(r.status, status, "{why}: {:?}", r.json);
+        assert_eq!(r.status, status, "{why}: {:?}", r.json());
         assert!(
-            r.json["error"].as_str().unwrap().contains(why),
+            r.json()["error"].as_str().unwrap().contains(why),
             "{why}: {:?}",
-            r.json
+            r.json()
         );
     }
     let mut forged = signed(
@@ -240,7 +241,7 @@ async fn stake_gates_rotation_unbonds_after_its_period_and_is_slashed_once_per_e
     let a = router.addr;
     let op = std::fs::read_to_string(dir.path().join("operator.token")).unwrap();
     let op = format!("Bearer {}", op.trim());
-    let t = FakeTerminal::start_on("127.0.0.5").await;
+    let t = SigningTerminal::start_on("127.0.0.5").await;
     assert_eq!(t.register(a, None).await.status, 200);
     let node = t.node_id();
     let view = |field: &'static str| {
@@ -334,7 +335,7 @@ async fn stake_gates_rotation_unbonds_after_its_period_and_is_slashed_once_per_e
     );
     let hunter = NodeKey::from_secret_bytes([9; 32]);
     let claimant = mint("11", hunter.id().to_string(), "0.000000001").await;
-    let claimant = claimant.json["account"].as_str().unwrap().to_owned();
+    let claimant = claimant.json()["account"].as_str().unwrap().to_owned();
     let evidence = json!({"kind": "root_mismatch", "root": "ab12", "terminal": node});
     let slash = |amount: &str| {
         let body =
@@ -352,12 +353,12 @@ async fn stake_gates_rotation_unbonds_after_its_period_and_is_slashed_once_per_e
         }
     };
     let done = slash("2").await;
-    assert_eq!(done.status, 200, "{:?}", done.json);
+    assert_eq!(done.status, 200, "{:?}", done.json());
     assert_eq!(
         (
-            &done.json["claimant"],
-            &done.json["burned"],
-            &done.json["treasury"]
+            &done.json()["claimant"],
+            &done.json()["burned"],
+            &done.json()["treasury"]
         ),
         (&json!("1"), &json!("0.6"), &json!("0.4"))
     );
@@ -373,7 +374,7 @@ async fn stake_gates_rotation_unbonds_after_its_period_and_is_slashed_once_per_e
         409,
         "the same evidence slashes once"
     );
-    let head = call(a, "GET", "/v1/ledger/head", &[], None).await.json;
+    let head = call(a, "GET", "/v1/ledger/head", &[], None).await.json();
     assert_eq!(head["head"]["burned"], (ONE_TOKEN * 6 / 10).to_string());
     router.shutdown().await;
 }
@@ -399,7 +400,7 @@ async fn a_mistake_is_fixed_by_a_correcting_transfer_never_an_edit() {
     .await;
     assert_eq!(mint.status, 200);
     let entries_before =
-        call(a, "GET", "/v1/ledger/head", &[], None).await.json["head"]["seq"].clone();
+        call(a, "GET", "/v1/ledger/head", &[], None).await.json()["head"]["seq"].clone();
 
     assert_eq!(
         call(
@@ -424,15 +425,19 @@ async fn a_mistake_is_fixed_by_a_correcting_transfer_never_an_edit() {
         (json!({"reverses": "7", "amount": "0"}), 400, "nothing"),
     ] {
         let r = post("/v1/ledger/correct", body).await;
-        assert_eq!(r.status, status, "{why}: {:?}", r.json);
+        assert_eq!(r.status, status, "{why}: {:?}", r.json());
     }
     let fixed = post(
         "/v1/ledger/correct",
         json!({"reverses": "7", "amount": "45"}),
     )
     .await;
-    assert_eq!(fixed.status, 200, "{:?}", fixed.json);
-    assert_eq!(fixed.json["code"], "burn", "a mint is corrected by a burn");
+    assert_eq!(fixed.status, 200, "{:?}", fixed.json());
+    assert_eq!(
+        fixed.json()["code"],
+        "burn",
+        "a mint is corrected by a burn"
+    );
     assert_eq!(balance(a, wallet).await, "5");
     assert_eq!(
         post(
@@ -444,14 +449,15 @@ async fn a_mistake_is_fixed_by_a_correcting_transfer_never_an_edit() {
         409,
         "one correction per transfer"
     );
-    let burn = fixed.json["transfer"].as_str().unwrap().to_owned();
+    let burn = fixed.json()["transfer"].as_str().unwrap().to_owned();
     let shown = call(a, "GET", &format!("/v1/ledger/transfers/{burn}"), &[], None).await;
     assert_eq!(shown.status, 200);
     assert_eq!(
-        shown.json["transfer"]["user_data"], "7",
+        shown.json()["transfer"]["user_data"],
+        "7",
         "the correction names what it corrects"
     );
-    assert_eq!(shown.json["amount"], "45");
+    assert_eq!(shown.json()["amount"], "45");
     assert_eq!(
         call(a, "GET", "/v1/ledger/transfers/12345", &[], None)
             .await
@@ -459,7 +465,7 @@ async fn a_mistake_is_fixed_by_a_correcting_transfer_never_an_edit() {
         404
     );
     let again = post("/v1/ledger/correct", json!({"reverses": burn})).await;
-    assert_eq!(again.status, 422, "{:?}", again.json);
+    assert_eq!(again.status, 422, "{:?}", again.json());
 
     // A transfer to the wrong account comes back from it.
     let sent = call(
@@ -480,10 +486,10 @@ async fn a_mistake_is_fixed_by_a_correcting_transfer_never_an_edit() {
     )
     .await;
     assert_eq!(sent.status, 200);
-    let id = sent.json["transfer"].as_str().unwrap().to_owned();
+    let id = sent.json()["transfer"].as_str().unwrap().to_owned();
     let back = post("/v1/ledger/correct", json!({"reverses": id})).await;
-    assert_eq!(back.status, 200, "{:?}", back.json);
-    assert_eq!(back.json["code"], "correction");
+    assert_eq!(back.status, 200, "{:?}", back.json());
+    assert_eq!(back.json()["code"], "correction");
     assert_eq!(balance(a, wallet).await, "5");
 
     // The mistakes are still in the log, each followed by its correction.

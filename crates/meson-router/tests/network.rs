@@ -64,7 +64,7 @@ async fn network_with(tweak: impl FnOnce(&mut meson_router::RouterConfig)) -> Ne
     let origin = Origin::start().await;
     let key = account(router.addr).await;
     let site = add_site_for(router.addr, &key, SITE, &origin.url(), "sort").await;
-    assert_eq!(site.status, 201, "{:?}", site.json);
+    assert_eq!(site.status, 201, "{:?}", site.json());
     Net {
         _dirs: vec![rdir],
         router,
@@ -171,28 +171,26 @@ async fn clients_are_served_by_their_regions_terminal_and_usage_is_accounted_onc
         post.status, 200,
         "the same ticket serves again until it expires"
     );
-    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    // Usage: three tickets served (one of them twice). A terminal reports a ticket's usage once the ticket
+    // has expired, so the router accepting all of it is the sign that `good` has expired too.
+    let n = body.len() as u64;
+    let all_served = |s: &Value| s["tickets"] == 3 && s["requests"] == 4;
+    eventually("the terminals report the three expired tickets", || async {
+        all_served(&site_stats(a, &net.key).await)
+    })
+    .await;
     let expired = get_url_from(ip("127.0.0.71"), &good, &[]).await.unwrap();
     assert!(refused(&expired), "expired: {:?}", expired.body);
 
-    // Usage: three tickets served (one of them twice), reported once they expired; stopping the
-    // terminals reports the rest.
+    // Stopping the terminals reports nothing more: the refused request was not served.
     eu.shutdown().await;
     na.shutdown().await;
-    let stats = call(
-        a,
-        "GET",
-        &format!("/v1/sites/{SITE}/stats"),
-        &[("authorization", &format!("Bearer {}", net.key))],
-        None,
-    )
-    .await;
-    assert_eq!(stats.status, 200, "{:?}", stats.json);
-    let n = body.len() as u64;
-    assert_eq!(stats.json["tickets"], 3, "{:?}", stats.json);
-    assert_eq!(stats.json["requests"], 4, "{:?}", stats.json);
-    assert_eq!(stats.json["hits"], 2, "{:?}", stats.json);
-    assert_eq!(stats.json["bytes"], 4 * n, "{:?}", stats.json);
+    let stats = site_stats(a, &net.key).await;
+    assert_eq!(stats["tickets"], 3, "{stats:?}");
+    assert_eq!(stats["requests"], 4, "{stats:?}");
+    assert_eq!(stats["hits"], 2, "{stats:?}");
+    assert_eq!(stats["bytes"], 4 * n, "{stats:?}");
     net.router.shutdown().await;
 }
 
@@ -205,8 +203,8 @@ async fn site_stats(router: SocketAddr, key: &str) -> Value {
         None,
     )
     .await;
-    assert_eq!(stats.status, 200, "{:?}", stats.json);
-    stats.json
+    assert_eq!(stats.status, 200, "{:?}", stats.json());
+    stats.json()
 }
 
 async fn in_rotation(router: SocketAddr, t: &Terminal) -> bool {
@@ -313,7 +311,10 @@ async fn a_router_restart_loses_no_accepted_usage_and_terminals_carry_on() {
     // and data directory.
     let rdir = net._dirs[0].path().to_path_buf();
     net.router.shutdown().await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    eventually("the terminal sees its calls to the router fail", || async {
+        standing(&t).await["last_error"].is_string()
+    })
+    .await;
     let router = start(&rdir, |c| {
         c.listen = a;
         c.coverage_zones = Some(ZONES.into());
@@ -347,23 +348,16 @@ async fn run_job(router: SocketAddr, key: &str, what: &str, body: Value) -> Valu
         Some(body),
     )
     .await;
-    assert_eq!(started.status, 202, "{:?}", started.json);
-    let id = started.json["job"].as_u64().unwrap();
+    assert_eq!(started.status, 202, "{:?}", started.json());
+    let id = started.json()["job"].as_u64().unwrap();
     let path = format!("/v1/jobs/{id}");
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
+    poll(&format!("job {id} complete"), || async {
         let view = call(router, "GET", &path, &[("authorization", &auth)], None)
             .await
-            .json;
-        if view["complete"] == true {
-            return view;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "job never completed: {view:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+            .json();
+        (view["complete"] == true).then_some(view)
+    })
+    .await
 }
 
 #[tokio::test]
@@ -418,7 +412,7 @@ async fn purges_reach_every_holder_and_pushes_land_where_clients_will_be_sent() 
         Some(json!({"url": "/p.bin", "tag": "x"})),
     )
     .await;
-    assert_eq!(bad.status, 400, "{:?}", bad.json);
+    assert_eq!(bad.status, 400, "{:?}", bad.json());
 
     // Push: verified against its root, placed on each region's terminal before any client asks.
     let body = meson_testkit::pattern(300_000, 8);
@@ -491,8 +485,8 @@ async fn billing_view(router: SocketAddr, key: &str) -> Value {
         None,
     )
     .await;
-    assert_eq!(got.status, 200, "{:?}", got.json);
-    got.json
+    assert_eq!(got.status, 200, "{:?}", got.json());
+    got.json()
 }
 
 #[tokio::test]
@@ -543,10 +537,10 @@ async fn an_epoch_charges_the_escrow_pays_the_terminal_burns_the_fee_once_and_au
     )
     .await;
     assert_eq!(
-        (minted.status, &minted.json["outcome"]),
+        (minted.status, &minted.json()["outcome"]),
         (200, &json!("created")),
         "{:?}",
-        minted.json
+        minted.json()
     );
     let again = call(
         a,
@@ -557,7 +551,8 @@ async fn an_epoch_charges_the_escrow_pays_the_terminal_burns_the_fee_once_and_au
     )
     .await;
     assert_eq!(
-        again.json["outcome"], "exists",
+        again.json()["outcome"],
+        "exists",
         "the same mint id applies once"
     );
     let no_op = call(
@@ -581,7 +576,7 @@ async fn an_epoch_charges_the_escrow_pays_the_terminal_burns_the_fee_once_and_au
     // The terminal stays up (and in rotation, so its uptime is full); its usage is reported as its
     // tickets expire.
     let node = {
-        let v = call(a, "GET", "/v1/terminals", &[], None).await.json;
+        let v = call(a, "GET", "/v1/terminals", &[], None).await.json();
         v["terminals"][0]["node_id"].as_str().unwrap().to_owned()
     };
     let all_bytes = 3 * body.len() as u64;
@@ -617,7 +612,7 @@ async fn an_epoch_charges_the_escrow_pays_the_terminal_burns_the_fee_once_and_au
         None,
     )
     .await
-    .json;
+    .json();
     assert_eq!(
         tokens(&earnings["balance"]["balance"]),
         want.earned,
@@ -629,7 +624,7 @@ async fn an_epoch_charges_the_escrow_pays_the_terminal_burns_the_fee_once_and_au
     let account = earnings["account"].as_str().unwrap();
     let payouts = call(a, "GET", &format!("/v1/ledger/payouts/{epoch}"), &[], None)
         .await
-        .json;
+        .json();
     let proof = call(
         a,
         "GET",
@@ -638,7 +633,7 @@ async fn an_epoch_charges_the_escrow_pays_the_terminal_burns_the_fee_once_and_au
         None,
     )
     .await
-    .json;
+    .json();
     let first_paid = tokens(&epochs[0]["paid_to_terminals"]);
     assert_eq!(proof["amount"], first_paid.to_string(), "{proof:?}");
     let h = |v: &Value| -> [u8; 32] {
@@ -682,22 +677,55 @@ async fn an_epoch_charges_the_escrow_pays_the_terminal_burns_the_fee_once_and_au
     assert_eq!(r.ledger().issued(), meson_core::ledger::ONE_TOKEN / 100);
     assert_eq!(r.ledger().burned(), want.fee, "the burn equals the fee");
 
-    // A restart replays the log to the same head and settles nothing twice.
-    let head = call(a, "GET", "/v1/ledger/head", &[], None).await.json;
-    t.shutdown().await;
+    // A restart replays the log to the same head and settles nothing twice. The terminal stays up through
+    // it; once one more epoch, with new usage, has settled, the restarted router has been through every
+    // epoch before it (it settles them in order), so the ones settled before the restart show whether any
+    // was settled again.
+    let head = call(a, "GET", "/v1/ledger/head", &[], None).await.json();
     let rdir = net._dirs[0].path().to_path_buf();
     net.router.shutdown().await;
     let router = start(&rdir, |c| {
         c.listen = a;
+        c.coverage_zones = Some(ZONES.into());
+        c.heartbeat = Duration::from_secs(1);
+        c.ticket_lifetime_secs = 2;
         c.billing = Some(billing.clone());
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let after = call(a, "GET", "/v1/ledger/head", &[], None).await.json;
+    let replayed = call(a, "GET", "/v1/ledger/head", &[], None).await.json();
     assert_eq!(
-        after["head"], head["head"],
-        "same state, nothing settled again"
+        replayed["head"], head["head"],
+        "the log replays to the same head"
     );
-    audit(a).await;
+    eventually("the terminal is back in rotation", || in_rotation(a, &t)).await;
+    let (_, s) = through_router(a, "127.0.0.14", "/big.bin").await;
+    assert_eq!((s.x_cache(), &s.body), ("HIT", &body));
+    let again = poll("the new usage's epoch settles", || async {
+        let view = billing_view(a, &net.key).await;
+        let epochs = view["epochs"].as_array().cloned().unwrap_or_default();
+        let bytes: u64 = epochs.iter().map(|e| e["bytes"].as_u64().unwrap()).sum();
+        let settled = epochs.iter().all(|e| e["settled"] == true);
+        (bytes == all_bytes + body.len() as u64 && settled).then_some(view)
+    })
+    .await;
+    let new_epochs = again["epochs"].as_array().unwrap();
+    for old in epochs {
+        assert!(
+            new_epochs.contains(old),
+            "an epoch settled before the restart is unchanged: {old:?} in {new_epochs:?}"
+        );
+    }
+    let spent: u128 = new_epochs.iter().map(|e| tokens(&e["spent"])).sum();
+    let burned: u128 = new_epochs.iter().map(|e| tokens(&e["fee_burned"])).sum();
+    assert!(spent > want.paid(), "the new epoch was charged: {again:?}");
+    assert_eq!(
+        tokens(&again["escrow"]["balance"]),
+        meson_core::ledger::ONE_TOKEN / 100 - spent,
+        "the escrow paid each epoch once: {again:?}"
+    );
+    let r = audit(a).await;
+    assert_eq!(r.ledger().issued(), meson_core::ledger::ONE_TOKEN / 100);
+    assert_eq!(r.ledger().burned(), burned, "each epoch's fee burned once");
+    t.shutdown().await;
     router.shutdown().await;
 }

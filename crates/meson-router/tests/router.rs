@@ -14,7 +14,7 @@ async fn identity_persists_and_info_health_and_metrics_are_served() {
     let router = start(dir.path(), |_| {}).await;
     let info = call(router.addr, "GET", wire::ROUTER_INFO_PATH, &[], None).await;
     assert_eq!(info.status, 200);
-    let info: wire::RouterInfo = serde_json::from_value(info.json).unwrap();
+    let info: wire::RouterInfo = serde_json::from_value(info.json()).unwrap();
     assert_eq!((info.id, info.heartbeat_secs), (router.id, 5));
     let mode = std::fs::metadata(dir.path().join("router.key"))
         .unwrap()
@@ -27,7 +27,7 @@ async fn identity_persists_and_info_health_and_metrics_are_served() {
     );
     let metrics = call(router.addr, "GET", "/metrics", &[], None).await;
     assert_eq!(metrics.status, 200);
-    let text = metrics.json.as_str().unwrap_or_default();
+    let text = String::from_utf8_lossy(&metrics.body);
     for gauge in [
         "meson_router_ledger_entries",
         "meson_router_ledger_supply_tokens",
@@ -63,7 +63,7 @@ async fn accounts_manage_their_own_sites_with_clear_errors() {
 
     let no_auth = call(a, "GET", "/v1/sites", &[], None).await;
     assert_eq!(no_auth.status, 401);
-    assert!(no_auth.json["error"].as_str().unwrap().contains("Bearer"));
+    assert!(no_auth.json()["error"].as_str().unwrap().contains("Bearer"));
     let bad_key = call(
         a,
         "GET",
@@ -90,8 +90,8 @@ async fn accounts_manage_their_own_sites_with_clear_errors() {
             Some(json!({"host": host, "origin": origin})),
         )
         .await;
-        assert_eq!(resp.status, 400, "{host} {origin}: {:?}", resp.json);
-        assert!(resp.json["error"].is_string());
+        assert_eq!(resp.status, 400, "{host} {origin}: {:?}", resp.json());
+        assert!(resp.json()["error"].is_string());
     }
     let bad_mode = call(
         a,
@@ -104,7 +104,7 @@ async fn accounts_manage_their_own_sites_with_clear_errors() {
     assert_eq!(bad_mode.status, 400);
     let malformed = call(a, "POST", "/v1/sites", &h, Some(json!({"host": 3}))).await;
     assert_eq!(malformed.status, 422);
-    assert!(malformed.json["error"].is_string());
+    assert!(malformed.json()["error"].is_string());
 
     let added = call(
         a,
@@ -114,15 +114,15 @@ async fn accounts_manage_their_own_sites_with_clear_errors() {
         Some(json!({"host": "CDN.Example.com", "origin": "https://origin.example.com/", "default_ttl_secs": 60})),
     )
     .await;
-    assert_eq!(added.status, 201, "{:?}", added.json);
-    assert_eq!(added.json["host"], "cdn.example.com");
-    assert_eq!(added.json["origin"], "https://origin.example.com");
-    assert_eq!(added.json["query_mode"], "keep");
+    assert_eq!(added.status, 201, "{:?}", added.json());
+    assert_eq!(added.json()["host"], "cdn.example.com");
+    assert_eq!(added.json()["origin"], "https://origin.example.com");
+    assert_eq!(added.json()["query_mode"], "keep");
     let taken = add_site(a, &other, "cdn.example.com", "keep").await;
     assert_eq!(taken.status, 409);
 
     let listed = call(a, "GET", "/v1/sites", &h, None).await;
-    assert_eq!(listed.json.as_array().unwrap().len(), 1);
+    assert_eq!(listed.json().as_array().unwrap().len(), 1);
     let others = call(
         a,
         "GET",
@@ -131,7 +131,7 @@ async fn accounts_manage_their_own_sites_with_clear_errors() {
         None,
     )
     .await;
-    assert_eq!(others.json.as_array().unwrap().len(), 0);
+    assert_eq!(others.json().as_array().unwrap().len(), 0);
 
     let not_theirs = call(
         a,
@@ -162,35 +162,35 @@ async fn a_terminal_is_admitted_only_when_reachable_and_bad_messages_are_refused
     let dir = tempfile::tempdir().unwrap();
     let router = start(dir.path(), |_| {}).await;
     let a = router.addr;
-    let t = FakeTerminal::start().await;
+    let t = SigningTerminal::start().await;
 
-    t.healthy.store(false, std::sync::atomic::Ordering::SeqCst);
+    t.set_healthy(false);
     let sick = t.register(a, None).await;
-    assert_eq!(sick.status, 422, "{:?}", sick.json);
-    assert!(sick.json["error"]
+    assert_eq!(sick.status, 422, "{:?}", sick.json());
+    assert!(sick.json()["error"]
         .as_str()
         .unwrap()
         .contains("reachability"));
 
-    let gone = FakeTerminal::start().await;
+    let gone = SigningTerminal::start().await;
     gone.stop_server();
     let unreachable = gone.register(a, None).await;
-    assert_eq!(unreachable.status, 422, "{:?}", unreachable.json);
+    assert_eq!(unreachable.status, 422, "{:?}", unreachable.json());
 
     let early_hb = t.heartbeat(a, 0, false).await;
-    assert_eq!(early_hb.status, 403, "{:?}", early_hb.json);
+    assert_eq!(early_hb.status, 403, "{:?}", early_hb.json());
 
-    t.healthy.store(true, std::sync::atomic::Ordering::SeqCst);
+    t.set_healthy(true);
     let msg = t.signed(wire::REGISTER, &t.registration(Some("eu/west")));
     let ok = call(a, "POST", wire::REGISTER_PATH, &[], Some(msg.clone())).await;
-    assert_eq!(ok.status, 200, "{:?}", ok.json);
-    let registered: wire::Registered = serde_json::from_value(ok.json).unwrap();
+    assert_eq!(ok.status, 200, "{:?}", ok.json());
+    let registered: wire::Registered = serde_json::from_value(ok.json()).unwrap();
     assert_eq!(registered.router, router.id);
     assert_eq!(registered.region.as_deref(), Some("eu/west"));
 
     let replayed = call(a, "POST", wire::REGISTER_PATH, &[], Some(msg.clone())).await;
     assert_eq!(replayed.status, 409);
-    assert!(replayed.json["error"]
+    assert!(replayed.json()["error"]
         .as_str()
         .unwrap()
         .contains("replayed"));
@@ -203,21 +203,24 @@ async fn a_terminal_is_admitted_only_when_reachable_and_bad_messages_are_refused
     .unwrap());
     let forged = call(a, "POST", wire::REGISTER_PATH, &[], Some(forged)).await;
     assert_eq!(forged.status, 401);
-    assert!(forged.json["error"].as_str().unwrap().contains("signature"));
+    assert!(forged.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("signature"));
 
     let stale = t.signed_at(wire::REGISTER, now() - 3600, &t.registration(None));
     let stale = call(a, "POST", wire::REGISTER_PATH, &[], Some(stale)).await;
     assert_eq!(stale.status, 401);
-    assert!(stale.json["error"].as_str().unwrap().contains("stale"));
+    assert!(stale.json()["error"].as_str().unwrap().contains("stale"));
 
     let wrong = t.signed(wire::HEARTBEAT, &t.registration(None));
     let wrong = call(a, "POST", wire::REGISTER_PATH, &[], Some(wrong)).await;
     assert_eq!(wrong.status, 401);
-    assert!(wrong.json["error"].as_str().unwrap().contains("purpose"));
+    assert!(wrong.json()["error"].as_str().unwrap().contains("purpose"));
 
     let hb = t.heartbeat(a, 3, false).await;
-    assert_eq!(hb.status, 200, "{:?}", hb.json);
-    assert_eq!(hb.json["in_rotation"], true);
+    assert_eq!(hb.status, 200, "{:?}", hb.json());
+    assert_eq!(hb.json()["in_rotation"], true);
 
     let view = terminal_view(a, &t.node_id()).await;
     assert_eq!(view["state"], "healthy");
@@ -228,7 +231,7 @@ async fn a_terminal_is_admitted_only_when_reachable_and_bad_messages_are_refused
     let sites = t.signed(wire::SITES, &wire::SitesQuery {});
     let sites = call(a, "POST", wire::SITES_PATH, &[], Some(sites)).await;
     assert_eq!(sites.status, 200);
-    let stranger = FakeTerminal::start().await;
+    let stranger = SigningTerminal::start().await;
     let refused = stranger.signed(wire::SITES, &wire::SitesQuery {});
     let refused = call(a, "POST", wire::SITES_PATH, &[], Some(refused)).await;
     assert_eq!(refused.status, 403);
@@ -240,7 +243,7 @@ async fn missed_heartbeats_make_a_terminal_suspect_then_down_and_a_heartbeat_bri
     let dir = tempfile::tempdir().unwrap();
     let router = start(dir.path(), |c| c.heartbeat = Duration::from_millis(200)).await;
     let a = router.addr;
-    let t = FakeTerminal::start().await;
+    let t = SigningTerminal::start().await;
     assert_eq!(t.register(a, None).await.status, 200);
     let node = t.node_id();
     assert_eq!(terminal_view(a, &node).await["state"], "healthy");
@@ -255,17 +258,17 @@ async fn missed_heartbeats_make_a_terminal_suspect_then_down_and_a_heartbeat_bri
     .await;
 
     let hb = t.heartbeat(a, 0, false).await;
-    assert_eq!(hb.json["in_rotation"], true);
+    assert_eq!(hb.json()["in_rotation"], true);
     assert_eq!(terminal_view(a, &node).await["state"], "healthy");
 
     // Heartbeats alone do not keep a terminal whose public address stops answering in rotation.
-    t.healthy.store(false, std::sync::atomic::Ordering::SeqCst);
+    t.set_healthy(false);
     eventually("suspect when the probe fails", || async {
         t.heartbeat(a, 0, false).await;
         terminal_view(a, &node).await["state"] == "suspect"
     })
     .await;
-    t.healthy.store(true, std::sync::atomic::Ordering::SeqCst);
+    t.set_healthy(true);
     eventually("healthy once the probe passes", || async {
         t.heartbeat(a, 0, false).await;
         terminal_view(a, &node).await["state"] == "healthy"
@@ -273,7 +276,7 @@ async fn missed_heartbeats_make_a_terminal_suspect_then_down_and_a_heartbeat_bri
     .await;
 
     let drained = t.heartbeat(a, 0, true).await;
-    assert_eq!(drained.json["in_rotation"], false);
+    assert_eq!(drained.json()["in_rotation"], false);
     router.shutdown().await;
 }
 
@@ -285,11 +288,11 @@ async fn clients_are_redirected_to_their_region_with_a_valid_ticket() {
     let a = router.addr;
     let key = account(a).await;
     let site = add_site(a, &key, "cdn.example.com", "keep").await;
-    let site_id = site.json["id"].as_u64().unwrap();
+    let site_id = site.json()["id"].as_u64().unwrap();
 
     let none = call(a, "GET", "/video.mp4", &[("host", "cdn.example.com")], None).await;
     assert_eq!(none.status, 503);
-    assert!(none.json["error"]
+    assert!(none.json()["error"]
         .as_str()
         .unwrap()
         .contains("no healthy terminal"));
@@ -300,11 +303,11 @@ async fn clients_are_redirected_to_their_region_with_a_valid_ticket() {
         404
     );
 
-    let eu = FakeTerminal::start_on("127.0.0.1").await;
-    let na = FakeTerminal::start_on("127.0.0.2").await;
+    let eu = SigningTerminal::start_on("127.0.0.1").await;
+    let na = SigningTerminal::start_on("127.0.0.2").await;
     assert_eq!(eu.register(a, Some("eu")).await.status, 200);
     assert_eq!(
-        na.register(a, None).await.json["region"],
+        na.register(a, None).await.json()["region"],
         "na",
         "placed by its address"
     );
@@ -312,16 +315,14 @@ async fn clients_are_redirected_to_their_region_with_a_valid_ticket() {
     for (client, want) in [("127.0.0.1", &eu), ("127.0.0.2", &na)] {
         let ip: std::net::IpAddr = client.parse().unwrap();
         for path in ["/a.mp4?x=1", "/b/c.js"] {
-            let resp = call_from(
-                Some(ip),
-                a,
-                "GET",
-                path,
+            let resp = meson_testkit::get_url_from(
+                ip,
+                &format!("http://{a}{path}"),
                 &[("host", "cdn.example.com:8080"), ("x-request-id", "req-42")],
-                None,
             )
-            .await;
-            assert_eq!(resp.status, 302, "{:?}", resp.json);
+            .await
+            .unwrap();
+            assert_eq!(resp.status, 302, "{:?}", resp.json());
             assert_eq!(resp.header("cache-control"), "no-store");
             assert_eq!(resp.header("x-request-id"), "req-42");
             let location = resp.header("location");
@@ -370,8 +371,8 @@ async fn redirects_avoid_terminals_that_are_down_or_draining() {
     let a = router.addr;
     let key = account(a).await;
     add_site(a, &key, "cdn.example.com", "keep").await;
-    let t1 = FakeTerminal::start().await;
-    let t2 = FakeTerminal::start().await;
+    let t1 = SigningTerminal::start().await;
+    let t2 = SigningTerminal::start().await;
     assert_eq!(t1.register(a, None).await.status, 200);
     assert_eq!(t2.register(a, None).await.status, 200);
     t2.heartbeat(a, 0, true).await;

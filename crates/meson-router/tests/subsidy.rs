@@ -101,7 +101,7 @@ async fn balance(router: SocketAddr, account: u128) -> u128 {
         None,
     )
     .await;
-    tokens(&got.json["balance"])
+    tokens(&got.json()["balance"])
 }
 
 /// The terminal's epochs with usage, once `bytes` bytes in all have been accepted and settled.
@@ -115,7 +115,7 @@ async fn settled_epochs(router: SocketAddr, node: &str, bytes: u64) -> Vec<Value
             None,
         )
         .await
-        .json;
+        .json();
         let epochs = view["epochs"].as_array().cloned().unwrap_or_default();
         let seen: u64 = epochs.iter().map(|e| e["bytes"].as_u64().unwrap()).sum();
         let settled = epochs.iter().all(|e| e["settled"] == true);
@@ -137,7 +137,7 @@ async fn mint(router: SocketAddr, op: &str, id: &str, to: u128, amount: &str) {
         Some(json!({"id": id, "to": to.to_string(), "amount": amount})),
     )
     .await;
-    assert_eq!(got.status, 200, "{:?}", got.json);
+    assert_eq!(got.status, 200, "{:?}", got.json());
 }
 
 #[tokio::test]
@@ -152,12 +152,12 @@ async fn the_treasury_tops_up_earnings_within_its_cap_once_and_never_mints() {
     origin.set("/big.bin", Resource::cacheable(big));
     let key = account(a).await;
     let site = add_site_for(a, &key, SITE, &origin.url(), "keep").await;
-    assert_eq!(site.status, 201, "{:?}", site.json);
+    assert_eq!(site.status, 201, "{:?}", site.json());
     let auth = format!("Bearer {key}");
     let owner = [("authorization", auth.as_str())];
     let site_view = call(a, "GET", &format!("/v1/sites/{SITE}/billing"), &owner, None)
         .await
-        .json;
+        .json();
     let escrow: u128 = site_view["escrow_account"]
         .as_str()
         .unwrap()
@@ -182,7 +182,7 @@ async fn the_treasury_tops_up_earnings_within_its_cap_once_and_never_mints() {
         None,
     )
     .await
-    .json["account"]
+    .json()["account"]
         .as_str()
         .unwrap()
         .parse()
@@ -247,15 +247,20 @@ async fn the_treasury_tops_up_earnings_within_its_cap_once_and_never_mints() {
         None,
     )
     .await;
-    assert_eq!(proof.status, 200, "{:?}", proof.json);
+    assert_eq!(proof.status, 200, "{:?}", proof.json());
     let paid = tokens(&last["earned"]) + tokens(&last["subsidy"]);
-    assert_eq!(proof.json["amount"], paid.to_string(), "{:?}", proof.json);
+    assert_eq!(
+        proof.json()["amount"],
+        paid.to_string(),
+        "{:?}",
+        proof.json()
+    );
     let payouts = call(a, "GET", &format!("/v1/ledger/payouts/{epoch}"), &[], None)
         .await
-        .json;
+        .json();
     let leaf = meson_core::merkle::leaf_hash(&meson_core::economics::payout_leaf(
         epoch,
-        proof.json["index"].as_u64().unwrap(),
+        proof.json()["index"].as_u64().unwrap(),
         earnings_account,
         paid,
     ));
@@ -265,15 +270,15 @@ async fn the_treasury_tops_up_earnings_within_its_cap_once_and_never_mints() {
             .try_into()
             .unwrap()
     };
-    let path: Vec<[u8; 32]> = proof.json["path"]
+    let path: Vec<[u8; 32]> = proof.json()["path"]
         .as_array()
         .unwrap()
         .iter()
         .map(h)
         .collect();
     assert!(meson_core::merkle::verify_inclusion(
-        proof.json["index"].as_u64().unwrap(),
-        proof.json["size"].as_u64().unwrap(),
+        proof.json()["index"].as_u64().unwrap(),
+        proof.json()["size"].as_u64().unwrap(),
         &leaf,
         &path,
         &h(&payouts["root"]),
@@ -289,7 +294,7 @@ async fn the_treasury_tops_up_earnings_within_its_cap_once_and_never_mints() {
             None,
         )
         .await
-        .json;
+        .json();
         v["epochs"]
             .as_array()
             .unwrap()

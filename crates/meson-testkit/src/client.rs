@@ -34,6 +34,14 @@ impl Got {
     pub fn x_cache(&self) -> &str {
         self.header("x-cache")
     }
+
+    /// The body as JSON; a body that is not JSON comes back as a JSON string of its text, so that an
+    /// assertion's message still shows what the server said.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|_| {
+            serde_json::Value::String(String::from_utf8_lossy(&self.body).into_owned())
+        })
+    }
 }
 
 pub type Client = hyper_util::client::legacy::Client<
@@ -104,10 +112,20 @@ pub async fn json_request(
     json: Option<serde_json::Value>,
 ) -> Got {
     let auth = bearer.map(|t| format!("Bearer {t}"));
-    let mut headers = vec![];
-    if let Some(a) = &auth {
-        headers.push(("authorization", a.as_str()));
-    }
+    let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", a.as_str())).collect();
+    call(addr, method, path, &headers, json).await
+}
+
+/// A call with any headers and an optional JSON body (sent with its content type); anything short of a
+/// complete response panics.
+pub async fn call(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    json: Option<serde_json::Value>,
+) -> Got {
+    let mut headers = headers.to_vec();
     let body = match json {
         Some(j) => {
             headers.push(("content-type", "application/json"));

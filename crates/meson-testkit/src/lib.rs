@@ -1,8 +1,9 @@
 //! Test support shared by Meson CDN's integration tests (`meson-terminal` in process, `meson-cli` with the
 //! real binary): a real origin HTTP server on 127.0.0.1 whose resources each test sets ([`Origin`],
-//! [`Resource`]), a plain HTTP client ([`request`], [`get`], [`Got`]), deterministic bodies ([`pattern`]),
-//! bounded polling ([`eventually`]), and helpers that read, check and damage what a terminal stored under its
-//! data directory ([`body_files`], [`check_listing`], [`flip_byte`], …).
+//! [`Resource`]), a plain HTTP client ([`request`], [`get`], [`call`], [`Got`]), a terminal reduced to its
+//! node key and health path for driving a router's control API ([`SigningTerminal`]), deterministic bodies
+//! ([`pattern`]), bounded polling ([`eventually`]), and helpers that read, check and damage what a terminal
+//! stored under its data directory ([`body_files`], [`check_listing`], [`flip_byte`], …).
 //!
 //! Every wait is bounded (by [`WAIT`] unless a test names its own limit): a hang fails instead of blocking CI.
 
@@ -11,13 +12,15 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 mod client;
+mod node;
 mod origin;
 mod store;
 
 pub use client::{
-    admin_request, admin_token, assert_full, assert_range, client, get, get_range, get_url_from,
-    json_request, request, try_request, Client, Got,
+    admin_request, admin_token, assert_full, assert_range, call, client, get, get_range,
+    get_url_from, json_request, request, try_request, Client, Got,
 };
+pub use node::{redirect_ticket, unix_now, usage_record, SigningTerminal, HEALTH_PATH};
 pub use origin::{Origin, Resource, Seen};
 pub use store::{
     body_file, body_files, check_listing, flip_byte, flip_middle_byte, key_path, slice_count,

@@ -163,9 +163,15 @@ impl Drop for Origin {
 }
 
 impl Origin {
-    /// Starts an origin on an ephemeral port with no resources.
+    /// Starts an origin on an ephemeral port of 127.0.0.1 with no resources.
     pub async fn start() -> Origin {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on("127.0.0.1").await
+    }
+
+    /// Starts an origin on an ephemeral port of `ip` (a 127.0.0.x address stands in for a place) with no
+    /// resources.
+    pub async fn start_on(ip: &str) -> Origin {
+        let listener = TcpListener::bind(format!("{ip}:0")).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(State::default());
         let task = Mutex::new(Some(serve(listener, state.clone())));

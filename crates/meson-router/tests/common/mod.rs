@@ -1,33 +1,17 @@
-//! A real router on 127.0.0.1:0 with SQLite in a temp dir, and fake terminals: real node keys signing real
-//! wire messages, each with a real HTTP server answering the health path.
+//! A real router on 127.0.0.1:0 with SQLite in a temp dir, and what the router tests share beside
+//! `meson-testkit` (its HTTP client and its [`SigningTerminal`]: real node keys signing real wire messages,
+//! each with a real HTTP server answering the health path).
 
 #![allow(dead_code)] // each test binary uses a different part of the kit
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
-use meson_core::identity::NodeKey;
-use meson_core::signed::SignedMessage;
-use meson_core::wire;
 use meson_router::{Router, RouterConfig};
-use serde::Serialize;
 use serde_json::Value;
 
-pub const WAIT: Duration = Duration::from_secs(10);
-
-pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
+#[allow(unused_imports)] // each test binary uses a different part of the kit
+pub use meson_testkit::{call, unix_now as now, Got, SigningTerminal, WAIT};
 
 pub async fn start(dir: &std::path::Path, tweak: impl FnOnce(&mut RouterConfig)) -> Router {
     let mut cfg = RouterConfig::new("127.0.0.1:0".parse().unwrap(), dir);
@@ -36,185 +20,10 @@ pub async fn start(dir: &std::path::Path, tweak: impl FnOnce(&mut RouterConfig))
     Router::start(cfg).await.expect("router starts")
 }
 
-pub struct Resp {
-    pub status: u16,
-    pub headers: http::HeaderMap,
-    pub json: Value,
-}
-
-impl Resp {
-    pub fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .map(|v| v.to_str().unwrap())
-            .unwrap_or("")
-    }
-}
-
-/// One HTTP/1.1 request from `from` (a 127.0.0.x source address) to the router.
-pub async fn call_from(
-    from: Option<IpAddr>,
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Option<String>,
-) -> Resp {
-    let mut conn = HttpConnector::new();
-    conn.set_local_address(from);
-    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(conn);
-    let mut req = http::Request::builder()
-        .method(method)
-        .uri(format!("http://{addr}{path}"));
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    if body.is_some() {
-        req = req.header("content-type", "application/json");
-    }
-    let req = req
-        .body(Full::new(Bytes::from(body.unwrap_or_default())))
-        .unwrap();
-    let resp = tokio::time::timeout(WAIT, client.request(req))
-        .await
-        .expect("router answers in time")
-        .expect("request succeeds");
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    let json = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-    Resp {
-        status,
-        headers,
-        json,
-    }
-}
-
-pub async fn call(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Option<Value>,
-) -> Resp {
-    call_from(
-        None,
-        addr,
-        method,
-        path,
-        headers,
-        body.map(|b| b.to_string()),
-    )
-    .await
-}
-
-/// A terminal as far as the router can tell: a node key and a server answering the health path.
-pub struct FakeTerminal {
-    pub key: NodeKey,
-    pub url: String,
-    pub healthy: Arc<AtomicBool>,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl FakeTerminal {
-    /// Listens on `ip` (a 127.0.0.x address).
-    pub async fn start_on(ip: &str) -> FakeTerminal {
-        let healthy = Arc::new(AtomicBool::new(true));
-        let flag = healthy.clone();
-        let app = axum::Router::new().route(
-            "/.well-known/meson/health",
-            axum::routing::get(move || {
-                let ok = flag.load(Ordering::SeqCst);
-                async move {
-                    if ok {
-                        (http::StatusCode::OK, "ok")
-                    } else {
-                        (http::StatusCode::SERVICE_UNAVAILABLE, "sick")
-                    }
-                }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind(format!("{ip}:0"))
-            .await
-            .unwrap();
-        let addr = listener.local_addr().unwrap();
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
-        FakeTerminal {
-            key: NodeKey::from_secret_bytes(rand::random()),
-            url: format!("http://{addr}"),
-            healthy,
-            server,
-        }
-    }
-
-    pub async fn start() -> FakeTerminal {
-        Self::start_on("127.0.0.1").await
-    }
-
-    pub fn stop_server(&self) {
-        self.server.abort();
-    }
-
-    pub fn signed<T: Serialize>(&self, purpose: &str, body: &T) -> Value {
-        self.signed_at(purpose, now(), body)
-    }
-
-    pub fn signed_at<T: Serialize>(&self, purpose: &str, ts: u64, body: &T) -> Value {
-        let msg = SignedMessage::sign(&self.key, purpose, ts, rand::random(), body).unwrap();
-        serde_json::to_value(&msg).unwrap()
-    }
-
-    pub fn registration(&self, region: Option<&str>) -> wire::Register {
-        wire::Register {
-            public_url: self.url.clone(),
-            capacity_bytes: 50 << 30,
-            region: region.map(str::to_owned),
-            lat: None,
-            lon: None,
-            hardware: serde_json::json!({"cpus": 2}),
-            version: "test".into(),
-        }
-    }
-
-    pub async fn register(&self, router: SocketAddr, region: Option<&str>) -> Resp {
-        let body = self.signed(wire::REGISTER, &self.registration(region));
-        call(router, "POST", wire::REGISTER_PATH, &[], Some(body)).await
-    }
-
-    pub async fn heartbeat(&self, router: SocketAddr, load: u64, draining: bool) -> Resp {
-        let hb = wire::Heartbeat {
-            active_connections: load,
-            egress_bytes_per_sec: 0,
-            free_disk_bytes: 1 << 30,
-            disk_full: false,
-            objects: 0,
-            used_bytes: 0,
-            roots_digest: String::new(),
-            draining,
-            version: "test".into(),
-            done: vec![],
-        };
-        let body = self.signed(wire::HEARTBEAT, &hb);
-        call(router, "POST", wire::HEARTBEAT_PATH, &[], Some(body)).await
-    }
-
-    pub async fn usage(&self, router: SocketAddr, records: Vec<wire::UsageRecord>) -> Resp {
-        let body = self.signed(wire::USAGE, &wire::UsageBatch { records });
-        call(router, "POST", wire::USAGE_PATH, &[], Some(body)).await
-    }
-
-    pub fn node_id(&self) -> String {
-        self.key.id().to_string()
-    }
-}
-
 /// The registry entry of `node`, as `GET /v1/terminals` shows it.
 pub async fn terminal_view(router: SocketAddr, node: &str) -> Value {
     let resp = call(router, "GET", "/v1/terminals", &[], None).await;
-    resp.json["terminals"]
+    resp.json()["terminals"]
         .as_array()
         .unwrap()
         .iter()
@@ -236,11 +45,11 @@ pub async fn account(router: SocketAddr) -> String {
         Some(serde_json::json!({"name": "acme"})),
     )
     .await;
-    assert_eq!(resp.status, 201, "{:?}", resp.json);
-    resp.json["api_key"].as_str().unwrap().to_owned()
+    assert_eq!(resp.status, 201, "{:?}", resp.json());
+    resp.json()["api_key"].as_str().unwrap().to_owned()
 }
 
-pub async fn add_site(router: SocketAddr, key: &str, host: &str, query_mode: &str) -> Resp {
+pub async fn add_site(router: SocketAddr, key: &str, host: &str, query_mode: &str) -> Got {
     add_site_for(router, key, host, "http://127.0.0.1:9", query_mode).await
 }
 
@@ -250,7 +59,7 @@ pub async fn add_site_for(
     host: &str,
     origin: &str,
     query_mode: &str,
-) -> Resp {
+) -> Got {
     call(
         router,
         "POST",
@@ -270,13 +79,16 @@ pub fn tokens(v: &Value) -> u128 {
 
 /// Replays the router's published log as an auditor would and checks it against the signed head.
 pub async fn audit(router: SocketAddr) -> meson_core::ledger::audit::Replay {
-    let head: meson_core::ledger::audit::SignedHead =
-        serde_json::from_value(call(router, "GET", "/v1/ledger/head", &[], None).await.json)
-            .unwrap();
+    let head: meson_core::ledger::audit::SignedHead = serde_json::from_value(
+        call(router, "GET", "/v1/ledger/head", &[], None)
+            .await
+            .json(),
+    )
+    .unwrap();
     head.verify(None).unwrap();
     let log = call(router, "GET", "/v1/ledger/log?after=0", &[], None)
         .await
-        .json;
+        .json();
     let mut r = meson_core::ledger::audit::Replay::new();
     for e in log["entries"].as_array().unwrap() {
         let h = |k: &str| -> [u8; 32] {
@@ -338,5 +150,5 @@ pub async fn standing(t: &meson_terminal::Terminal) -> Value {
     let got =
         meson_testkit::admin_request(t.admin_addr, &token, "GET", "/v1/admin/network", None).await;
     assert_eq!(got.status, 200);
-    serde_json::from_slice(&got.body).unwrap()
+    got.json()
 }
