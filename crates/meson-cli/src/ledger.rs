@@ -5,11 +5,13 @@
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
+use meson_api::ledger::{LedgerHead, LogPage};
+use meson_api::RouterInfo;
 use meson_core::identity::NodeId;
 use meson_core::ledger::audit::{Replay, SignedHead};
 use meson_core::ledger::format_amount;
 
-use crate::site::call;
+use crate::client::get;
 
 #[derive(Args)]
 pub struct LedgerArgs {
@@ -30,15 +32,6 @@ enum LedgerCommand {
     },
     #[command(flatten)]
     Operator(crate::operator::OperatorCommand),
-}
-
-/// A 32-byte hash sent as hex in a router's JSON.
-pub(crate) fn hash32(v: &serde_json::Value, what: &str) -> anyhow::Result<[u8; 32]> {
-    let text = v.as_str().with_context(|| format!("{what} missing"))?;
-    hex::decode(text)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .with_context(|| format!("{what} is not 32 hex bytes"))
 }
 
 pub fn run(args: LedgerArgs) -> anyhow::Result<()> {
@@ -75,49 +68,32 @@ pub async fn verify(
 ) -> anyhow::Result<(SignedHead, Replay)> {
     let trusted = match router_id {
         Some(id) => id,
-        None => serde_json::from_value(
-            call(router, "GET", "/v1/router", None, None).await?["id"].clone(),
-        )
-        .context("reading the router's id")?,
+        None => get::<RouterInfo>(router, "/v1/router", None).await?.id,
     };
     // The head first: entries logged after it are not covered, and the replay stops at its seq.
-    let head: SignedHead =
-        serde_json::from_value(call(router, "GET", "/v1/ledger/head", None, None).await?)
-            .context("reading the signed head")?;
+    let LedgerHead(head) = get(router, "/v1/ledger/head", None).await?;
     head.verify(Some(&trusted))
         .context("the head's signature")?;
     let mut replay = Replay::new();
     while replay.seq() < head.head.seq {
-        let page = call(
+        let page: LogPage = get(
             router,
-            "GET",
             &format!("/v1/ledger/log?after={}&limit=1000", replay.seq()),
-            None,
             None,
         )
         .await?;
-        let entries = page["entries"]
-            .as_array()
-            .context("no entries in the log page")?;
-        if entries.is_empty() {
+        if page.entries.is_empty() {
             bail!(
                 "the log ends at entry {} but the head is at {}",
                 replay.seq(),
                 head.head.seq
             );
         }
-        for e in entries {
-            let seq = e["seq"].as_u64().context("entry without seq")?;
-            if seq > head.head.seq {
+        for e in &page.entries {
+            if e.seq > head.head.seq {
                 break;
             }
-            let body = e["body"].as_str().context("entry without body")?;
-            replay.push(
-                seq,
-                &hash32(&e["prev_hash"], "prev_hash")?,
-                &hash32(&e["hash"], "hash")?,
-                body,
-            )?;
+            replay.push(e.seq, &e.prev_hash.0, &e.hash.0, &e.body)?;
         }
         eprintln!("replayed {} of {} entries", replay.seq(), head.head.seq);
     }

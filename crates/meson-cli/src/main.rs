@@ -1,6 +1,7 @@
 //! `meson-cdn`: one subcommand per role and tool.
 
 mod cache_sim;
+mod client;
 mod demo;
 mod ledger;
 mod operator;

@@ -7,10 +7,14 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
+use meson_api::claims::{NoSlash, Verdict, VerdictRequest, VerdictSlash};
+use meson_api::ledger::{CorrectRequest, Corrected, MintRequest, Minted, SlashRequest, Slashed};
 use meson_core::identity::NodeId;
-use serde_json::{json, Value};
+use meson_core::ledger::Outcome;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
-use crate::site::call;
+use crate::client::post;
 
 #[derive(Args)]
 pub struct Operator {
@@ -27,14 +31,18 @@ pub struct Operator {
 }
 
 impl Operator {
-    async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
+    async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> anyhow::Result<T> {
         let token = std::fs::read_to_string(&self.operator_token).with_context(|| {
             format!(
                 "reading the operator token {} (the router's DATA_DIR/operator.token)",
                 self.operator_token.display()
             )
         })?;
-        call(&self.router, "POST", path, Some(token.trim()), Some(body)).await
+        post(&self.router, path, Some(token.trim()), body).await
     }
 }
 
@@ -115,19 +123,21 @@ pub async fn run(command: OperatorCommand) -> anyhow::Result<()> {
             owner,
             amount,
         } => {
-            let mut body = json!({"id": id.to_string(), "amount": amount});
-            match (to, owner) {
-                (Some(to), None) => body["to"] = json!(to.to_string()),
-                (None, Some(owner)) => body["owner"] = json!(owner),
-                _ => bail!("give --to ACCOUNT or --owner PUBLIC_KEY"),
+            if to.is_some() == owner.is_some() {
+                bail!("give --to ACCOUNT or --owner PUBLIC_KEY");
             }
-            let r = op.post("/v1/ledger/mint", body).await?;
-            let outcome = r["outcome"].as_str().unwrap_or("");
+            let body = MintRequest {
+                id,
+                to,
+                owner,
+                amount,
+            };
+            let r: Minted = op.post("/v1/ledger/mint", &body).await?;
             println!(
                 "minted {} into account {}{}",
-                r["amount"].as_str().unwrap_or(""),
-                r["account"].as_str().unwrap_or(""),
-                if outcome == "exists" {
+                r.amount,
+                r.account,
+                if r.outcome == Outcome::Exists {
                     " (purchase already minted: nothing new)"
                 } else {
                     ""
@@ -143,16 +153,18 @@ pub async fn run(command: OperatorCommand) -> anyhow::Result<()> {
         } => {
             let text = std::fs::read_to_string(&evidence)
                 .with_context(|| format!("reading the evidence {}", evidence.display()))?;
-            let evidence: Value = serde_json::from_str(&text)
+            let evidence: serde_json::Value = serde_json::from_str(&text)
                 .with_context(|| format!("{} is not JSON", evidence.display()))?;
-            let body = json!({"owner": owner, "amount": amount, "claimant": claimant.to_string(), "evidence": evidence});
-            let r = op.post("/v1/ledger/slash", body).await?;
+            let body = SlashRequest {
+                owner,
+                amount,
+                claimant,
+                evidence,
+            };
+            let r: Slashed = op.post("/v1/ledger/slash", &body).await?;
             println!(
                 "slashed {} of {owner}: {} to the claimant, {} burned, {} to the treasury",
-                r["slashed"].as_str().unwrap_or(""),
-                r["claimant"].as_str().unwrap_or(""),
-                r["burned"].as_str().unwrap_or(""),
-                r["treasury"].as_str().unwrap_or("")
+                r.slashed, r.claimant, r.burned, r.treasury
             );
         }
         OperatorCommand::Verdict {
@@ -162,31 +174,38 @@ pub async fn run(command: OperatorCommand) -> anyhow::Result<()> {
             reject,
         } => {
             let body = match (uphold, reject) {
-                (Some(tokens), false) => json!({"upheld": true, "slash": tokens}),
-                (None, true) => json!({"upheld": false}),
+                (Some(tokens), false) => VerdictRequest {
+                    upheld: true,
+                    slash: Some(tokens),
+                },
+                (None, true) => VerdictRequest {
+                    upheld: false,
+                    slash: None,
+                },
                 _ => bail!("give --uphold TOKENS or --reject"),
             };
-            let r = op
-                .post(&format!("/v1/ledger/claims/{claim}/verdict"), body)
+            let r: Verdict = op
+                .post(&format!("/v1/ledger/claims/{claim}/verdict"), &body)
                 .await?;
-            if r["verdict"] == "upheld" {
-                let slashed = match &r["slashed"] {
-                    Value::Object(o) => format!(
-                        "slashed {} ({} to the hunter)",
-                        o["amount"].as_str().unwrap_or(""),
-                        o["claimant"].as_str().unwrap_or("")
-                    ),
-                    other => format!("slashed nothing ({})", other.as_str().unwrap_or("")),
-                };
-                println!(
-                    "claim {claim} upheld: {slashed}; bond of {} returned",
-                    r["bond_returned"].as_str().unwrap_or("")
-                );
-            } else {
-                println!(
-                    "claim {claim} rejected: bond of {} forfeited to the treasury",
-                    r["forfeited"].as_str().unwrap_or("")
-                );
+            match r {
+                Verdict::Upheld {
+                    slashed,
+                    bond_returned,
+                } => {
+                    let slashed = match slashed {
+                        VerdictSlash::Slashed(s) => {
+                            format!("slashed {} ({} to the hunter)", s.amount, s.claimant)
+                        }
+                        VerdictSlash::Not(NoSlash::Before) => "slashed nothing (before)".into(),
+                        VerdictSlash::Not(NoSlash::NothingAtStake) => {
+                            "slashed nothing (nothing at stake)".into()
+                        }
+                    };
+                    println!("claim {claim} upheld: {slashed}; bond of {bond_returned} returned");
+                }
+                Verdict::Rejected { forfeited, .. } => println!(
+                    "claim {claim} rejected: bond of {forfeited} forfeited to the treasury"
+                ),
             }
         }
         OperatorCommand::Correct {
@@ -194,18 +213,15 @@ pub async fn run(command: OperatorCommand) -> anyhow::Result<()> {
             reverses,
             amount,
         } => {
-            let mut body = json!({"reverses": reverses.to_string()});
-            if let Some(a) = amount {
-                body["amount"] = json!(a);
-            }
-            let r = op.post("/v1/ledger/correct", body).await?;
+            let body = CorrectRequest { reverses, amount };
+            let r: Corrected = op.post("/v1/ledger/correct", &body).await?;
             println!(
                 "transfer {reverses} corrected by {} ({}): {} from {} to {}",
-                r["transfer"].as_str().unwrap_or(""),
-                r["code"].as_str().unwrap_or(""),
-                r["amount"].as_str().unwrap_or(""),
-                r["from"].as_str().unwrap_or(""),
-                r["to"].as_str().unwrap_or("")
+                r.transfer,
+                meson_api::label(&r.code),
+                r.amount,
+                r.from,
+                r.to
             );
         }
     }

@@ -1,13 +1,15 @@
 //! `meson-cdn account` and `meson-cdn site`: a business user's commands, as clients of the router's API.
 
 use anyhow::{bail, Context};
-use bytes::Bytes;
 use clap::{Args, Subcommand};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
-use meson_core::wire::SiteInfo;
-use serde_json::{json, Value};
+use meson_api::accounts::{AccountCreated, NewAccount};
+use meson_api::ledger::SiteBilling;
+use meson_api::sites::{
+    JobStarted, JobView, PurgeRequest, PushRequest, SiteRequest, SiteStats, Usage,
+};
+use meson_api::SiteInfo;
+
+use crate::client::{delete, get, post};
 
 /// Where the router is and who is asking.
 #[derive(Args)]
@@ -118,55 +120,6 @@ enum SiteCommand {
     },
 }
 
-/// One JSON request to a Meson server (the router, or a terminal's admin API); a non-2xx answer becomes
-/// an error carrying the server's message.
-pub(crate) async fn call(
-    router: &str,
-    method: &str,
-    path: &str,
-    api_key: Option<&str>,
-    body: Option<Value>,
-) -> anyhow::Result<Value> {
-    let uri = format!("{}{path}", router.trim_end_matches('/'));
-    let mut req = http::Request::builder().method(method).uri(&uri);
-    if let Some(key) = api_key {
-        req = req.header("authorization", format!("Bearer {key}"));
-    }
-    let body = match body {
-        Some(v) => {
-            req = req.header("content-type", "application/json");
-            Bytes::from(v.to_string())
-        }
-        None => Bytes::new(),
-    };
-    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let resp = client
-        .request(req.body(Full::new(body)).context("building the request")?)
-        .await
-        .with_context(|| format!("{method} {uri}"))?;
-    let status = resp.status();
-    let bytes = resp
-        .into_body()
-        .collect()
-        .await
-        .with_context(|| format!("reading the answer of {uri}"))?
-        .to_bytes();
-    let value: Value = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes)
-            .with_context(|| format!("{uri} answered {status} with something that is not JSON"))?
-    };
-    if !status.is_success() {
-        let msg = value
-            .get("error")
-            .and_then(Value::as_str)
-            .unwrap_or("no reason given");
-        bail!("{method} {uri} refused: {status}: {msg}");
-    }
-    Ok(value)
-}
-
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -177,16 +130,15 @@ pub fn run_account(args: AccountArgs) -> anyhow::Result<()> {
     runtime()?.block_on(async {
         match args.command {
             AccountCommand::Create { name } => {
-                let v = call(
+                let v: AccountCreated = post(
                     args.client.router()?,
-                    "POST",
                     "/v1/accounts",
                     None,
-                    Some(json!({ "name": name })),
+                    &NewAccount { name },
                 )
                 .await?;
-                println!("account {}", v["account_id"]);
-                println!("api key {}", v["api_key"].as_str().unwrap_or_default());
+                println!("account {}", v.account_id);
+                println!("api key {}", v.api_key);
                 println!("(store the key now: the router keeps only its hash)");
             }
         }
@@ -207,23 +159,17 @@ pub fn run_site(args: SiteArgs) -> anyhow::Result<()> {
                 default_ttl,
                 query_mode,
             } => {
-                let mut body = json!({ "host": host, "origin": origin });
-                if let Some(t) = default_ttl {
-                    body["default_ttl_secs"] = json!(t);
-                }
-                if let Some(q) = query_mode {
-                    body["query_mode"] = json!(q);
-                }
-                let site: SiteInfo = serde_json::from_value(
-                    call(router, "POST", "/v1/sites", key, Some(body)).await?,
-                )
-                .context("reading the new site")?;
+                let body = SiteRequest {
+                    host,
+                    origin,
+                    default_ttl_secs: default_ttl,
+                    query_mode,
+                };
+                let site: SiteInfo = post(router, "/v1/sites", key, &body).await?;
                 println!("added {} -> {} (site {})", site.host, site.origin, site.id);
             }
             SiteCommand::List => {
-                let sites: Vec<SiteInfo> =
-                    serde_json::from_value(call(router, "GET", "/v1/sites", key, None).await?)
-                        .context("reading the site list")?;
+                let sites: Vec<SiteInfo> = get(router, "/v1/sites", key).await?;
                 println!(
                     "{:<40} {:<40} {:>8} {:>7}",
                     "host", "origin", "ttl", "query"
@@ -240,51 +186,49 @@ pub fn run_site(args: SiteArgs) -> anyhow::Result<()> {
                 }
             }
             SiteCommand::Stats { host, hours } => {
-                let v = call(
+                let v: SiteStats = get(
                     router,
-                    "GET",
                     &format!("/v1/sites/{host}/stats?hours={hours}"),
                     key,
-                    None,
                 )
                 .await?;
-                let row = |label: &str, h: &Value| {
+                let row = |label: &str, h: &Usage| {
                     println!(
                         "{label:<31} {:>10} {:>10} {:>9.1}% {:>16}",
-                        h["requests"],
-                        h["hits"],
-                        h["hit_ratio"].as_f64().unwrap_or(0.0) * 100.0,
-                        h["bytes"]
+                        h.requests,
+                        h.hits,
+                        h.hit_ratio * 100.0,
+                        h.bytes
                     )
                 };
                 println!(
                     "{:<31} {:>10} {:>10} {:>10} {:>16}",
                     "hour (UTC)", "requests", "hits", "hit ratio", "bytes"
                 );
-                for h in v["hours"].as_array().into_iter().flatten() {
-                    let start = std::time::UNIX_EPOCH
-                        + std::time::Duration::from_secs(h["hour_start"].as_u64().unwrap_or(0));
-                    row(&httpdate::fmt_http_date(start), h);
+                for h in &v.hours {
+                    let start =
+                        std::time::UNIX_EPOCH + std::time::Duration::from_secs(h.hour_start);
+                    row(&httpdate::fmt_http_date(start), &h.usage);
                 }
-                row("total", &v);
+                row("total", &v.total);
             }
             SiteCommand::Billing { host, epochs } => {
-                let v = call(
+                let v: SiteBilling = get(
                     router,
-                    "GET",
                     &format!("/v1/sites/{host}/billing?epochs={epochs}"),
                     key,
-                    None,
                 )
                 .await?;
-                let escrow = &v["escrow"];
                 println!(
                     "escrow account {}: balance {}{}",
-                    v["escrow_account"].as_str().unwrap_or(""),
-                    escrow["balance"].as_str().unwrap_or("0"),
-                    if v["funded"] == false {
+                    v.escrow_account,
+                    v.escrow
+                        .as_ref()
+                        .and_then(|a| a.balance.as_deref())
+                        .unwrap_or("0"),
+                    if !v.funded {
                         " (empty: clients go to the origin until it is funded)"
-                    } else if v["low_funds"] == true {
+                    } else if v.low_funds {
                         " (low: less than one more epoch at the last epoch's spend)"
                     } else {
                         ""
@@ -294,21 +238,16 @@ pub fn run_site(args: SiteArgs) -> anyhow::Result<()> {
                     "{:<31} {:>16} {:>20} {:>20} {:>20}",
                     "epoch start (UTC)", "bytes", "spent", "fee burned", "to terminals"
                 );
-                for e in v["epochs"].as_array().into_iter().flatten() {
-                    let start = std::time::UNIX_EPOCH
-                        + std::time::Duration::from_secs(e["start"].as_u64().unwrap_or(0));
+                for e in &v.epochs {
+                    let start = std::time::UNIX_EPOCH + std::time::Duration::from_secs(e.start);
                     println!(
                         "{:<31} {:>16} {:>20} {:>20} {:>20}{}",
                         httpdate::fmt_http_date(start),
-                        e["bytes"],
-                        e["spent"].as_str().unwrap_or(""),
-                        e["fee_burned"].as_str().unwrap_or(""),
-                        e["paid_to_terminals"].as_str().unwrap_or(""),
-                        if e["settled"] == true {
-                            ""
-                        } else {
-                            " (not settled yet)"
-                        }
+                        e.bytes,
+                        e.spent,
+                        e.fee_burned,
+                        e.paid_to_terminals,
+                        if e.settled { "" } else { " (not settled yet)" }
                     );
                 }
             }
@@ -321,20 +260,26 @@ pub fn run_site(args: SiteArgs) -> anyhow::Result<()> {
                 wait,
             } => {
                 let body = match (url, prefix, tag) {
-                    (Some(u), _, _) => json!({ "url": u }),
-                    (_, Some(p), _) => json!({ "prefix": p }),
-                    (_, _, Some(t)) => json!({ "tag": t }),
-                    _ if all => json!({ "all": true }),
+                    (Some(u), _, _) => PurgeRequest {
+                        url: Some(u),
+                        ..Default::default()
+                    },
+                    (_, Some(p), _) => PurgeRequest {
+                        prefix: Some(p),
+                        ..Default::default()
+                    },
+                    (_, _, Some(t)) => PurgeRequest {
+                        tag: Some(t),
+                        ..Default::default()
+                    },
+                    _ if all => PurgeRequest {
+                        all: true,
+                        ..Default::default()
+                    },
                     _ => bail!("give one of --url, --prefix, --tag or --all"),
                 };
-                let job = call(
-                    router,
-                    "POST",
-                    &format!("/v1/sites/{host}/purge"),
-                    key,
-                    Some(body),
-                )
-                .await?;
+                let job: JobStarted =
+                    post(router, &format!("/v1/sites/{host}/purge"), key, &body).await?;
                 follow_job(router, key, &job, wait).await?;
             }
             SiteCommand::Push {
@@ -344,19 +289,17 @@ pub fn run_site(args: SiteArgs) -> anyhow::Result<()> {
                 ttl,
                 wait,
             } => {
-                let body = json!({ "path": path, "root": root, "ttl_secs": ttl });
-                let job = call(
-                    router,
-                    "POST",
-                    &format!("/v1/sites/{host}/push"),
-                    key,
-                    Some(body),
-                )
-                .await?;
+                let body = PushRequest {
+                    path,
+                    root,
+                    ttl_secs: ttl,
+                };
+                let job: JobStarted =
+                    post(router, &format!("/v1/sites/{host}/push"), key, &body).await?;
                 follow_job(router, key, &job, wait).await?;
             }
             SiteCommand::Rm { host } => {
-                call(router, "DELETE", &format!("/v1/sites/{host}"), key, None).await?;
+                delete(router, &format!("/v1/sites/{host}"), key).await?;
                 println!("removed {host}");
             }
         }
@@ -366,42 +309,47 @@ pub fn run_site(args: SiteArgs) -> anyhow::Result<()> {
 
 /// Polls a purge or push job until every terminal confirmed or `wait` seconds passed, printing progress
 /// and each terminal's outcome. Fails if a terminal reported a failure or the wait ran out.
-async fn follow_job(router: &str, key: Option<&str>, job: &Value, wait: u64) -> anyhow::Result<()> {
-    let id = job["job"]
-        .as_u64()
-        .context("the router's answer names no job")?;
-    println!("job {id} sent to {} terminals", job["terminals"]);
+async fn follow_job(
+    router: &str,
+    key: Option<&str>,
+    job: &JobStarted,
+    wait: u64,
+) -> anyhow::Result<()> {
+    let id = job.job;
+    println!("job {id} sent to {} terminals", job.terminals);
     if wait == 0 {
         return Ok(());
     }
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(wait);
     let mut last = usize::MAX;
     let view = loop {
-        let v = call(router, "GET", &format!("/v1/jobs/{id}"), key, None).await?;
-        let confirmed = v["confirmed"].as_u64().unwrap_or(0) as usize;
-        let of = v["terminals"].as_array().map_or(0, Vec::len);
-        if confirmed != last {
-            eprintln!("confirmed by {confirmed} of {of} terminals");
-            last = confirmed;
+        let v: JobView = get(router, &format!("/v1/jobs/{id}"), key).await?;
+        if v.confirmed != last {
+            eprintln!(
+                "confirmed by {} of {} terminals",
+                v.confirmed,
+                v.terminals.len()
+            );
+            last = v.confirmed;
         }
-        if v["complete"] == true || std::time::Instant::now() > deadline {
+        if v.complete || std::time::Instant::now() > deadline {
             break v;
         }
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     };
-    for t in view["terminals"].as_array().into_iter().flatten() {
+    for t in &view.terminals {
         println!(
             "  {} {:<7} {}",
-            t["node_id"].as_str().unwrap_or(""),
-            t["state"].as_str().unwrap_or(""),
-            t["detail"].as_str().unwrap_or("")
+            t.node_id,
+            t.state.as_str(),
+            t.detail.as_deref().unwrap_or("")
         );
     }
-    if view["complete"] != true {
+    if !view.complete {
         bail!("not every terminal confirmed within {wait} s (they get the job when they next heartbeat)");
     }
-    if view["failed"].as_u64().unwrap_or(0) > 0 {
-        bail!("{} terminals reported a failure", view["failed"]);
+    if view.failed > 0 {
+        bail!("{} terminals reported a failure", view.failed);
     }
     println!("done on every terminal");
     Ok(())

@@ -11,7 +11,7 @@ use meson_core::eviction::PolicyKind;
 use meson_core::size::ByteSize;
 use meson_terminal::config::{FsyncPolicy, TlsConfig};
 use meson_terminal::network::sites::TicketPolicy;
-use meson_terminal::network::NetworkConfig;
+use meson_terminal::network::{NetworkConfig, Standing};
 use meson_terminal::{Terminal, TerminalConfig};
 use serde::Deserialize;
 
@@ -369,13 +369,12 @@ fn drain(args: DrainArgs) -> anyhow::Result<()> {
         let token = Some(token.trim());
         let draining = !args.undo;
         let body = serde_json::json!({ "draining": draining });
-        crate::site::call(&admin, "POST", "/v1/admin/drain", token, Some(body)).await?;
+        let _: Standing = crate::client::post(&admin, "/v1/admin/drain", token, &body).await?;
         let deadline = std::time::Instant::now() + Duration::from_secs(args.timeout);
         let mut last = String::new();
         loop {
-            let s = crate::site::call(&admin, "GET", "/v1/admin/network", token, None).await?;
-            let in_rotation = s["in_rotation"].as_bool().unwrap_or(false);
-            let connections = s["active_connections"].as_u64().unwrap_or(0);
+            let s: Standing = crate::client::get(&admin, "/v1/admin/network", token).await?;
+            let (in_rotation, connections) = (s.in_rotation, s.active_connections);
             let line = format!("in rotation: {in_rotation}, client connections: {connections}");
             if line != last {
                 eprintln!("{line}");

@@ -19,8 +19,12 @@ use meson_core::ledger::{format_amount, parse_amount};
 use meson_core::merkle;
 use meson_core::signed::SignedMessage;
 
-use crate::ledger::hash32;
-use crate::site::call;
+use meson_api::claims::ClaimView;
+use meson_api::council::CouncilTerm;
+use meson_api::ledger::{AccountView, History, PayoutProof, Payouts, TerminalEarnings, TxApplied};
+use meson_api::{label, RouterInfo};
+
+use crate::client::{get, post};
 
 #[derive(Args)]
 pub struct WalletArgs {
@@ -138,12 +142,6 @@ enum RemoteCommand {
     },
 }
 
-fn number(v: &serde_json::Value, what: &str) -> anyhow::Result<u128> {
-    v.as_str()
-        .and_then(|t| t.parse().ok())
-        .with_context(|| format!("{what} is not a number"))
-}
-
 pub(crate) fn load_key(path: &Path) -> anyhow::Result<NodeKey> {
     let text = std::fs::read_to_string(path).with_context(|| {
         format!(
@@ -176,7 +174,7 @@ pub(crate) async fn send(
     key_path: &Path,
     network: &str,
     action: TxAction,
-) -> anyhow::Result<serde_json::Value> {
+) -> anyhow::Result<TxApplied> {
     let key = load_key(key_path)?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
@@ -191,14 +189,7 @@ pub(crate) async fn send(
     let mut msg_nonce = [0u8; 16];
     msg_nonce.copy_from_slice(&blake3::hash(&tx.nonce.to_le_bytes()).as_bytes()[..16]);
     let msg = SignedMessage::sign(&key, TX, now, msg_nonce, &tx)?;
-    call(
-        router,
-        "POST",
-        "/v1/ledger/tx",
-        None,
-        Some(serde_json::to_value(&msg)?),
-    )
-    .await
+    post(router, "/v1/ledger/tx", None, &msg).await
 }
 
 pub fn run(args: WalletArgs) -> anyhow::Result<()> {
@@ -234,26 +225,23 @@ pub fn run(args: WalletArgs) -> anyhow::Result<()> {
         match command {
             RemoteCommand::Balance { account, terminal } => match (account, terminal) {
                 (Some(id), None) => {
-                    let a = call(&router, "GET", &format!("/v1/ledger/accounts/{id}"), None, None).await?;
-                    println!("account {id} ({})", a["kind"].as_str().unwrap_or(""));
-                    println!("  balance   {}", a["balance"].as_str().unwrap_or("-"));
-                    println!("  available {}", a["available"].as_str().unwrap_or("-"));
+                    let a: AccountView = get(&router, &format!("/v1/ledger/accounts/{id}"), None).await?;
+                    println!("account {id} ({})", label(&a.kind));
+                    println!("  balance   {}", a.balance.as_deref().unwrap_or("-"));
+                    println!("  available {}", a.available.as_deref().unwrap_or("-"));
                 }
                 (None, Some(node)) => {
-                    let e = call(&router, "GET", &format!("/v1/terminals/{node}/earnings"), None, None).await?;
-                    println!("terminal {node}, earnings account {}", e["account"].as_str().unwrap_or(""));
-                    println!("  balance {}", e["balance"]["balance"].as_str().unwrap_or("0"));
-                    for row in e["epochs"].as_array().into_iter().flatten() {
-                        let subsidy = match row["subsidy"].as_str() {
-                            Some(v) if v != "0" => format!(", subsidy {v}"),
-                            _ => String::new(),
-                        };
+                    let e: TerminalEarnings = get(&router, &format!("/v1/terminals/{node}/earnings"), None).await?;
+                    println!("terminal {node}, earnings account {}", e.account);
+                    println!("  balance {}", e.balance.as_ref().and_then(|b| b.balance.as_deref()).unwrap_or("0"));
+                    for row in &e.epochs {
+                        let subsidy = if row.subsidy != "0" { format!(", subsidy {}", row.subsidy) } else { String::new() };
                         println!(
                             "  epoch {} ({} bytes): earned {}{subsidy}{}",
-                            row["epoch"],
-                            row["bytes"],
-                            row["earned"].as_str().unwrap_or("0"),
-                            if row["settled"] == true { "" } else { " (not settled yet)" }
+                            row.epoch,
+                            row.bytes,
+                            row.earned,
+                            if row.settled { "" } else { " (not settled yet)" }
                         );
                     }
                 }
@@ -263,29 +251,29 @@ pub fn run(args: WalletArgs) -> anyhow::Result<()> {
                 let to: u128 = to.parse().with_context(|| format!("--to {to:?} is not an account id"))?;
                 let amount = parse_amount(&amount).with_context(|| format!("--amount {amount:?}"))?;
                 let r = send(&router, &args.key, &args.network, TxAction::Transfer { to, amount }).await?;
-                println!("sent {} to {} (transfer {})", format_amount(amount), r["to"].as_str().unwrap_or(""), r["transfer"].as_str().unwrap_or(""));
+                println!("sent {} to {} (transfer {})", format_amount(amount), r.to, r.transfer);
             }
             RemoteCommand::Deposit { site, amount } => {
                 let amount = parse_amount(&amount).with_context(|| format!("--amount {amount:?}"))?;
                 let r = send(&router, &args.key, &args.network, TxAction::Deposit { site: site.clone(), amount }).await?;
-                println!("deposited {} into the escrow of {site} (account {})", format_amount(amount), r["to"].as_str().unwrap_or(""));
+                println!("deposited {} into the escrow of {site} (account {})", format_amount(amount), r.to);
             }
             RemoteCommand::History { account, limit } => {
                 let account = match account {
                     Some(a) => a,
                     None => wallet_account(load_key(&args.key)?.id().as_bytes()).to_string(),
                 };
-                let h = call(&router, "GET", &format!("/v1/ledger/accounts/{account}/transfers?limit={limit}"), None, None).await?;
+                let h: History = get(&router, &format!("/v1/ledger/accounts/{account}/transfers?limit={limit}"), None).await?;
                 println!("account {account}");
-                for t in h["transfers"].as_array().into_iter().flatten() {
+                for t in &h.transfers {
                     println!(
                         "  {} {:<3} {:>20} {:<10} {}{}",
-                        t["at"],
-                        t["direction"].as_str().unwrap_or(""),
-                        t["amount"].as_str().unwrap_or(""),
-                        t["code"].as_str().unwrap_or(""),
-                        t["counterparty"].as_str().unwrap_or(""),
-                        if t["pending"] == true { " (pending)" } else { "" }
+                        t.at,
+                        t.direction.as_str(),
+                        t.amount,
+                        label(&t.code),
+                        t.counterparty,
+                        if t.pending { " (pending)" } else { "" }
                     );
                 }
             }
@@ -305,51 +293,40 @@ pub fn run(args: WalletArgs) -> anyhow::Result<()> {
                 let claim = *blake3::hash(&bytes).as_bytes();
                 let r = send(&router, &args.key, &args.network, TxAction::Bond { claim, accused, amount }).await?;
                 println!("claim {} filed against {accused} with a bond of {}", hex::encode(claim), format_amount(amount));
-                println!("  escrow account {}", r["to"].as_str().unwrap_or(""));
+                println!("  escrow account {}", r.to);
             }
             RemoteCommand::Claim { claim } => {
-                let c = call(&router, "GET", &format!("/v1/ledger/claims/{claim}"), None, None).await?;
-                println!("claim {claim}: {}", c["status"].as_str().unwrap_or(""));
-                println!("  accused  {}", c["accused"].as_str().unwrap_or("-"));
-                println!("  hunter   account {}", c["hunter_account"].as_str().unwrap_or(""));
-                println!("  bond     {}", c["bond"].as_str().unwrap_or(""));
-                println!("  window   {} to {}", c["filed_at"], c["expires_at"]);
+                let c: ClaimView = get(&router, &format!("/v1/ledger/claims/{claim}"), None).await?;
+                println!("claim {claim}: {}", c.status.as_str());
+                println!("  accused  {}", c.accused.map_or_else(|| "-".to_owned(), |a| a.to_string()));
+                println!("  hunter   account {}", c.hunter_account);
+                println!("  bond     {}", c.bond);
+                println!("  window   {} to {}", c.filed_at, c.expires_at);
             }
             RemoteCommand::CouncilStake { amount, term } => {
                 let amount = parse_amount(&amount).with_context(|| format!("--amount {amount:?}"))?;
                 let term = match term {
                     Some(t) => t,
-                    None => call(&router, "GET", "/v1/council/term", None, None).await?["term"]
-                        .as_u64()
-                        .context("the router's council term")?,
+                    None => get::<CouncilTerm>(&router, "/v1/council/term", None).await?.term,
                 };
                 send(&router, &args.key, &args.network, TxAction::CouncilStake { term, amount }).await?;
                 println!("locked {} for council term {term}", format_amount(amount));
             }
             RemoteCommand::Proof { epoch, account } => {
-                let p = call(&router, "GET", &format!("/v1/ledger/payouts/{epoch}/proof/{account}"), None, None).await?;
-                let signed = call(&router, "GET", &format!("/v1/ledger/payouts/{epoch}"), None, None).await?;
-                let router_id: NodeId = serde_json::from_value(call(&router, "GET", "/v1/router", None, None).await?["id"].clone())
-                    .context("reading the router's id")?;
-                let index = p["index"].as_u64().context("no index")?;
-                let size = p["size"].as_u64().context("no size")?;
-                let amount = number(&p["amount"], "amount")?;
-                let acct = number(&p["account"], "account")?;
-                let root = hash32(&signed["root"], "root")?;
-                let path = p["path"]
-                    .as_array()
-                    .context("no path")?
-                    .iter()
-                    .map(|h| hash32(h, "path hash"))
-                    .collect::<anyhow::Result<Vec<_>>>()?;
+                let p: PayoutProof = get(&router, &format!("/v1/ledger/payouts/{epoch}/proof/{account}"), None).await?;
+                let signed: Payouts = get(&router, &format!("/v1/ledger/payouts/{epoch}"), None).await?;
+                let router_id = get::<RouterInfo>(&router, "/v1/router", None).await?.id;
+                let (index, size, amount, acct) = (p.index, p.size, p.amount, p.account);
+                let root = signed.root.0;
+                let path: Vec<[u8; 32]> = p.path.iter().map(|h| h.0).collect();
                 let leaf = merkle::leaf_hash(&payout_leaf(epoch, index, acct, amount));
                 if !merkle::verify_inclusion(index, size, &leaf, &path, &root) {
                     bail!("the proof does not lead to the epoch's payout root");
                 }
-                let sig: Signature = signed["signature"]
-                    .as_str()
-                    .and_then(|s| s.parse().ok())
-                    .context("no signature on the payout root")?;
+                let sig: Signature = signed
+                    .signature
+                    .parse()
+                    .context("the payout root's signature is malformed")?;
                 router_id
                     .verify(PAYOUT_ROOT_DOMAIN, &payout_root_message(epoch, size, &root), &sig)
                     .context("the payout root is not signed by the router")?;

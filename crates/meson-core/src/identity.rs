@@ -147,6 +147,23 @@ impl<'de> serde::Deserialize<'de> for NodeId {
     }
 }
 
+/// A node id is a string: the public key in URL-safe base64 without padding.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for NodeId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .pattern(Some("^[A-Za-z0-9_-]{43}$"))
+            .description(Some(
+                "A node's ed25519 public key, 32 bytes in URL-safe base64 without padding",
+            ))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for NodeId {}
+
 /// An ed25519 signature made by [`NodeKey::sign`].
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Signature([u8; 64]);

@@ -18,6 +18,7 @@ pub const RID_PARAM: &str = "meson_rid";
 
 /// What to do with a request's query string when forming the cache key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum QueryMode {
     /// Part of the cache key as sent.

@@ -99,6 +99,60 @@ pub struct SignedMessage<T> {
     body_type: PhantomData<fn() -> T>,
 }
 
+/// One schema for every body type: the body travels as JSON text inside a string, so the envelope's shape
+/// never depends on `T`.
+#[cfg(feature = "openapi")]
+impl<T> utoipa::PartialSchema for SignedMessage<T> {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::{ObjectBuilder, Type};
+        let text = |description: &str, pattern: Option<&str>| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(pattern)
+                .description(Some(description))
+        };
+        ObjectBuilder::new()
+            .description(Some(
+                "A control message signed by a node: see `meson_core::signed` for what the signature covers",
+            ))
+            .property("purpose", text("What kind of message this is, e.g. meson/v1/heartbeat", None))
+            .required("purpose")
+            .property("signer", <NodeId as utoipa::PartialSchema>::schema())
+            .required("signer")
+            .property(
+                "ts",
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                        utoipa::openapi::KnownFormat::Int64,
+                    )))
+                    .minimum(Some(0))
+                    .description(Some("When it was signed, in Unix seconds by the signer's clock")),
+            )
+            .required("ts")
+            .property(
+                "nonce",
+                text("16 random bytes, URL-safe base64 without padding", Some("^[A-Za-z0-9_-]{22}$")),
+            )
+            .required("nonce")
+            .property("body", text("The message itself: the JSON text the signer produced", None))
+            .required("body")
+            .property(
+                "sig",
+                text("The ed25519 signature, URL-safe base64 without padding", Some("^[A-Za-z0-9_-]{86}$")),
+            )
+            .required("sig")
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl<T> utoipa::ToSchema for SignedMessage<T> {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "SignedMessage".into()
+    }
+}
+
 /// A message that passed [`SignedMessage::verify`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified<T> {

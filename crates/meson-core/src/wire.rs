@@ -43,6 +43,7 @@ pub fn valid_request_id(id: &[u8]) -> bool {
 
 /// `GET /v1/router`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RouterInfo {
     pub id: NodeId,
     pub version: String,
@@ -52,6 +53,7 @@ pub struct RouterInfo {
 
 /// A terminal asks to join. The router admits it only after reaching it back on `public_url`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Register {
     /// Base URL clients are redirected to, e.g. `http://203.0.113.7:8080`.
     pub public_url: String,
@@ -66,6 +68,7 @@ pub struct Register {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Registered {
     pub router: NodeId,
     pub heartbeat_secs: u64,
@@ -75,6 +78,7 @@ pub struct Registered {
 
 /// Signed load and health report, every `heartbeat_secs`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Heartbeat {
     pub active_connections: u64,
     pub egress_bytes_per_sec: u64,
@@ -92,6 +96,7 @@ pub struct Heartbeat {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HeartbeatReply {
     /// Whether the router currently sends clients to this terminal.
     pub in_rotation: bool,
@@ -105,6 +110,7 @@ pub struct HeartbeatReply {
 
 /// Work the router hands a terminal with a heartbeat reply.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Job {
     pub id: u64,
     pub site: u64,
@@ -112,6 +118,7 @@ pub struct Job {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum JobAction {
     /// Remove the site's cached objects in scope.
@@ -126,6 +133,7 @@ pub enum JobAction {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PurgeScope {
     /// One URL path (and query), every variant.
@@ -139,6 +147,7 @@ pub enum PurgeScope {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobResult {
     pub id: u64,
     pub ok: bool,
@@ -148,6 +157,7 @@ pub struct JobResult {
 
 /// Bytes served under one redirect ticket.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UsageRecord {
     /// The ticket as the client presented it; the router checks its own signature on it, which proves it
     /// issued this serial to this terminal.
@@ -163,12 +173,14 @@ pub struct UsageRecord {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UsageBatch {
     pub records: Vec<UsageRecord>,
 }
 
 /// The router's answer, sent only after accepted records are durable.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UsageReceipt {
     pub accepted: u64,
     /// Serials already accepted before (a resent batch): not counted again, not an error.
@@ -179,9 +191,11 @@ pub struct UsageReceipt {
 
 /// A terminal asks which sites it serves.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SitesQuery {}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SiteInfo {
     pub id: u64,
     pub host: String,
@@ -192,6 +206,7 @@ pub struct SiteInfo {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SiteList {
     pub sites: Vec<SiteInfo>,
 }

@@ -15,15 +15,19 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Args;
+use meson_api::accounts::{AccountCreated, NewAccount};
+use meson_api::ledger::{MintRequest, Minted, SiteBilling, SpentEpoch, TerminalEarnings};
+use meson_api::sites::{SiteRequest, SiteStats};
+use meson_api::terminals::TerminalList;
+use meson_api::SiteInfo;
 use meson_core::ledger::tx::TxAction;
 use meson_core::ledger::{format_amount, parse_amount};
 use meson_router::{Router, RouterConfig};
 use meson_terminal::network::NetworkConfig;
 use meson_terminal::{Terminal, TerminalConfig};
-use serde_json::{json, Value};
 use tokio::sync::watch;
 
-use crate::site::call;
+use crate::client::{get, post};
 use traffic::{count, Clients, Tally};
 
 const SITE: &str = "demo.meson.test";
@@ -129,16 +133,16 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     }
 
     let result = async {
-        let account = call(&router_url, "POST", "/v1/accounts", None, Some(json!({"name": "demo"}))).await?;
-        let key = account["api_key"].as_str().context("no api_key")?.to_owned();
-        call(
-            &router_url,
-            "POST",
-            "/v1/sites",
-            Some(&key),
-            Some(json!({"host": SITE, "origin": format!("http://{origin_addr}"), "query_mode": "sort"})),
-        )
-        .await?;
+        let account: AccountCreated =
+            post(&router_url, "/v1/accounts", None, &NewAccount { name: "demo".into() }).await?;
+        let key = account.api_key;
+        let site = SiteRequest {
+            host: SITE.into(),
+            origin: format!("http://{origin_addr}"),
+            default_ttl_secs: None,
+            query_mode: Some("sort".into()),
+        };
+        let _: SiteInfo = post(&router_url, "/v1/sites", Some(&key), &site).await?;
         println!("site        {SITE} -> http://{origin_addr}");
         let token = std::fs::read_to_string(dir.join("router").join("operator.token"))
             .context("reading the router's operator token")?;
@@ -180,10 +184,8 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
 async fn wait_for_rotation(router: &str, terminals: &[Terminal]) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let view = call(router, "GET", "/v1/terminals", None, None).await?;
-        let in_rotation = view["terminals"].as_array().map_or(0, |ts| {
-            ts.iter().filter(|t| t["in_rotation"] == true).count()
-        });
+        let view: TerminalList = get(router, "/v1/terminals", None).await?;
+        let in_rotation = view.terminals.iter().filter(|t| t.in_rotation).count();
         let with_site = terminals
             .iter()
             .filter(|t| t.node.as_ref().is_some_and(|n| n.sites.site_count() == 1))
@@ -274,15 +276,13 @@ async fn report(
     // Usage is reported once each ticket expired (5 s here) at the next heartbeat (1 s).
     let deadline = Instant::now() + Duration::from_secs(30);
     let stats = loop {
-        let stats: Value = call(
+        let stats: SiteStats = get(
             router,
-            "GET",
             &format!("/v1/sites/{SITE}/stats?hours=1"),
             Some(key),
-            None,
         )
         .await?;
-        if stats["tickets"].as_u64() == Some(total.requests) || Instant::now() > deadline {
+        if stats.total.tickets == total.requests || Instant::now() > deadline {
             break stats;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -290,11 +290,11 @@ async fn report(
     println!();
     println!(
         "usage accounted by the router: {} tickets, {} requests, {} hits, {} bytes",
-        stats["tickets"], stats["requests"], stats["hits"], stats["bytes"]
+        stats.total.tickets, stats.total.requests, stats.total.hits, stats.total.bytes
     );
-    let agrees = stats["tickets"].as_u64() == Some(total.requests)
-        && stats["bytes"].as_u64() == Some(total.bytes)
-        && stats["hits"].as_u64() == Some(total.hits);
+    let agrees = stats.total.tickets == total.requests
+        && stats.total.bytes == total.bytes
+        && stats.total.hits == total.hits;
     println!(
         "the clients counted {} requests, {} hits, {} bytes: {}",
         total.requests,
@@ -312,36 +312,20 @@ async fn report(
 /// The site owner buys 100 tokens into the site's escrow (the operator mints them), and the router starts
 /// sending the site's clients to terminals once it sees the funds.
 async fn fund(router: &str, key: &str, token: &str) -> anyhow::Result<()> {
-    let billing = call(
-        router,
-        "GET",
-        &format!("/v1/sites/{SITE}/billing"),
-        Some(key),
-        None,
-    )
-    .await?;
-    let escrow = billing["escrow_account"]
-        .as_str()
-        .context("no escrow account")?
-        .to_owned();
-    call(
-        router,
-        "POST",
-        "/v1/ledger/mint",
-        Some(token),
-        Some(json!({"id": "1", "to": escrow, "amount": "100"})),
-    )
-    .await?;
+    let billing_path = format!("/v1/sites/{SITE}/billing");
+    let billing: SiteBilling = get(router, &billing_path, Some(key)).await?;
+    let escrow = billing.escrow_account;
+    let mint = MintRequest {
+        id: 1,
+        to: Some(escrow),
+        owner: None,
+        amount: "100".into(),
+    };
+    let _: Minted = post(router, "/v1/ledger/mint", Some(token), &mint).await?;
     let deadline = Instant::now() + Duration::from_secs(30);
-    while call(
-        router,
-        "GET",
-        &format!("/v1/sites/{SITE}/billing"),
-        Some(key),
-        None,
-    )
-    .await?["funded"]
-        != true
+    while !get::<SiteBilling>(router, &billing_path, Some(key))
+        .await?
+        .funded
     {
         if Instant::now() > deadline {
             bail!("the router never saw the site funded");
@@ -363,14 +347,13 @@ async fn stake(
     for (i, t) in terminals.iter().enumerate() {
         let key_path = t.cache.config().data_dir.join("node.key");
         let key = crate::wallet::load_key(&key_path)?;
-        call(
-            router,
-            "POST",
-            "/v1/ledger/mint",
-            Some(token),
-            Some(json!({"id": (100 + i).to_string(), "owner": key.id(), "amount": STAKE})),
-        )
-        .await?;
+        let mint = MintRequest {
+            id: 100 + i as u128,
+            to: None,
+            owner: Some(key.id()),
+            amount: STAKE.into(),
+        };
+        let _: Minted = post(router, "/v1/ledger/mint", Some(token), &mint).await?;
         let amount = parse_amount(STAKE)?;
         crate::wallet::send(router, &key_path, network, TxAction::Stake { amount }).await?;
     }
@@ -385,17 +368,13 @@ async fn stake(
 async fn settlement(router: &str, key: &str, terminals: &[Terminal]) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(4 * EPOCH_SECS + 30);
     let billing = loop {
-        let b = call(
+        let b: SiteBilling = get(
             router,
-            "GET",
             &format!("/v1/sites/{SITE}/billing?epochs=50"),
             Some(key),
-            None,
         )
         .await?;
-        let epochs = b["epochs"].as_array().cloned().unwrap_or_default();
-        let settled = !epochs.is_empty() && epochs.iter().all(|e| e["settled"] == true);
-        if settled {
+        if !b.epochs.is_empty() && b.epochs.iter().all(|e| e.settled) {
             break b;
         }
         if Instant::now() > deadline {
@@ -403,37 +382,42 @@ async fn settlement(router: &str, key: &str, terminals: &[Terminal]) -> anyhow::
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
-    let sum = |field: &str| -> anyhow::Result<u128> {
+    let sum = |field: fn(&SpentEpoch) -> &str| -> anyhow::Result<u128> {
         let mut total = 0;
-        for e in billing["epochs"].as_array().into_iter().flatten() {
-            total += parse_amount(e[field].as_str().unwrap_or("0"))?;
+        for e in &billing.epochs {
+            total += parse_amount(field(e))?;
         }
         Ok(total)
     };
     println!();
     println!(
         "settled at 100 tokens per GiB, 20 % fee: the site paid {} ({} burned, {} to terminals); escrow now {}",
-        format_amount(sum("spent")?),
-        format_amount(sum("fee_burned")?),
-        format_amount(sum("paid_to_terminals")?),
-        billing["escrow"]["balance"].as_str().unwrap_or("?")
+        format_amount(sum(|e| &e.spent)?),
+        format_amount(sum(|e| &e.fee_burned)?),
+        format_amount(sum(|e| &e.paid_to_terminals)?),
+        billing
+            .escrow
+            .as_ref()
+            .and_then(|a| a.balance.as_deref())
+            .unwrap_or("?")
     );
     for t in terminals {
         let Some(node) = &t.node else { continue };
         let id = node.standing(&t.cache).node_id;
-        let e = call(
+        let e: TerminalEarnings = get(
             router,
-            "GET",
             &format!("/v1/terminals/{id}/earnings?epochs=50"),
-            None,
             None,
         )
         .await?;
         println!(
             "  terminal http://{} earned {} (account {})",
             t.addr,
-            e["balance"]["balance"].as_str().unwrap_or("0"),
-            e["account"].as_str().unwrap_or("")
+            e.balance
+                .as_ref()
+                .and_then(|a| a.balance.as_deref())
+                .unwrap_or("0"),
+            e.account
         );
     }
     let (_, replay) = crate::ledger::verify(router, None).await?;

@@ -20,7 +20,7 @@ use meson_core::wire::{
     self, Heartbeat, HeartbeatReply, Job, JobAction, JobResult, PurgeScope, Register, Registered,
     SiteList, SitesQuery, UsageBatch, UsageReceipt,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{watch, Notify};
 
 use crate::cache::Cache;
@@ -51,8 +51,8 @@ pub struct NetworkConfig {
     pub call_timeout: Duration,
 }
 
-/// The terminal's standing with its router, shown by the admin API and used by `terminal drain`.
-#[derive(Debug, Clone, Serialize)]
+/// The terminal's standing with its router, shown by the admin API and read by `terminal drain`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Standing {
     pub router: String,
     pub node_id: String,
