@@ -176,9 +176,7 @@ pub(crate) async fn send(
     action: TxAction,
 ) -> anyhow::Result<TxApplied> {
     let key = load_key(key_path)?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs();
+    let now = meson_node::unix_now();
     let tx = Tx {
         network: network.to_owned(),
         nonce: next_nonce(key_path)?,

@@ -25,6 +25,10 @@ pub const HEARTBEAT: &str = "meson/v1/heartbeat";
 pub const USAGE: &str = "meson/v1/usage";
 pub const SITES: &str = "meson/v1/sites";
 
+/// Answered by a terminal itself on its public address, never forwarded to an origin: the router's
+/// reachability check and health probe.
+pub const TERMINAL_HEALTH_PATH: &str = "/.well-known/meson/health";
+
 /// Where a router publishes its identity, so terminals can check tickets offline.
 pub const ROUTER_INFO_PATH: &str = "/v1/router";
 pub const REGISTER_PATH: &str = "/v1/terminals/register";

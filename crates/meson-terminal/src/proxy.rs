@@ -50,10 +50,6 @@ impl ClientRequest {
     }
 }
 
-/// Answered by the terminal itself on its public address, never forwarded to an origin: the router's
-/// reachability check and health probe.
-pub const HEALTH_PATH: &str = "/.well-known/meson/health";
-
 /// A plain-text error response.
 pub fn error_response(status: StatusCode, msg: &str) -> Response<ResponseBody> {
     let mut resp = Response::new(body::full(format!(
@@ -85,7 +81,7 @@ pub async fn handle(
             return error_response(StatusCode::BAD_REQUEST, &e.to_string());
         }
     };
-    if path == HEALTH_PATH {
+    if path == meson_core::wire::TERMINAL_HEALTH_PATH {
         return public_health(cache);
     }
     let host = parts

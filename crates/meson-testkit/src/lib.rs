@@ -20,7 +20,8 @@ pub use client::{
     admin_request, admin_token, assert_full, assert_range, call, client, get, get_range,
     get_url_from, json_request, request, try_request, Client, Got,
 };
-pub use node::{redirect_ticket, unix_now, usage_record, SigningTerminal, HEALTH_PATH};
+pub use meson_node::unix_now;
+pub use node::{redirect_ticket, usage_record, SigningTerminal};
 pub use origin::{Origin, Resource, Seen};
 pub use store::{
     body_file, body_files, check_listing, flip_byte, flip_middle_byte, key_path, slice_count,

@@ -4,7 +4,6 @@
 //! it reports usage for come from real redirects ([`redirect_ticket`]).
 
 use std::net::SocketAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use meson_core::identity::NodeKey;
 use meson_core::signed::SignedMessage;
@@ -15,16 +14,7 @@ use serde_json::Value;
 use crate::client::{call, Got};
 use crate::origin::{Origin, Resource};
 
-/// Where a terminal answers the router's reachability check and probes.
-pub const HEALTH_PATH: &str = "/.well-known/meson/health";
-
-/// Unix seconds now.
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
+use meson_node::unix_now;
 
 /// A node key and its health server; see the module doc.
 pub struct SigningTerminal {
@@ -64,7 +54,7 @@ impl SigningTerminal {
         } else {
             Resource::new("sick", &[]).status(503)
         };
-        self.health.set(HEALTH_PATH, r);
+        self.health.set(meson_core::wire::TERMINAL_HEALTH_PATH, r);
     }
 
     /// Stops its server: connections are refused from now on.

@@ -19,9 +19,6 @@ use tokio::sync::watch;
 
 use crate::Shared;
 
-/// Where terminals answer the reachability check and probes themselves.
-pub const HEALTH_PATH: &str = "/.well-known/meson/health";
-
 /// The region of terminals that declared none and whose address no coverage zone covers. Only clients
 /// of unknown region, or a fallback to "everywhere", reach them; the name is not one an operator would
 /// give a zone.
@@ -443,7 +440,7 @@ impl Prober {
 
     /// `Ok` if `{public_url}/.well-known/meson/health` answers 200 in time; else why not.
     pub async fn check(&self, public_url: &str) -> Result<(), String> {
-        let url = format!("{public_url}{HEALTH_PATH}");
+        let url = format!("{public_url}{}", meson_core::wire::TERMINAL_HEALTH_PATH);
         let uri: http::Uri = url.parse().map_err(|e| format!("{url}: {e}"))?;
         match tokio::time::timeout(self.timeout, self.client.get(uri)).await {
             Err(_) => Err(format!("{url} did not answer within {:?}", self.timeout)),
