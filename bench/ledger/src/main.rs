@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use meson_core::ledger::{AccountKind, Batch, NewAccount, Transfer, TransferCode, ONE_TOKEN};
+use meson_ledger::{AccountKind, Batch, NewAccount, Transfer, TransferCode, ONE_TOKEN};
 use meson_router::ledger::{LedgerService, ISSUANCE};
 use meson_store::{SqliteStore, Store};
 

@@ -10,14 +10,15 @@
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use meson_core::economics::{payout_leaf, payout_root_message, PAYOUT_ROOT_DOMAIN};
+use meson_ledger::economics::{payout_leaf, payout_root_message, PAYOUT_ROOT_DOMAIN};
 use std::path::{Path, PathBuf};
 
 use meson_core::identity::{NodeId, NodeKey, Signature};
-use meson_core::ledger::tx::{wallet_account, Tx, TxAction, TX};
-use meson_core::ledger::{format_amount, parse_amount};
-use meson_core::merkle;
 use meson_core::signed::SignedMessage;
+use meson_ledger::accounts::wallet_account;
+use meson_ledger::merkle;
+use meson_ledger::tx::{Tx, TxAction, TX};
+use meson_ledger::{format_amount, parse_amount};
 
 use meson_api::claims::ClaimView;
 use meson_api::council::CouncilTerm;

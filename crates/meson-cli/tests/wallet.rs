@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use meson_core::identity::NodeKey;
-use meson_core::ledger::tx::wallet_account;
+use meson_ledger::accounts::wallet_account;
 use support::*;
 
 struct Wallet<'a> {

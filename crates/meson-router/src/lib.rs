@@ -36,13 +36,13 @@
 //! | `GET /v1/jobs/{id}` | site owner | the job and each terminal's confirmation |
 //! | `GET /v1/sites/{host}/billing?epochs=N` | site owner | escrow account and balance, spend per epoch |
 //! | `GET /v1/terminals/{node}/earnings?epochs=N` | anyone | a terminal's earnings account and payouts per epoch |
-//! | `GET /v1/ledger/head` | anyone | the head the router signs ([`meson_core::ledger::audit::SignedHead`]) |
+//! | `GET /v1/ledger/head` | anyone | the head the router signs ([`meson_ledger::audit::SignedHead`]) |
 //! | `GET /v1/ledger/log?after=N&limit=M` | anyone | audit log entries after `N` (at most 1000) |
 //! | `GET /v1/ledger/accounts/{id}` | anyone | an account's totals, balance and available funds |
 //! | `GET /v1/ledger/accounts/{id}/transfers?limit=N` | anyone | the account's transfers, newest first |
 //! | `GET /v1/ledger/transfers/{id}` | anyone | one transfer as submitted, what it moved, and a pending one's status |
 //! | `POST /v1/ledger/mint` | operator | `{"id","to" or "owner","amount"}`: new tokens into an account or a key's wallet |
-//! | `POST /v1/ledger/tx` | a key holder | a signed [`meson_core::ledger::tx::Tx`]: transfer, deposit, stake, unstake, claim bond or council stake |
+//! | `POST /v1/ledger/tx` | a key holder | a signed [`meson_ledger::tx::Tx`]: transfer, deposit, stake, unstake, claim bond or council stake |
 //! | `POST /v1/ledger/slash` | operator | `{"owner","amount","claimant","evidence"}`: stake slashed once per piece of evidence |
 //! | `POST /v1/ledger/correct` | operator | `{"reverses","amount"?}`: a transfer back (a burn, for a mint) fixing a mistaken one |
 //! | `GET /v1/ledger/claims/{claim}` | anyone | the claim's accused, hunter, bond, window and status |
@@ -146,7 +146,7 @@ pub struct RouterConfig {
     /// The least stake a council member locks for a term, in base units (default 100 tokens).
     pub council_min_stake: u128,
     /// How slashed stake is shared between claimant, burn and treasury.
-    pub slash_shares: meson_core::economics::SlashShares,
+    pub slash_shares: meson_ledger::economics::SlashShares,
 }
 
 impl RouterConfig {
@@ -165,9 +165,9 @@ impl RouterConfig {
             min_stake: 0,
             unbonding_secs: 7 * 24 * 3600,
             dispute_secs: 3 * 24 * 3600,
-            min_bond: meson_core::ledger::ONE_TOKEN,
+            min_bond: meson_ledger::ONE_TOKEN,
             council_term_secs: 30 * 24 * 3600,
-            council_min_stake: 100 * meson_core::ledger::ONE_TOKEN,
+            council_min_stake: 100 * meson_ledger::ONE_TOKEN,
             slash_shares: Default::default(),
         }
     }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use meson_core::ledger::{
+use meson_ledger::{
     AccountKind, Batch, NewAccount, Transfer, TransferCode, TransferFlags, ONE_TOKEN,
 };
 use meson_router::ledger::{LedgerService, ISSUANCE};

@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::Json;
 use meson_core::identity::NodeId;
-use meson_core::ledger::format_amount;
+use meson_ledger::format_amount;
 use serde::Deserialize;
 use serde_json::{json, Value};
 

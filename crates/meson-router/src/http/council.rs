@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::Json;
-use meson_core::ledger::format_amount;
+use meson_ledger::format_amount;
 use serde::Deserialize;
 use serde_json::{json, Value};
 

@@ -1,5 +1,5 @@
 //! Billing: each epoch, the usage the router accepted is charged to the site's escrow, paid to the
-//! terminals that served it and the protocol fee burned, by the formulas of [`meson_core::economics`].
+//! terminals that served it and the protocol fee burned, by the formulas of [`meson_ledger::economics`].
 //!
 //! - A site's escrow is a ledger account ([`escrow_account`]) anyone can look up; tokens reach it by a
 //!   deposit (here, an operator's mint: the on-ramp where a customer buys tokens).
@@ -11,7 +11,7 @@
 //! - A site whose escrow is empty is not served by terminals: its clients are redirected to its origin
 //!   (`X-Meson-Billing: escrow-empty`), never silently served for free.
 //! - With a bootstrap subsidy (`subsidy_bps`), the treasury adds a share of what each terminal earned from
-//!   customers ([`meson_core::economics::subsidies`]), capped per epoch and by what the treasury holds.
+//!   customers ([`meson_ledger::economics::subsidies`]), capped per epoch and by what the treasury holds.
 //!   An epoch's site chains and its subsidy chain go to the ledger in one batch, so one audit log entry
 //!   settles the epoch: the subsidy is decided with the earnings it tops up, never later. That way
 //!   enabling the subsidy, raising its cap or funding the treasury never pays for epochs already
@@ -21,11 +21,12 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use meson_core::economics::{fit_to_escrow, line, quality_bps, settlement_id, subsidies, Line};
-use meson_core::ledger::{
+use meson_core::schedule::Region;
+use meson_ledger::economics::{fit_to_escrow, line, quality_bps, subsidies, Line};
+use meson_ledger::ids::Purpose;
+use meson_ledger::{
     AccountKind, Batch, BatchResults, NewAccount, Transfer, TransferCode, TransferFlags,
 };
-use meson_core::schedule::Region;
 use tokio::sync::watch;
 
 use crate::services::ledger::{
@@ -108,7 +109,7 @@ impl Default for BillingConfig {
     fn default() -> Self {
         BillingConfig {
             epoch_secs: 3600,
-            price_per_gib: meson_core::ledger::ONE_TOKEN / 10,
+            price_per_gib: meson_ledger::ONE_TOKEN / 10,
             fee_bps: 2_000,
             region_prices: Vec::new(),
             subsidy_bps: 0,
@@ -118,15 +119,25 @@ impl Default for BillingConfig {
 }
 
 fn payout_id(epoch: u64, site: i64, node: &[u8; 32]) -> u128 {
-    settlement_id(&[b"payout", &epoch.to_le_bytes(), &site.to_le_bytes(), node])
+    Purpose::Payout {
+        epoch,
+        site,
+        node: *node,
+    }
+    .id()
 }
 
 fn fee_id(epoch: u64, site: i64, node: &[u8; 32]) -> u128 {
-    settlement_id(&[b"fee", &epoch.to_le_bytes(), &site.to_le_bytes(), node])
+    Purpose::Fee {
+        epoch,
+        site,
+        node: *node,
+    }
+    .id()
 }
 
 fn subsidy_id(epoch: u64, node: &[u8; 32]) -> u128 {
-    settlement_id(&[b"subsidy", &epoch.to_le_bytes(), node])
+    Purpose::Subsidy { epoch, node: *node }.id()
 }
 
 /// Sites whose escrow holds nothing; read on every redirect, refreshed by the billing task.

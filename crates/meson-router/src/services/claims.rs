@@ -1,6 +1,6 @@
 //! Claims and their bonds. A hunter who finds objective evidence against a terminal (bytes that do not
 //! match a root, a serial claimed twice, a failed spot check) files a claim: its id is the BLAKE3 of the
-//! evidence, and a signed [`TxAction::Bond`](meson_core::ledger::tx::TxAction::Bond) reserves the
+//! evidence, and a signed [`TxAction::Bond`](meson_ledger::tx::TxAction::Bond) reserves the
 //! hunter's bond into the claim's escrow account (owned by the accused) as a pending transfer that
 //! expires with the dispute window. The verdict resolves it exactly once:
 //!
@@ -13,10 +13,10 @@
 //! Every transfer id derives from the claim, so a verdict retried after a crash finishes what it began
 //! and never applies twice. The operator gives verdicts until the council does.
 
-use meson_core::economics::settlement_id;
 use meson_core::identity::NodeId;
-use meson_core::ledger::tx::{bond_transfer_id, claim_account, stake_account};
-use meson_core::ledger::{
+use meson_ledger::accounts::{claim_account, stake_account};
+use meson_ledger::ids::Purpose;
+use meson_ledger::{
     format_amount, parse_amount, AccountKind, CommittedTransfer, PendingStatus, Transfer,
     TransferCode,
 };
@@ -45,7 +45,7 @@ pub(crate) async fn bond(
             format_amount(s.cfg.min_bond)
         )));
     }
-    let id = bond_transfer_id(claim);
+    let id = Purpose::Bond { claim: *claim }.id();
     let (bonded, at_stake) = s
         .ledger
         .read(|l| {
@@ -92,7 +92,7 @@ pub(crate) struct Claim {
 }
 
 pub(crate) async fn find(s: &Shared, claim: &[u8; 32]) -> ServiceResult<Claim> {
-    let id = bond_transfer_id(claim);
+    let id = Purpose::Bond { claim: *claim }.id();
     let found = s
         .ledger
         .read(|l| {
@@ -192,13 +192,13 @@ pub(crate) async fn judge(
             ));
         }
         let forward = Transfer::new(
-            settlement_id(&[b"forfeit-treasury", id]),
+            Purpose::ForfeitToTreasury { claim: *id }.id(),
             c.bond.credit_account,
             TREASURY,
             bond,
             TransferCode::Bond,
         );
-        let mut forfeit = resolve(&c.bond, &[b"forfeit".as_slice(), id].concat(), false);
+        let mut forfeit = resolve(&c.bond, Purpose::Forfeit { claim: *id }, false);
         forfeit.flags.linked = true;
         submit(s, vec![forfeit, forward]).await?;
         return Ok(Verdict::Rejected { forfeited: bond });
@@ -210,7 +210,7 @@ pub(crate) async fn judge(
     // The slash first: should the router stop between the two, the claim is still open and the
     // verdict, given again, finds this evidence used and only returns the bond.
     let slashed = stake::slash(s, &c.accused, amount, c.bond.debit_account, id).await?;
-    let back = resolve(&c.bond, &[b"return".as_slice(), id].concat(), true);
+    let back = resolve(&c.bond, Purpose::ReturnBond { claim: *id }, true);
     submit(s, vec![back]).await?;
     Ok(Verdict::Upheld {
         slashed,

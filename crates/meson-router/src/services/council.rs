@@ -1,13 +1,14 @@
 //! Council stake. A council member locks stake for a term with a signed
-//! [`TxAction::CouncilStake`](meson_core::ledger::tx::TxAction::CouncilStake): a pending transfer from
+//! [`TxAction::CouncilStake`](meson_ledger::tx::TxAction::CouncilStake): a pending transfer from
 //! the wallet into the member's stake account, one per member and term. It is released (voided back to
 //! the wallet) once the term has ended and the unbonding period after it has passed, so a member's
 //! conduct in office stays slashable through the dispute window; a slash posts it into the stake first.
 //! Terms are numbered from the Unix epoch: term `n` runs `[n·len, (n+1)·len)`.
 
 use meson_core::identity::NodeId;
-use meson_core::ledger::tx::{council_lock_id, stake_account};
-use meson_core::ledger::{format_amount, CommittedTransfer, Ledger, Transfer, TransferCode};
+use meson_ledger::accounts::stake_account;
+use meson_ledger::ids::Purpose;
+use meson_ledger::{format_amount, CommittedTransfer, Ledger, Transfer, TransferCode};
 
 use super::error::{ServiceError, ServiceResult};
 use super::ledger::open_stake;
@@ -54,7 +55,11 @@ pub(crate) async fn lock(
             format_amount(s.cfg.council_min_stake)
         )));
     }
-    let id = council_lock_id(owner, term);
+    let id = Purpose::CouncilLock {
+        owner: *owner,
+        term,
+    }
+    .id();
     if s.ledger.read(|l| l.transfer(id).is_some()).await {
         return Err(ServiceError::Conflict(format!(
             "stake for term {term} is already locked"

@@ -9,7 +9,7 @@ pub enum LedgerError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("the stored audit log does not verify: {0}")]
-    Audit(#[from] meson_core::ledger::audit::AuditError),
+    Audit(#[from] meson_ledger::audit::AuditError),
 }
 
 #[derive(Debug, thiserror::Error)]

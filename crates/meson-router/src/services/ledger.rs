@@ -1,4 +1,4 @@
-//! The router's ledger: the core state machine ([`meson_core::ledger`]) kept in memory, every batch that
+//! The router's ledger: the core state machine ([`meson_ledger`]) kept in memory, every batch that
 //! changes it appended to the audit log in the store before its results are returned, and the whole state
 //! rebuilt from that log (with every check an auditor makes) at start-up. Balances are never stored apart
 //! from the log, so they cannot disagree with it.
@@ -6,11 +6,12 @@
 use std::sync::Arc;
 
 use http::HeaderMap;
-use meson_core::economics::settlement_id;
 use meson_core::identity::{NodeId, NodeKey};
-use meson_core::ledger::audit::{encode_entry, Head, Replay, SignedHead};
-use meson_core::ledger::tx::{stake_account, wallet_account};
-use meson_core::ledger::{
+pub use meson_ledger::accounts::{escrow_account, terminal_account, BURN, ISSUANCE, TREASURY};
+use meson_ledger::accounts::{stake_account, wallet_account};
+use meson_ledger::audit::{encode_entry, Head, Replay, SignedHead};
+use meson_ledger::ids::Purpose;
+use meson_ledger::{
     format_amount, parse_amount, Account, AccountKind, Batch, BatchResults, Ledger, NewAccount,
     Outcome, Transfer, TransferCode, TransferError,
 };
@@ -20,11 +21,6 @@ use tokio::sync::Mutex;
 pub use super::error::LedgerError;
 use super::error::{ServiceError, ServiceResult};
 use crate::Shared;
-
-/// The system accounts every network has, at fixed ids.
-pub const ISSUANCE: u128 = 1;
-pub const BURN: u128 = 2;
-pub const TREASURY: u128 = 3;
 
 /// Log entries read per query while replaying.
 const PAGE: usize = 1_000;
@@ -58,7 +54,7 @@ async fn replay(store: &dyn Store) -> Result<State, LedgerError> {
 
 /// The ledger's totals as gauges, in tokens (floats: for dashboards, not for accounting).
 fn publish(st: &State) {
-    let tokens = |units: u128| units as f64 / meson_core::ledger::ONE_TOKEN as f64;
+    let tokens = |units: u128| units as f64 / meson_ledger::ONE_TOKEN as f64;
     let l = &st.ledger;
     metrics::gauge!("meson_router_ledger_entries").set(st.seq as f64);
     metrics::gauge!("meson_router_ledger_transfers").set(l.transfer_count() as f64);
@@ -172,14 +168,6 @@ impl LedgerService {
     pub async fn read<R>(&self, f: impl FnOnce(&Ledger) -> R) -> R {
         f(&self.state.lock().await.ledger)
     }
-}
-
-pub fn escrow_account(site_id: i64) -> u128 {
-    settlement_id(&[b"escrow", &site_id.to_le_bytes()])
-}
-
-pub fn terminal_account(node: &[u8; 32]) -> u128 {
-    settlement_id(&[b"terminal", node])
 }
 
 /// Checks the operator's bearer token (in constant time, see [`meson_node::bearer_matches`]).
@@ -303,7 +291,7 @@ pub(crate) async fn correct(
     reverses: u128,
     amount: Option<&str>,
 ) -> ServiceResult<Correction> {
-    let id = settlement_id(&[b"correction", &reverses.to_le_bytes()]);
+    let id = Purpose::Correction { reverses }.id();
     let (original, done) = s
         .ledger
         .read(|l| (l.transfer(reverses).copied(), l.transfer(id).is_some()))

@@ -10,11 +10,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use meson_core::economics::{settlement_id, split_slash};
-use meson_core::ledger::tx::{stake_account, wallet_account};
-use meson_core::ledger::{
-    Batch, BatchResults, CommittedTransfer, Transfer, TransferCode, TransferFlags,
-};
+use meson_ledger::accounts::{stake_account, wallet_account};
+use meson_ledger::economics::split_slash;
+use meson_ledger::ids::{Purpose, SlashPart};
+use meson_ledger::{Batch, BatchResults, CommittedTransfer, Transfer, TransferCode, TransferFlags};
 use tokio::sync::watch;
 
 use crate::services::error::{ServiceError, ServiceResult};
@@ -32,13 +31,13 @@ async fn release_matured(s: &Shared, now: u64) -> Result<usize, LedgerError> {
                 .open_pending()
                 .filter(|t| t.transfer.code == TransferCode::Unstake)
                 .filter(|t| t.transfer.user_data <= u128::from(now))
-                .map(|t| resolve(t, b"unbond", false));
+                .map(|t| resolve(t, unbond(t), false));
             let served = crate::services::council::locks(l)
                 .filter(|t| {
                     let term = u64::try_from(t.transfer.user_data).unwrap_or(u64::MAX);
                     s.council_release_at(term) <= now
                 })
-                .map(|t| resolve(t, b"unbond", true));
+                .map(|t| resolve(t, unbond(t), true));
             let due: Vec<Transfer> = unbonded.chain(served).collect();
             (due, l.next_expiry().is_some_and(|at| at <= now))
         })
@@ -60,8 +59,14 @@ async fn release_matured(s: &Shared, now: u64) -> Result<usize, LedgerError> {
     Ok(count)
 }
 
-/// Posts (`void` false) or voids the pending transfer `t`, with an id derived from `why` and `t`'s.
-pub(crate) fn resolve(t: &CommittedTransfer, why: &[u8], void: bool) -> Transfer {
+fn unbond(t: &CommittedTransfer) -> Purpose {
+    Purpose::Unbond {
+        pending: t.transfer.id,
+    }
+}
+
+/// Posts (`void` false) or voids the pending transfer `t`, with the id of `purpose`.
+pub(crate) fn resolve(t: &CommittedTransfer, purpose: Purpose, void: bool) -> Transfer {
     Transfer {
         pending_id: t.transfer.id,
         flags: TransferFlags {
@@ -69,13 +74,7 @@ pub(crate) fn resolve(t: &CommittedTransfer, why: &[u8], void: bool) -> Transfer
             void_pending: void,
             ..TransferFlags::default()
         },
-        ..Transfer::new(
-            settlement_id(&[why, &t.transfer.id.to_le_bytes()]),
-            0,
-            0,
-            0,
-            t.transfer.code,
-        )
+        ..Transfer::new(purpose.id(), 0, 0, 0, t.transfer.code)
     }
 }
 
@@ -123,17 +122,21 @@ pub(crate) enum Slashed {
     Nothing,
 }
 
-fn slash_id(evidence: &[u8; 32], part: &[u8]) -> u128 {
-    settlement_id(&[b"slash", evidence, part])
+fn slash_id(evidence: &[u8; 32], part: SlashPart) -> u128 {
+    Purpose::Slash {
+        evidence: *evidence,
+        part,
+    }
+    .id()
 }
 
 /// Whether the evidence whose digest is `evidence` has slashed already.
 pub(crate) async fn slashed_for(s: &Shared, evidence: &[u8; 32]) -> bool {
     s.ledger
         .read(|l| {
-            [b"claimant".as_slice(), b"burn", b"treasury"]
+            SlashPart::ALL
                 .iter()
-                .any(|part| l.transfer(slash_id(evidence, part)).is_some())
+                .any(|part| l.transfer(slash_id(evidence, *part)).is_some())
         })
         .await
 }
@@ -156,17 +159,20 @@ pub(crate) async fn slash(
     }
     // Everything the owner has at stake: unbonding goes back into the stake (voided), council locks
     // move into it (posted).
-    let why = [b"slash-unlock".as_slice(), evidence].concat();
+    let unlock = |t: &CommittedTransfer| Purpose::SlashUnlock {
+        evidence: *evidence,
+        pending: t.transfer.id,
+    };
     let unlocks: Vec<Transfer> = s
         .ledger
         .read(|l| {
             let unbonding = l
                 .open_pending()
                 .filter(|t| t.transfer.code == TransferCode::Unstake && t.debit_account == stake)
-                .map(|t| resolve(t, &why, true));
+                .map(|t| resolve(t, unlock(t), true));
             let council = crate::services::council::locks(l)
                 .filter(|t| t.debit_account == wallet && t.credit_account == stake)
-                .map(|t| resolve(t, &why, false));
+                .map(|t| resolve(t, unlock(t), false));
             unbonding.chain(council).collect()
         })
         .await;
@@ -189,11 +195,21 @@ pub(crate) async fn slash(
         return Ok(Slashed::Nothing);
     }
     let (to_claimant, burned, treasury) = split_slash(amount, s.cfg.slash_shares);
-    let id = |part: &[u8]| slash_id(evidence, part);
+    let id = |part| slash_id(evidence, part);
     let mut transfers: Vec<Transfer> = [
-        (id(b"claimant"), claimant, to_claimant, TransferCode::Slash),
-        (id(b"burn"), BURN, burned, TransferCode::Burn),
-        (id(b"treasury"), TREASURY, treasury, TransferCode::Slash),
+        (
+            id(SlashPart::Claimant),
+            claimant,
+            to_claimant,
+            TransferCode::Slash,
+        ),
+        (id(SlashPart::Burn), BURN, burned, TransferCode::Burn),
+        (
+            id(SlashPart::Treasury),
+            TREASURY,
+            treasury,
+            TransferCode::Slash,
+        ),
     ]
     .into_iter()
     .filter(|(_, _, amount, _)| *amount > 0)

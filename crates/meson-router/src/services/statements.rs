@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use meson_core::economics::payout_leaf;
-use meson_core::merkle;
+use meson_ledger::economics::payout_leaf;
+use meson_ledger::merkle;
 
 use super::billing;
 use super::error::{ServiceError, ServiceResult};

@@ -1,9 +1,10 @@
-//! Transactions signed by key holders ([`meson_core::ledger::tx::Tx`]): a transfer, deposit, stake,
+//! Transactions signed by key holders ([`meson_ledger::tx::Tx`]): a transfer, deposit, stake,
 //! unstake, claim bond or council stake from the signer's wallet account, checked and applied once.
 
-use meson_core::ledger::tx::{tx_transfer_id, Tx, TxAction, MAX_TX_LIFETIME_SECS, TX};
-use meson_core::ledger::{Outcome, Transfer, TransferCode};
 use meson_core::signed::SignedMessage;
+use meson_ledger::ids::Purpose;
+use meson_ledger::tx::{Tx, TxAction, MAX_TX_LIFETIME_SECS, TX};
+use meson_ledger::{Outcome, Transfer, TransferCode};
 
 use super::error::{ServiceError, ServiceResult};
 use super::ledger::{one_transfer, open_escrow, open_stake, open_wallet};
@@ -46,7 +47,11 @@ pub(crate) async fn apply(s: &Shared, msg: SignedMessage<Tx>) -> ServiceResult<A
     }
     let from = open_wallet(s, &v.signer).await?;
     let owner = *v.signer.as_bytes();
-    let id = tx_transfer_id(&owner, tx.nonce);
+    let id = Purpose::Tx {
+        owner,
+        nonce: tx.nonce,
+    }
+    .id();
     let transfer = match tx.action {
         TxAction::Transfer { to, amount } => {
             Transfer::new(id, from, to, amount, TransferCode::Transfer)

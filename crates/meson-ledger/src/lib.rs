@@ -1,4 +1,9 @@
-//! The token ledger: a pure, deterministic state machine in the style of TigerBeetle.
+//! Meson CDN's money, with no I/O: the token ledger (a pure, deterministic state machine in the style of
+//! TigerBeetle) and its audit log, and every rule that decides who pays and who is paid, as functions over
+//! the ledger's state that return the transfers to submit. A server applies what they return and logs it;
+//! an auditor runs the same functions and gets the same transfers.
+//!
+//! # The ledger
 //!
 //! Money is an [`Amount`], a `u128` count of base units; one token is `10^9` of them ([`DECIMALS`]), and
 //! no float ever touches it. [`parse_amount`] and [`format_amount`] convert exactly to and from the
@@ -86,17 +91,30 @@
 //! to the supply.
 
 mod account;
+pub mod accounts;
 mod amount;
 pub mod audit;
 mod batch;
+pub mod claims;
+pub mod council;
+pub mod economics;
+pub mod ids;
 mod invariants;
+pub mod memo;
+pub mod merkle;
+pub mod refusal;
+pub mod settlement;
+pub mod stake;
 mod state;
+pub mod transactions;
 mod transfer;
 pub mod tx;
 pub mod u128_string;
 
 #[cfg(test)]
 mod proptests;
+#[cfg(test)]
+mod rules_proptests;
 #[cfg(test)]
 mod tests;
 
