@@ -63,7 +63,7 @@ async fn a_router_killed_mid_settlement_settles_each_epoch_exactly_once() {
         )
         .await;
         assert_eq!(billing.status, 409, "billing is off");
-        let escrow = meson_router::ledger::escrow_account(i + 1);
+        let escrow = meson_ledger::accounts::escrow_account(i + 1);
         let minted = json_request(addr, Some(op.trim()), "POST", "/v1/ledger/mint",
             Some(serde_json::json!({"id": (1000 + i).to_string(), "to": escrow.to_string(), "amount": "1000"}))).await;
         assert_eq!(

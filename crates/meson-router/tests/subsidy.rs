@@ -10,9 +10,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::*;
+use meson_ledger::accounts::TREASURY;
 use meson_ledger::ONE_TOKEN;
 use meson_router::billing::BillingConfig;
-use meson_router::ledger::TREASURY;
 use meson_terminal::network::sites::TicketPolicy;
 use meson_terminal::Terminal;
 use meson_testkit::{get_url_from, Origin, Resource};

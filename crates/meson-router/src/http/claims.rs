@@ -17,7 +17,9 @@ use serde_json::{json, Value};
 
 use crate::http::error::{bad_request, ApiResult, JsonBody};
 use crate::services::claims::{self, Standing, Verdict};
-use crate::services::ledger::{operator, TREASURY};
+use meson_ledger::accounts::TREASURY;
+
+use crate::services::ledger::operator;
 use crate::services::stake::Slashed;
 use crate::Shared;
 

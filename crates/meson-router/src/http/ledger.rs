@@ -31,7 +31,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::http::error::{bad_request, ApiError, ApiResult, JsonBody};
-use crate::services::ledger::{self, escrow_account, terminal_account};
+use meson_ledger::accounts::{escrow_account, terminal_account};
+
+use crate::services::ledger;
 use crate::services::statements::{epochs, leaf_hashes, payout_leaves, settled_per_epoch};
 use crate::services::{billing, sites, stake, transactions};
 use crate::Shared;

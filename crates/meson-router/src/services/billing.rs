@@ -29,9 +29,9 @@ use meson_ledger::{
 };
 use tokio::sync::watch;
 
-use crate::services::ledger::{
-    escrow_account, open_escrow, terminal_account, LedgerError, BURN, TREASURY,
-};
+use meson_ledger::accounts::{escrow_account, terminal_account, BURN, TREASURY};
+
+use crate::services::ledger::{self, LedgerError};
 use crate::Shared;
 
 /// Prices and fee; billing is off when the router has none.
@@ -231,7 +231,7 @@ pub(crate) async fn settle(
         {
             continue;
         }
-        let escrow = open_escrow(s, site).await?;
+        let escrow = ledger::open(s, meson_ledger::accounts::escrow(site)).await?;
         let mut accounts: Vec<NewAccount> = terminals
             .iter()
             .map(|(node, _)| NewAccount {

@@ -14,17 +14,17 @@
 //! and never applies twice. The operator gives verdicts until the council does.
 
 use meson_core::identity::NodeId;
-use meson_ledger::accounts::{claim_account, stake_account};
+use meson_ledger::accounts::stake_account;
 use meson_ledger::ids::Purpose;
 use meson_ledger::{
-    format_amount, parse_amount, AccountKind, CommittedTransfer, PendingStatus, Transfer,
-    TransferCode,
+    format_amount, parse_amount, CommittedTransfer, PendingStatus, Transfer, TransferCode,
 };
 
 use super::error::{ServiceError, ServiceResult};
-use super::ledger::{submit, TREASURY};
+use super::ledger::{open, submit};
 use super::stake::{self, resolve, Slashed};
 use crate::Shared;
+use meson_ledger::accounts::TREASURY;
 
 fn conflict(why: String) -> ServiceError {
     ServiceError::Conflict(why)
@@ -69,15 +69,7 @@ pub(crate) async fn bond(
             "{accused} has nothing at stake: a claim against it could slash nothing"
         )));
     }
-    let escrow = s
-        .ledger
-        .open_account(
-            claim_account(claim),
-            AccountKind::Escrow,
-            Some(*accused.as_bytes()),
-            0,
-        )
-        .await?;
+    let escrow = open(s, meson_ledger::accounts::claim(claim, accused.as_bytes())).await?;
     let mut t = Transfer::new(id, wallet, escrow, amount, TransferCode::Bond);
     t.flags.pending = true;
     t.timeout_secs = s.cfg.dispute_secs;

@@ -11,7 +11,7 @@ use meson_ledger::ids::Purpose;
 use meson_ledger::{format_amount, CommittedTransfer, Ledger, Transfer, TransferCode};
 
 use super::error::{ServiceError, ServiceResult};
-use super::ledger::open_stake;
+use super::ledger::open;
 use crate::Shared;
 
 impl Shared {
@@ -65,7 +65,7 @@ pub(crate) async fn lock(
             "stake for term {term} is already locked"
         )));
     }
-    let stake = open_stake(s, owner).await?;
+    let stake = open(s, meson_ledger::accounts::stake(owner)).await?;
     let mut t = Transfer::new(id, wallet, stake, amount, TransferCode::Stake);
     t.flags.pending = true;
     t.user_data = u128::from(term);

@@ -17,7 +17,9 @@ use meson_ledger::{Batch, BatchResults, CommittedTransfer, Transfer, TransferCod
 use tokio::sync::watch;
 
 use crate::services::error::{ServiceError, ServiceResult};
-use crate::services::ledger::{LedgerError, BURN, TREASURY};
+use meson_ledger::accounts::{BURN, TREASURY};
+
+use crate::services::ledger::LedgerError;
 use crate::Shared;
 
 /// Resolves the locks whose time has come: posts each unbonding transfer whose period has passed (its

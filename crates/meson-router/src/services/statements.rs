@@ -8,8 +8,8 @@ use meson_ledger::merkle;
 
 use super::billing;
 use super::error::{ServiceError, ServiceResult};
-use super::ledger::terminal_account;
 use crate::Shared;
+use meson_ledger::accounts::terminal_account;
 
 /// The last `n` ended epochs, oldest first, and the billing config; `409` when billing is off.
 pub(crate) fn epochs(s: &Shared, n: Option<u64>) -> ServiceResult<(u64, Vec<u64>)> {

@@ -7,7 +7,9 @@ use meson_ledger::tx::{Tx, TxAction, MAX_TX_LIFETIME_SECS, TX};
 use meson_ledger::{Outcome, Transfer, TransferCode};
 
 use super::error::{ServiceError, ServiceResult};
-use super::ledger::{one_transfer, open_escrow, open_stake, open_wallet};
+use meson_ledger::accounts;
+
+use super::ledger::{one_transfer, open};
 use super::{claims, council};
 use crate::Shared;
 
@@ -45,7 +47,7 @@ pub(crate) async fn apply(s: &Shared, msg: SignedMessage<Tx>) -> ServiceResult<A
             "expiry more than {MAX_TX_LIFETIME_SECS} s ahead"
         )));
     }
-    let from = open_wallet(s, &v.signer).await?;
+    let from = open(s, accounts::wallet(v.signer.as_bytes())).await?;
     let owner = *v.signer.as_bytes();
     let id = Purpose::Tx {
         owner,
@@ -59,15 +61,15 @@ pub(crate) async fn apply(s: &Shared, msg: SignedMessage<Tx>) -> ServiceResult<A
         TxAction::Deposit { site, amount } => {
             let found = s.store.site_by_host(&site.to_ascii_lowercase()).await?;
             let site = found.ok_or_else(|| ServiceError::NotFound(format!("no site {site}")))?;
-            let escrow = open_escrow(s, site.id).await?;
+            let escrow = open(s, accounts::escrow(site.id)).await?;
             Transfer::new(id, from, escrow, amount, TransferCode::Deposit)
         }
         TxAction::Stake { amount } => {
-            let stake = open_stake(s, &owner).await?;
+            let stake = open(s, accounts::stake(&owner)).await?;
             Transfer::new(id, from, stake, amount, TransferCode::Stake)
         }
         TxAction::Unstake { amount } => {
-            let stake = open_stake(s, &owner).await?;
+            let stake = open(s, accounts::stake(&owner)).await?;
             let mut t = Transfer::new(id, stake, from, amount, TransferCode::Unstake);
             t.flags.pending = true;
             // Released by the router after the unbonding period; until then still slashable.
