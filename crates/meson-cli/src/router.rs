@@ -131,7 +131,7 @@ pub fn run(args: RouterArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("--region-price {rp:?}"))?;
             region_prices.push((region.to_owned(), price));
         }
-        cfg.billing = Some(meson_router::billing::BillingConfig {
+        cfg.billing = Some(meson_ledger::settlement::BillingConfig {
             epoch_secs: args.epoch_secs,
             price_per_gib: price,
             fee_bps: args.fee_bps,

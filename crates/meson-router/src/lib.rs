@@ -58,14 +58,14 @@
 mod http;
 mod services;
 
-pub use services::{billing, ledger};
+pub use services::ledger;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use services::{jobs, registry, serial, sites, stake};
+use services::{billing, jobs, registry, serial, sites, stake};
 
 use meson_core::identity::{NodeId, NodeKey};
 use meson_core::schedule::{CoverageZones, ZoneError};
@@ -131,7 +131,7 @@ pub struct RouterConfig {
     pub network: String,
     /// Charging sites and paying terminals per epoch; off (`None`, the default) leaves traffic
     /// unaccounted in the ledger, for development networks.
-    pub billing: Option<billing::BillingConfig>,
+    pub billing: Option<meson_ledger::settlement::BillingConfig>,
     /// Base units a terminal must hold in its stake account to be in rotation (default 0: none).
     pub min_stake: u128,
     /// Seconds an unstake waits before the tokens return (default 7 days): longer than the dispute

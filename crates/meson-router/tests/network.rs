@@ -491,7 +491,7 @@ async fn billing_view(router: SocketAddr, key: &str) -> Value {
 
 #[tokio::test]
 async fn an_epoch_charges_the_escrow_pays_the_terminal_burns_the_fee_once_and_audits_clean() {
-    let billing = meson_router::billing::BillingConfig {
+    let billing = meson_ledger::settlement::BillingConfig {
         epoch_secs: 2,
         price_per_gib: meson_ledger::ONE_TOKEN,
         fee_bps: 2_000,

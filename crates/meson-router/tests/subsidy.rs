@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use meson_ledger::accounts::TREASURY;
+use meson_ledger::settlement::BillingConfig;
 use meson_ledger::ONE_TOKEN;
-use meson_router::billing::BillingConfig;
 use meson_terminal::network::sites::TicketPolicy;
 use meson_terminal::Terminal;
 use meson_testkit::{get_url_from, Origin, Resource};

@@ -90,7 +90,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     rcfg.ticket_lifetime_secs = 5;
     rcfg.coverage_zones = Some(ZONES.into());
     // Short epochs so the demo settles while you watch; a steep price so a few MiB give readable amounts.
-    rcfg.billing = Some(meson_router::billing::BillingConfig {
+    rcfg.billing = Some(meson_ledger::settlement::BillingConfig {
         epoch_secs: EPOCH_SECS,
         price_per_gib: 100 * meson_ledger::ONE_TOKEN,
         fee_bps: 2_000,

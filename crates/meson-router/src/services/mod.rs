@@ -1,7 +1,7 @@
 //! What the router does, below its HTTP surface: each service owns one part of the state and its rules,
 //! and none knows of HTTP. Handlers in `crate::http` call them; they call the store below.
 
-pub mod billing;
+pub(crate) mod billing;
 pub(crate) mod claims;
 pub(crate) mod council;
 pub(crate) mod error;
