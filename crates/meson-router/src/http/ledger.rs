@@ -23,16 +23,16 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use meson_core::identity::NodeId;
 use meson_core::signed::SignedMessage;
+use meson_ledger::accounts::{escrow_account, terminal_account};
 use meson_ledger::economics::{payout_root_message, PAYOUT_ROOT_DOMAIN};
 use meson_ledger::merkle;
+use meson_ledger::stake::Slash;
 use meson_ledger::tx::Tx;
 use meson_ledger::{format_amount, parse_amount, u128_string, Account};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::http::error::{bad_request, ApiError, ApiResult, JsonBody};
-use meson_ledger::accounts::{escrow_account, terminal_account};
-
 use crate::services::ledger;
 use crate::services::statements::{epochs, leaf_hashes, payout_leaves, settled_per_epoch};
 use crate::services::{billing, sites, stake, transactions};
@@ -217,7 +217,13 @@ pub(crate) async fn slash(
     ledger::operator(&s, &headers)?;
     let amount = parse_amount(&req.amount).map_err(|e| bad_request(format!("amount: {e}")))?;
     let evidence = *blake3::hash(req.evidence.to_string().as_bytes()).as_bytes();
-    let done = stake::slash(&s, req.owner.as_bytes(), amount, req.claimant, &evidence).await?;
+    let slash = Slash {
+        owner: *req.owner.as_bytes(),
+        amount,
+        claimant: req.claimant,
+        evidence,
+    };
+    let done = stake::slash(&s, slash).await?;
     match done {
         stake::Slashed::Now {
             amount,

@@ -15,16 +15,14 @@
 
 use meson_core::identity::NodeId;
 use meson_ledger::accounts::stake_account;
+use meson_ledger::claims::{self, Claim};
 use meson_ledger::ids::Purpose;
-use meson_ledger::{
-    format_amount, parse_amount, CommittedTransfer, PendingStatus, Transfer, TransferCode,
-};
+use meson_ledger::{format_amount, Amount, Transfer, TransferCode};
 
 use super::error::{ServiceError, ServiceResult};
 use super::ledger::{open, submit};
-use super::stake::{self, resolve, Slashed};
+use super::stake::{self, Slashed};
 use crate::Shared;
-use meson_ledger::accounts::TREASURY;
 
 fn conflict(why: String) -> ServiceError {
     ServiceError::Conflict(why)
@@ -76,136 +74,54 @@ pub(crate) async fn bond(
     Ok(t)
 }
 
-/// A claim as the ledger holds it: its bond, the accused, and where the bond stands.
-pub(crate) struct Claim {
-    pub bond: CommittedTransfer,
-    pub accused: [u8; 32],
-    pub status: PendingStatus,
-}
-
+/// The claim `claim` as the ledger holds it ([`claims::find`]).
 pub(crate) async fn find(s: &Shared, claim: &[u8; 32]) -> ServiceResult<Claim> {
-    let id = Purpose::Bond { claim: *claim }.id();
-    let found = s
-        .ledger
-        .read(|l| {
-            let bond = *l.transfer(id)?;
-            let accused = l.account(bond.credit_account)?.owner?;
-            Some(Claim {
-                bond,
-                accused,
-                status: l.pending_status(id)?,
-            })
-        })
-        .await;
-    found.ok_or_else(|| ServiceError::NotFound(format!("no bond on claim {}", hex::encode(claim))))
-}
-
-/// Where a claim stands, from its bond's pending status.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Standing {
-    Open,
-    Upheld,
-    Rejected,
-    /// The dispute window closed without a verdict.
-    Expired,
-}
-
-impl Standing {
-    pub fn of(status: &PendingStatus, now: u64) -> Standing {
-        match status {
-            PendingStatus::Pending {
-                expires_at: Some(at),
-            } if *at <= now => Standing::Expired,
-            PendingStatus::Pending { .. } => Standing::Open,
-            PendingStatus::Voided { .. } => Standing::Upheld,
-            PendingStatus::Posted { .. } => Standing::Rejected,
-            PendingStatus::Expired => Standing::Expired,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Standing::Open => "open",
-            Standing::Upheld => "upheld",
-            Standing::Rejected => "rejected",
-            Standing::Expired => "expired",
-        }
-    }
+    Ok(s.ledger.read(|l| claims::find(l, claim)).await?)
 }
 
 /// What a verdict did.
 pub(crate) enum Verdict {
     /// The bond went to the treasury.
-    Rejected { forfeited: u128 },
+    Rejected { forfeited: Amount },
     /// The accused's stake was slashed (or had been, or held nothing) and the bond went back.
     Upheld {
         slashed: Slashed,
-        bond_returned: u128,
+        bond_returned: Amount,
     },
 }
 
-/// Judges the claim `id` once: upheld, slashing up to `slash` tokens of the accused's stake, or
-/// rejected.
+/// Judges the claim `id` once by [`claims::verdict`]: upheld, slashing up to `slash` tokens of the
+/// accused's stake, or rejected.
 pub(crate) async fn judge(
     s: &Shared,
     id: &[u8; 32],
     upheld: bool,
     slash: Option<&str>,
 ) -> ServiceResult<Verdict> {
-    let c = find(s, id).await?;
-    match Standing::of(&c.status, meson_node::unix_now()) {
-        Standing::Open => {}
-        Standing::Expired => {
-            return Err(conflict(
-                "the dispute window closed without a verdict: the bond went back to the hunter"
-                    .into(),
-            ))
+    let now = meson_node::unix_now();
+    let verdict = s
+        .ledger
+        .read(|l| claims::verdict(l, id, upheld, slash, now))
+        .await?;
+    match verdict {
+        claims::Verdict::Reject {
+            transfers,
+            forfeited,
+        } => {
+            submit(s, transfers).await?;
+            Ok(Verdict::Rejected { forfeited })
         }
-        done => {
-            return Err(conflict(format!(
-                "the claim was already judged: {}",
-                done.as_str()
-            )))
-        }
-    }
-    let bond = c.bond.amount;
-    if !upheld {
-        if slash.is_some() {
-            return Err(ServiceError::Invalid(
-                "a rejected claim slashes nothing".into(),
-            ));
-        }
-        // Its evidence slashed already (an upheld verdict cut short, or the operator's own slash):
-        // rejecting it now would take the bond of a hunter who was right.
-        if stake::slashed_for(s, id).await {
-            return Err(conflict(
-                "this claim's evidence has already slashed the accused: it can only be upheld"
-                    .into(),
-            ));
-        }
-        let forward = Transfer::new(
-            Purpose::ForfeitToTreasury { claim: *id }.id(),
-            c.bond.credit_account,
-            TREASURY,
+        claims::Verdict::Uphold {
+            slash,
+            return_bond,
             bond,
-            TransferCode::Bond,
-        );
-        let mut forfeit = resolve(&c.bond, Purpose::Forfeit { claim: *id }, false);
-        forfeit.flags.linked = true;
-        submit(s, vec![forfeit, forward]).await?;
-        return Ok(Verdict::Rejected { forfeited: bond });
+        } => {
+            let slashed = stake::slash(s, slash).await?;
+            submit(s, vec![return_bond]).await?;
+            Ok(Verdict::Upheld {
+                slashed,
+                bond_returned: bond,
+            })
+        }
     }
-    let amount = slash.ok_or_else(|| {
-        ServiceError::Invalid("an upheld claim names the stake to slash: \"slash\": TOKENS".into())
-    })?;
-    let amount = parse_amount(amount).map_err(|e| ServiceError::Invalid(format!("slash: {e}")))?;
-    // The slash first: should the router stop between the two, the claim is still open and the
-    // verdict, given again, finds this evidence used and only returns the bond.
-    let slashed = stake::slash(s, &c.accused, amount, c.bond.debit_account, id).await?;
-    let back = resolve(&c.bond, Purpose::ReturnBond { claim: *id }, true);
-    submit(s, vec![back]).await?;
-    Ok(Verdict::Upheld {
-        slashed,
-        bond_returned: bond,
-    })
 }

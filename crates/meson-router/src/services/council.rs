@@ -7,23 +7,22 @@
 
 use meson_core::identity::NodeId;
 use meson_ledger::accounts::stake_account;
+use meson_ledger::council::CouncilRules;
 use meson_ledger::ids::Purpose;
 use meson_ledger::{format_amount, CommittedTransfer, Ledger, Transfer, TransferCode};
 
 use super::error::{ServiceError, ServiceResult};
 use super::ledger::open;
-use crate::Shared;
+use crate::{RouterConfig, Shared};
 
-impl Shared {
-    pub(crate) fn council_term(&self, now: u64) -> u64 {
-        now / self.cfg.council_term_secs
-    }
-
-    /// When the stake locked for `term` goes back to its owner.
-    pub(crate) fn council_release_at(&self, term: u64) -> u64 {
-        (term + 1)
-            .saturating_mul(self.cfg.council_term_secs)
-            .saturating_add(self.cfg.unbonding_secs)
+impl RouterConfig {
+    /// The council's terms and stake, as configured.
+    pub(crate) fn council(&self) -> CouncilRules {
+        CouncilRules {
+            term_secs: self.council_term_secs,
+            unbonding_secs: self.unbonding_secs,
+            min_stake: self.council_min_stake,
+        }
     }
 }
 
@@ -43,7 +42,7 @@ pub(crate) async fn lock(
     amount: u128,
     now: u64,
 ) -> ServiceResult<Transfer> {
-    let current = s.council_term(now);
+    let current = s.cfg.council().term(now);
     if term != current && term != current + 1 {
         return Err(ServiceError::Invalid(format!(
             "term {term} is neither the current term ({current}) nor the next"

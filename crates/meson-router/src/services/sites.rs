@@ -7,11 +7,10 @@ use std::sync::{Arc, RwLock};
 
 use http::{header, HeaderMap};
 use meson_core::wire::SiteInfo;
+use meson_ledger::accounts;
 use meson_store::{NewSite, Site, SiteHour, Store, StoreError};
 
 use super::error::{ServiceError, ServiceResult};
-use meson_ledger::accounts;
-
 use super::ledger;
 use crate::Shared;
 
