@@ -291,7 +291,7 @@ pub fn run(args: WalletArgs) -> anyhow::Result<()> {
             RemoteCommand::Bond { evidence, accused, amount } => {
                 let amount = parse_amount(&amount).with_context(|| format!("--amount {amount:?}"))?;
                 let bytes = std::fs::read(&evidence).with_context(|| format!("reading the evidence {}", evidence.display()))?;
-                let claim = *blake3::hash(&bytes).as_bytes();
+                let claim = meson_ledger::claims::claim_id(&bytes);
                 let r = send(&router, &args.key, &args.network, TxAction::Bond { claim, accused, amount }).await?;
                 println!("claim {} filed against {accused} with a bond of {}", hex::encode(claim), format_amount(amount));
                 println!("  escrow account {}", r.to);

@@ -20,6 +20,12 @@ use crate::refusal::{self, Refusal};
 use crate::stake::{resolve, slashed_for, Slash};
 use crate::{Amount, CommittedTransfer, Ledger, NewAccount, PendingStatus, Transfer, TransferCode};
 
+/// A claim's id, which is also the evidence digest its slash derives transfer ids from: the BLAKE3 of
+/// the evidence, so one piece of evidence makes one claim and slashes once.
+pub fn claim_id(evidence: &[u8]) -> [u8; 32] {
+    *blake3::hash(evidence).as_bytes()
+}
+
 /// What bonds take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BondRules {

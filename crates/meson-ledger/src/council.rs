@@ -74,3 +74,17 @@ pub fn locks(l: &Ledger) -> impl Iterator<Item = &CommittedTransfer> + '_ {
     l.open_pending()
         .filter(|t| t.transfer.code == TransferCode::Stake)
 }
+
+/// Who locked stake for `term`: (amount, owner) of each lock into its owner's own stake account,
+/// largest first (ties by key).
+pub fn members(l: &Ledger, term: u64) -> Vec<(Amount, [u8; 32])> {
+    let mut members: Vec<(Amount, [u8; 32])> = locks(l)
+        .filter(|t| Memo::term(&t.transfer) == Some(term))
+        .filter_map(|t| {
+            let owner = l.account(t.credit_account)?.owner?;
+            (stake_account(&owner) == t.credit_account).then_some((t.amount, owner))
+        })
+        .collect();
+    members.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    members
+}

@@ -24,6 +24,7 @@ use axum::Json;
 use meson_core::identity::NodeId;
 use meson_core::signed::SignedMessage;
 use meson_ledger::accounts::{escrow_account, terminal_account};
+use meson_ledger::claims::claim_id;
 use meson_ledger::economics::{payout_root_message, PAYOUT_ROOT_DOMAIN};
 use meson_ledger::merkle;
 use meson_ledger::stake::Slash;
@@ -216,7 +217,7 @@ pub(crate) async fn slash(
 ) -> ApiResult<Json<Value>> {
     ledger::operator(&s, &headers)?;
     let amount = parse_amount(&req.amount).map_err(|e| bad_request(format!("amount: {e}")))?;
-    let evidence = *blake3::hash(req.evidence.to_string().as_bytes()).as_bytes();
+    let evidence = claim_id(req.evidence.to_string().as_bytes());
     let slash = Slash {
         owner: *req.owner.as_bytes(),
         amount,

@@ -2,7 +2,8 @@
 //! match a root, a serial claimed twice, a failed spot check) files a claim: its id is the BLAKE3 of the
 //! evidence, and a signed [`TxAction::Bond`](meson_ledger::tx::TxAction::Bond) reserves the
 //! hunter's bond into the claim's escrow account (owned by the accused) as a pending transfer that
-//! expires with the dispute window. The verdict resolves it exactly once:
+//! expires with the dispute window ([`meson_ledger::claims::BondRules`]). The verdict
+//! ([`meson_ledger::claims::verdict`]) resolves it exactly once:
 //!
 //! - **upheld**: the accused's stake is slashed (the hunter's wallet is the claimant) and the bond is
 //!   voided back to the hunter;
@@ -11,68 +12,16 @@
 //! - **no verdict within the dispute window**: the reservation expires and the bond returns.
 //!
 //! Every transfer id derives from the claim, so a verdict retried after a crash finishes what it began
-//! and never applies twice. The operator gives verdicts until the council does.
+//! and never applies twice. The operator gives verdicts until the council does; this service reads the
+//! claim, submits what the verdict returns (an upheld one's slash through [`crate::services::stake`]).
 
-use meson_core::identity::NodeId;
-use meson_ledger::accounts::stake_account;
 use meson_ledger::claims::{self, Claim};
-use meson_ledger::ids::Purpose;
-use meson_ledger::{format_amount, Amount, Transfer, TransferCode};
+use meson_ledger::Amount;
 
-use super::error::{ServiceError, ServiceResult};
-use super::ledger::{open, submit};
+use super::error::ServiceResult;
+use super::ledger::submit;
 use super::stake::{self, Slashed};
 use crate::Shared;
-
-fn conflict(why: String) -> ServiceError {
-    ServiceError::Conflict(why)
-}
-
-/// The pending transfer that reserves a bond on `claim` from the hunter's `wallet`, after the checks a
-/// hunter must pass: a bond of at least the minimum, against a key with stake, on a claim not yet bonded.
-pub(crate) async fn bond(
-    s: &Shared,
-    wallet: u128,
-    claim: &[u8; 32],
-    accused: &NodeId,
-    amount: u128,
-) -> ServiceResult<Transfer> {
-    if amount < s.cfg.min_bond {
-        return Err(ServiceError::Invalid(format!(
-            "a claim's bond is at least {}",
-            format_amount(s.cfg.min_bond)
-        )));
-    }
-    let id = Purpose::Bond { claim: *claim }.id();
-    let (bonded, at_stake) = s
-        .ledger
-        .read(|l| {
-            (
-                l.transfer(id).is_some(),
-                l.account(stake_account(accused.as_bytes()))
-                    // Unbonding and council locks count: a slash takes them first.
-                    .map(|a| a.credits_posted + a.credits_pending > a.debits_posted)
-                    .unwrap_or(false),
-            )
-        })
-        .await;
-    if bonded {
-        return Err(conflict(format!(
-            "claim {} already has a bond",
-            hex::encode(claim)
-        )));
-    }
-    if !at_stake {
-        return Err(ServiceError::Refused(format!(
-            "{accused} has nothing at stake: a claim against it could slash nothing"
-        )));
-    }
-    let escrow = open(s, meson_ledger::accounts::claim(claim, accused.as_bytes())).await?;
-    let mut t = Transfer::new(id, wallet, escrow, amount, TransferCode::Bond);
-    t.flags.pending = true;
-    t.timeout_secs = s.cfg.dispute_secs;
-    Ok(t)
-}
 
 /// The claim `claim` as the ledger holds it ([`claims::find`]).
 pub(crate) async fn find(s: &Shared, claim: &[u8; 32]) -> ServiceResult<Claim> {
