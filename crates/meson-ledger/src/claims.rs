@@ -15,9 +15,10 @@
 use meson_core::identity::NodeId;
 
 use crate::accounts::{self, stake_account, TREASURY};
+use crate::chains::resolve;
 use crate::ids::Purpose;
 use crate::refusal::{self, Refusal};
-use crate::stake::{resolve, slashed_for, Slash};
+use crate::stake::{slashed_for, Slash};
 use crate::{Amount, CommittedTransfer, Ledger, NewAccount, PendingStatus, Transfer, TransferCode};
 
 /// A claim's id, which is also the evidence digest its slash derives transfer ids from: the BLAKE3 of

@@ -95,6 +95,7 @@ pub mod accounts;
 mod amount;
 pub mod audit;
 mod batch;
+mod chains;
 pub mod claims;
 pub mod council;
 pub mod economics;

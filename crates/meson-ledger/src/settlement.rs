@@ -17,10 +17,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use meson_core::schedule::Region;
 
 use crate::accounts::{self, BURN, TREASURY};
+use crate::chains::link;
 use crate::economics::{fit_to_escrow, line, quality_bps, subsidies, Line};
 use crate::ids::Purpose;
 use crate::memo::Memo;
-use crate::{Amount, Ledger, NewAccount, Transfer, TransferCode, TransferFlags, ONE_TOKEN};
+use crate::{Amount, Ledger, NewAccount, Transfer, TransferCode, ONE_TOKEN};
 
 /// Prices and fee; billing is off when a router has none.
 #[derive(Debug, Clone)]
@@ -207,17 +208,6 @@ pub fn plan(
     plan.subsidised = subsidy.iter().map(|t| t.amount).sum();
     plan.transfers.extend(subsidy);
     plan
-}
-
-/// Marks every transfer but the last as linked to the next, so the chain commits all or nothing.
-pub fn link(chain: &mut [Transfer]) {
-    let last = chain.len().saturating_sub(1);
-    for (i, t) in chain.iter_mut().enumerate() {
-        t.flags = TransferFlags {
-            linked: i < last,
-            ..TransferFlags::default()
-        };
-    }
 }
 
 /// The epoch's subsidy, treasury → terminal accounts, as one chain: empty when the subsidy is off, when

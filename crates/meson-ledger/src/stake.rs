@@ -9,24 +9,12 @@
 //! the evidence, so the same evidence slashes once.
 
 use crate::accounts::{stake_account, wallet_account, BURN, TREASURY};
+use crate::chains::{link, resolve};
 use crate::council::{self, CouncilRules};
 use crate::economics::{split_slash, SlashShares};
 use crate::ids::{Purpose, SlashPart};
 use crate::memo::Memo;
-use crate::{Amount, CommittedTransfer, Ledger, Transfer, TransferCode, TransferFlags};
-
-/// Posts (`void` false) or voids the pending transfer `t`, with the id of `purpose`.
-pub fn resolve(t: &CommittedTransfer, purpose: Purpose, void: bool) -> Transfer {
-    Transfer {
-        pending_id: t.transfer.id,
-        flags: TransferFlags {
-            post_pending: !void,
-            void_pending: void,
-            ..TransferFlags::default()
-        },
-        ..Transfer::new(purpose.id(), 0, 0, 0, t.transfer.code)
-    }
-}
+use crate::{Amount, CommittedTransfer, Ledger, Transfer, TransferCode};
 
 /// The locks whose time has come at `now`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -164,10 +152,7 @@ impl Slash {
                 .with_memo(Memo::Evidence(self.evidence))
         })
         .collect();
-        let last = transfers.len() - 1;
-        for (i, t) in transfers.iter_mut().enumerate() {
-            t.flags.linked = i < last;
-        }
+        link(&mut transfers);
         SlashPlan::Take {
             transfers,
             amount,
