@@ -16,7 +16,7 @@ use crate::economics::SlashShares;
 use crate::settlement::{self, BillingConfig, Terminals, Usage};
 use crate::stake::{self, Slash, SlashPlan};
 use crate::transactions::{self, TxRules};
-use crate::tx::{Tx, TxAction};
+use crate::tx::{Tx, TxAction, MAX_TX_LIFETIME_SECS};
 use crate::*;
 
 const NOW: u64 = 1_000_000;
@@ -264,6 +264,7 @@ proptest! {
         staked in 1u128..1_000,
         upheld in any::<bool>(),
         slash_tokens in 0u128..2_000,
+        cut_short in any::<bool>(),
     ) {
         let accused_key = NodeKey::from_secret_bytes([3; 32]);
         let accused: NodeId = accused_key.id();
@@ -301,6 +302,21 @@ proptest! {
                     apply_once(&mut l, &transfers);
                     prop_assert_eq!(l.account(wallet_account(&hunter)).unwrap().available().unwrap(), claimant);
                 }
+                if cut_short {
+                    // The server stopped after the slash: the claim is still open, and the verdict given
+                    // again slashes nothing more and only returns the bond. Rejecting it instead would
+                    // take the bond of a hunter who was right.
+                    let digest = l.state_digest();
+                    let rejected = claims::verdict(&l, &claim, false, None, NOW);
+                    prop_assert_eq!(rejected, Err(refusal::Refusal::EvidenceSlashed));
+                    let again = claims::verdict(&l, &claim, true, Some(text.as_str()), NOW).unwrap();
+                    let Verdict::Uphold { slash: again_slash, return_bond: again_return, .. } = again else {
+                        panic!("an upheld claim cut short is upheld again: {again:?}");
+                    };
+                    prop_assert_eq!(again_slash.unlocks(&l), None, "the evidence slashed once");
+                    prop_assert_eq!(again_return, return_bond, "the same return, so it applies once");
+                    prop_assert_eq!(l.state_digest(), digest);
+                }
                 apply_once(&mut l, &[return_bond]);
                 prop_assert_eq!(l.account(wallet_account(&hunter)).unwrap().debits_pending, 0, "the bond is back");
             }
@@ -308,6 +324,90 @@ proptest! {
         supply_holds(&l);
         let again = claims::verdict(&l, &claim, upheld, upheld.then_some(text.as_str()), NOW);
         prop_assert!(matches!(again, Err(refusal::Refusal::AlreadyJudged { .. })), "{:?}", again);
+    }
+
+    #[test]
+    fn an_epochs_subsidy_is_paid_once_whichever_batch_carries_it(
+        escrows in proptest::collection::vec(1u128..5_000_000_000, 2..4),
+        treasury in 1u128..10_000_000_000,
+        usage in proptest::collection::vec((0usize..3, 0u8..4, 1u64..(8 << 30)), 1..12),
+        first_sites in 0usize..4,
+        subsidy_bps in 1u32..=12_000,
+        subsidy_cap in 1u128..2_000_000_000,
+        enabled_first in any::<bool>(),
+    ) {
+        let mut l = Ledger::new();
+        open(&mut l, accounts::system().to_vec());
+        let sites = escrows.len();
+        open(&mut l, (0..sites as i64).map(accounts::escrow).collect());
+        for (i, amount) in escrows.iter().enumerate() {
+            mint(&mut l, 1_000 + i as u128, escrow_account(i as i64), *amount);
+        }
+        mint(&mut l, 999, TREASURY, treasury);
+        let mut lines: BTreeMap<(i64, [u8; 32]), u64> = BTreeMap::new();
+        for (site, n, bytes) in usage {
+            *lines.entry(((site % sites) as i64, node(n))).or_default() += bytes;
+        }
+        let usage: Vec<Usage> = lines
+            .into_iter()
+            .map(|((site, node), bytes)| Usage { site, node, bytes })
+            .collect();
+        let on = BillingConfig { subsidy_bps, subsidy_cap, ..BillingConfig::default() };
+        let off = BillingConfig { subsidy_bps: 0, ..on.clone() };
+        let world = World { regions: BTreeMap::new(), uptime: BTreeMap::new() };
+        let epoch = 7;
+        // The epoch settles in two batches: the first sites' usage (a batch cut short, or a router
+        // that saw only part of it), then all of it. The subsidy is on for both, or only for the second.
+        let early: Vec<Usage> = usage.iter().copied().filter(|u| (u.site as usize) < first_sites).collect();
+        let first = settlement::plan(&l, if enabled_first { &on } else { &off }, epoch, &early, &world);
+        open(&mut l, first.accounts.clone());
+        apply_once(&mut l, &first.transfers);
+        let second = settlement::plan(&l, &on, epoch, &usage, &world);
+        open(&mut l, second.accounts.clone());
+        apply_once(&mut l, &second.transfers);
+        supply_holds(&l);
+
+        let nodes: std::collections::BTreeSet<[u8; 32]> = usage.iter().map(|u| u.node).collect();
+        let paid: Amount = nodes.iter().map(|n| settlement::subsidy_paid(&l, epoch, n)).sum();
+        prop_assert_eq!(paid, first.subsidised + second.subsidised);
+        prop_assert!(paid <= subsidy_cap.min(treasury), "at most the cap, and what the treasury held");
+        prop_assert!(first.subsidised == 0 || second.subsidised == 0, "one batch of the epoch carries it");
+        if !enabled_first && !first.transfers.is_empty() {
+            // Enabling the subsidy pays nothing for sites already settled: what the second batch pays
+            // is a share of what it settled itself.
+            let earned_now: Amount = second.transfers.iter().filter(|t| t.code == TransferCode::Payout).map(|t| t.amount).sum();
+            prop_assert!(second.subsidised <= earned_now * Amount::from(subsidy_bps) / 10_000);
+        }
+        let again = settlement::plan(&l, &on, epoch, &usage, &world);
+        prop_assert!(again.transfers.is_empty(), "{:?}", again.transfers);
+    }
+
+    #[test]
+    fn a_transaction_is_for_its_network_and_within_its_lifetime(
+        expires_in in -100i64..5_000,
+        same_network in any::<bool>(),
+    ) {
+        let rules = TxRules {
+            network: "test",
+            unbonding_secs: 10,
+            bonds: BondRules { min_bond: 1, dispute_secs: 100 },
+            council: CouncilRules { term_secs: 1_000, unbonding_secs: 10, min_stake: 1 },
+        };
+        let expires = NOW.saturating_add_signed(expires_in);
+        let tx = Tx {
+            network: if same_network { "test" } else { "other" }.into(),
+            nonce: 1,
+            expires,
+            action: TxAction::Stake { amount: 1 },
+        };
+        let fine = same_network && (0..=MAX_TX_LIFETIME_SECS as i64).contains(&expires_in);
+        match rules.check(&tx, NOW) {
+            Ok(()) => prop_assert!(fine),
+            Err(refused) => {
+                prop_assert!(!fine, "{}", refused);
+                prop_assert_eq!(refused.kind(), refusal::RefusalKind::Invalid);
+            }
+        }
     }
 
     #[test]
