@@ -12,13 +12,18 @@
 //! - `http/`: `routes.rs` registers every route below; one handler file per resource (`sites`, `jobs`,
 //!   `terminals`, `control`, `redirect`, `ledger`, `claims`, `council`) parses, calls services and
 //!   answers; `error.rs` is the leaf they share (`ApiError`, `JsonBody`). No handler imports another.
-//! - `services/`: the rules and in-memory state, none aware of HTTP: `ledger` (the ledger service, system
-//!   accounts, account ids and openers, `submit`, the operator check, mint and correction), `billing`
-//!   (epoch settlement, subsidy, unfunded sites), `stake` (release and slash), `claims` (bonds and
-//!   verdicts), `council` (term locks), `transactions` (signed wallet transactions), `statements` (spend,
-//!   earnings and payout leaves per epoch), `sites` (accounts, API keys, the site cache), `registry`
-//!   (liveness and scheduling), `usage` (usage intake, once per serial), `jobs` (purges and pushes),
-//!   `serial` (ticket serials); their errors are `services::error::ServiceError`, which `http/error.rs`
+//! - `services/`: the router's state and the work around the rules, none aware of HTTP. The money rules
+//!   are [`meson_ledger`]'s pure plans; a money service reads the ledger, calls its plan, opens the
+//!   accounts and submits the transfers the plan returns, and logs: `ledger` (the ledger service and its
+//!   audit log, account openers, `submit`, the operator check, mint and correction by
+//!   `meson_ledger::transactions`), `billing` (epoch settlement by `meson_ledger::settlement`, uptime,
+//!   unfunded sites), `stake` (release and slash by `meson_ledger::stake`), `claims` (verdicts by
+//!   `meson_ledger::claims`), `council` (the configured rules and members by `meson_ledger::council`),
+//!   `transactions` (signed wallet transactions, checked and planned by `meson_ledger::transactions`),
+//!   `statements` (spend, earnings and payout leaves per epoch, read by `meson_ledger::settlement`);
+//!   and `sites` (accounts, API keys, the site cache), `registry` (liveness and scheduling), `usage`
+//!   (usage intake, once per serial), `jobs` (purges and pushes), `serial` (ticket serials). Their errors
+//!   are `services::error::ServiceError` (a plan's refusal maps to it by kind), which `http/error.rs`
 //!   turns into statuses.
 //! - below: the [`meson_store::Store`] for durable state; liveness (heartbeats, probes, load) only in
 //!   memory, so after a restart every terminal is *down* until its next heartbeat.

@@ -4,7 +4,7 @@
 //! from the log, so they cannot disagree with it.
 //!
 //! Besides the service, the plumbing every money service shares: the operator check, opening accounts
-//! ([`meson_ledger::accounts`] names them), [`submit`], and the operator's mint and correction, whose
+//! ([`meson_ledger::accounts`] names them), `submit`, and the operator's mint and correction, whose
 //! transfers [`meson_ledger::transactions`] makes.
 
 use std::sync::Arc;
