@@ -63,7 +63,7 @@ async fn a_router_killed_mid_settlement_settles_each_epoch_exactly_once() {
         )
         .await;
         assert_eq!(billing.status, 409, "billing is off");
-        let escrow = meson_router::ledger::escrow_account(i + 1);
+        let escrow = meson_ledger::accounts::escrow_account(i + 1);
         let minted = json_request(addr, Some(op.trim()), "POST", "/v1/ledger/mint",
             Some(serde_json::json!({"id": (1000 + i).to_string(), "to": escrow.to_string(), "amount": "1000"}))).await;
         assert_eq!(
@@ -149,9 +149,8 @@ async fn a_router_killed_mid_settlement_settles_each_epoch_exactly_once() {
     eprintln!("log entries before billing, then after each kill: {progress:?}");
     let mut r = router(addr, &data, true);
     // 1 MiB at 1000 tokens per GiB: 0.9765625 tokens per terminal line, 3 lines per site.
-    let line =
-        meson_core::economics::line(1 << 20, 1000 * meson_core::ledger::ONE_TOKEN, 2000, 10_000);
-    let owed = 1000 * meson_core::ledger::ONE_TOKEN - 3 * line.paid();
+    let line = meson_ledger::economics::line(1 << 20, 1000 * meson_ledger::ONE_TOKEN, 2000, 10_000);
+    let owed = 1000 * meson_ledger::ONE_TOKEN - 3 * line.paid();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let mut settled = 0;
@@ -159,7 +158,7 @@ async fn a_router_killed_mid_settlement_settles_each_epoch_exactly_once() {
             let a =
                 json_request(addr, None, "GET", &format!("/v1/ledger/accounts/{e}"), None).await;
             let a: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
-            let balance = meson_core::ledger::parse_amount(a["balance"].as_str().unwrap()).unwrap();
+            let balance = meson_ledger::parse_amount(a["balance"].as_str().unwrap()).unwrap();
             assert!(
                 balance >= owed,
                 "escrow {e} charged more than once: {balance} < {owed}"

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use meson_core::identity::NodeKey;
-use meson_core::ledger::tx::wallet_account;
+use meson_ledger::accounts::wallet_account;
 use support::*;
 
 struct Wallet<'a> {
@@ -324,7 +324,7 @@ async fn a_wallet_moves_tokens_with_every_command_and_verifies_its_payout() {
     );
     assert!(out.stdout.contains("balance 9.0234375"), "{}", out.stdout);
 
-    let payee = meson_router::ledger::terminal_account(terminal.key.id().as_bytes()).to_string();
+    let payee = meson_ledger::accounts::terminal_account(terminal.key.id().as_bytes()).to_string();
     let proof = w
         .ok(&["proof", "--epoch", &epoch, "--account", &payee])
         .await;

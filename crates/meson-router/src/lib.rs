@@ -12,13 +12,18 @@
 //! - `http/`: `routes.rs` registers every route below; one handler file per resource (`sites`, `jobs`,
 //!   `terminals`, `control`, `redirect`, `ledger`, `claims`, `council`) parses, calls services and
 //!   answers; `error.rs` is the leaf they share (`ApiError`, `JsonBody`). No handler imports another.
-//! - `services/`: the rules and in-memory state, none aware of HTTP: `ledger` (the ledger service, system
-//!   accounts, account ids and openers, `submit`, the operator check, mint and correction), `billing`
-//!   (epoch settlement, subsidy, unfunded sites), `stake` (release and slash), `claims` (bonds and
-//!   verdicts), `council` (term locks), `transactions` (signed wallet transactions), `statements` (spend,
-//!   earnings and payout leaves per epoch), `sites` (accounts, API keys, the site cache), `registry`
-//!   (liveness and scheduling), `usage` (usage intake, once per serial), `jobs` (purges and pushes),
-//!   `serial` (ticket serials); their errors are `services::error::ServiceError`, which `http/error.rs`
+//! - `services/`: the router's state and the work around the rules, none aware of HTTP. The money rules
+//!   are [`meson_ledger`]'s pure plans; a money service reads the ledger, calls its plan, opens the
+//!   accounts and submits the transfers the plan returns, and logs: `ledger` (the ledger service and its
+//!   audit log, account openers, `submit`, the operator check, mint and correction by
+//!   `meson_ledger::transactions`), `billing` (epoch settlement by `meson_ledger::settlement`, uptime,
+//!   unfunded sites), `stake` (release and slash by `meson_ledger::stake`), `claims` (verdicts by
+//!   `meson_ledger::claims`), `council` (the configured rules and members by `meson_ledger::council`),
+//!   `transactions` (signed wallet transactions, checked and planned by `meson_ledger::transactions`),
+//!   `statements` (spend, earnings and payout leaves per epoch, read by `meson_ledger::settlement`);
+//!   and `sites` (accounts, API keys, the site cache), `registry` (liveness and scheduling), `usage`
+//!   (usage intake, once per serial), `jobs` (purges and pushes), `serial` (ticket serials). Their errors
+//!   are `services::error::ServiceError` (a plan's refusal maps to it by kind), which `http/error.rs`
 //!   turns into statuses.
 //! - below: the [`meson_store::Store`] for durable state; liveness (heartbeats, probes, load) only in
 //!   memory, so after a restart every terminal is *down* until its next heartbeat.
@@ -36,13 +41,13 @@
 //! | `GET /v1/jobs/{id}` | site owner | the job and each terminal's confirmation |
 //! | `GET /v1/sites/{host}/billing?epochs=N` | site owner | escrow account and balance, spend per epoch |
 //! | `GET /v1/terminals/{node}/earnings?epochs=N` | anyone | a terminal's earnings account and payouts per epoch |
-//! | `GET /v1/ledger/head` | anyone | the head the router signs ([`meson_core::ledger::audit::SignedHead`]) |
+//! | `GET /v1/ledger/head` | anyone | the head the router signs ([`meson_ledger::audit::SignedHead`]) |
 //! | `GET /v1/ledger/log?after=N&limit=M` | anyone | audit log entries after `N` (at most 1000) |
 //! | `GET /v1/ledger/accounts/{id}` | anyone | an account's totals, balance and available funds |
 //! | `GET /v1/ledger/accounts/{id}/transfers?limit=N` | anyone | the account's transfers, newest first |
 //! | `GET /v1/ledger/transfers/{id}` | anyone | one transfer as submitted, what it moved, and a pending one's status |
 //! | `POST /v1/ledger/mint` | operator | `{"id","to" or "owner","amount"}`: new tokens into an account or a key's wallet |
-//! | `POST /v1/ledger/tx` | a key holder | a signed [`meson_core::ledger::tx::Tx`]: transfer, deposit, stake, unstake, claim bond or council stake |
+//! | `POST /v1/ledger/tx` | a key holder | a signed [`meson_ledger::tx::Tx`]: transfer, deposit, stake, unstake, claim bond or council stake |
 //! | `POST /v1/ledger/slash` | operator | `{"owner","amount","claimant","evidence"}`: stake slashed once per piece of evidence |
 //! | `POST /v1/ledger/correct` | operator | `{"reverses","amount"?}`: a transfer back (a burn, for a mint) fixing a mistaken one |
 //! | `GET /v1/ledger/claims/{claim}` | anyone | the claim's accused, hunter, bond, window and status |
@@ -58,14 +63,14 @@
 mod http;
 mod services;
 
-pub use services::{billing, ledger};
+pub use services::ledger;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use services::{jobs, registry, serial, sites, stake};
+use services::{billing, jobs, registry, serial, sites, stake};
 
 use meson_core::identity::{NodeId, NodeKey};
 use meson_core::schedule::{CoverageZones, ZoneError};
@@ -131,7 +136,7 @@ pub struct RouterConfig {
     pub network: String,
     /// Charging sites and paying terminals per epoch; off (`None`, the default) leaves traffic
     /// unaccounted in the ledger, for development networks.
-    pub billing: Option<billing::BillingConfig>,
+    pub billing: Option<meson_ledger::settlement::BillingConfig>,
     /// Base units a terminal must hold in its stake account to be in rotation (default 0: none).
     pub min_stake: u128,
     /// Seconds an unstake waits before the tokens return (default 7 days): longer than the dispute
@@ -146,7 +151,7 @@ pub struct RouterConfig {
     /// The least stake a council member locks for a term, in base units (default 100 tokens).
     pub council_min_stake: u128,
     /// How slashed stake is shared between claimant, burn and treasury.
-    pub slash_shares: meson_core::economics::SlashShares,
+    pub slash_shares: meson_ledger::economics::SlashShares,
 }
 
 impl RouterConfig {
@@ -165,9 +170,9 @@ impl RouterConfig {
             min_stake: 0,
             unbonding_secs: 7 * 24 * 3600,
             dispute_secs: 3 * 24 * 3600,
-            min_bond: meson_core::ledger::ONE_TOKEN,
+            min_bond: meson_ledger::ONE_TOKEN,
             council_term_secs: 30 * 24 * 3600,
-            council_min_stake: 100 * meson_core::ledger::ONE_TOKEN,
+            council_min_stake: 100 * meson_ledger::ONE_TOKEN,
             slash_shares: Default::default(),
         }
     }

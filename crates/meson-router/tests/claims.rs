@@ -10,9 +10,10 @@ use std::net::SocketAddr;
 
 use common::*;
 use meson_core::identity::NodeKey;
-use meson_core::ledger::tx::{stake_account, wallet_account, Tx, TxAction, TX};
-use meson_core::ledger::ONE_TOKEN;
 use meson_core::signed::SignedMessage;
+use meson_ledger::accounts::{stake_account, wallet_account};
+use meson_ledger::tx::{Tx, TxAction, TX};
+use meson_ledger::ONE_TOKEN;
 use serde_json::{json, Value};
 
 struct Net {

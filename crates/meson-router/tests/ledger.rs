@@ -6,9 +6,10 @@ mod common;
 
 use common::*;
 use meson_core::identity::NodeKey;
-use meson_core::ledger::tx::{wallet_account, Tx, TxAction, TX};
-use meson_core::ledger::ONE_TOKEN;
 use meson_core::signed::SignedMessage;
+use meson_ledger::accounts::wallet_account;
+use meson_ledger::tx::{Tx, TxAction, TX};
+use meson_ledger::ONE_TOKEN;
 use serde_json::{json, Value};
 
 fn signed(key: &NodeKey, network: &str, nonce: u64, expires: u64, action: TxAction) -> Value {
@@ -362,7 +363,7 @@ async fn stake_gates_rotation_unbonds_after_its_period_and_is_slashed_once_per_e
         ),
         (&json!("1"), &json!("0.6"), &json!("0.4"))
     );
-    let stake = meson_core::ledger::tx::stake_account(t.key.id().as_bytes());
+    let stake = meson_ledger::accounts::stake_account(t.key.id().as_bytes());
     assert_eq!(balance(a, stake).await, "0.5", "2.5 at stake, 2 slashed");
     assert_eq!(
         balance(a, wallet).await,

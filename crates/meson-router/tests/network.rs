@@ -491,12 +491,12 @@ async fn billing_view(router: SocketAddr, key: &str) -> Value {
 
 #[tokio::test]
 async fn an_epoch_charges_the_escrow_pays_the_terminal_burns_the_fee_once_and_audits_clean() {
-    let billing = meson_router::billing::BillingConfig {
+    let billing = meson_ledger::settlement::BillingConfig {
         epoch_secs: 2,
-        price_per_gib: meson_core::ledger::ONE_TOKEN,
+        price_per_gib: meson_ledger::ONE_TOKEN,
         fee_bps: 2_000,
         // The terminal at 127.0.0.10 is in `eu` (coverage zones): its bytes cost twice the default.
-        region_prices: vec![("eu".into(), 2 * meson_core::ledger::ONE_TOKEN)],
+        region_prices: vec![("eu".into(), 2 * meson_ledger::ONE_TOKEN)],
         ..Default::default()
     };
     let net = network_with(|c| c.billing = Some(billing.clone())).await;
@@ -590,19 +590,15 @@ async fn an_epoch_charges_the_escrow_pays_the_terminal_burns_the_fee_once_and_au
     .await;
 
     let bytes = 3 * body.len() as u64;
-    let want = meson_core::economics::line(
-        bytes,
-        2 * meson_core::ledger::ONE_TOKEN,
-        billing.fee_bps,
-        10_000,
-    );
+    let want =
+        meson_ledger::economics::line(bytes, 2 * meson_ledger::ONE_TOKEN, billing.fee_bps, 10_000);
     let epochs = view["epochs"].as_array().unwrap();
     let spent: u128 = epochs.iter().map(|e| tokens(&e["spent"])).sum();
     let burned: u128 = epochs.iter().map(|e| tokens(&e["fee_burned"])).sum();
     assert_eq!((spent, burned), (want.paid(), want.fee), "{view:?}");
     assert_eq!(
         tokens(&view["escrow"]["balance"]),
-        meson_core::ledger::ONE_TOKEN / 100 - want.paid()
+        meson_ledger::ONE_TOKEN / 100 - want.paid()
     );
     let earnings = call(
         a,
@@ -648,13 +644,13 @@ async fn an_epoch_charges_the_escrow_pays_the_terminal_burns_the_fee_once_and_au
         proof["index"].as_u64().unwrap(),
         proof["size"].as_u64().unwrap(),
     );
-    let leaf = meson_core::merkle::leaf_hash(&meson_core::economics::payout_leaf(
+    let leaf = meson_ledger::merkle::leaf_hash(&meson_ledger::economics::payout_leaf(
         epoch,
         index,
         account.parse().unwrap(),
         first_paid,
     ));
-    assert!(meson_core::merkle::verify_inclusion(
+    assert!(meson_ledger::merkle::verify_inclusion(
         index, size, &leaf, &path, &root
     ));
     let sig: meson_core::identity::Signature =
@@ -662,8 +658,8 @@ async fn an_epoch_charges_the_escrow_pays_the_terminal_burns_the_fee_once_and_au
     net.router
         .id
         .verify(
-            meson_core::economics::PAYOUT_ROOT_DOMAIN,
-            &meson_core::economics::payout_root_message(epoch, size, &root),
+            meson_ledger::economics::PAYOUT_ROOT_DOMAIN,
+            &meson_ledger::economics::payout_root_message(epoch, size, &root),
             &sig,
         )
         .expect("the router signed the payout root");
@@ -674,7 +670,7 @@ async fn an_epoch_charges_the_escrow_pays_the_terminal_burns_the_fee_once_and_au
     })
     .await;
     let r = audit(a).await;
-    assert_eq!(r.ledger().issued(), meson_core::ledger::ONE_TOKEN / 100);
+    assert_eq!(r.ledger().issued(), meson_ledger::ONE_TOKEN / 100);
     assert_eq!(r.ledger().burned(), want.fee, "the burn equals the fee");
 
     // A restart replays the log to the same head and settles nothing twice. The terminal stays up through
@@ -720,11 +716,11 @@ async fn an_epoch_charges_the_escrow_pays_the_terminal_burns_the_fee_once_and_au
     assert!(spent > want.paid(), "the new epoch was charged: {again:?}");
     assert_eq!(
         tokens(&again["escrow"]["balance"]),
-        meson_core::ledger::ONE_TOKEN / 100 - spent,
+        meson_ledger::ONE_TOKEN / 100 - spent,
         "the escrow paid each epoch once: {again:?}"
     );
     let r = audit(a).await;
-    assert_eq!(r.ledger().issued(), meson_core::ledger::ONE_TOKEN / 100);
+    assert_eq!(r.ledger().issued(), meson_ledger::ONE_TOKEN / 100);
     assert_eq!(r.ledger().burned(), burned, "each epoch's fee burned once");
     t.shutdown().await;
     router.shutdown().await;

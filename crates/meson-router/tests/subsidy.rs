@@ -10,9 +10,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::*;
-use meson_core::ledger::ONE_TOKEN;
-use meson_router::billing::BillingConfig;
-use meson_router::ledger::TREASURY;
+use meson_ledger::accounts::TREASURY;
+use meson_ledger::settlement::BillingConfig;
+use meson_ledger::ONE_TOKEN;
 use meson_terminal::network::sites::TicketPolicy;
 use meson_terminal::Terminal;
 use meson_testkit::{get_url_from, Origin, Resource};
@@ -258,7 +258,7 @@ async fn the_treasury_tops_up_earnings_within_its_cap_once_and_never_mints() {
     let payouts = call(a, "GET", &format!("/v1/ledger/payouts/{epoch}"), &[], None)
         .await
         .json();
-    let leaf = meson_core::merkle::leaf_hash(&meson_core::economics::payout_leaf(
+    let leaf = meson_ledger::merkle::leaf_hash(&meson_ledger::economics::payout_leaf(
         epoch,
         proof.json()["index"].as_u64().unwrap(),
         earnings_account,
@@ -276,7 +276,7 @@ async fn the_treasury_tops_up_earnings_within_its_cap_once_and_never_mints() {
         .iter()
         .map(h)
         .collect();
-    assert!(meson_core::merkle::verify_inclusion(
+    assert!(meson_ledger::merkle::verify_inclusion(
         proof.json()["index"].as_u64().unwrap(),
         proof.json()["size"].as_u64().unwrap(),
         &leaf,

@@ -11,13 +11,15 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::Json;
 use meson_core::identity::NodeId;
-use meson_core::ledger::format_amount;
+use meson_ledger::accounts::TREASURY;
+use meson_ledger::claims::Standing;
+use meson_ledger::format_amount;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::http::error::{bad_request, ApiResult, JsonBody};
-use crate::services::claims::{self, Standing, Verdict};
-use crate::services::ledger::{operator, TREASURY};
+use crate::services::claims::{self, Verdict};
+use crate::services::ledger::operator;
 use crate::services::stake::Slashed;
 use crate::Shared;
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::Json;
-use meson_core::ledger::format_amount;
+use meson_ledger::format_amount;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -19,7 +19,7 @@ use crate::Shared;
 
 pub(crate) async fn term(State(s): State<Arc<Shared>>) -> Json<Value> {
     let now = meson_node::unix_now();
-    let term = s.council_term(now);
+    let term = s.cfg.council().term(now);
     let len = s.cfg.council_term_secs;
     Json(json!({
         "term": term,
@@ -27,7 +27,7 @@ pub(crate) async fn term(State(s): State<Arc<Shared>>) -> Json<Value> {
         "start": term * len,
         "end": (term + 1) * len,
         "min_stake": format_amount(s.cfg.council_min_stake),
-        "release_at": s.council_release_at(term),
+        "release_at": s.cfg.council().release_at(term),
     }))
 }
 
@@ -42,7 +42,7 @@ pub(crate) async fn stakes(
 ) -> ApiResult<Json<Value>> {
     let term = q
         .term
-        .unwrap_or_else(|| s.council_term(meson_node::unix_now()));
+        .unwrap_or_else(|| s.cfg.council().term(meson_node::unix_now()));
     let rows: Vec<Value> = council::members(&s, term)
         .await
         .iter()
@@ -50,7 +50,7 @@ pub(crate) async fn stakes(
         .collect();
     Ok(Json(json!({
         "term": term,
-        "release_at": s.council_release_at(term),
+        "release_at": s.cfg.council().release_at(term),
         "members": rows,
     })))
 }

@@ -3,14 +3,14 @@
 //!
 //! | method, path | who | what |
 //! | --- | --- | --- |
-//! | `GET /v1/ledger/head` | anyone | the head the router signs ([`meson_core::ledger::audit::SignedHead`]) |
+//! | `GET /v1/ledger/head` | anyone | the head the router signs ([`meson_ledger::audit::SignedHead`]) |
 //! | `GET /v1/ledger/log?after=N&limit=M` | anyone | audit log entries after `N` (at most 1000) |
 //! | `GET /v1/ledger/accounts/{id}` | anyone | an account's totals, balance and available funds |
 //! | `GET /v1/ledger/accounts/{id}/transfers?limit=N` | anyone | the account's transfers, newest first |
 //! | `GET /v1/ledger/transfers/{id}` | anyone | one transfer as submitted, what it moved, and a pending one's status |
 //! | `POST /v1/ledger/mint` | operator | `{"id","to" or "owner","amount"}`: new tokens into an account or a key's wallet (a purchase) |
 //! | `POST /v1/ledger/correct` | operator | `{"reverses","amount"?}`: a transfer back (a burn, for a mint) fixing a mistaken one |
-//! | `POST /v1/ledger/tx` | a key holder | a signed [`meson_core::ledger::tx::Tx`]: transfer, deposit, stake, unstake, claim bond or council stake from the signer's wallet |
+//! | `POST /v1/ledger/tx` | a key holder | a signed [`meson_ledger::tx::Tx`]: transfer, deposit, stake, unstake, claim bond or council stake from the signer's wallet |
 //! | `GET /v1/sites/{host}/billing?epochs=N` | site owner | escrow account and balance, spend per epoch |
 //! | `GET /v1/terminals/{node}/earnings?epochs=N` | anyone | a terminal's earnings account and payouts per epoch |
 //! | `GET /v1/ledger/payouts/{epoch}` | anyone | the epoch's payout leaves and their Merkle root, signed |
@@ -21,17 +21,20 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use meson_core::economics::{payout_root_message, PAYOUT_ROOT_DOMAIN};
 use meson_core::identity::NodeId;
-use meson_core::ledger::tx::Tx;
-use meson_core::ledger::{format_amount, parse_amount, u128_string, Account};
-use meson_core::merkle;
 use meson_core::signed::SignedMessage;
+use meson_ledger::accounts::{escrow_account, terminal_account};
+use meson_ledger::claims::claim_id;
+use meson_ledger::economics::{payout_root_message, PAYOUT_ROOT_DOMAIN};
+use meson_ledger::merkle;
+use meson_ledger::stake::Slash;
+use meson_ledger::tx::Tx;
+use meson_ledger::{format_amount, parse_amount, u128_string, Account};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::http::error::{bad_request, ApiError, ApiResult, JsonBody};
-use crate::services::ledger::{self, escrow_account, terminal_account};
+use crate::services::ledger;
 use crate::services::statements::{epochs, leaf_hashes, payout_leaves, settled_per_epoch};
 use crate::services::{billing, sites, stake, transactions};
 use crate::Shared;
@@ -214,8 +217,14 @@ pub(crate) async fn slash(
 ) -> ApiResult<Json<Value>> {
     ledger::operator(&s, &headers)?;
     let amount = parse_amount(&req.amount).map_err(|e| bad_request(format!("amount: {e}")))?;
-    let evidence = *blake3::hash(req.evidence.to_string().as_bytes()).as_bytes();
-    let done = stake::slash(&s, req.owner.as_bytes(), amount, req.claimant, &evidence).await?;
+    let evidence = claim_id(req.evidence.to_string().as_bytes());
+    let slash = Slash {
+        owner: *req.owner.as_bytes(),
+        amount,
+        claimant: req.claimant,
+        evidence,
+    };
+    let done = stake::slash(&s, slash).await?;
     match done {
         stake::Slashed::Now {
             amount,

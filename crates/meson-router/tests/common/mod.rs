@@ -74,12 +74,12 @@ pub async fn add_site_for(
 
 /// Base units of a human amount in a router's JSON.
 pub fn tokens(v: &Value) -> u128 {
-    meson_core::ledger::parse_amount(v.as_str().unwrap_or("0")).unwrap()
+    meson_ledger::parse_amount(v.as_str().unwrap_or("0")).unwrap()
 }
 
 /// Replays the router's published log as an auditor would and checks it against the signed head.
-pub async fn audit(router: SocketAddr) -> meson_core::ledger::audit::Replay {
-    let head: meson_core::ledger::audit::SignedHead = serde_json::from_value(
+pub async fn audit(router: SocketAddr) -> meson_ledger::audit::Replay {
+    let head: meson_ledger::audit::SignedHead = serde_json::from_value(
         call(router, "GET", "/v1/ledger/head", &[], None)
             .await
             .json(),
@@ -89,7 +89,7 @@ pub async fn audit(router: SocketAddr) -> meson_core::ledger::audit::Replay {
     let log = call(router, "GET", "/v1/ledger/log?after=0", &[], None)
         .await
         .json();
-    let mut r = meson_core::ledger::audit::Replay::new();
+    let mut r = meson_ledger::audit::Replay::new();
     for e in log["entries"].as_array().unwrap() {
         let h = |k: &str| -> [u8; 32] {
             hex::decode(e[k].as_str().unwrap())
