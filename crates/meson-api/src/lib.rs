@@ -29,8 +29,8 @@ pub mod terminals;
 mod tests;
 
 pub use meson_core::wire::{
-    ErrorBody, Heartbeat, HeartbeatReply, Job, JobAction, JobResult, PurgeScope, Register, Registered,
-    RouterInfo, SiteInfo, SiteList, SitesQuery, UsageBatch, UsageReceipt, UsageRecord,
+    ErrorBody, Heartbeat, HeartbeatReply, Job, JobAction, JobResult, PurgeScope, Register,
+    Registered, RouterInfo, SiteInfo, SiteList, SitesQuery, UsageBatch, UsageReceipt, UsageRecord,
 };
 pub use schema::Hash32;
 use serde::Serialize;

@@ -10,8 +10,10 @@
 //! # Layers
 //!
 //! - `http/`: `routes.rs` registers every route below; one handler file per resource (`sites`, `jobs`,
-//!   `terminals`, `control`, `redirect`, `ledger`, `claims`, `council`) parses, calls services and
-//!   answers; `error.rs` is the leaf they share (`ApiError`, `JsonBody`). No handler imports another.
+//!   `terminals`, `control`, `redirect`, `ledger`, `claims`, `council`) parses, calls services, answers
+//!   with the [`meson_api`] types and describes itself for the OpenAPI document `openapi.rs` assembles;
+//!   `error.rs` is the leaf they share (`ApiError` and the body, path and query extractors that refuse
+//!   with it). No handler imports another.
 //! - `services/`: the rules and in-memory state, none aware of HTTP: `ledger` (the ledger service, system
 //!   accounts, account ids and openers, `submit`, the operator check, mint and correction), `billing`
 //!   (epoch settlement, subsidy, unfunded sites), `stake` (release and slash), `claims` (bonds and
@@ -29,6 +31,7 @@
 //! | --- | --- | --- |
 //! | `GET /healthz`, `GET /metrics` | anyone | liveness, Prometheus text |
 //! | `GET /v1/router` | anyone | [`meson_core::wire::RouterInfo`] |
+//! | `GET /v1/openapi.json` | anyone | the OpenAPI 3.1 document of every `/v1` route, generated from the [`meson_api`] types |
 //! | `POST /v1/accounts` | anyone | `{name}` → `{account_id, api_key}` (the key is shown once) |
 //! | `POST /v1/sites`, `GET /v1/sites`, `DELETE /v1/sites/{host}` | account (`Authorization: Bearer <api_key>`) | the caller's sites |
 //! | `GET /v1/sites/{host}/stats?hours=N` | site owner | accepted usage per hour: tickets, requests, hits, hit ratio, bytes |
@@ -341,6 +344,15 @@ impl Router {
         }
         self.shared.store.close().await;
     }
+}
+
+/// Every `/v1` route this router serves, as (method, path) with path parameters in braces: what the
+/// OpenAPI document at `GET /v1/openapi.json` must describe.
+pub fn api_routes() -> Vec<(::http::Method, &'static str)> {
+    http::routes::api()
+        .into_iter()
+        .map(|r| (r.method, r.path))
+        .collect()
 }
 
 /// Time since `t`, for ages shown to operators.

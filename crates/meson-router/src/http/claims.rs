@@ -32,6 +32,14 @@ fn parse_claim(text: &str) -> ApiResult<[u8; 32]> {
     Ok(claim)
 }
 
+#[utoipa::path(
+    get, path = "/v1/ledger/claims/{claim}", tag = "claims", params(("claim" = String, Path, description = "The claim's id: the BLAKE3 of the evidence, 64 hex digits")),
+    responses(
+        (status = 200, description = "The claim", body = ClaimView),
+        (status = 400, description = "Not a claim id"),
+        (status = 404, description = "No bond on this claim"),
+    )
+)]
 pub(crate) async fn show(
     State(s): State<Arc<Shared>>,
     PathParam(claim): PathParam<String>,
@@ -60,6 +68,17 @@ pub(crate) async fn show(
 }
 
 /// Operator (the council's place until it exists): judges a claim once.
+#[utoipa::path(
+    post, path = "/v1/ledger/claims/{claim}/verdict", tags = ["claims", "operator"], params(("claim" = String, Path, description = "The claim's id: the BLAKE3 of the evidence, 64 hex digits")), request_body = VerdictRequest, security(("operator" = [])),
+    responses(
+        (status = 200, description = "What the verdict did", body = Verdict),
+        (status = 400, description = "Not a claim id, an upheld claim without a slash, a rejected one with one, or an amount that is not tokens"),
+        (status = 404, description = "No bond on this claim"),
+        (status = 409, description = "Judged before, its window closed, or its evidence slashed already (it can only be upheld)"),
+        (status = 422, description = "The ledger refuses it"),
+        (status = 503, description = "The ledger could not write: nothing was applied"),
+    )
+)]
 pub(crate) async fn verdict(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,

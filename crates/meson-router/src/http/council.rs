@@ -16,6 +16,10 @@ use crate::http::error::{ApiResult, QueryParams};
 use crate::services::council;
 use crate::Shared;
 
+#[utoipa::path(
+    get, path = "/v1/council/term", tag = "council",
+    responses((status = 200, description = "The current term", body = CouncilTerm))
+)]
 pub(crate) async fn term(State(s): State<Arc<Shared>>) -> Json<CouncilTerm> {
     let now = meson_node::unix_now();
     let term = s.council_term(now);
@@ -30,6 +34,10 @@ pub(crate) async fn term(State(s): State<Arc<Shared>>) -> Json<CouncilTerm> {
     })
 }
 
+#[utoipa::path(
+    get, path = "/v1/council/stakes", tag = "council", params(StakesQuery),
+    responses((status = 200, description = "Who locked stake for the term, largest first", body = CouncilStakes))
+)]
 pub(crate) async fn stakes(
     State(s): State<Arc<Shared>>,
     QueryParams(q): QueryParams<StakesQuery>,

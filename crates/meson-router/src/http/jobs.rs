@@ -18,6 +18,14 @@ type Started = (StatusCode, Json<JobStarted>);
 
 /// Purges on every admitted terminal (any may hold the content, and one that is down gets the purge
 /// when it comes back). `202` with the job to follow at `/v1/jobs/{id}`.
+#[utoipa::path(
+    post, path = "/v1/sites/{host}/purge", tag = "sites", params(("host" = String, Path, description = "The site's host")), request_body = PurgeRequest, security(("api_key" = [])),
+    responses(
+        (status = 202, description = "The purge is a job: follow it at `status`", body = JobStarted),
+        (status = 400, description = "Not exactly one of url, prefix, tag and all, or a path not starting with /"),
+        (status = 404, description = "No such site in this account"),
+    )
+)]
 pub(crate) async fn purge_site(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,
@@ -42,6 +50,15 @@ pub(crate) async fn purge_site(
 
 /// Places an object, verified against its BLAKE3 root, on the terminals the scheduler would send each
 /// region's clients to for it.
+#[utoipa::path(
+    post, path = "/v1/sites/{host}/push", tag = "sites", params(("host" = String, Path, description = "The site's host")), request_body = PushRequest, security(("api_key" = [])),
+    responses(
+        (status = 202, description = "The push is a job: follow it at `status`", body = JobStarted),
+        (status = 400, description = "The root is not a BLAKE3 root, or the path does not start with /"),
+        (status = 404, description = "No such site in this account"),
+        (status = 503, description = "No terminal is in rotation to place the object on"),
+    )
+)]
 pub(crate) async fn push_site(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,
@@ -103,6 +120,13 @@ fn start_job(s: &Shared, site: &Site, action: JobAction, targets: Vec<[u8; 32]>)
 }
 
 /// A purge or push job of the caller's, with each terminal's confirmation.
+#[utoipa::path(
+    get, path = "/v1/jobs/{id}", tag = "sites", params(("id" = u64, Path, description = "The job's id")), security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The job and each terminal's confirmation", body = JobView),
+        (status = 404, description = "No such job in this account (jobs are kept in memory, the newest 10,000)"),
+    )
+)]
 pub(crate) async fn job(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,

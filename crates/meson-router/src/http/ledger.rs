@@ -60,10 +60,21 @@ fn parse_id(text: &str, what: &str) -> ApiResult<u128> {
         .map_err(|_| bad_request(format!("{text:?} is not {what} (a decimal number)")))
 }
 
+#[utoipa::path(
+    get, path = "/v1/ledger/head", tag = "ledger",
+    responses((status = 200, description = "The ledger's head, signed by the router", body = LedgerHead))
+)]
 pub(crate) async fn head(State(s): State<Arc<Shared>>) -> Json<LedgerHead> {
     Json(LedgerHead(s.ledger.head(&s.key).await))
 }
 
+#[utoipa::path(
+    get, path = "/v1/ledger/log", tag = "ledger", params(LogQuery),
+    responses(
+        (status = 200, description = "A page of the audit log", body = LogPage),
+        (status = 500, description = "The store failed"),
+    )
+)]
 pub(crate) async fn log(
     State(s): State<Arc<Shared>>,
     QueryParams(q): QueryParams<LogQuery>,
@@ -85,6 +96,14 @@ pub(crate) async fn log(
     Ok(Json(LogPage { entries, next }))
 }
 
+#[utoipa::path(
+    get, path = "/v1/ledger/accounts/{id}", tag = "ledger", params(("id" = String, Path, description = "The account's id, a decimal number")),
+    responses(
+        (status = 200, description = "The account", body = AccountView),
+        (status = 400, description = "Not a decimal account id"),
+        (status = 404, description = "No such account"),
+    )
+)]
 pub(crate) async fn account(
     State(s): State<Arc<Shared>>,
     PathParam(id): PathParam<String>,
@@ -100,6 +119,14 @@ pub(crate) async fn account(
 }
 
 /// One committed transfer as submitted, what it moved, and, for a pending one, where it stands.
+#[utoipa::path(
+    get, path = "/v1/ledger/transfers/{id}", tag = "ledger", params(("id" = String, Path, description = "The transfer's id, a decimal number")),
+    responses(
+        (status = 200, description = "The transfer", body = TransferView),
+        (status = 400, description = "Not a decimal transfer id"),
+        (status = 404, description = "No such transfer"),
+    )
+)]
 pub(crate) async fn transfer(
     State(s): State<Arc<Shared>>,
     PathParam(id): PathParam<String>,
@@ -121,6 +148,13 @@ pub(crate) async fn transfer(
     }))
 }
 
+#[utoipa::path(
+    get, path = "/v1/ledger/accounts/{id}/transfers", tag = "ledger", params(("id" = String, Path, description = "The account's id, a decimal number"), HistoryQuery),
+    responses(
+        (status = 200, description = "The account's transfers, newest first (none for an unknown account)", body = History),
+        (status = 400, description = "Not a decimal account id"),
+    )
+)]
 pub(crate) async fn history(
     State(s): State<Arc<Shared>>,
     PathParam(id): PathParam<String>,
@@ -139,7 +173,11 @@ pub(crate) async fn history(
                         id: t.transfer.id,
                         at: t.timestamp,
                         code: t.transfer.code,
-                        direction: if incoming { Direction::In } else { Direction::Out },
+                        direction: if incoming {
+                            Direction::In
+                        } else {
+                            Direction::Out
+                        },
                         counterparty: if incoming {
                             t.debit_account
                         } else {
@@ -158,6 +196,17 @@ pub(crate) async fn history(
     }))
 }
 
+#[utoipa::path(
+    post, path = "/v1/ledger/mint", tags = ["ledger", "operator"], request_body = MintRequest, security(("operator" = [])),
+    responses(
+        (status = 200, description = "Minted now, or before with the same id", body = Minted),
+        (status = 400, description = "Not exactly one of to and owner, a zero id or amount, or an amount that is not tokens"),
+        (status = 404, description = "No such account"),
+        (status = 409, description = "The id was used before for another transfer"),
+        (status = 422, description = "The ledger refuses it"),
+        (status = 503, description = "The ledger could not write: nothing was applied"),
+    )
+)]
 pub(crate) async fn mint(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,
@@ -174,6 +223,17 @@ pub(crate) async fn mint(
 }
 
 /// Operator: slashes stake for objective evidence, shared between claimant, burn and treasury.
+#[utoipa::path(
+    post, path = "/v1/ledger/slash", tags = ["ledger", "operator"], request_body = SlashRequest, security(("operator" = [])),
+    responses(
+        (status = 200, description = "The stake slashed and how it was shared", body = Slashed),
+        (status = 400, description = "The amount is not tokens"),
+        (status = 404, description = "No such claimant account"),
+        (status = 409, description = "This evidence was already used to slash"),
+        (status = 422, description = "Nothing at stake to slash, or the ledger refuses it"),
+        (status = 503, description = "The ledger could not write: nothing was applied"),
+    )
+)]
 pub(crate) async fn slash(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,
@@ -210,6 +270,17 @@ pub(crate) async fn slash(
 /// Operator: fixes a mistaken transfer by a new one the other way (a mistaken mint by a burn), never by
 /// an edit. Its id derives from the transfer it corrects, and `user_data` names it: one correction per
 /// transfer, and the audit log shows what it corrects.
+#[utoipa::path(
+    post, path = "/v1/ledger/correct", tags = ["ledger", "operator"], request_body = CorrectRequest, security(("operator" = [])),
+    responses(
+        (status = 200, description = "The correcting transfer", body = Corrected),
+        (status = 400, description = "The amount is not tokens, or larger than the transfer moved"),
+        (status = 404, description = "No such transfer"),
+        (status = 409, description = "The transfer cannot be corrected (it is pending, or corrected before)"),
+        (status = 422, description = "The ledger refuses it (the account has spent the tokens)"),
+        (status = 503, description = "The ledger could not write: nothing was applied"),
+    )
+)]
 pub(crate) async fn correct(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,
@@ -228,6 +299,17 @@ pub(crate) async fn correct(
 }
 
 /// A transaction signed by a key holder: a transfer or a deposit from its wallet account.
+#[utoipa::path(
+    post, path = "/v1/ledger/tx", tag = "ledger", request_body(content = ref("#/components/schemas/SignedMessage"), description = "A signed transaction (purpose meson/v1/ledger-tx; its body is a `meson_core::ledger::tx::Tx`)"),
+    responses(
+        (status = 200, description = "The transfer made from the signer's wallet", body = TxApplied),
+        (status = 400, description = "The transaction is malformed, for another network, or expired"),
+        (status = 404, description = "The site it deposits to does not exist"),
+        (status = 409, description = "The message was replayed, or its nonce was used before"),
+        (status = 422, description = "The ledger refuses it (insufficient funds, no stake, a claim without stake)"),
+        (status = 503, description = "The ledger could not write, or too many recent messages to remember against replay"),
+    )
+)]
 pub(crate) async fn tx(
     State(s): State<Arc<Shared>>,
     JsonBody(msg): JsonBody<SignedMessage<Tx>>,
@@ -241,6 +323,14 @@ pub(crate) async fn tx(
     }))
 }
 
+#[utoipa::path(
+    get, path = "/v1/sites/{host}/billing", tag = "ledger", params(("host" = String, Path, description = "The site's host"), EpochsQuery), security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The site's escrow and its spend per epoch", body = SiteBilling),
+        (status = 404, description = "No such site in this account"),
+        (status = 409, description = "Billing is off on this router"),
+    )
+)]
 pub(crate) async fn site_billing(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,
@@ -276,6 +366,15 @@ pub(crate) async fn site_billing(
     }))
 }
 
+#[utoipa::path(
+    get, path = "/v1/terminals/{node}/earnings", tag = "ledger", params(("node" = String, Path, description = "The terminal's node id"), EpochsQuery),
+    responses(
+        (status = 200, description = "The terminal's earnings account and earnings per epoch", body = TerminalEarnings),
+        (status = 400, description = "Not a node id"),
+        (status = 409, description = "Billing is off on this router"),
+        (status = 500, description = "The store failed"),
+    )
+)]
 pub(crate) async fn terminal_earnings(
     State(s): State<Arc<Shared>>,
     PathParam(node): PathParam<String>,
@@ -309,6 +408,15 @@ pub(crate) async fn terminal_earnings(
     }))
 }
 
+#[utoipa::path(
+    get, path = "/v1/ledger/payouts/{epoch}", tag = "ledger", params(("epoch" = u64, Path, description = "The epoch")),
+    responses(
+        (status = 200, description = "The epoch's payout leaves and their Merkle root, signed", body = Payouts),
+        (status = 400, description = "The epoch has not ended"),
+        (status = 409, description = "Billing is off on this router"),
+        (status = 500, description = "The store failed"),
+    )
+)]
 pub(crate) async fn payouts(
     State(s): State<Arc<Shared>>,
     PathParam(epoch): PathParam<u64>,
@@ -339,6 +447,17 @@ pub(crate) async fn payouts(
     }))
 }
 
+#[utoipa::path(
+    get, path = "/v1/ledger/payouts/{epoch}/proof/{account}", tag = "ledger",
+    params(("epoch" = u64, Path, description = "The epoch"), ("account" = String, Path, description = "The account's id, a decimal number")),
+    responses(
+        (status = 200, description = "The payout's leaf and its audit path", body = PayoutProof),
+        (status = 400, description = "The epoch has not ended, or not a decimal account id"),
+        (status = 404, description = "The account has no payout in this epoch"),
+        (status = 409, description = "Billing is off on this router"),
+        (status = 500, description = "The store failed"),
+    )
+)]
 pub(crate) async fn payout_proof(
     State(s): State<Arc<Shared>>,
     PathParam((epoch, account)): PathParam<(u64, String)>,

@@ -15,6 +15,14 @@ use crate::http::error::{bad_request, ApiError, ApiResult, JsonBody, PathParam, 
 use crate::services::sites::{self, site_info};
 use crate::Shared;
 
+#[utoipa::path(
+    post, path = "/v1/accounts", tag = "sites", request_body = NewAccount,
+    responses(
+        (status = 201, description = "The account and its API key, shown only this once", body = AccountCreated),
+        (status = 400, description = "The name is empty or longer than 200 characters"),
+        (status = 500, description = "The store failed"),
+    )
+)]
 pub(crate) async fn create_account(
     State(s): State<Arc<Shared>>,
     JsonBody(req): JsonBody<NewAccount>,
@@ -77,6 +85,14 @@ fn valid_origin(origin: &str) -> Result<String, ApiError> {
     ))
 }
 
+#[utoipa::path(
+    post, path = "/v1/sites", tag = "sites", request_body = SiteRequest, security(("api_key" = [])),
+    responses(
+        (status = 201, description = "The site as terminals will see it", body = SiteInfo),
+        (status = 400, description = "The host, origin or query mode is not valid"),
+        (status = 409, description = "Another site has this host"),
+    )
+)]
 pub(crate) async fn add_site(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,
@@ -105,6 +121,12 @@ pub(crate) async fn add_site(
     Ok((StatusCode::CREATED, Json(info)))
 }
 
+#[utoipa::path(
+    get, path = "/v1/sites", tag = "sites", security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The account's sites", body = Vec<SiteInfo>),
+    )
+)]
 pub(crate) async fn list_sites(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,
@@ -114,6 +136,13 @@ pub(crate) async fn list_sites(
     Ok(Json(sites.iter().map(site_info).collect()))
 }
 
+#[utoipa::path(
+    delete, path = "/v1/sites/{host}", tag = "sites", params(("host" = String, Path, description = "The site's host")), security(("api_key" = [])),
+    responses(
+        (status = 204, description = "Removed: clients asking for it go nowhere now"),
+        (status = 404, description = "No such site in this account"),
+    )
+)]
 pub(crate) async fn remove_site(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,
@@ -126,6 +155,13 @@ pub(crate) async fn remove_site(
 
 /// Accepted usage of one of the account's sites, per hour: redirect tickets, requests served, cache hits,
 /// hit ratio and bytes.
+#[utoipa::path(
+    get, path = "/v1/sites/{host}/stats", tag = "sites", params(("host" = String, Path, description = "The site's host"), StatsQuery), security(("api_key" = [])),
+    responses(
+        (status = 200, description = "Accepted usage in total and per hour", body = SiteStats),
+        (status = 404, description = "No such site in this account"),
+    )
+)]
 pub(crate) async fn site_stats(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,

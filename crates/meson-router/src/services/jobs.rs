@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use meson_core::identity::NodeId;
 use meson_api::sites::{JobView, TargetState, TargetView};
+use meson_core::identity::NodeId;
 use meson_core::wire::{Job, JobAction, JobResult};
 
 /// Jobs remembered at once; older ones are forgotten, confirmed or not.
@@ -166,10 +166,7 @@ impl Jobs {
                 }
             })
             .collect();
-        let confirmed = terminals
-            .iter()
-            .filter(|t| t.state.confirmed())
-            .count();
+        let confirmed = terminals.iter().filter(|t| t.state.confirmed()).count();
         Some(JobView {
             id,
             site: s.host.clone(),

@@ -11,10 +11,10 @@ use http_body_util::Empty;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use meson_api::terminals::{Health, TerminalView};
 use meson_core::identity::{IdentityError, NodeId};
 use meson_core::schedule::{Candidate, CandidateSet, CoverageZones, Region};
 use meson_store::{TerminalRecord, TerminalState};
-use meson_api::terminals::{Health, TerminalView};
 use tokio::sync::watch;
 
 use crate::Shared;
