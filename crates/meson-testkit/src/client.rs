@@ -58,6 +58,11 @@ impl Got {
             )
         })
     }
+
+    /// The reason of a refusal: the body must be an [`ErrorBody`](meson_core::wire::ErrorBody).
+    pub fn error(&self) -> String {
+        self.parse::<meson_core::wire::ErrorBody>().error
+    }
 }
 
 pub type Client = hyper_util::client::legacy::Client<
