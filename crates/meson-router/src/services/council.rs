@@ -20,7 +20,7 @@ impl Shared {
 
     /// When the stake locked for `term` goes back to its owner.
     pub(crate) fn council_release_at(&self, term: u64) -> u64 {
-        (term + 1)
+        term.saturating_add(1)
             .saturating_mul(self.cfg.council_term_secs)
             .saturating_add(self.cfg.unbonding_secs)
     }
