@@ -200,10 +200,8 @@ pub(crate) async fn history(
     post, path = "/v1/ledger/mint", tags = ["ledger", "operator"], request_body = MintRequest, security(("operator" = [])),
     responses(
         (status = 200, description = "Minted now, or before with the same id", body = Minted),
-        (status = 400, description = "Not exactly one of to and owner, a zero id or amount, or an amount that is not tokens"),
-        (status = 404, description = "No such account"),
-        (status = 409, description = "The id was used before for another transfer"),
-        (status = 422, description = "The ledger refuses it"),
+        (status = 400, description = "Not exactly one of to and owner, or an amount that is not tokens"),
+        (status = 422, description = "The ledger refuses it: a zero id or amount, an unknown account, the id used before for another transfer, an overflow"),
         (status = 503, description = "The ledger could not write: nothing was applied"),
     )
 )]
@@ -228,9 +226,8 @@ pub(crate) async fn mint(
     responses(
         (status = 200, description = "The stake slashed and how it was shared", body = Slashed),
         (status = 400, description = "The amount is not tokens"),
-        (status = 404, description = "No such claimant account"),
         (status = 409, description = "This evidence was already used to slash"),
-        (status = 422, description = "Nothing at stake to slash, or the ledger refuses it"),
+        (status = 422, description = "Nothing at stake to slash, or the ledger refuses it (an unknown claimant account)"),
         (status = 503, description = "The ledger could not write: nothing was applied"),
     )
 )]
