@@ -9,11 +9,11 @@
 //!
 //! # Layers
 //!
-//! - `http/`: `routes.rs` registers every route below; one handler file per resource (`sites`, `jobs`,
-//!   `terminals`, `control`, `redirect`, `ledger`, `claims`, `council`) parses, calls services, answers
-//!   with the [`meson_api`] types and describes itself for the OpenAPI document `openapi.rs` assembles;
-//!   `error.rs` is the leaf they share (`ApiError` and the body, path and query extractors that refuse
-//!   with it). No handler imports another.
+//! - `http/`: `routes.rs` registers every route below; one handler file per resource (`info`, `sites`,
+//!   `jobs`, `terminals`, `control`, `redirect`, `ledger`, `claims`, `council`) parses, calls services,
+//!   answers with the [`meson_api`] types and describes itself for the OpenAPI document `openapi.rs`
+//!   assembles; `error.rs` is the leaf they share (`ApiError` and the body, path and query extractors
+//!   that refuse with it). No handler imports another.
 //! - `services/`: the rules and in-memory state, none aware of HTTP: `ledger` (the ledger service, system
 //!   accounts, account ids and openers, `submit`, the operator check, mint and correction), `billing`
 //!   (epoch settlement, subsidy, unfunded sites), `stake` (release and slash), `claims` (bonds and

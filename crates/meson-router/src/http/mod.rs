@@ -7,6 +7,7 @@ mod claims;
 mod control;
 mod council;
 pub(crate) mod error;
+mod info;
 mod jobs;
 mod ledger;
 mod openapi;

@@ -13,7 +13,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
-use super::{claims, control, council, jobs, ledger, routes, sites, terminals};
+use super::{claims, control, council, info, jobs, ledger, sites, terminals};
 
 /// The scheme of a business account's API key.
 pub(crate) const API_KEY: &str = "api_key";
@@ -30,7 +30,7 @@ pub(crate) const OPERATOR: &str = "operator";
                        decimal strings; token amounts are decimal strings with up to 9 decimals."
     ),
     paths(
-        routes::router_info,
+        info::router_info,
         document,
         sites::create_account,
         sites::add_site,

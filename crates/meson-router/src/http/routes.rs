@@ -4,15 +4,14 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
 use axum::handler::Handler;
 use axum::http::Method;
 use axum::routing::{get, on, MethodFilter, MethodRouter};
-use axum::{Json, Router};
-use meson_core::wire::{self, RouterInfo};
+use axum::Router;
+use meson_core::wire;
 use meson_node::{HEALTH_PATH, METRICS_PATH};
 
-use super::{claims, control, council, jobs, ledger, openapi, redirect, sites, terminals};
+use super::{claims, control, council, info, jobs, ledger, openapi, redirect, sites, terminals};
 use crate::Shared;
 
 /// One `/v1` route: its method, its path as axum and the OpenAPI document both spell it, its handler.
@@ -39,7 +38,7 @@ where
 pub(crate) fn api() -> Vec<Route> {
     use Method as M;
     vec![
-        route(M::GET, wire::ROUTER_INFO_PATH, router_info),
+        route(M::GET, wire::ROUTER_INFO_PATH, info::router_info),
         route(M::GET, "/v1/openapi.json", openapi::document),
         route(M::POST, "/v1/accounts", sites::create_account),
         route(M::POST, "/v1/sites", sites::add_site),
@@ -110,19 +109,4 @@ pub(crate) fn app(shared: Arc<Shared>) -> Router {
             redirect::by_host,
         ))
         .with_state(shared)
-}
-
-/// The router's identity, so terminals can check tickets offline.
-#[utoipa::path(
-    get,
-    path = wire::ROUTER_INFO_PATH,
-    tag = "router",
-    responses((status = 200, description = "The router's public key and version", body = RouterInfo))
-)]
-pub(crate) async fn router_info(State(s): State<Arc<Shared>>) -> Json<RouterInfo> {
-    Json(RouterInfo {
-        id: s.id,
-        version: env!("CARGO_PKG_VERSION").to_owned(),
-        heartbeat_secs: s.heartbeat_secs(),
-    })
 }
