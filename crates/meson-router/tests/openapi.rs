@@ -145,30 +145,14 @@ async fn the_document_describes_every_route_and_real_answers_match_it() {
     }
 
     // Real answers, successes and refusals, match their schemas.
-    check(
-        &doc,
-        "get",
+    for path in [
         "/v1/router",
-        &call(a, "GET", "/v1/router", &[], None).await,
-    );
-    check(
-        &doc,
-        "get",
         "/v1/ledger/head",
-        &call(a, "GET", "/v1/ledger/head", &[], None).await,
-    );
-    check(
-        &doc,
-        "get",
         "/v1/council/term",
-        &call(a, "GET", "/v1/council/term", &[], None).await,
-    );
-    check(
-        &doc,
-        "get",
         "/v1/terminals",
-        &call(a, "GET", "/v1/terminals", &[], None).await,
-    );
+    ] {
+        check(&doc, "get", path, &call(a, "GET", path, &[], None).await);
+    }
     let key = account(a).await;
     let site = add_site(a, &key, "a.example", "sort").await;
     assert_eq!(site.status, 201);
