@@ -272,7 +272,12 @@ async fn a_wallet_moves_tokens_with_every_command_and_verifies_its_payout() {
     let receipt = terminal
         .usage(addr, vec![usage_record(&ticket, 1 << 20, 1, 1)])
         .await;
-    assert_eq!(receipt.json()["accepted"], 1, "{:?}", receipt.json());
+    assert_eq!(
+        receipt.parse::<meson_api::UsageReceipt>().accepted,
+        1,
+        "{:?}",
+        receipt.json()
+    );
     let accepted_by = unix_now();
     r.kill();
     // Billing settles an epoch (1 s below) once it is over.

@@ -29,7 +29,7 @@ impl CouncilRules {
 
     /// When the stake locked for `term` goes back to its owner.
     pub fn release_at(&self, term: u64) -> u64 {
-        (term + 1)
+        term.saturating_add(1)
             .saturating_mul(self.term_secs)
             .saturating_add(self.unbonding_secs)
     }

@@ -9,9 +9,11 @@
 //!
 //! # Layers
 //!
-//! - `http/`: `routes.rs` registers every route below; one handler file per resource (`sites`, `jobs`,
-//!   `terminals`, `control`, `redirect`, `ledger`, `claims`, `council`) parses, calls services and
-//!   answers; `error.rs` is the leaf they share (`ApiError`, `JsonBody`). No handler imports another.
+//! - `http/`: `routes.rs` registers every route below; one handler file per resource (`info`, `sites`,
+//!   `jobs`, `terminals`, `control`, `redirect`, `ledger`, `claims`, `council`) parses, calls services,
+//!   answers with the [`meson_api`] types and describes itself for the OpenAPI document `openapi.rs`
+//!   assembles; `error.rs` is the leaf they share (`ApiError` and the body, path and query extractors
+//!   that refuse with it). No handler imports another.
 //! - `services/`: the router's state and the work around the rules, none aware of HTTP. The money rules
 //!   are [`meson_ledger`]'s pure plans; a money service reads the ledger, calls its plan, opens the
 //!   accounts and submits the transfers the plan returns, and logs: `ledger` (the ledger service and its
@@ -34,6 +36,7 @@
 //! | --- | --- | --- |
 //! | `GET /healthz`, `GET /metrics` | anyone | liveness, Prometheus text |
 //! | `GET /v1/router` | anyone | [`meson_core::wire::RouterInfo`] |
+//! | `GET /v1/openapi.json` | anyone | the OpenAPI 3.1 document of every `/v1` route, generated from the [`meson_api`] types |
 //! | `POST /v1/accounts` | anyone | `{name}` → `{account_id, api_key}` (the key is shown once) |
 //! | `POST /v1/sites`, `GET /v1/sites`, `DELETE /v1/sites/{host}` | account (`Authorization: Bearer <api_key>`) | the caller's sites |
 //! | `GET /v1/sites/{host}/stats?hours=N` | site owner | accepted usage per hour: tickets, requests, hits, hit ratio, bytes |
@@ -346,6 +349,15 @@ impl Router {
         }
         self.shared.store.close().await;
     }
+}
+
+/// Every `/v1` route this router serves, as (method, path) with path parameters in braces: what the
+/// OpenAPI document at `GET /v1/openapi.json` must describe.
+pub fn api_routes() -> Vec<(::http::Method, &'static str)> {
+    http::routes::api()
+        .into_iter()
+        .map(|r| (r.method, r.path))
+        .collect()
 }
 
 /// Time since `t`, for ages shown to operators.

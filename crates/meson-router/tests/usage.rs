@@ -3,6 +3,9 @@ mod common;
 use std::net::SocketAddr;
 
 use common::*;
+use meson_api::sites::SiteStats;
+use meson_api::terminals::Rejections;
+use meson_api::{SiteInfo, UsageReceipt};
 use meson_core::identity::NodeKey;
 use meson_core::ticket::{object_digest, ClientPrefix, Ticket};
 use meson_core::wire::UsageRecord;
@@ -17,7 +20,7 @@ fn record(ticket: &str, bytes: u64) -> UsageRecord {
     usage_record(ticket, bytes, 3, 2)
 }
 
-async fn site_stats(router: SocketAddr, key: &str) -> serde_json::Value {
+async fn site_stats(router: SocketAddr, key: &str) -> SiteStats {
     let stats = call(
         router,
         "GET",
@@ -27,7 +30,13 @@ async fn site_stats(router: SocketAddr, key: &str) -> serde_json::Value {
     )
     .await;
     assert_eq!(stats.status, 200, "{:?}", stats.json());
-    stats.json()
+    stats.parse()
+}
+
+/// Accepted and duplicate records of a usage receipt.
+fn counted(receipt: &Got) -> (u64, u64) {
+    let r: UsageReceipt = receipt.parse();
+    (r.accepted, r.duplicate)
 }
 
 // The cap of reported bytes at the object's size is not exercised here: the router does not learn object
@@ -39,7 +48,7 @@ async fn usage_counts_a_serial_once_only_for_its_terminal() {
     let a = router.addr;
     let key = account(a).await;
     let site = add_site(a, &key, "cdn.example.com", "keep").await;
-    let site_id = site.json()["id"].as_i64().unwrap();
+    let site_id = site.parse::<SiteInfo>().id;
     let t = SigningTerminal::start().await;
     assert_eq!(t.register(a, None).await.status, 200);
     let other = SigningTerminal::start().await;
@@ -48,38 +57,19 @@ async fn usage_counts_a_serial_once_only_for_its_terminal() {
     assert!(t.is_target_of(&location), "{location}");
     let first = t.usage(a, vec![record(&ticket, 1000)]).await;
     assert_eq!(first.status, 200, "{:?}", first.json());
-    assert_eq!(
-        (
-            first.json()["accepted"].as_u64(),
-            first.json()["duplicate"].as_u64()
-        ),
-        (Some(1), Some(0))
-    );
+    assert_eq!(counted(&first), (1, 0));
     let again = t.usage(a, vec![record(&ticket, 1000)]).await;
-    assert_eq!(
-        (
-            again.json()["accepted"].as_u64(),
-            again.json()["duplicate"].as_u64()
-        ),
-        (Some(0), Some(1))
-    );
+    assert_eq!(counted(&again), (0, 1));
 
     // The site's owner sees the accepted request in its hourly stats; another account does not see the site.
     let stats = site_stats(a, &key).await;
+    let total = &stats.total;
     assert_eq!(
-        (
-            stats["tickets"].as_u64(),
-            stats["requests"].as_u64(),
-            stats["hits"].as_u64(),
-            stats["bytes"].as_u64()
-        ),
-        (Some(1), Some(3), Some(2), Some(1000))
+        (total.tickets, total.requests, total.hits, total.bytes),
+        (1, 3, 2, 1000)
     );
-    assert!((stats["hit_ratio"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-9);
-    assert_eq!(
-        stats["hours"][0]["hour_start"].as_u64(),
-        Some(now() / 3600 * 3600)
-    );
+    assert!((total.hit_ratio - 2.0 / 3.0).abs() < 1e-9);
+    assert_eq!(stats.hours[0].hour_start, now() / 3600 * 3600);
     let stranger = format!("Bearer {}", account(a).await);
     let hidden = call(
         a,
@@ -97,7 +87,7 @@ async fn usage_counts_a_serial_once_only_for_its_terminal() {
     assert_eq!(other.register(a, None).await.status, 200);
     let forged = Ticket {
         terminal: other.key.id().short_id(),
-        site: site_id as u64,
+        site: site_id,
         object: object_digest(b"cdn.example.com/a.bin"),
         client_prefix: ClientPrefix::around("127.0.0.1".parse().unwrap()),
         expires: now() + 30,
@@ -116,9 +106,9 @@ async fn usage_counts_a_serial_once_only_for_its_terminal() {
         )
         .await;
     assert_eq!(receipt.status, 200, "{:?}", receipt.json());
-    let receipt = receipt.json();
-    assert_eq!(receipt["accepted"], 0);
-    let rejected = receipt["rejected"].as_array().unwrap();
+    let receipt: UsageReceipt = receipt.parse();
+    assert_eq!(receipt.accepted, 0);
+    let rejected = &receipt.rejected;
     assert_eq!(rejected.len(), 3, "{rejected:?}");
 
     let view = call(
@@ -130,8 +120,7 @@ async fn usage_counts_a_serial_once_only_for_its_terminal() {
     )
     .await;
     assert_eq!(view.status, 200);
-    let view = view.json();
-    let by_reason = view["rejections"].as_object().unwrap();
+    let by_reason = view.parse::<Rejections>().rejections;
     assert_eq!(by_reason["ticket issued to another terminal"], 1);
     assert_eq!(by_reason["forged ticket (not signed by this router)"], 1);
     assert_eq!(by_reason["malformed ticket"], 1);
@@ -146,11 +135,11 @@ async fn usage_counts_a_serial_once_only_for_its_terminal() {
     };
     assert!(owner.is_target_of(&location), "{location}");
     let r = owner.usage(a, vec![record(&second, 10_000)]).await;
-    assert_eq!(r.json()["accepted"], 1, "{:?}", r.json());
+    assert_eq!(r.parse::<UsageReceipt>().accepted, 1, "{:?}", r.json());
     let stats = site_stats(a, &key).await;
     assert_eq!(
-        (stats["tickets"].as_u64(), stats["bytes"].as_u64()),
-        (Some(2), Some(11_000)),
+        (stats.total.tickets, stats.total.bytes),
+        (2, 11_000),
         "{stats:?}"
     );
     router.shutdown().await;

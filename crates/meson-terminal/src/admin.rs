@@ -14,6 +14,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use meson_core::content::{self, Root};
 use meson_core::range::{self, RangeRequest};
+use meson_core::wire::ErrorBody;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -38,7 +39,7 @@ pub struct ApiError(StatusCode, String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, Json(meson_node::error_body(&self.1))).into_response()
+        (self.0, Json(ErrorBody::new(self.1))).into_response()
     }
 }
 
