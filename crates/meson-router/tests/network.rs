@@ -580,12 +580,8 @@ async fn an_epoch_charges_the_escrow_pays_the_terminal_burns_the_fee_once_and_au
     .await;
 
     let bytes = 3 * body.len() as u64;
-    let want = meson_ledger::economics::line(
-        bytes,
-        2 * meson_ledger::ONE_TOKEN,
-        billing.fee_bps,
-        10_000,
-    );
+    let want =
+        meson_ledger::economics::line(bytes, 2 * meson_ledger::ONE_TOKEN, billing.fee_bps, 10_000);
     let epochs = &view.epochs;
     let spent: u128 = epochs.iter().map(|e| tokens(&e.spent)).sum();
     let burned: u128 = epochs.iter().map(|e| tokens(&e.fee_burned)).sum();

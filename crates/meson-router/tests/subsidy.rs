@@ -13,9 +13,9 @@ use common::*;
 use meson_api::ledger::{
     AccountView, EarnedEpoch, PayoutProof, Payouts, SiteBilling, TerminalEarnings,
 };
-use meson_ledger::ONE_TOKEN;
-use meson_ledger::settlement::BillingConfig;
 use meson_ledger::accounts::TREASURY;
+use meson_ledger::settlement::BillingConfig;
+use meson_ledger::ONE_TOKEN;
 use meson_terminal::network::sites::TicketPolicy;
 use meson_terminal::Terminal;
 use meson_testkit::{get_url_from, Origin, Resource};
