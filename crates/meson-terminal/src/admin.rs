@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use meson_core::content::{self, Root};
 use meson_core::range::{self, RangeRequest};
-use meson_core::wire::ErrorBody;
+use meson_node::{bad_request, not_found, ApiError, ApiResult};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -32,19 +32,6 @@ pub struct AdminState {
     pub started: Instant,
     /// The terminal's standing with its router, in network mode.
     pub node: Option<Arc<crate::network::Node>>,
-}
-
-/// An admin API error: a status and a message, sent as `{"error": "..."}`.
-pub struct ApiError(StatusCode, String);
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.0, Json(ErrorBody::new(self.1))).into_response()
-    }
-}
-
-fn bad_request(msg: impl Into<String>) -> ApiError {
-    ApiError(StatusCode::BAD_REQUEST, msg.into())
 }
 
 fn node(state: &AdminState) -> ApiResult<&Arc<crate::network::Node>> {
@@ -76,12 +63,6 @@ async fn drain(
     node.set_draining(req.draining);
     Ok(Json(node.standing(&state.cache)))
 }
-
-fn not_found(msg: impl Into<String>) -> ApiError {
-    ApiError(StatusCode::NOT_FOUND, msg.into())
-}
-
-type ApiResult<T> = Result<T, ApiError>;
 
 pub fn router(state: AdminState) -> Router {
     let admin = Router::new()

@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 
 use meson_node::unix_now;
 
-use crate::http::error::{bad_request, ApiError, ApiResult, JsonBody};
+use crate::http::error::{bad_request, signed_error, store_error, ApiError, ApiResult, JsonBody};
 use crate::services::registry::place;
 use crate::services::sites::site_info;
 use crate::services::usage;
@@ -34,7 +34,7 @@ fn verify<T: DeserializeOwned>(
 ) -> ApiResult<Verified<T>> {
     let mut guard = s.replay.lock().unwrap_or_else(|e| e.into_inner());
     msg.verify(purpose, unix_now(), &mut guard)
-        .map_err(ApiError::from)
+        .map_err(signed_error)
 }
 
 fn not_admitted(v: &Verified<impl Sized>) -> ApiError {
@@ -108,7 +108,7 @@ pub(crate) async fn register(
                     v.signer.short_id()
                 ),
             ),
-            other => other.into(),
+            other => store_error(other),
         })?;
     s.registry.admit(record, region.clone());
     metrics::counter!("meson_router_terminals_admitted_total").increment(1);
@@ -167,7 +167,7 @@ pub(crate) async fn sites(
     if !s.registry.is_admitted(v.signer.as_bytes()) {
         return Err(not_admitted(&v));
     }
-    let sites = s.store.list_all_sites().await?;
+    let sites = s.store.list_all_sites().await.map_err(store_error)?;
     Ok(Json(SiteList {
         sites: sites.iter().map(site_info).collect(),
     }))

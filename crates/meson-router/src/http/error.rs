@@ -4,50 +4,38 @@
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::Json;
-use meson_api::ErrorBody;
 use meson_core::signed::SignedError;
 use meson_store::StoreError;
 use serde::de::DeserializeOwned;
 
 use crate::services::error::ServiceError;
 
-/// An API error: a status and a message, sent as an [`ErrorBody`].
-#[derive(Debug)]
-pub struct ApiError(pub StatusCode, pub String);
+pub use meson_node::{bad_request, ApiError, ApiResult};
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.0, Json(ErrorBody::new(self.1))).into_response()
-    }
+/// A store failure as an answer: what the caller got wrong, or a 500 logged here.
+pub fn store_error(e: StoreError) -> ApiError {
+    let status = match &e {
+        StoreError::NotFound(_) => StatusCode::NOT_FOUND,
+        StoreError::Conflict(_) => StatusCode::CONFLICT,
+        StoreError::Invalid(_) => StatusCode::BAD_REQUEST,
+        StoreError::Open { .. } | StoreError::Backend(_) => {
+            tracing::error!(error = %e, "store failed");
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    };
+    ApiError(status, e.to_string())
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        let status = match &e {
-            StoreError::NotFound(_) => StatusCode::NOT_FOUND,
-            StoreError::Conflict(_) => StatusCode::CONFLICT,
-            StoreError::Invalid(_) => StatusCode::BAD_REQUEST,
-            StoreError::Open { .. } | StoreError::Backend(_) => {
-                tracing::error!(error = %e, "store failed");
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-        };
-        ApiError(status, e.to_string())
-    }
-}
-
-impl From<SignedError> for ApiError {
-    fn from(e: SignedError) -> Self {
-        let status = match e {
-            SignedError::Replayed => StatusCode::CONFLICT,
-            SignedError::ReplayCacheFull { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::UNAUTHORIZED,
-        };
-        metrics::counter!("meson_router_control_refused_total").increment(1);
-        ApiError(status, e.to_string())
-    }
+/// A refused signed control message as an answer.
+pub fn signed_error(e: SignedError) -> ApiError {
+    let status = match e {
+        SignedError::Replayed => StatusCode::CONFLICT,
+        SignedError::ReplayCacheFull { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::UNAUTHORIZED,
+    };
+    metrics::counter!("meson_router_control_refused_total").increment(1);
+    ApiError(status, e.to_string())
 }
 
 impl From<ServiceError> for ApiError {
@@ -58,8 +46,8 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound(m) => ApiError(StatusCode::NOT_FOUND, m),
             ServiceError::Conflict(m) => ApiError(StatusCode::CONFLICT, m),
             ServiceError::Refused(m) => ApiError(StatusCode::UNPROCESSABLE_ENTITY, m),
-            ServiceError::Signed(e) => e.into(),
-            ServiceError::Store(e) => e.into(),
+            ServiceError::Signed(e) => signed_error(e),
+            ServiceError::Store(e) => store_error(e),
             ServiceError::Ledger(e) => {
                 tracing::error!(error = %e, "ledger write failed");
                 ApiError(StatusCode::SERVICE_UNAVAILABLE, format!("ledger: {e}"))
@@ -67,12 +55,6 @@ impl From<ServiceError> for ApiError {
         }
     }
 }
-
-pub fn bad_request(msg: impl Into<String>) -> ApiError {
-    ApiError(StatusCode::BAD_REQUEST, msg.into())
-}
-
-pub type ApiResult<T> = Result<T, ApiError>;
 
 // Axum's own extractors refuse a malformed request in plain text; these refuse it as an `ErrorBody` like
 // every other refusal, so that each 4xx the API answers has the body its schema names.

@@ -38,7 +38,9 @@ use meson_ledger::stake::Slash;
 use meson_ledger::tx::Tx;
 use meson_ledger::{format_amount, parse_amount, Account};
 
-use crate::http::error::{bad_request, ApiError, ApiResult, JsonBody, PathParam, QueryParams};
+use crate::http::error::{
+    bad_request, store_error, ApiError, ApiResult, JsonBody, PathParam, QueryParams,
+};
 use crate::services::ledger;
 use crate::services::statements::{epochs, leaf_hashes, payout_leaves, settled_per_epoch};
 use crate::services::{billing, sites, stake, transactions};
@@ -83,7 +85,11 @@ pub(crate) async fn log(
     QueryParams(q): QueryParams<LogQuery>,
 ) -> ApiResult<Json<LogPage>> {
     let limit = q.limit.unwrap_or(1000).clamp(1, 1000);
-    let entries = s.store.ledger_entries(q.after.unwrap_or(0), limit).await?;
+    let entries = s
+        .store
+        .ledger_entries(q.after.unwrap_or(0), limit)
+        .await
+        .map_err(store_error)?;
     let next = (entries.len() == limit)
         .then(|| entries.last().map(|e| e.seq))
         .flatten();

@@ -8,7 +8,7 @@ use axum::Json;
 use meson_api::terminals::{Rejections, TerminalList};
 use meson_core::identity::NodeId;
 
-use crate::http::error::{bad_request, ApiError, ApiResult, PathParam};
+use crate::http::error::{bad_request, store_error, ApiError, ApiResult, PathParam};
 use crate::Shared;
 
 #[utoipa::path(
@@ -48,7 +48,8 @@ pub(crate) async fn rejections(
         rejections: s
             .store
             .rejections(*id.as_bytes())
-            .await?
+            .await
+            .map_err(store_error)?
             .into_iter()
             .collect(),
     }))
