@@ -19,6 +19,7 @@ use crate::chains::resolve;
 use crate::ids::Purpose;
 use crate::refusal::{self, Refusal};
 use crate::stake::{slashed_for, Slash};
+pub use crate::standing::Standing;
 use crate::{Amount, CommittedTransfer, Ledger, NewAccount, PendingStatus, Transfer, TransferCode};
 
 /// A claim's id, which is also the evidence digest its slash derives transfer ids from: the BLAKE3 of
@@ -69,39 +70,6 @@ impl BondRules {
         t.flags.pending = true;
         t.timeout_secs = self.dispute_secs;
         Ok((escrow, t))
-    }
-}
-
-/// Where a claim stands, from its bond's pending status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Standing {
-    Open,
-    Upheld,
-    Rejected,
-    /// The dispute window closed without a verdict.
-    Expired,
-}
-
-impl Standing {
-    pub fn of(status: &PendingStatus, now: u64) -> Standing {
-        match status {
-            PendingStatus::Pending {
-                expires_at: Some(at),
-            } if *at <= now => Standing::Expired,
-            PendingStatus::Pending { .. } => Standing::Open,
-            PendingStatus::Voided { .. } => Standing::Upheld,
-            PendingStatus::Posted { .. } => Standing::Rejected,
-            PendingStatus::Expired => Standing::Expired,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Standing::Open => "open",
-            Standing::Upheld => "upheld",
-            Standing::Rejected => "rejected",
-            Standing::Expired => "expired",
-        }
     }
 }
 

@@ -126,6 +126,7 @@ pub mod merkle;
 pub mod refusal;
 pub mod settlement;
 pub mod stake;
+mod standing;
 mod state;
 pub mod transactions;
 mod transfer;

@@ -1,7 +1,7 @@
 //! Why a money rule refuses a request, before anything is submitted to the ledger. Each refusal has a
 //! [`RefusalKind`], which a server turns into its answer (the router: 400, 409, 422 or 404).
 
-use crate::claims::Standing;
+use crate::standing::Standing;
 use crate::tx::MAX_TX_LIFETIME_SECS;
 use crate::{format_amount, Amount, AmountError};
 
