@@ -187,8 +187,12 @@ pub struct UsageBatch {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UsageReceipt {
     pub accepted: u64,
-    /// Serials already accepted before (a resent batch): not counted again, not an error.
+    /// Serials already taken before (a resent batch): not counted again, not an error.
     pub duplicate: u64,
+    /// Stored but not counted yet: the router does not know the object's size yet, and counts each
+    /// record once it does (or refuses it, if it claims more than the object has). Nothing to resend.
+    #[serde(default)]
+    pub held: u64,
     /// Refused records by reason (forged ticket, another terminal's ticket, bytes over the object size...).
     pub rejected: Vec<(String, u64)>,
 }

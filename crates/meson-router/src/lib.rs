@@ -65,7 +65,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use services::{jobs, registry, serial, sites, stake};
+use services::{jobs, registry, roots, serial, sites, stake};
 
 use meson_core::identity::{NodeId, NodeKey};
 use meson_core::schedule::{CoverageZones, ZoneError};
@@ -147,6 +147,9 @@ pub struct RouterConfig {
     pub council_min_stake: u128,
     /// How slashed stake is shared between claimant, burn and treasury.
     pub slash_shares: meson_core::economics::SlashShares,
+    /// The learner's budget for fetching objects from origins to learn their sizes and roots, in bytes
+    /// per second (default 2 MiB/s); 0 fetches nothing, and only roots pushed by site owners are known.
+    pub origin_bytes_per_sec: u64,
 }
 
 impl RouterConfig {
@@ -169,6 +172,7 @@ impl RouterConfig {
             council_term_secs: 30 * 24 * 3600,
             council_min_stake: 100 * meson_core::ledger::ONE_TOKEN,
             slash_shares: Default::default(),
+            origin_bytes_per_sec: 2 << 20,
         }
     }
 
@@ -219,6 +223,7 @@ pub(crate) struct Shared {
     pub serials: serial::Serials,
     pub prober: registry::Prober,
     pub jobs: jobs::Jobs,
+    pub roots: roots::Roots,
     pub ledger: ledger::LedgerService,
     pub unfunded: billing::Unfunded,
     pub uptime: billing::Uptime,
@@ -294,6 +299,7 @@ impl Router {
             registry,
             sites,
             serials,
+            roots: roots::Roots::default(),
             ledger,
             unfunded: billing::Unfunded::default(),
             uptime: billing::Uptime::default(),
@@ -320,6 +326,13 @@ impl Router {
             health,
             tokio::spawn(stake::run(shared.clone(), rx.clone())),
         ];
+        if shared.cfg.origin_bytes_per_sec > 0 {
+            tasks.push(tokio::spawn(roots::run(
+                shared.clone(),
+                shared.cfg.origin_bytes_per_sec,
+                rx.clone(),
+            )));
+        }
         if let Some(b) = shared.cfg.billing.clone() {
             tasks.push(tokio::spawn(billing::run(shared.clone(), b, rx)));
         }

@@ -4,9 +4,11 @@ use std::net::SocketAddr;
 
 use common::*;
 use meson_core::identity::NodeKey;
+use meson_core::signed::SignedMessage;
 use meson_core::ticket::{object_digest, ClientPrefix, Ticket};
+use meson_core::wire::UsageBatch;
 use meson_core::wire::UsageRecord;
-use meson_testkit::{redirect_ticket, usage_record};
+use meson_testkit::{pattern, redirect_ticket, usage_record, Origin, Resource};
 
 /// A ticket the router issued to whichever terminal it picked, by asking for `path` on the site.
 async fn ticket_for(router: SocketAddr, path: &str) -> (String, String) {
@@ -30,22 +32,56 @@ async fn site_stats(router: SocketAddr, key: &str) -> serde_json::Value {
     stats.json()
 }
 
-// The cap of reported bytes at the object's size is not exercised here: the router does not learn object
-// sizes yet (nothing in the product records one), so no test can give it one through the product.
+/// Waits until the router knows the size of `path` on the site (from its own origin fetch).
+async fn learned(router: SocketAddr, key: &str, path: &str) -> serde_json::Value {
+    let known = || async {
+        call(
+            router,
+            "GET",
+            "/v1/sites/cdn.example.com/roots",
+            &[("authorization", &format!("Bearer {key}"))],
+            None,
+        )
+        .await
+        .json()["objects"]
+            .as_array()
+            .and_then(|o| o.iter().find(|o| o["path"] == path).cloned())
+    };
+    eventually(&format!("the router learned {path}"), || async {
+        known().await.is_some()
+    })
+    .await;
+    known().await.unwrap()
+}
+
+/// A router, an account, and the site `cdn.example.com` in front of a real origin.
+async fn site_with_origin(
+    dir: &std::path::Path,
+    tweak: impl FnOnce(&mut meson_router::RouterConfig),
+) -> (meson_router::Router, Origin, String, i64) {
+    let router = start(dir, tweak).await;
+    let origin = Origin::start().await;
+    let key = account(router.addr).await;
+    let site = add_site_for(router.addr, &key, "cdn.example.com", &origin.url(), "keep").await;
+    assert_eq!(site.status, 201, "{:?}", site.json());
+    let site_id = site.json()["id"].as_i64().unwrap();
+    (router, origin, key, site_id)
+}
+
 #[tokio::test]
 async fn usage_counts_a_serial_once_only_for_its_terminal() {
     let dir = tempfile::tempdir().unwrap();
-    let router = start(dir.path(), |_| {}).await;
+    let (router, origin, key, site_id) = site_with_origin(dir.path(), |_| {}).await;
+    origin.set("/a.bin", Resource::cacheable(pattern(20_000, 1)));
     let a = router.addr;
-    let key = account(a).await;
-    let site = add_site(a, &key, "cdn.example.com", "keep").await;
-    let site_id = site.json()["id"].as_i64().unwrap();
     let t = SigningTerminal::start().await;
     assert_eq!(t.register(a, None).await.status, 200);
     let other = SigningTerminal::start().await;
 
     let (location, ticket) = ticket_for(a, "/a.bin").await;
     assert!(t.is_target_of(&location), "{location}");
+    // The redirect made the object popular; the router fetches it from the origin to learn its size.
+    assert_eq!(learned(a, &key, "/a.bin").await["size"], 20_000);
     let first = t.usage(a, vec![record(&ticket, 1000)]).await;
     assert_eq!(first.status, 200, "{:?}", first.json());
     assert_eq!(
@@ -136,8 +172,8 @@ async fn usage_counts_a_serial_once_only_for_its_terminal() {
     assert_eq!(by_reason["forged ticket (not signed by this router)"], 1);
     assert_eq!(by_reason["malformed ticket"], 1);
 
-    // A second ticket, reported by the terminal it was issued to, counts beside the first; no size is known
-    // for the object, so its bytes are taken as reported.
+    // A second ticket, reported by the terminal it was issued to, counts beside the first: its bytes are
+    // within the object's size.
     let (location, second) = ticket_for(a, "/a.bin").await;
     let owner = if t.is_target_of(&location) {
         &t
@@ -153,5 +189,133 @@ async fn usage_counts_a_serial_once_only_for_its_terminal() {
         (Some(2), Some(11_000)),
         "{stats:?}"
     );
+    router.shutdown().await;
+}
+
+const INFLATED: &str = "bytes over the object's size (kept as evidence)";
+
+async fn evidence(router: SocketAddr, t: &SigningTerminal) -> serde_json::Value {
+    let got = call(
+        router,
+        "GET",
+        &format!("/v1/terminals/{}/evidence", t.node_id()),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(got.status, 200, "{:?}", got.json());
+    got.json()
+}
+
+/// The signed batch kept as evidence verifies as the terminal's own signature, offline, and holds the
+/// claim.
+fn check_signed_claim(e: &serde_json::Value, t: &SigningTerminal, ticket: &str, claimed: u64) {
+    let batch: SignedMessage<UsageBatch> =
+        serde_json::from_str(e["signed_batch"].as_str().unwrap()).unwrap();
+    let v = batch.verify_signature(meson_core::wire::USAGE).unwrap();
+    assert_eq!(v.signer, t.key.id());
+    assert!(v
+        .body
+        .records
+        .iter()
+        .any(|r| r.ticket == ticket && r.bytes == claimed));
+}
+
+#[tokio::test]
+async fn an_inflated_claim_is_refused_through_the_api_and_kept_as_signed_evidence() {
+    let dir = tempfile::tempdir().unwrap();
+    let (router, origin, key, _) = site_with_origin(dir.path(), |_| {}).await;
+    origin.set("/small.txt", Resource::cacheable(pattern(1024, 2)));
+    let a = router.addr;
+    let t = SigningTerminal::start().await;
+    assert_eq!(t.register(a, None).await.status, 200);
+    let (location, ticket) = ticket_for(a, "/small.txt").await;
+    assert!(t.is_target_of(&location), "{location}");
+    assert_eq!(learned(a, &key, "/small.txt").await["size"], 1024);
+
+    // One real ticket of a 1 KiB object, claimed as a petabyte.
+    let claim = 1_000_000_000_000_000;
+    let receipt = t.usage(a, vec![record(&ticket, claim)]).await;
+    assert_eq!(receipt.status, 200, "{:?}", receipt.json());
+    let receipt = receipt.json();
+    assert_eq!(
+        (receipt["accepted"].as_u64(), receipt["held"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert_eq!(receipt["rejected"], serde_json::json!([[INFLATED, 1]]));
+    let stats = site_stats(a, &key).await;
+    assert_eq!(
+        (stats["tickets"].as_u64(), stats["bytes"].as_u64()),
+        (Some(0), Some(0))
+    );
+    // The serial is spent: the same ticket reported honestly afterwards is a duplicate, never paid.
+    let again = t.usage(a, vec![record(&ticket, 1024)]).await.json();
+    assert_eq!(
+        (again["accepted"].as_u64(), again["duplicate"].as_u64()),
+        (Some(0), Some(1))
+    );
+
+    let e = evidence(a, &t).await;
+    let usage = e["usage"].as_array().unwrap();
+    assert_eq!(usage.len(), 1, "{e:?}");
+    assert_eq!(
+        (usage[0]["claimed"].as_u64(), usage[0]["size"].as_u64()),
+        (Some(claim), Some(1024))
+    );
+    check_signed_claim(&usage[0], &t, &ticket, claim);
+    router.shutdown().await;
+}
+
+#[tokio::test]
+async fn usage_of_an_unknown_object_is_held_until_its_size_is_learned() {
+    let dir = tempfile::tempdir().unwrap();
+    // No origin fetches: only the owner can teach the router the object's size.
+    let (router, _origin, key, _) =
+        site_with_origin(dir.path(), |c| c.origin_bytes_per_sec = 0).await;
+    let a = router.addr;
+    let t = SigningTerminal::start().await;
+    assert_eq!(t.register(a, None).await.status, 200);
+    let (_, first) = ticket_for(a, "/v.bin").await;
+    let (_, second) = ticket_for(a, "/v.bin").await;
+    let receipt = t
+        .usage(a, vec![record(&first, 500), record(&second, 5000)])
+        .await
+        .json();
+    assert_eq!(
+        (receipt["accepted"].as_u64(), receipt["held"].as_u64()),
+        (Some(0), Some(2)),
+        "{receipt:?}"
+    );
+    let resent = t.usage(a, vec![record(&first, 500)]).await.json();
+    assert_eq!(resent["duplicate"], 1, "held records keep their serial");
+    let stats = site_stats(a, &key).await;
+    assert_eq!(stats["tickets"], 0, "held usage is not counted");
+
+    let body = pattern(1000, 3);
+    let roots = meson_core::content::object_roots(&body);
+    let pushed = call(
+        a,
+        "POST",
+        "/v1/sites/cdn.example.com/roots",
+        &[("authorization", &format!("Bearer {key}"))],
+        Some(serde_json::json!({"path": "/v.bin", "size": 1000, "root": roots.root.to_string()})),
+    )
+    .await;
+    assert_eq!(pushed.status, 201, "{:?}", pushed.json());
+    assert_eq!(
+        (
+            pushed.json()["released"].as_u64(),
+            pushed.json()["inflated"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    let stats = site_stats(a, &key).await;
+    assert_eq!(
+        (stats["tickets"].as_u64(), stats["bytes"].as_u64()),
+        (Some(1), Some(500))
+    );
+    let e = evidence(a, &t).await;
+    assert_eq!(e["usage"].as_array().unwrap().len(), 1);
+    check_signed_claim(&e["usage"][0], &t, &second, 5000);
     router.shutdown().await;
 }

@@ -59,8 +59,14 @@ pub struct RequestInfo<'a> {
 /// Accounts the bytes of one response to whoever the request is charged to (network mode: its redirect
 /// ticket), so the engine meters without knowing what is metered or why.
 pub trait Meter: Send {
-    /// Wraps the response body; `hit` says the response came from the cache.
-    fn meter(self: Box<Self>, body: ResponseBody, hit: bool) -> ResponseBody;
+    /// Wraps the response body; `hit` says the response came from the cache, `object_len` is the length
+    /// of the whole object the response is (part of), when it says.
+    fn meter(
+        self: Box<Self>,
+        body: ResponseBody,
+        hit: bool,
+        object_len: Option<u64>,
+    ) -> ResponseBody;
 }
 
 /// A request the terminal will serve.

@@ -146,3 +146,30 @@ pub async fn redirect_ticket(router: SocketAddr, host: &str, path: &str) -> (Str
         .to_owned();
     (location, ticket)
 }
+
+/// As the owner of site `host` (API key `api_key`), tells the router the size and roots of `path`: a body
+/// of `size` [`crate::pattern`] bytes. Usage reported for the object is counted from then on (held before).
+pub async fn publish_roots(router: SocketAddr, api_key: &str, host: &str, path: &str, size: usize) {
+    let roots = meson_core::content::object_roots(&crate::pattern(size, 0));
+    let body = serde_json::json!({
+        "path": path,
+        "size": roots.size,
+        "root": roots.root.to_string(),
+        "slice_roots": roots.slices.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    });
+    let auth = format!("Bearer {api_key}");
+    let got = call(
+        router,
+        "POST",
+        &format!("/v1/sites/{host}/roots"),
+        &[("authorization", &auth)],
+        Some(body),
+    )
+    .await;
+    assert_eq!(
+        got.status,
+        201,
+        "roots of {path} on {host}: {:?}",
+        got.json()
+    );
+}

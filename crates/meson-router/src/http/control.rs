@@ -163,6 +163,6 @@ pub(crate) async fn usage(
             v.body.records.len()
         )));
     }
-    let receipt = usage::accept(&s, &v.signer, &v.body.records).await?;
+    let receipt = usage::accept(&s, &v.signer, &v.body.records, &msg).await?;
     Ok(Json(receipt))
 }

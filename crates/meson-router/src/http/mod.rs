@@ -2,6 +2,7 @@
 //! request, calls the services and answers; [`error`] is the leaf they share (the error type and the body
 //! extractor). No handler file imports another one or the routes.
 
+mod audits;
 mod claims;
 mod control;
 mod council;
@@ -9,6 +10,7 @@ pub(crate) mod error;
 mod jobs;
 mod ledger;
 mod redirect;
+mod roots;
 pub(crate) mod routes;
 mod sites;
 mod terminals;

@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use meson_core::wire::{self, RouterInfo};
 use meson_node::{HEALTH_PATH, METRICS_PATH};
 
-use super::{claims, control, council, jobs, ledger, redirect, sites, terminals};
+use super::{audits, claims, control, council, jobs, ledger, redirect, roots, sites, terminals};
 use crate::Shared;
 
 pub(crate) fn app(shared: Arc<Shared>) -> Router {
@@ -23,6 +23,10 @@ pub(crate) fn app(shared: Arc<Shared>) -> Router {
         .route("/v1/sites/{host}/stats", get(sites::site_stats))
         .route("/v1/sites/{host}/purge", post(jobs::purge_site))
         .route("/v1/sites/{host}/push", post(jobs::push_site))
+        .route(
+            "/v1/sites/{host}/roots",
+            post(roots::push_roots).get(roots::known_roots),
+        )
         .route("/v1/jobs/{id}", get(jobs::job))
         .route("/v1/sites/{host}/billing", get(ledger::site_billing))
         .route(
@@ -52,6 +56,7 @@ pub(crate) fn app(shared: Arc<Shared>) -> Router {
             "/v1/terminals/{node}/rejections",
             get(terminals::rejections),
         )
+        .route("/v1/terminals/{node}/evidence", get(audits::evidence))
         .route(wire::REGISTER_PATH, post(control::register))
         .route(wire::HEARTBEAT_PATH, post(control::heartbeat))
         .route(wire::SITES_PATH, post(control::sites))

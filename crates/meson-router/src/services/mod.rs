@@ -8,6 +8,7 @@ pub(crate) mod error;
 pub(crate) mod jobs;
 pub mod ledger;
 pub(crate) mod registry;
+pub(crate) mod roots;
 pub(crate) mod serial;
 pub(crate) mod sites;
 pub(crate) mod stake;
