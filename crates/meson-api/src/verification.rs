@@ -116,9 +116,10 @@ pub struct TerminalAudits {
     /// Seconds per audit epoch.
     pub epoch_secs: u64,
     pub epoch: u64,
-    /// Audits passed since the terminal joined; it is vetted (full traffic) from `vetting_audits` on.
+    /// Audits passed since the terminal joined.
     pub passed: u64,
-    pub vetted: bool,
+    /// `vetting` (new: limited traffic until it passed enough audits), `vetted` or `suspended`.
+    pub standing: String,
     /// Share of passes among the counted audits (pass, fail, missing, timeout) of this epoch and the
     /// last; null without any.
     pub pass_rate: Option<f64>,

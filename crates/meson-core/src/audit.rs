@@ -66,12 +66,9 @@ pub struct Answer {
     pub reply: Reply,
 }
 
-impl Answer {
-    pub fn proof(challenge: SignedMessage<Challenge>, proof: &[u8]) -> Self {
-        Answer {
-            challenge,
-            reply: Reply::Proof(STANDARD.encode(proof)),
-        }
+impl Reply {
+    pub fn proof(proof: &[u8]) -> Self {
+        Reply::Proof(STANDARD.encode(proof))
     }
 }
 
@@ -183,6 +180,95 @@ pub fn judge(
     Ok((challenge, verdict))
 }
 
+/// Audits that count towards a terminal's pass rate (`not_held`, for an object it was only sent clients
+/// for, does not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Tally {
+    pub pass: u64,
+    pub fail: u64,
+    pub missing: u64,
+    pub timeout: u64,
+}
+
+impl Tally {
+    pub fn counted(&self) -> u64 {
+        self.pass + self.fail + self.missing + self.timeout
+    }
+
+    /// Passes among counted audits; None without any.
+    pub fn pass_rate(&self) -> Option<f64> {
+        let n = self.counted();
+        (n > 0).then(|| self.pass as f64 / n as f64)
+    }
+}
+
+/// How audits decide a terminal's traffic.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QualityRules {
+    /// Audits a new terminal must pass before it gets full traffic.
+    pub vetting_audits: u64,
+    /// A pass rate below this, over at least `min_audits` recent audits, suspends the terminal.
+    pub suspend_below: f64,
+    pub min_audits: u64,
+}
+
+/// Where audits put a terminal.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Standing {
+    /// New: limited traffic until it has passed `needed` audits.
+    Vetting {
+        passed: u64,
+        needed: u64,
+    },
+    Vetted,
+    /// Out of rotation: its recent pass rate is below the threshold.
+    Suspended {
+        pass_rate: f64,
+        audits: u64,
+    },
+}
+
+impl Standing {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Standing::Vetting { .. } => "vetting",
+            Standing::Vetted => "vetted",
+            Standing::Suspended { .. } => "suspended",
+        }
+    }
+
+    /// Why the terminal is out of rotation, for its heartbeat reply and logs.
+    pub fn suspension(&self, rules: &QualityRules) -> Option<String> {
+        match self {
+            Standing::Suspended { pass_rate, audits } => Some(format!(
+                "suspended from rotation: passed {:.0} % of its last {audits} spot-check audits, below {:.0} %",
+                pass_rate * 100.0,
+                rules.suspend_below * 100.0
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// A terminal's standing from the audits it passed since it joined and its recent tally.
+pub fn standing(passed_ever: u64, recent: &Tally, rules: &QualityRules) -> Standing {
+    if let Some(rate) = recent.pass_rate() {
+        if recent.counted() >= rules.min_audits.max(1) && rate < rules.suspend_below {
+            return Standing::Suspended {
+                pass_rate: rate,
+                audits: recent.counted(),
+            };
+        }
+    }
+    if passed_ever < rules.vetting_audits {
+        return Standing::Vetting {
+            passed: passed_ever,
+            needed: rules.vetting_audits,
+        };
+    }
+    Standing::Vetted
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,7 +322,10 @@ mod tests {
             ANSWER,
             1_001,
             [6; 16],
-            &Answer::proof(msg, &proof),
+            &Answer {
+                challenge: msg,
+                reply: Reply::proof(&proof),
+            },
         )
         .unwrap()
     }
@@ -312,6 +401,34 @@ mod tests {
             ok.verify(CHALLENGE, 1_000, &mut guard).unwrap_err(),
             SignedError::Replayed
         );
+    }
+
+    #[test]
+    fn vetting_then_suspension_below_the_threshold() {
+        let rules = QualityRules {
+            vetting_audits: 3,
+            suspend_below: 0.9,
+            min_audits: 5,
+        };
+        let tally = |pass, fail| Tally {
+            pass,
+            fail,
+            ..Tally::default()
+        };
+        assert_eq!(
+            standing(2, &tally(2, 0), &rules),
+            Standing::Vetting {
+                passed: 2,
+                needed: 3
+            }
+        );
+        assert_eq!(standing(3, &tally(3, 0), &rules), Standing::Vetted);
+        // Too few recent audits to judge: one failure of two does not suspend.
+        assert_eq!(standing(30, &tally(1, 1), &rules), Standing::Vetted);
+        let s = standing(30, &tally(4, 2), &rules);
+        assert!(matches!(s, Standing::Suspended { audits: 6, .. }), "{s:?}");
+        assert!(s.suspension(&rules).unwrap().contains("67 %"));
+        assert_eq!(standing(30, &tally(9, 1), &rules), Standing::Vetted);
     }
 
     #[test]

@@ -58,14 +58,14 @@
 mod http;
 mod services;
 
-pub use services::{billing, ledger};
+pub use services::{audit, billing, ledger};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use services::{jobs, registry, roots, serial, sites, stake};
+use services::{holdings, jobs, registry, roots, serial, sites, stake};
 
 use meson_core::identity::{NodeId, NodeKey};
 use meson_core::schedule::{CoverageZones, ZoneError};
@@ -150,6 +150,8 @@ pub struct RouterConfig {
     /// The learner's budget for fetching objects from origins to learn their sizes and roots, in bytes
     /// per second (default 2 MiB/s); 0 fetches nothing, and only roots pushed by site owners are known.
     pub origin_bytes_per_sec: u64,
+    /// Spot-check audits of terminals; off (`None`, the default) audits nobody.
+    pub audit: Option<audit::AuditConfig>,
 }
 
 impl RouterConfig {
@@ -173,6 +175,7 @@ impl RouterConfig {
             council_min_stake: 100 * meson_core::ledger::ONE_TOKEN,
             slash_shares: Default::default(),
             origin_bytes_per_sec: 2 << 20,
+            audit: None,
         }
     }
 
@@ -200,6 +203,9 @@ impl RouterConfig {
                     .into(),
             ));
         }
+        if let Some(a) = &self.audit {
+            a.validate().map_err(RouterError::Config)?;
+        }
         if self.load_bound.is_nan() || self.load_bound < 1.0 {
             return Err(RouterError::Config(format!(
                 "load bound must be at least 1, got {}",
@@ -224,6 +230,8 @@ pub(crate) struct Shared {
     pub prober: registry::Prober,
     pub jobs: jobs::Jobs,
     pub roots: roots::Roots,
+    pub holdings: holdings::Holdings,
+    pub auditor: audit::Auditor,
     pub ledger: ledger::LedgerService,
     pub unfunded: billing::Unfunded,
     pub uptime: billing::Uptime,
@@ -282,6 +290,11 @@ impl Router {
             addr: cfg.listen,
             source,
         })?;
+        let auditor = audit::Auditor::new(
+            cfg.audit
+                .as_ref()
+                .map_or(Duration::from_secs(10), |a| a.timeout),
+        );
         let shared = Arc::new(Shared {
             replay: Mutex::new(ReplayGuard::new(cfg.max_skew_secs, REPLAY_CAPACITY)),
             prober: registry::Prober::new(cfg.probe_timeout),
@@ -300,6 +313,8 @@ impl Router {
             sites,
             serials,
             roots: roots::Roots::default(),
+            holdings: holdings::Holdings::default(),
+            auditor,
             ledger,
             unfunded: billing::Unfunded::default(),
             uptime: billing::Uptime::default(),
@@ -332,6 +347,9 @@ impl Router {
                 shared.cfg.origin_bytes_per_sec,
                 rx.clone(),
             )));
+        }
+        if let Some(a) = shared.cfg.audit.clone() {
+            tasks.push(tokio::spawn(audit::run(shared.clone(), a, rx.clone())));
         }
         if let Some(b) = shared.cfg.billing.clone() {
             tasks.push(tokio::spawn(billing::run(shared.clone(), b, rx)));

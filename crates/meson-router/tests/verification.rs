@@ -218,3 +218,229 @@ async fn the_owner_pushes_roots_checked_for_shape_and_only_for_its_own_site() {
     assert_eq!(refused.status, 404);
     net.router.shutdown().await;
 }
+
+/// A network-mode terminal with its background scrub off, so a damaged copy stays on disk for the
+/// router's audits to find.
+async fn unscrubbed(router: SocketAddr, dir: &std::path::Path) -> Terminal {
+    let mut cfg = meson_terminal::TerminalConfig::new(
+        "http://unused.invalid".parse().unwrap(),
+        dir.to_path_buf(),
+    );
+    cfg.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.admin_listen = "127.0.0.1:0".parse().unwrap();
+    cfg.fsync = meson_terminal::config::FsyncPolicy::Never;
+    cfg.min_free_disk = 0;
+    cfg.scrub_rate = 0;
+    let net = meson_terminal::network::NetworkConfig {
+        router: format!("http://{router}"),
+        public_url: None,
+        region: None,
+        lat: None,
+        lon: None,
+        ticket_policy: TicketPolicy::Refuse,
+        call_timeout: Duration::from_secs(5),
+    };
+    let t = Terminal::start_network(cfg, net).await.unwrap();
+    eventually("the terminal joined with the site", || async {
+        let s = standing(&t).await;
+        s["registered"] == true && s["sites"] == 1
+    })
+    .await;
+    t
+}
+
+fn auditing(c: &mut meson_router::RouterConfig) {
+    c.audit = Some(meson_router::audit::AuditConfig {
+        interval: Duration::from_millis(100),
+        timeout: Duration::from_secs(2),
+        ..Default::default()
+    });
+}
+
+async fn audits_of(router: SocketAddr, node: &str) -> Value {
+    let got = call(
+        router,
+        "GET",
+        &format!("/v1/terminals/{node}/audits"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(got.status, 200, "{:?}", got.json());
+    got.json()
+}
+
+async fn epoch_total(router: SocketAddr, node: &str, outcome: &str) -> u64 {
+    audits_of(router, node).await["epochs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e[outcome].as_u64().unwrap())
+        .sum()
+}
+
+#[tokio::test]
+async fn audits_pass_an_honest_terminal_fail_a_corrupted_one_with_evidence_and_time_out_a_stopped_one(
+) {
+    let net = network(auditing).await;
+    let body = pattern(100_000, 4);
+    net.origin.set("/a.bin", Resource::cacheable(body.clone()));
+    let tdir = tempfile::tempdir().unwrap();
+    let t = unscrubbed(net.addr(), tdir.path()).await;
+    let node = standing(&t).await["node_id"].as_str().unwrap().to_owned();
+    assert_eq!(fetch(net.addr(), "/a.bin", &[]).await.body, body);
+    eventually("the router learned the object", || async {
+        net.known_path("/a.bin").await.is_some()
+    })
+    .await;
+
+    eventually("the honest terminal passes audits", || async {
+        epoch_total(net.addr(), &node, "pass").await >= 3
+    })
+    .await;
+    let view = audits_of(net.addr(), &node).await;
+    assert_eq!(view["epochs"][0]["fail"], 0, "{view:?}");
+    assert_eq!(
+        view["recent"][0]["root"],
+        object_roots(&body).root.to_string()
+    );
+
+    // Damage every chunk group of the stored copy on disk: whichever group is asked, the proof read from
+    // disk no longer verifies, and the terminal signed it.
+    let file = meson_testkit::body_file(tdir.path(), "/a.bin", 0);
+    for at in (0..body.len() as u64).step_by(16 * 1024) {
+        meson_testkit::flip_byte(&file, at + 100);
+    }
+    eventually("a corrupted copy fails its audit", || async {
+        epoch_total(net.addr(), &node, "fail").await >= 1
+    })
+    .await;
+    let evidence = call(
+        net.addr(),
+        "GET",
+        &format!("/v1/terminals/{node}/evidence"),
+        &[],
+        None,
+    )
+    .await
+    .json();
+    let failed = &evidence["audits"][0];
+    assert_eq!(failed["outcome"], "fail");
+    // Anyone can re-check the evidence from the signed bytes alone: the router's signed challenge inside
+    // the terminal's signed answer, against the root the origin's bytes have.
+    let answer: meson_core::signed::SignedMessage<meson_core::audit::Answer> =
+        serde_json::from_str(failed["evidence"].as_str().unwrap()).unwrap();
+    let info: meson_core::wire::RouterInfo = serde_json::from_value(
+        call(net.addr(), "GET", "/v1/router", &[], None)
+            .await
+            .json(),
+    )
+    .unwrap();
+    let roots = object_roots(&body);
+    let (challenge, verdict) =
+        meson_core::audit::judge(&answer, &info.id, &roots.root, roots.size).unwrap();
+    assert!(
+        matches!(verdict, meson_core::audit::Verdict::Fail(_)),
+        "{verdict:?}"
+    );
+    assert_eq!(challenge.terminal.to_string(), node);
+    assert_eq!(answer.signer().to_string(), node);
+
+    // A stopped terminal answers nothing: timeouts, never evidence.
+    let timeouts = epoch_total(net.addr(), &node, "timeout").await;
+    t.shutdown().await;
+    eventually("a stopped terminal times out", || async {
+        epoch_total(net.addr(), &node, "timeout").await > timeouts
+    })
+    .await;
+    let evidence = call(
+        net.addr(),
+        "GET",
+        &format!("/v1/terminals/{node}/evidence"),
+        &[],
+        None,
+    )
+    .await
+    .json();
+    assert!(evidence["audits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|a| a["outcome"] == "fail"));
+    net.router.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_terminal_answers_only_fresh_challenges_its_router_signed_for_it() {
+    let net = network(|_| {}).await;
+    let body = pattern(40_000, 5);
+    net.origin.set("/a.bin", Resource::cacheable(body.clone()));
+    let tdir = tempfile::tempdir().unwrap();
+    let t = joined(net.addr(), tdir.path()).await;
+    let me: meson_core::identity::NodeId = standing(&t).await["node_id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(fetch(net.addr(), "/a.bin", &[]).await.body, body);
+    // The router's own key, read from its data directory, stands in for the auditor.
+    let router_key =
+        meson_node::load_or_create_node_key(&net._dir.path().join("router.key")).unwrap();
+    let roots = object_roots(&body);
+    let challenge = |expires: u64| meson_core::audit::Challenge {
+        terminal: me,
+        root: roots.root,
+        size: roots.size,
+        group: 1,
+        expires,
+    };
+    let sign = |key: &meson_core::identity::NodeKey, c: &meson_core::audit::Challenge| {
+        serde_json::to_value(
+            meson_core::signed::SignedMessage::sign(
+                key,
+                meson_core::audit::CHALLENGE,
+                now(),
+                rand::random(),
+                c,
+            )
+            .unwrap(),
+        )
+        .unwrap()
+    };
+    let post = |v: Value| {
+        let url = format!("http://{}{}", t.addr, meson_core::audit::AUDIT_PATH);
+        async move {
+            meson_testkit::client()
+                .request(
+                    http::Request::post(url)
+                        .body(http_body_util::Full::new(bytes::Bytes::from(v.to_string())))
+                        .unwrap(),
+                )
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    let good = sign(&router_key, &challenge(now() + 10));
+    assert_eq!(post(good.clone()).await, 200);
+    assert_eq!(post(good).await, 403, "replayed");
+    let forger = meson_core::identity::NodeKey::from_secret_bytes([7; 32]);
+    assert_eq!(
+        post(sign(&forger, &challenge(now() + 10))).await,
+        403,
+        "forged"
+    );
+    assert_eq!(
+        post(sign(&router_key, &challenge(now()))).await,
+        403,
+        "expired"
+    );
+    assert_eq!(
+        post(sign(&router_key, &challenge(now() + 600))).await,
+        403,
+        "too long"
+    );
+    assert_eq!(post(json!({"not": "a challenge"})).await, 400);
+    t.shutdown().await;
+    net.router.shutdown().await;
+}

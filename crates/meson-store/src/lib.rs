@@ -536,8 +536,13 @@ pub trait Store: Send + Sync {
     async fn list_known_objects(&self, site_id: i64, limit: usize) -> Result<Vec<KnownObject>>;
 
     async fn record_audit(&self, audit: &AuditRecord) -> Result<()>;
-    /// Per terminal and epoch, from `from_epoch` on, in order of terminal and epoch.
-    async fn audit_tallies(&self, from_epoch: u64) -> Result<Vec<([u8; 32], AuditTally)>>;
+    /// Per terminal (only `terminal`, if given) and epoch, from `from_epoch` on, in order of terminal and
+    /// epoch.
+    async fn audit_tallies(
+        &self,
+        terminal: Option<[u8; 32]>,
+        from_epoch: u64,
+    ) -> Result<Vec<([u8; 32], AuditTally)>>;
     /// The terminal's latest audits (only those with evidence, if `with_evidence`), newest first.
     async fn audits(
         &self,

@@ -657,11 +657,17 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn audit_tallies(&self, from_epoch: u64) -> Result<Vec<([u8; 32], AuditTally)>> {
+    async fn audit_tallies(
+        &self,
+        terminal: Option<[u8; 32]>,
+        from_epoch: u64,
+    ) -> Result<Vec<([u8; 32], AuditTally)>> {
         let rows = sqlx::query(
-            "SELECT terminal, epoch, outcome, COUNT(*) AS n FROM audits WHERE epoch >= ? \
+            "SELECT terminal, epoch, outcome, COUNT(*) AS n FROM audits \
+             WHERE (?1 IS NULL OR terminal = ?1) AND epoch >= ?2 \
              GROUP BY terminal, epoch, outcome ORDER BY terminal, epoch",
         )
+        .bind(terminal.map(|t| t.to_vec()))
         .bind(bound(from_epoch))
         .fetch_all(&self.pool)
         .await

@@ -810,7 +810,7 @@ async fn audits_are_tallied_per_terminal_and_epoch() {
     ] {
         store.record_audit(&audit(t, e, o)).await.unwrap();
     }
-    let tallies = store.audit_tallies(0).await.unwrap();
+    let tallies = store.audit_tallies(None, 0).await.unwrap();
     let tally = |pass, fail, missing, not_held, timeout, epoch| AuditTally {
         epoch,
         pass,
@@ -828,7 +828,11 @@ async fn audits_are_tallied_per_terminal_and_epoch() {
             (node(2), tally(0, 0, 0, 1, 0, 3)),
         ]
     );
-    assert_eq!(store.audit_tallies(3).await.unwrap().len(), 1);
+    assert_eq!(store.audit_tallies(None, 3).await.unwrap().len(), 1);
+    assert_eq!(
+        store.audit_tallies(Some(node(2)), 0).await.unwrap().len(),
+        2
+    );
     let latest = store.audits(node(1), 2, false).await.unwrap();
     assert_eq!(
         latest.iter().map(|a| a.outcome).collect::<Vec<_>>(),

@@ -84,6 +84,9 @@ pub async fn handle(
     if path == meson_core::wire::TERMINAL_HEALTH_PATH {
         return public_health(cache);
     }
+    if path == meson_core::audit::AUDIT_PATH {
+        return crate::audit::answer(cache, &parts.method, body).await;
+    }
     let host = parts
         .headers
         .get(header::HOST)

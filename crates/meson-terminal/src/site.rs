@@ -6,8 +6,10 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use http::{Method, StatusCode, Uri};
+use meson_core::audit::{Answer, Challenge};
 use meson_core::http_cache::CacheSettings;
 use meson_core::keying::{self, QueryMode};
+use meson_core::signed::SignedMessage;
 
 use crate::body::ResponseBody;
 use crate::origin::OriginClient;
@@ -107,6 +109,15 @@ pub trait Sites: Send + Sync {
     /// The site an operator's URL names: an absolute URL on a site or its origin, or a bare path where
     /// that is unambiguous.
     fn for_url(&self, url: &Uri) -> Option<Arc<Site>>;
+    /// A router's spot-check challenge, checked: signed by the router this terminal follows, for this
+    /// terminal, fresh and never seen before. Only a network-mode terminal is audited.
+    fn check_challenge(&self, _msg: &SignedMessage<Challenge>) -> Result<Challenge, String> {
+        Err("this terminal follows no router: nobody audits it".into())
+    }
+    /// The answer signed with this terminal's node key.
+    fn sign_answer(&self, _answer: &Answer) -> Result<SignedMessage<Answer>, String> {
+        Err("this terminal has no node key".into())
+    }
 }
 
 /// Every request, whatever its `Host`, goes to one origin: a plain reverse-proxy cache.

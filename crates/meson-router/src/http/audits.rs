@@ -3,13 +3,17 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::Json;
-use meson_api::verification::{Audit, Evidence, UsageEvidence};
+use meson_api::verification::{
+    Audit, AuditEpoch, EpochsQuery, Evidence, TerminalAudits, UsageEvidence,
+};
 use meson_core::content::Root;
 use meson_core::identity::NodeId;
 
-use crate::http::error::{bad_request, ApiResult};
+use crate::http::error::{bad_request, ApiError, ApiResult};
+use crate::services::audit::standing_of;
 use crate::Shared;
 
 /// Evidence and audits shown at most.
@@ -54,5 +58,47 @@ pub(crate) async fn evidence(
             })
             .collect(),
         audits: audits.iter().map(audit_view).collect(),
+    }))
+}
+
+pub(crate) async fn audits(
+    State(s): State<Arc<Shared>>,
+    Path(text): Path<String>,
+    Query(q): Query<EpochsQuery>,
+) -> ApiResult<Json<TerminalAudits>> {
+    let id = node(&text)?;
+    let Some(cfg) = &s.cfg.audit else {
+        return Err(ApiError(
+            StatusCode::CONFLICT,
+            "this router does not audit terminals (start it with audits on)".into(),
+        ));
+    };
+    let terminal = *id.as_bytes();
+    let (standing, tallies) = standing_of(&s, cfg, terminal).await?;
+    let epoch = meson_node::unix_now() / cfg.epoch_secs;
+    let shown = q.epochs.unwrap_or(24).clamp(1, 24 * 365);
+    let recent_rate = crate::services::audit::recent(&tallies, epoch).pass_rate();
+    let recent = s.store.audits(terminal, 20, false).await?;
+    Ok(Json(TerminalAudits {
+        node_id: id.to_string(),
+        epoch_secs: cfg.epoch_secs,
+        epoch,
+        passed: tallies.iter().map(|t| t.pass).sum(),
+        standing: standing.as_str().to_owned(),
+        pass_rate: recent_rate,
+        suspended: standing.suspension(&cfg.rules),
+        epochs: tallies
+            .iter()
+            .filter(|t| t.epoch + shown > epoch)
+            .map(|t| AuditEpoch {
+                epoch: t.epoch,
+                pass: t.pass,
+                fail: t.fail,
+                missing: t.missing,
+                not_held: t.not_held,
+                timeout: t.timeout,
+            })
+            .collect(),
+        recent: recent.iter().map(audit_view).collect(),
     }))
 }

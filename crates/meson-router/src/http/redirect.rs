@@ -205,6 +205,7 @@ fn redirect_inner(
     let now = unix_now();
     let object = object_digest(cache_key.as_bytes());
     s.roots.seen(site, object, &keyed);
+    s.holdings.routed(*terminal.as_bytes(), object);
     let ticket = Ticket {
         terminal: terminal.short_id(),
         site: site.id as u64,

@@ -57,6 +57,7 @@ pub(crate) fn app(shared: Arc<Shared>) -> Router {
             get(terminals::rejections),
         )
         .route("/v1/terminals/{node}/evidence", get(audits::evidence))
+        .route("/v1/terminals/{node}/audits", get(audits::audits))
         .route(wire::REGISTER_PATH, post(control::register))
         .route(wire::HEARTBEAT_PATH, post(control::heartbeat))
         .route(wire::SITES_PATH, post(control::sites))

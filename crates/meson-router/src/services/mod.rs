@@ -1,10 +1,12 @@
 //! What the router does, below its HTTP surface: each service owns one part of the state and its rules,
 //! and none knows of HTTP. Handlers in `crate::http` call them; they call the store below.
 
+pub mod audit;
 pub mod billing;
 pub(crate) mod claims;
 pub(crate) mod council;
 pub(crate) mod error;
+pub(crate) mod holdings;
 pub(crate) mod jobs;
 pub mod ledger;
 pub(crate) mod registry;

@@ -387,6 +387,16 @@ impl Registry {
             .collect()
     }
 
+    /// Admitted terminals heard from lately (healthy or suspect, not down), with their public URLs: what
+    /// the auditor may challenge, in rotation or not.
+    pub(crate) fn up(&self, interval: Duration) -> Vec<([u8; 32], String)> {
+        self.lock()
+            .iter()
+            .filter(|(_, e)| e.health(interval) != Health::Down)
+            .map(|(id, e)| (*id, e.record.declared.public_url.clone()))
+            .collect()
+    }
+
     pub(crate) fn urls(&self) -> Vec<([u8; 32], String)> {
         self.lock()
             .iter()

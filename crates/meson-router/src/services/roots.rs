@@ -250,7 +250,6 @@ fn known(
 
 /// The pieces (whole object or slice) of the object `object_key` the router knows a root of, with
 /// their lengths: what an audit may ask for.
-#[allow(dead_code)] // the auditor uses it
 pub(crate) fn pieces(known: &KnownObject) -> Vec<(Root, u64)> {
     let roots = ObjectRoots {
         size: known.size,
