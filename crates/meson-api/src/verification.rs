@@ -126,6 +126,10 @@ pub struct TerminalAudits {
     /// Why the terminal is out of rotation for its audits, if it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suspended: Option<String>,
+    /// Entries in the router's bounded samples of what the terminal should hold (at most 256 each): objects
+    /// it was sent clients for, and pieces it reported holding and has not reported evicted.
+    pub routed_sample: u64,
+    pub claimed_sample: u64,
     /// The last `N` epochs with audits (default 24), oldest first.
     pub epochs: Vec<AuditEpoch>,
     /// The latest audits, newest first.

@@ -12,6 +12,7 @@ use meson_core::content::object_roots;
 use meson_terminal::network::sites::TicketPolicy;
 use meson_terminal::Terminal;
 use meson_testkit::{get_url_from, pattern, Origin, Resource};
+
 use serde_json::{json, Value};
 
 const SITE: &str = "cdn.verify.example";
@@ -442,5 +443,105 @@ async fn a_terminal_answers_only_fresh_challenges_its_router_signed_for_it() {
     );
     assert_eq!(post(json!({"not": "a challenge"})).await, 400);
     t.shutdown().await;
+    net.router.shutdown().await;
+}
+
+#[tokio::test]
+async fn content_a_terminal_reports_holding_and_then_loses_is_found_missing() {
+    let net = network(auditing).await;
+    let body = pattern(50_000, 6);
+    net.origin.set("/a.bin", Resource::cacheable(body.clone()));
+    let tdir = tempfile::tempdir().unwrap();
+    let t = unscrubbed(net.addr(), tdir.path()).await;
+    let node = standing(&t).await["node_id"].as_str().unwrap().to_owned();
+    assert_eq!(fetch(net.addr(), "/a.bin", &[]).await.body, body);
+    eventually("audits pass", || async {
+        epoch_total(net.addr(), &node, "pass").await >= 2
+    })
+    .await;
+    // The bytes vanish behind the terminal's back: it still reports holding them.
+    std::fs::remove_file(meson_testkit::body_file(tdir.path(), "/a.bin", 0)).unwrap();
+    eventually(
+        "content reported held and not produced is missing",
+        || async { epoch_total(net.addr(), &node, "missing").await >= 1 },
+    )
+    .await;
+    t.shutdown().await;
+    net.router.shutdown().await;
+}
+
+#[tokio::test]
+async fn evictions_reported_in_heartbeats_are_no_longer_claimed() {
+    let net = network(auditing).await;
+    let (a, b) = (pattern(60_000, 7), pattern(60_000, 8));
+    net.origin.set("/a.bin", Resource::cacheable(a.clone()));
+    net.origin.set("/b.bin", Resource::cacheable(b.clone()));
+    let tdir = tempfile::tempdir().unwrap();
+    let t = unscrubbed(net.addr(), tdir.path()).await;
+    let node = standing(&t).await["node_id"].as_str().unwrap().to_owned();
+    assert_eq!(fetch(net.addr(), "/a.bin", &[]).await.body, a);
+    assert_eq!(fetch(net.addr(), "/b.bin", &[]).await.body, b);
+    let claimed = || async { audits_of(net.addr(), &node).await["claimed_sample"].as_u64() };
+    eventually("both pieces reported held", || async {
+        claimed().await == Some(2)
+    })
+    .await;
+    // The owner purges /a.bin: the terminal deletes it and says so with its next heartbeat.
+    let purged = call(
+        net.addr(),
+        "POST",
+        &format!("/v1/sites/{SITE}/purge"),
+        &[("authorization", &net.auth())],
+        Some(json!({"url": "/a.bin"})),
+    )
+    .await;
+    assert_eq!(purged.status, 202, "{:?}", purged.json());
+    eventually("the eviction reached the router", || async {
+        claimed().await == Some(1)
+    })
+    .await;
+    // From now on /a.bin is only an object the terminal was sent clients for: not held, never missing.
+    let before = epoch_total(net.addr(), &node, "not_held").await;
+    eventually("the purged object is audited as not held", || async {
+        epoch_total(net.addr(), &node, "not_held").await >= before + 2
+    })
+    .await;
+    assert_eq!(epoch_total(net.addr(), &node, "missing").await, 0);
+    t.shutdown().await;
+    net.router.shutdown().await;
+}
+
+#[tokio::test]
+async fn pushes_are_placed_away_from_terminals_whose_disk_is_full() {
+    let net = network(|_| {}).await;
+    let (eu, na) = (
+        SigningTerminal::start().await,
+        SigningTerminal::start().await,
+    );
+    assert_eq!(eu.register(net.addr(), Some("eu")).await.status, 200);
+    assert_eq!(na.register(net.addr(), Some("na")).await.status, 200);
+    let push = || async {
+        let got = call(
+            net.addr(),
+            "POST",
+            &format!("/v1/sites/{SITE}/push"),
+            &[("authorization", &net.auth())],
+            Some(json!({"path": "/a.bin", "root": "00".repeat(32), "ttl_secs": 60})),
+        )
+        .await;
+        assert_eq!(got.status, 202, "{:?}", got.json());
+        got.json()["terminals"].as_u64().unwrap()
+    };
+    assert_eq!(push().await, 2, "one terminal per region");
+    let mut full = SigningTerminal::heartbeat_body(0, false);
+    full.disk_full = true;
+    full.free_disk_bytes = 0;
+    assert_eq!(na.send_heartbeat(net.addr(), &full).await.status, 200);
+    assert_eq!(push().await, 1, "not onto a full disk");
+    let view = terminal_view(net.addr(), &na.node_id()).await;
+    assert_eq!(
+        (view["disk_full"].as_bool(), view["in_rotation"].as_bool()),
+        (Some(true), Some(true))
+    );
     net.router.shutdown().await;
 }

@@ -94,7 +94,13 @@ impl SigningTerminal {
     }
 
     pub async fn heartbeat(&self, router: SocketAddr, load: u64, draining: bool) -> Got {
-        let hb = wire::Heartbeat {
+        self.send_heartbeat(router, &Self::heartbeat_body(load, draining))
+            .await
+    }
+
+    /// A heartbeat reporting `load` connections, healthy with room on disk and nothing held.
+    pub fn heartbeat_body(load: u64, draining: bool) -> wire::Heartbeat {
+        wire::Heartbeat {
             active_connections: load,
             egress_bytes_per_sec: 0,
             free_disk_bytes: 1 << 30,
@@ -105,8 +111,14 @@ impl SigningTerminal {
             draining,
             version: "test".into(),
             done: vec![],
-        };
-        let body = self.signed(wire::HEARTBEAT, &hb);
+            added: vec![],
+            evicted: vec![],
+        }
+    }
+
+    /// Sends `hb`, signed.
+    pub async fn send_heartbeat(&self, router: SocketAddr, hb: &wire::Heartbeat) -> Got {
+        let body = self.signed(wire::HEARTBEAT, hb);
         call(router, "POST", wire::HEARTBEAT_PATH, &[], Some(body)).await
     }
 

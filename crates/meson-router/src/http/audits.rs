@@ -79,6 +79,7 @@ pub(crate) async fn audits(
     let shown = q.epochs.unwrap_or(24).clamp(1, 24 * 365);
     let recent_rate = crate::services::audit::recent(&tallies, epoch).pass_rate();
     let recent = s.store.audits(terminal, 20, false).await?;
+    let (routed, claimed) = s.holdings.sizes(&terminal);
     Ok(Json(TerminalAudits {
         node_id: id.to_string(),
         epoch_secs: cfg.epoch_secs,
@@ -87,6 +88,8 @@ pub(crate) async fn audits(
         standing: standing.as_str().to_owned(),
         pass_rate: recent_rate,
         suspended: standing.suspension(&cfg.rules),
+        routed_sample: routed as u64,
+        claimed_sample: claimed as u64,
         epochs: tallies
             .iter()
             .filter(|t| t.epoch + shown > epoch)

@@ -13,8 +13,8 @@
 //! | --- | --- | --- | --- |
 //! | `pass` | the proof verifies | yes, as a pass | |
 //! | `fail` | the signed proof does not verify | yes | the signed answer |
-//! | `missing` | the terminal says it lacks a piece it reported holding | yes | |
-//! | `not_held` | it lacks an object it was only sent clients for | no | |
+//! | `missing` | the terminal says it lacks a piece it reported holding, and its heartbeats two intervals later still report it held | yes | |
+//! | `not_held` | it lacks an object it was only sent clients for, or a piece it evicted since its last heartbeat | no | |
 //! | `timeout` | no valid signed answer in time (down, refusing, garbage) | yes | |
 
 use std::sync::Arc;
@@ -239,7 +239,16 @@ pub(crate) async fn audit_one(
     let sent =
         SignedMessage::sign(&s.key, audit::CHALLENGE, now, rand::random(), &challenge).ok()?;
     let answer = ask(s, url, &sent, cfg.timeout).await;
-    let (outcome, detail, evidence) = decide(s, &sent, &piece, answer);
+    let (mut outcome, mut detail, evidence) = decide(s, &sent, &piece, answer);
+    if outcome == AuditOutcome::Missing {
+        // An honest terminal may have evicted the piece since its last heartbeat: its next one says so.
+        // Missing is what it still claims after that.
+        tokio::time::sleep(s.cfg.heartbeat * 2).await;
+        if !s.holdings.claims(&terminal, &piece.root) {
+            outcome = AuditOutcome::NotHeld;
+            detail = "evicted, as its next heartbeat reported".into();
+        }
+    }
     let record = AuditRecord {
         terminal,
         epoch: now / cfg.epoch_secs,

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use meson_core::content::Root;
+use meson_core::wire::HeldPiece;
 use rand::Rng;
 
 /// Entries kept per terminal and list.
@@ -97,13 +98,24 @@ impl Holdings {
             .offer(object);
     }
 
-    /// `terminal` reports holding `added` and no longer holding `evicted`.
-    pub fn report(&self, terminal: [u8; 32], added: &[Claimed], evicted: &[Claimed]) {
+    /// `terminal` reports holding `added` and no longer holding the pieces with roots `evicted`. Pieces
+    /// whose object is not 32 hex digits are ignored.
+    pub fn report(&self, terminal: [u8; 32], added: &[HeldPiece], evicted: &[Root]) {
+        if added.is_empty() && evicted.is_empty() {
+            return;
+        }
         let mut all = self.lock();
         let t = all.entry(terminal).or_default();
-        t.claimed.items.retain(|c| !evicted.contains(c));
-        for c in added {
-            t.claimed.offer(*c);
+        t.claimed.items.retain(|c| !evicted.contains(&c.root));
+        for p in added {
+            let mut object = [0u8; 16];
+            if hex::decode_to_slice(&p.object, &mut object).is_ok() {
+                t.claimed.offer(Claimed {
+                    object,
+                    root: p.root,
+                    len: p.len,
+                });
+            }
         }
     }
 
@@ -120,8 +132,19 @@ impl Holdings {
         }
     }
 
-    /// How many entries the sample of `terminal` holds (routed, claimed).
     #[cfg(test)]
+    fn pick_claimed(&self, terminal: &[u8; 32]) -> Option<Claimed> {
+        self.lock().get(terminal)?.claimed.pick().copied()
+    }
+
+    /// Whether `terminal` still claims the piece with `root` (it has not reported it evicted).
+    pub fn claims(&self, terminal: &[u8; 32], root: &Root) -> bool {
+        self.lock()
+            .get(terminal)
+            .is_some_and(|t| t.claimed.items.iter().any(|c| c.root == *root))
+    }
+
+    /// How many entries the sample of `terminal` holds (routed, claimed).
     pub fn sizes(&self, terminal: &[u8; 32]) -> (usize, usize) {
         self.lock()
             .get(terminal)
@@ -143,14 +166,22 @@ mod tests {
             h.routed(t, object);
         }
         assert_eq!(h.sizes(&t), (SAMPLE, 0));
-        let c = Claimed {
-            object: [2; 16],
+        let c = HeldPiece {
+            object: "02".repeat(16),
             root: Root([3; 32]),
             len: 10,
         };
-        h.report(t, &[c, c], &[]);
+        h.report(t, &[c.clone(), c.clone()], &[]);
         assert_eq!(h.sizes(&t).1, 1);
-        h.report(t, &[], &[c]);
+        assert_eq!(
+            h.pick_claimed(&t),
+            Some(Claimed {
+                object: [2; 16],
+                root: Root([3; 32]),
+                len: 10
+            })
+        );
+        h.report(t, &[], &[c.root]);
         assert_eq!(h.sizes(&t).1, 0);
         assert!(matches!(h.pick(&t), Some(Target::Routed(_))));
         assert_eq!(h.pick(&[9; 32]), None);

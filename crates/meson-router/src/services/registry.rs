@@ -13,6 +13,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use meson_core::identity::{IdentityError, NodeId};
 use meson_core::schedule::{Candidate, CandidateSet, CoverageZones, Region};
+use meson_core::wire::Heartbeat;
 use meson_store::{TerminalRecord, TerminalState};
 use serde::Serialize;
 use tokio::sync::watch;
@@ -43,6 +44,9 @@ struct Entry {
     /// Redirects sent to it since that heartbeat.
     redirected: u64,
     draining: bool,
+    /// Its disk is full (or below its free-space floor): pushes go elsewhere.
+    disk_full: bool,
+    free_disk: u64,
     probe_ok: bool,
     /// Holds at least the minimum stake (always, when none is required).
     staked: bool,
@@ -60,6 +64,8 @@ impl Entry {
             load: 0,
             redirected: 0,
             draining: false,
+            disk_full: false,
+            free_disk: 0,
             probe_ok: true,
             staked: true,
             reported: Health::Down,
@@ -96,6 +102,10 @@ pub struct TerminalView {
     pub in_rotation: bool,
     /// Holds the minimum stake the router requires (see `--min-stake`).
     pub staked: bool,
+    /// Its disk is full, by its last heartbeat: pushes are placed elsewhere.
+    pub disk_full: bool,
+    /// Free bytes on its disk, by its last heartbeat.
+    pub free_disk_bytes: u64,
     /// Seconds since the last heartbeat; null if none since the router started.
     pub last_heartbeat_age_secs: Option<f64>,
     pub load: u64,
@@ -194,20 +204,17 @@ impl Registry {
     }
 
     /// Records a heartbeat; returns whether the terminal is now in rotation, or None if not admitted.
-    pub fn heartbeat(
-        &self,
-        node: &[u8; 32],
-        active_connections: u64,
-        draining: bool,
-        interval: Duration,
-    ) -> Option<bool> {
+    pub fn heartbeat(&self, node: &[u8; 32], hb: &Heartbeat, interval: Duration) -> Option<bool> {
+        let active_connections = hb.active_connections;
         let mut entries = self.lock();
         let entry = entries.get_mut(node)?;
         let before = entry.in_rotation(interval);
         entry.last_heartbeat = Some(Instant::now());
         entry.load = active_connections;
         entry.redirected = 0;
-        entry.draining = draining;
+        entry.draining = hb.draining;
+        entry.disk_full = hb.disk_full;
+        entry.free_disk = hb.free_disk_bytes;
         let after = entry.in_rotation(interval);
         drop(entries);
         if before != after {
@@ -335,6 +342,8 @@ impl Registry {
                     draining: e.draining || e.record.state == TerminalState::Draining,
                     in_rotation: e.in_rotation(interval),
                     staked: e.staked,
+                    disk_full: e.disk_full,
+                    free_disk_bytes: e.free_disk,
                     last_heartbeat_age_secs: e.last_heartbeat.map(crate::age),
                     load: e.load + e.redirected,
                 }
@@ -345,12 +354,13 @@ impl Registry {
     }
 
     /// The terminals the scheduler would send each region's clients to for `key`: one per region with
-    /// terminals in rotation, ignoring load. Where a push places an object.
+    /// terminals in rotation and room on disk (a full one would pass the object through uncached),
+    /// ignoring load. Where a push places an object.
     pub fn placements(&self, key: &[u8], interval: Duration) -> Vec<[u8; 32]> {
         let entries = self.lock();
         let (ids, candidates): (Vec<[u8; 32]>, Vec<Candidate>) = entries
             .iter()
-            .filter(|(_, e)| e.in_rotation(interval))
+            .filter(|(_, e)| e.in_rotation(interval) && !e.disk_full)
             .map(|(id, e)| {
                 let c = Candidate {
                     id: *id,
