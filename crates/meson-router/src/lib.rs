@@ -269,6 +269,9 @@ impl Router {
         let store: Arc<dyn Store> =
             Arc::new(SqliteStore::open(&cfg.data_dir.join("router.db")).await?);
         let registry = registry::Registry::default();
+        if cfg.audit.is_some() {
+            registry.start_vetting();
+        }
         for record in store.list_terminals().await? {
             registry.load(record, &zones);
         }

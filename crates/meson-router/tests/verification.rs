@@ -545,3 +545,61 @@ async fn pushes_are_placed_away_from_terminals_whose_disk_is_full() {
     );
     net.router.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_new_terminal_is_vetted_by_passing_audits_and_suspended_for_failing_them() {
+    let net = network(|c| {
+        auditing(c);
+        if let Some(a) = &mut c.audit {
+            a.rules = meson_core::audit::QualityRules {
+                vetting_audits: 2,
+                suspend_below: 0.9,
+                min_audits: 3,
+            };
+        }
+    })
+    .await;
+    let body = pattern(100_000, 9);
+    net.origin.set("/a.bin", Resource::cacheable(body.clone()));
+    let tdir = tempfile::tempdir().unwrap();
+    let t = unscrubbed(net.addr(), tdir.path()).await;
+    let node = standing(&t).await["node_id"].as_str().unwrap().to_owned();
+    assert_eq!(audits_of(net.addr(), &node).await["standing"], "vetting");
+    assert_eq!(fetch(net.addr(), "/a.bin", &[]).await.body, body);
+    eventually("two passed audits vet the terminal", || async {
+        audits_of(net.addr(), &node).await["standing"] == "vetted"
+    })
+    .await;
+    assert_eq!(terminal_view(net.addr(), &node).await["in_rotation"], true);
+
+    let file = meson_testkit::body_file(tdir.path(), "/a.bin", 0);
+    for at in (0..body.len() as u64).step_by(16 * 1024) {
+        meson_testkit::flip_byte(&file, at + 100);
+    }
+    eventually("failed audits suspend it", || async {
+        audits_of(net.addr(), &node).await["standing"] == "suspended"
+    })
+    .await;
+    let view = audits_of(net.addr(), &node).await;
+    let why = view["suspended"].as_str().unwrap().to_owned();
+    assert!(why.contains("suspended from rotation"), "{why}");
+    assert_eq!(terminal_view(net.addr(), &node).await["in_rotation"], false);
+    // The terminal is told why with its heartbeat reply, and clients go nowhere near it.
+    eventually("the terminal learns of its suspension", || async {
+        standing(&t).await["suspended"]
+            .as_str()
+            .is_some_and(|s| s.contains("suspended from rotation"))
+    })
+    .await;
+    assert_eq!(standing(&t).await["in_rotation"], false);
+    let redirect = get_url_from(
+        ip("127.0.0.1"),
+        &format!("http://{}/a.bin", net.addr()),
+        &[("host", SITE)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(redirect.status, 503);
+    t.shutdown().await;
+    net.router.shutdown().await;
+}

@@ -127,7 +127,7 @@ pub(crate) async fn heartbeat(
         sites_version: s.sites.version(),
         // A job a terminal received but never confirmed (it crashed, the reply was lost) goes again.
         jobs: s.jobs.for_terminal(&node, s.cfg.heartbeat * 3),
-        suspended: None,
+        suspended: s.registry.suspension(&node),
     }))
 }
 

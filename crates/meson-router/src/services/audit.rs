@@ -268,7 +268,34 @@ pub(crate) async fn audit_one(
     if let Err(e) = s.store.record_audit(&record).await {
         tracing::warn!(error = %e, "cannot store an audit");
     }
+    update_quality(s, cfg, terminal).await;
     Some(record)
+}
+
+/// Recomputes a terminal's standing from its audits and applies it to rotation, logging changes.
+pub(crate) async fn update_quality(s: &Shared, cfg: &AuditConfig, terminal: [u8; 32]) {
+    let standing = match standing_of(s, cfg, terminal).await {
+        Ok((standing, _)) => standing,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read a terminal's audits");
+            return;
+        }
+    };
+    let suspended = standing.suspension(&cfg.rules);
+    let vetted = !matches!(standing, Standing::Vetting { .. });
+    if s.registry.set_quality(&terminal, vetted, suspended.clone()) {
+        let node = NodeId::from_bytes(&terminal)
+            .map(|n| n.to_string())
+            .unwrap_or_default();
+        match &suspended {
+            Some(why) => {
+                tracing::warn!(terminal = %node, reason = %why, "terminal suspended from rotation")
+            }
+            None => {
+                tracing::info!(terminal = %node, standing = standing.as_str(), "terminal standing changed")
+            }
+        }
+    }
 }
 
 /// A terminal's standing from its stored audits: passes ever, and the tally of this epoch and the last.
@@ -305,6 +332,9 @@ pub(crate) fn recent(tallies: &[AuditTally], epoch: u64) -> Tally {
 
 /// The auditor, until `stop`.
 pub(crate) async fn run(s: Arc<Shared>, cfg: AuditConfig, mut stop: watch::Receiver<bool>) {
+    for (terminal, _) in s.registry.urls() {
+        update_quality(&s, &cfg, terminal).await;
+    }
     loop {
         let up = s.registry.up(s.cfg.heartbeat);
         // Exponential gaps averaging `interval / terminals`: every terminal is audited `interval` apart

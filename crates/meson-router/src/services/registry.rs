@@ -50,13 +50,17 @@ struct Entry {
     probe_ok: bool,
     /// Holds at least the minimum stake (always, when none is required).
     staked: bool,
+    /// Passed enough audits for full traffic (always, when the router does not audit).
+    vetted: bool,
+    /// Why its audits keep it out of rotation, if they do.
+    suspended: Option<String>,
     /// What the health task last logged, to log only transitions.
     reported: Health,
 }
 
 impl Entry {
     /// A terminal known from the store or just admitted, not yet heard from.
-    fn new(record: TerminalRecord, region: Region) -> Self {
+    fn new(record: TerminalRecord, region: Region, vetted: bool) -> Self {
         Entry {
             record,
             region,
@@ -68,7 +72,19 @@ impl Entry {
             free_disk: 0,
             probe_ok: true,
             staked: true,
+            vetted,
+            suspended: None,
             reported: Health::Down,
+        }
+    }
+
+    /// Its scheduling weight: its capacity in GiB once vetted; 1, the least, while new terminals are
+    /// vetted, so they get a small share of traffic until they have passed enough audits.
+    fn weight(&self) -> u32 {
+        if self.vetted {
+            weight(self.record.declared.capacity_bytes)
+        } else {
+            1
         }
     }
 
@@ -85,6 +101,7 @@ impl Entry {
         self.health(interval) == Health::Healthy
             && !self.draining
             && self.staked
+            && self.suspended.is_none()
             && self.record.state == TerminalState::Admitted
     }
 }
@@ -141,6 +158,8 @@ pub(crate) struct Picked {
 pub(crate) struct Registry {
     entries: Mutex<HashMap<[u8; 32], Entry>>,
     schedule: Mutex<Option<Schedule>>,
+    /// Terminals start unvetted (the router audits them).
+    vetting: std::sync::atomic::AtomicBool,
 }
 
 /// The region a terminal is placed in: declared, else its address's coverage zone, else [`UNPLACED`].
@@ -178,8 +197,10 @@ impl Registry {
             zones,
         )
         .unwrap_or_else(|| Region::new(UNPLACED).expect("valid region name"));
-        self.lock()
-            .insert(record.declared.node_id, Entry::new(record, region));
+        self.lock().insert(
+            record.declared.node_id,
+            Entry::new(record, region, self.vetted_at_start()),
+        );
         self.invalidate();
     }
 
@@ -190,13 +211,46 @@ impl Registry {
         let mut entries = self.lock();
         let entry = entries
             .entry(node)
-            .or_insert_with(|| Entry::new(record.clone(), region.clone()));
+            .or_insert_with(|| Entry::new(record.clone(), region.clone(), self.vetted_at_start()));
         entry.record = record;
         entry.region = region;
         entry.last_heartbeat = Some(Instant::now());
         entry.probe_ok = true;
         drop(entries);
         self.invalidate();
+    }
+
+    /// Terminals joining from now on start unvetted: the router audits them.
+    pub fn start_vetting(&self) {
+        self.vetting
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        for e in self.lock().values_mut() {
+            e.vetted = false;
+        }
+        self.invalidate();
+    }
+
+    fn vetted_at_start(&self) -> bool {
+        !self.vetting.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Records what audits say of a terminal; true if that changed its traffic (vetted, or suspended).
+    pub fn set_quality(&self, node: &[u8; 32], vetted: bool, suspended: Option<String>) -> bool {
+        let changed = self.lock().get_mut(node).is_some_and(|e| {
+            let changed = e.vetted != vetted || e.suspended.is_some() != suspended.is_some();
+            e.vetted = vetted;
+            e.suspended = suspended;
+            changed
+        });
+        if changed {
+            self.invalidate();
+        }
+        changed
+    }
+
+    /// Why audits keep the terminal out of rotation, if they do.
+    pub fn suspension(&self, node: &[u8; 32]) -> Option<String> {
+        self.lock().get(node)?.suspended.clone()
     }
 
     pub fn is_admitted(&self, node: &[u8; 32]) -> bool {
@@ -287,7 +341,7 @@ impl Registry {
                 candidates.push(Candidate {
                     id: *id,
                     region: e.region.clone(),
-                    weight: weight(e.record.declared.capacity_bytes),
+                    weight: e.weight(),
                     load: e.load + e.redirected,
                 });
             }
@@ -365,7 +419,7 @@ impl Registry {
                 let c = Candidate {
                     id: *id,
                     region: e.region.clone(),
-                    weight: weight(e.record.declared.capacity_bytes),
+                    weight: e.weight(),
                     load: 0,
                 };
                 (*id, c)
@@ -505,5 +559,67 @@ async fn futures_join(
     let handles: Vec<_> = probes.map(tokio::spawn).collect();
     for h in handles {
         let _ = h.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use meson_store::TerminalRegistration;
+
+    fn record(n: u8) -> TerminalRecord {
+        let key = meson_core::identity::NodeKey::from_secret_bytes([n; 32]);
+        TerminalRecord {
+            declared: TerminalRegistration {
+                node_id: *key.id().as_bytes(),
+                public_url: format!("http://127.0.0.{n}:80"),
+                capacity_bytes: 50 << 30,
+                region: None,
+                lat: None,
+                lon: None,
+                hardware_json: "{}".into(),
+            },
+            state: TerminalState::Admitted,
+            registered_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn unvetted_terminals_get_a_small_share_and_suspended_ones_none() {
+        let r = Registry::default();
+        r.start_vetting();
+        let (a, b) = (record(1), record(2));
+        let (ida, idb) = (a.declared.node_id, b.declared.node_id);
+        r.admit(a, None);
+        r.admit(b, None);
+        assert!(r.set_quality(&ida, true, None), "a is vetted");
+        let hb = Duration::from_secs(60);
+        let mut to_b = 0;
+        for k in 0..2000u32 {
+            let picked = r
+                .pick(None, &k.to_le_bytes(), f64::INFINITY, hb)
+                .unwrap()
+                .unwrap();
+            to_b += usize::from(*picked.node.as_bytes() == idb);
+        }
+        // Weight 1 against 50: about 2 %.
+        assert!(
+            (1..200).contains(&to_b),
+            "{to_b} of 2000 went to the unvetted terminal"
+        );
+        assert!(r.set_quality(&ida, true, Some("failing".into())));
+        assert_eq!(r.suspension(&ida).as_deref(), Some("failing"));
+        for k in 0..100u32 {
+            let picked = r
+                .pick(None, &k.to_le_bytes(), f64::INFINITY, hb)
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                *picked.node.as_bytes(),
+                idb,
+                "a suspended terminal gets nothing"
+            );
+        }
     }
 }
