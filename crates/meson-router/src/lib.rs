@@ -5,21 +5,24 @@
 //! [`Router::start`] loads (or creates) the router's identity from `DATA_DIR/router.key` and the operator
 //! token from `DATA_DIR/operator.token`, opens the store at `DATA_DIR/router.db`, replays the ledger from
 //! its audit log, and serves one HTTP listener. Background tasks probe terminals' health, release matured
-//! stake and, with billing on, settle each ended epoch.
+//! stake, learn objects' sizes and roots from their origins, audit terminals (with audits on) and, with
+//! billing on, settle each ended epoch.
 //!
 //! # Layers
 //!
 //! - `http/`: `routes.rs` registers every route below; one handler file per resource (`sites`, `jobs`,
-//!   `terminals`, `control`, `redirect`, `ledger`, `claims`, `council`) parses, calls services and
-//!   answers; `error.rs` is the leaf they share (`ApiError`, `JsonBody`). No handler imports another.
+//!   `terminals`, `control`, `redirect`, `ledger`, `claims`, `council`, `roots`, `audits`) parses, calls
+//!   services and answers; `error.rs` is the leaf they share (`ApiError`, `JsonBody`). No handler imports another.
 //! - `services/`: the rules and in-memory state, none aware of HTTP: `ledger` (the ledger service, system
 //!   accounts, account ids and openers, `submit`, the operator check, mint and correction), `billing`
 //!   (epoch settlement, subsidy, unfunded sites), `stake` (release and slash), `claims` (bonds and
 //!   verdicts), `council` (term locks), `transactions` (signed wallet transactions), `statements` (spend,
 //!   earnings and payout leaves per epoch), `sites` (accounts, API keys, the site cache), `registry`
-//!   (liveness and scheduling), `usage` (usage intake, once per serial), `jobs` (purges and pushes),
-//!   `serial` (ticket serials); their errors are `services::error::ServiceError`, which `http/error.rs`
-//!   turns into statuses.
+//!   (liveness, scheduling, vetting and suspension), `usage` (usage intake, once per serial, judged against
+//!   object sizes), `jobs` (purges and pushes), `serial` (ticket serials), `roots` (ground truth: object
+//!   sizes and roots from origins and site owners), `holdings` (bounded samples of what each terminal
+//!   should hold), `audit` (the auditor and terminals' standing); their errors are
+//!   `services::error::ServiceError`, which `http/error.rs` turns into statuses.
 //! - below: the [`meson_store::Store`] for durable state; liveness (heartbeats, probes, load) only in
 //!   memory, so after a restart every terminal is *down* until its next heartbeat.
 //!
@@ -52,6 +55,9 @@
 //! | `GET /v1/ledger/payouts/{epoch}` | anyone | the epoch's payout leaves and their Merkle root, signed |
 //! | `GET /v1/ledger/payouts/{epoch}/proof/{account}` | anyone | one payout's leaf and audit path |
 //! | `GET /v1/terminals`, `GET /v1/terminals/{node}/rejections` | anyone | the registry, and a terminal's refused usage per reason |
+//! | `POST /v1/sites/{host}/roots`, `GET /v1/sites/{host}/roots?limit=N` | site owner | an object's size and roots from its owner; what the router knows of the site's objects |
+//! | `GET /v1/terminals/{node}/audits?epochs=N` | anyone | the terminal's standing, audits per epoch and the latest ones |
+//! | `GET /v1/terminals/{node}/evidence` | anyone | inflated usage with its signed batch, failed audits with their signed answers |
 //! | `POST /v1/terminals/{register,heartbeat,sites,usage}` | a terminal | signed control messages, see [`meson_core::wire`] |
 //! | `GET`/`HEAD` of any path whose `Host` is a site, or `/s/<host>/<path>` | clients | `302` to a terminal with a ticket |
 

@@ -54,17 +54,13 @@ async fn network() -> Net {
 
 async fn network_with(tweak: impl FnOnce(&mut meson_router::RouterConfig)) -> Net {
     let rdir = tempfile::tempdir().unwrap();
-    let router = start(rdir.path(), |c| {
+    let (router, origin, key, _) = router_with_site(rdir.path(), SITE, "sort", |c| {
         c.coverage_zones = Some(ZONES.into());
         c.heartbeat = Duration::from_secs(1);
         c.ticket_lifetime_secs = 2;
         tweak(c);
     })
     .await;
-    let origin = Origin::start().await;
-    let key = account(router.addr).await;
-    let site = add_site_for(router.addr, &key, SITE, &origin.url(), "sort").await;
-    assert_eq!(site.status, 201, "{:?}", site.json());
     Net {
         _dirs: vec![rdir],
         router,

@@ -59,13 +59,7 @@ async fn site_with_origin(
     dir: &std::path::Path,
     tweak: impl FnOnce(&mut meson_router::RouterConfig),
 ) -> (meson_router::Router, Origin, String, i64) {
-    let router = start(dir, tweak).await;
-    let origin = Origin::start().await;
-    let key = account(router.addr).await;
-    let site = add_site_for(router.addr, &key, "cdn.example.com", &origin.url(), "keep").await;
-    assert_eq!(site.status, 201, "{:?}", site.json());
-    let site_id = site.json()["id"].as_i64().unwrap();
-    (router, origin, key, site_id)
+    router_with_site(dir, "cdn.example.com", "keep", tweak).await
 }
 
 #[tokio::test]

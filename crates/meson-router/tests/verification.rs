@@ -51,6 +51,20 @@ impl Net {
         self.known().await.into_iter().find(|o| o["path"] == path)
     }
 
+    /// What the router keeps against terminal `node`.
+    async fn evidence(&self, node: &str) -> Value {
+        let got = call(
+            self.addr(),
+            "GET",
+            &format!("/v1/terminals/{node}/evidence"),
+            &[],
+            None,
+        )
+        .await;
+        assert_eq!(got.status, 200, "{:?}", got.json());
+        got.json()
+    }
+
     async fn push_roots(&self, body: Value) -> meson_testkit::Got {
         call(
             self.addr(),
@@ -65,16 +79,12 @@ impl Net {
 
 async fn network(tweak: impl FnOnce(&mut meson_router::RouterConfig)) -> Net {
     let dir = tempfile::tempdir().unwrap();
-    let router = start(dir.path(), |c| {
+    let (router, origin, key, _) = router_with_site(dir.path(), SITE, "keep", |c| {
         c.heartbeat = Duration::from_secs(1);
         c.ticket_lifetime_secs = 2;
         tweak(c);
     })
     .await;
-    let origin = Origin::start().await;
-    let key = account(router.addr).await;
-    let site = add_site_for(router.addr, &key, SITE, &origin.url(), "keep").await;
-    assert_eq!(site.status, 201, "{:?}", site.json());
     Net {
         _dir: dir,
         router,
@@ -84,7 +94,16 @@ async fn network(tweak: impl FnOnce(&mut meson_router::RouterConfig)) -> Net {
 }
 
 async fn joined(router: SocketAddr, dir: &std::path::Path) -> Terminal {
-    let t = network_terminal(router, "127.0.0.1", dir, TicketPolicy::Refuse).await;
+    joined_with(router, dir, |_| {}).await
+}
+
+/// A network-mode terminal, configured by `tweak`, once it joined with the site.
+async fn joined_with(
+    router: SocketAddr,
+    dir: &std::path::Path,
+    tweak: impl FnOnce(&mut meson_terminal::TerminalConfig),
+) -> Terminal {
+    let t = network_terminal_with(router, "127.0.0.1", dir, TicketPolicy::Refuse, tweak).await;
     eventually("the terminal joined with the site", || async {
         let s = standing(&t).await;
         s["registered"] == true && s["sites"] == 1
@@ -223,31 +242,16 @@ async fn the_owner_pushes_roots_checked_for_shape_and_only_for_its_own_site() {
 /// A network-mode terminal with its background scrub off, so a damaged copy stays on disk for the
 /// router's audits to find.
 async fn unscrubbed(router: SocketAddr, dir: &std::path::Path) -> Terminal {
-    let mut cfg = meson_terminal::TerminalConfig::new(
-        "http://unused.invalid".parse().unwrap(),
-        dir.to_path_buf(),
-    );
-    cfg.listen = "127.0.0.1:0".parse().unwrap();
-    cfg.admin_listen = "127.0.0.1:0".parse().unwrap();
-    cfg.fsync = meson_terminal::config::FsyncPolicy::Never;
-    cfg.min_free_disk = 0;
-    cfg.scrub_rate = 0;
-    let net = meson_terminal::network::NetworkConfig {
-        router: format!("http://{router}"),
-        public_url: None,
-        region: None,
-        lat: None,
-        lon: None,
-        ticket_policy: TicketPolicy::Refuse,
-        call_timeout: Duration::from_secs(5),
-    };
-    let t = Terminal::start_network(cfg, net).await.unwrap();
-    eventually("the terminal joined with the site", || async {
-        let s = standing(&t).await;
-        s["registered"] == true && s["sites"] == 1
-    })
-    .await;
-    t
+    joined_with(router, dir, |c| c.scrub_rate = 0).await
+}
+
+/// Flips a byte in every chunk group of the stored body of `path`: whichever group an audit asks for, the
+/// proof read from disk no longer verifies.
+fn damage_every_group(data_dir: &std::path::Path, path: &str, len: usize) {
+    let file = meson_testkit::body_file(data_dir, path, 0);
+    for at in (0..len as u64).step_by(16 * 1024) {
+        meson_testkit::flip_byte(&file, at + 100);
+    }
 }
 
 fn auditing(c: &mut meson_router::RouterConfig) {
@@ -308,23 +312,12 @@ async fn audits_pass_an_honest_terminal_fail_a_corrupted_one_with_evidence_and_t
 
     // Damage every chunk group of the stored copy on disk: whichever group is asked, the proof read from
     // disk no longer verifies, and the terminal signed it.
-    let file = meson_testkit::body_file(tdir.path(), "/a.bin", 0);
-    for at in (0..body.len() as u64).step_by(16 * 1024) {
-        meson_testkit::flip_byte(&file, at + 100);
-    }
+    damage_every_group(tdir.path(), "/a.bin", body.len());
     eventually("a corrupted copy fails its audit", || async {
         epoch_total(net.addr(), &node, "fail").await >= 1
     })
     .await;
-    let evidence = call(
-        net.addr(),
-        "GET",
-        &format!("/v1/terminals/{node}/evidence"),
-        &[],
-        None,
-    )
-    .await
-    .json();
+    let evidence = net.evidence(&node).await;
     let failed = &evidence["audits"][0];
     assert_eq!(failed["outcome"], "fail");
     // Anyone can re-check the evidence from the signed bytes alone: the router's signed challenge inside
@@ -354,15 +347,7 @@ async fn audits_pass_an_honest_terminal_fail_a_corrupted_one_with_evidence_and_t
         epoch_total(net.addr(), &node, "timeout").await > timeouts
     })
     .await;
-    let evidence = call(
-        net.addr(),
-        "GET",
-        &format!("/v1/terminals/{node}/evidence"),
-        &[],
-        None,
-    )
-    .await
-    .json();
+    let evidence = net.evidence(&node).await;
     assert!(evidence["audits"]
         .as_array()
         .unwrap()
@@ -572,10 +557,7 @@ async fn a_new_terminal_is_vetted_by_passing_audits_and_suspended_for_failing_th
     .await;
     assert_eq!(terminal_view(net.addr(), &node).await["in_rotation"], true);
 
-    let file = meson_testkit::body_file(tdir.path(), "/a.bin", 0);
-    for at in (0..body.len() as u64).step_by(16 * 1024) {
-        meson_testkit::flip_byte(&file, at + 100);
-    }
+    damage_every_group(tdir.path(), "/a.bin", body.len());
     eventually("failed audits suspend it", || async {
         audits_of(net.addr(), &node).await["standing"] == "suspended"
     })

@@ -303,11 +303,29 @@ pub enum RootSource {
 }
 
 impl RootSource {
+    pub const ALL: [RootSource; 2] = [RootSource::Origin, RootSource::Owner];
+
     pub fn as_str(self) -> &'static str {
         match self {
             RootSource::Origin => "origin",
             RootSource::Owner => "owner",
         }
+    }
+}
+
+/// The value of `all` named `s`, as a stored enum is read back.
+fn named<T: Copy>(all: &[T], name: fn(T) -> &'static str, what: &str, s: &str) -> Result<T> {
+    all.iter()
+        .copied()
+        .find(|v| name(*v) == s)
+        .ok_or_else(|| StoreError::Backend(format!("unknown {what} {s:?}")))
+}
+
+impl std::str::FromStr for RootSource {
+    type Err = StoreError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        named(&RootSource::ALL, RootSource::as_str, "root source", s)
     }
 }
 
@@ -375,10 +393,7 @@ impl std::str::FromStr for AuditOutcome {
     type Err = StoreError;
 
     fn from_str(s: &str) -> Result<Self> {
-        AuditOutcome::ALL
-            .into_iter()
-            .find(|o| o.as_str() == s)
-            .ok_or_else(|| StoreError::Backend(format!("unknown audit outcome {s:?}")))
+        named(&AuditOutcome::ALL, AuditOutcome::as_str, "audit outcome", s)
     }
 }
 

@@ -14,7 +14,7 @@ use sqlx::Row;
 
 use crate::{
     Account, ApiKey, AuditRecord, AuditTally, KnownObject, LedgerEntry, NewSite, QueryMode,
-    Released, Result, RootSource, SignedBatch, Site, SiteHour, Store, StoreError, TerminalRecord,
+    Released, Result, SignedBatch, Site, SiteHour, Store, StoreError, TerminalRecord,
     TerminalRegistration, TerminalState, UsageEvidence, UsageOutcome, UsageRecord, UsageState,
     UsageStatus, UsageSum, UsageTotals,
 };
@@ -891,15 +891,7 @@ fn known_object_from_row(row: &SqliteRow) -> Result<KnownObject> {
             .chunks_exact(32)
             .map(|c| c.try_into().expect("32 bytes"))
             .collect(),
-        source: match source.as_str() {
-            "origin" => RootSource::Origin,
-            "owner" => RootSource::Owner,
-            other => {
-                return Err(StoreError::Backend(format!(
-                    "unknown root source {other:?}"
-                )))
-            }
-        },
+        source: source.parse()?,
         learned_at: get_u64(row, "learned_at")?,
     })
 }

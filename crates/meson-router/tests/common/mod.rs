@@ -72,6 +72,23 @@ pub async fn add_site_for(
     .await
 }
 
+/// A router configured by `tweak`, a real origin, an account, and the account's site `host` in front of
+/// the origin with query mode `mode`: the router, the origin, the API key and the site's id.
+pub async fn router_with_site(
+    dir: &std::path::Path,
+    host: &str,
+    mode: &str,
+    tweak: impl FnOnce(&mut RouterConfig),
+) -> (Router, meson_testkit::Origin, String, i64) {
+    let router = start(dir, tweak).await;
+    let origin = meson_testkit::Origin::start().await;
+    let key = account(router.addr).await;
+    let site = add_site_for(router.addr, &key, host, &origin.url(), mode).await;
+    assert_eq!(site.status, 201, "{:?}", site.json());
+    let site_id = site.json()["id"].as_i64().unwrap();
+    (router, origin, key, site_id)
+}
+
 /// Base units of a human amount in a router's JSON.
 pub fn tokens(v: &Value) -> u128 {
     meson_core::ledger::parse_amount(v.as_str().unwrap_or("0")).unwrap()
@@ -121,6 +138,17 @@ pub async fn network_terminal(
     dir: &std::path::Path,
     policy: meson_terminal::network::sites::TicketPolicy,
 ) -> meson_terminal::Terminal {
+    network_terminal_with(router, listen_ip, dir, policy, |_| {}).await
+}
+
+/// [`network_terminal`] with its configuration changed by `tweak`.
+pub async fn network_terminal_with(
+    router: SocketAddr,
+    listen_ip: &str,
+    dir: &std::path::Path,
+    policy: meson_terminal::network::sites::TicketPolicy,
+    tweak: impl FnOnce(&mut meson_terminal::TerminalConfig),
+) -> meson_terminal::Terminal {
     let mut cfg = meson_terminal::TerminalConfig::new(
         "http://unused.invalid".parse().unwrap(),
         dir.to_path_buf(),
@@ -130,6 +158,7 @@ pub async fn network_terminal(
     cfg.fsync = meson_terminal::config::FsyncPolicy::Never;
     cfg.min_free_disk = 0;
     cfg.timeouts.shutdown_grace = Duration::from_secs(5);
+    tweak(&mut cfg);
     let net = meson_terminal::network::NetworkConfig {
         router: format!("http://{router}"),
         public_url: None,
