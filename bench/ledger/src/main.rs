@@ -9,8 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use meson_core::ledger::{AccountKind, Batch, NewAccount, Transfer, TransferCode, ONE_TOKEN};
-use meson_router::ledger::{LedgerService, ISSUANCE};
+use meson_ledger::accounts::ISSUANCE;
+use meson_ledger::{AccountKind, Batch, NewAccount, Transfer, TransferCode, ONE_TOKEN};
+use meson_router::ledger::LedgerService;
 use meson_store::{SqliteStore, Store};
 
 const ACCOUNTS: u128 = 1_000;

@@ -1,7 +1,7 @@
 //! Claims: a hunter's bond on evidence against a staked key, and the verdict that resolves it once.
 
 use meson_core::identity::NodeId;
-use meson_core::ledger::u128_string;
+use meson_ledger::u128_string;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 

@@ -6,10 +6,8 @@
 //! decimal token strings with up to 9 decimals (`"1.5"`).
 
 use meson_core::identity::NodeId;
-use meson_core::ledger::audit::SignedHead;
-use meson_core::ledger::{
-    u128_string, AccountKind, Outcome, PendingStatus, Transfer, TransferCode,
-};
+use meson_ledger::audit::SignedHead;
+use meson_ledger::{u128_string, AccountKind, Outcome, PendingStatus, Transfer, TransferCode};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{IntoParams, PartialSchema, ToSchema};

@@ -31,19 +31,11 @@ pub mod verification;
 mod tests;
 
 pub use meson_core::wire::{
-    Heartbeat, HeartbeatReply, Job, JobAction, JobResult, PurgeScope, Register, Registered,
-    RouterInfo, SiteInfo, SiteList, SitesQuery, UsageBatch, UsageReceipt, UsageRecord,
+    ErrorBody, Heartbeat, HeartbeatReply, Job, JobAction, JobResult, PurgeScope, Register,
+    Registered, RouterInfo, SiteInfo, SiteList, SitesQuery, UsageBatch, UsageReceipt, UsageRecord,
 };
 pub use schema::Hash32;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
-/// Every refusal: a 4xx or 5xx status with the reason.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct ErrorBody {
-    /// What was wrong, for a person to read.
-    pub error: String,
-}
+use serde::Serialize;
 
 /// The name a unit enum value is sent as (`"customer"`, `"mint"`), for showing it to a person: the
 /// ledger's enums name themselves only through serde.

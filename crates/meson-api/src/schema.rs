@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use meson_core::ledger::{AccountKind, Outcome, TransferCode};
+use meson_ledger::{AccountKind, Outcome, TransferCode};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use utoipa::openapi::schema::{Object, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::RefOr;
@@ -57,7 +57,7 @@ fn string(description: &str) -> ObjectBuilder {
         .description(Some(description))
 }
 
-/// `meson_core::ledger::PendingStatus`, tagged by `status`, or null for a transfer that is not pending.
+/// `meson_ledger::PendingStatus`, tagged by `status`, or null for a transfer that is not pending.
 pub(crate) fn pending_status_or_null() -> Object {
     ObjectBuilder::new()
         .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
@@ -81,7 +81,7 @@ pub(crate) fn pending_status_or_null() -> Object {
         .build()
 }
 
-/// `meson_core::ledger::Transfer`, as submitted.
+/// `meson_ledger::Transfer`, as submitted.
 pub(crate) fn transfer() -> Object {
     ObjectBuilder::new()
         .description(Some(
@@ -95,7 +95,7 @@ pub(crate) fn transfer() -> Object {
         .build()
 }
 
-/// `meson_core::ledger::audit::SignedHead`.
+/// `meson_ledger::audit::SignedHead`.
 pub(crate) fn signed_head() -> Object {
     let head = ObjectBuilder::new()
         .description(Some("The ledger's state after its latest audit log entry"))

@@ -1,4 +1,4 @@
-use meson_core::ledger::AccountKind;
+use meson_ledger::AccountKind;
 use serde_json::json;
 
 use crate::claims::{NoSlash, SlashShares, Verdict, VerdictSlash};

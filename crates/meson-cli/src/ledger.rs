@@ -8,8 +8,8 @@ use clap::{Args, Subcommand};
 use meson_api::ledger::{LedgerHead, LogPage};
 use meson_api::RouterInfo;
 use meson_core::identity::NodeId;
-use meson_core::ledger::audit::{Replay, SignedHead};
-use meson_core::ledger::format_amount;
+use meson_ledger::audit::{Replay, SignedHead};
+use meson_ledger::format_amount;
 
 use crate::client::get;
 

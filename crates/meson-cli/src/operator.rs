@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use meson_api::claims::{NoSlash, Verdict, VerdictRequest, VerdictSlash};
 use meson_api::ledger::{CorrectRequest, Corrected, MintRequest, Minted, SlashRequest, Slashed};
 use meson_core::identity::NodeId;
-use meson_core::ledger::Outcome;
+use meson_ledger::Outcome;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 

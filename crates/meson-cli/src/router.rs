@@ -107,14 +107,14 @@ pub fn run(args: RouterArgs) -> anyhow::Result<()> {
     cfg.ticket_lifetime_secs = args.ticket_lifetime;
     cfg.load_bound = args.load_bound;
     cfg.network = args.network.clone();
-    cfg.min_stake = meson_core::ledger::parse_amount(&args.min_stake)
+    cfg.min_stake = meson_ledger::parse_amount(&args.min_stake)
         .with_context(|| format!("--min-stake {:?}", args.min_stake))?;
     cfg.unbonding_secs = args.unbonding_secs;
     cfg.dispute_secs = args.dispute_secs;
-    cfg.min_bond = meson_core::ledger::parse_amount(&args.min_bond)
+    cfg.min_bond = meson_ledger::parse_amount(&args.min_bond)
         .with_context(|| format!("--min-bond {:?}", args.min_bond))?;
     cfg.council_term_secs = args.council_term_secs;
-    cfg.council_min_stake = meson_core::ledger::parse_amount(&args.council_min_stake)
+    cfg.council_min_stake = meson_ledger::parse_amount(&args.council_min_stake)
         .with_context(|| format!("--council-min-stake {:?}", args.council_min_stake))?;
     if args.subsidy_bps > 10_000 {
         anyhow::bail!(
@@ -122,7 +122,7 @@ pub fn run(args: RouterArgs) -> anyhow::Result<()> {
             args.subsidy_bps
         );
     }
-    let subsidy_cap = meson_core::ledger::parse_amount(&args.subsidy_cap)
+    let subsidy_cap = meson_ledger::parse_amount(&args.subsidy_cap)
         .with_context(|| format!("--subsidy-cap {:?}", args.subsidy_cap))?;
     // Either would leave the subsidy silently unpaid.
     if args.subsidy_bps > 0 && !args.billing {
@@ -135,7 +135,7 @@ pub fn run(args: RouterArgs) -> anyhow::Result<()> {
         if args.epoch_secs == 0 || args.fee_bps > 10_000 {
             anyhow::bail!("--epoch-secs must be positive and --fee-bps at most 10000");
         }
-        let price = meson_core::ledger::parse_amount(&args.price_per_gib)
+        let price = meson_ledger::parse_amount(&args.price_per_gib)
             .with_context(|| format!("--price-per-gib {:?}", args.price_per_gib))?;
         let mut region_prices = Vec::new();
         for rp in &args.region_prices {
@@ -144,11 +144,11 @@ pub fn run(args: RouterArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("--region-price {rp:?} must be REGION=TOKENS"))?;
             meson_core::schedule::Region::new(region)
                 .with_context(|| format!("--region-price {rp:?}"))?;
-            let price = meson_core::ledger::parse_amount(tokens)
+            let price = meson_ledger::parse_amount(tokens)
                 .with_context(|| format!("--region-price {rp:?}"))?;
             region_prices.push((region.to_owned(), price));
         }
-        cfg.billing = Some(meson_router::billing::BillingConfig {
+        cfg.billing = Some(meson_ledger::settlement::BillingConfig {
             epoch_secs: args.epoch_secs,
             price_per_gib: price,
             fee_bps: args.fee_bps,

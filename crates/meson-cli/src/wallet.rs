@@ -10,14 +10,15 @@
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use meson_core::economics::{payout_leaf, payout_root_message, PAYOUT_ROOT_DOMAIN};
+use meson_ledger::economics::{payout_leaf, payout_root_message, PAYOUT_ROOT_DOMAIN};
 use std::path::{Path, PathBuf};
 
 use meson_core::identity::{NodeId, NodeKey, Signature};
-use meson_core::ledger::tx::{wallet_account, Tx, TxAction, TX};
-use meson_core::ledger::{format_amount, parse_amount};
-use meson_core::merkle;
 use meson_core::signed::SignedMessage;
+use meson_ledger::accounts::wallet_account;
+use meson_ledger::merkle;
+use meson_ledger::tx::{Tx, TxAction, TX};
+use meson_ledger::{format_amount, parse_amount};
 
 use meson_api::claims::ClaimView;
 use meson_api::council::CouncilTerm;
@@ -288,7 +289,7 @@ pub fn run(args: WalletArgs) -> anyhow::Result<()> {
             RemoteCommand::Bond { evidence, accused, amount } => {
                 let amount = parse_amount(&amount).with_context(|| format!("--amount {amount:?}"))?;
                 let bytes = std::fs::read(&evidence).with_context(|| format!("reading the evidence {}", evidence.display()))?;
-                let claim = *blake3::hash(&bytes).as_bytes();
+                let claim = meson_ledger::claims::claim_id(&bytes);
                 let r = send(&router, &args.key, &args.network, TxAction::Bond { claim, accused, amount }).await?;
                 println!("claim {} filed against {accused} with a bond of {}", hex::encode(claim), format_amount(amount));
                 println!("  escrow account {}", r.to);

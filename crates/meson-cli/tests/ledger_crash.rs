@@ -9,6 +9,9 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use meson_api::accounts::AccountCreated;
+use meson_api::ledger::{AccountView, LedgerHead};
+use meson_api::UsageReceipt;
 use meson_store::{SqliteStore, Store};
 use support::*;
 
@@ -39,8 +42,7 @@ async fn a_router_killed_mid_settlement_settles_each_epoch_exactly_once() {
         Some(serde_json::json!({"name": "shop"})),
     )
     .await;
-    let key: serde_json::Value = serde_json::from_slice(&key.body).unwrap();
-    let key = key["api_key"].as_str().unwrap().to_owned();
+    let key = key.parse::<AccountCreated>().api_key;
     let op = std::fs::read_to_string(data.join("operator.token")).unwrap();
     let mut escrows = Vec::new();
     for i in 0..SITES {
@@ -63,7 +65,7 @@ async fn a_router_killed_mid_settlement_settles_each_epoch_exactly_once() {
         )
         .await;
         assert_eq!(billing.status, 409, "billing is off");
-        let escrow = meson_router::ledger::escrow_account(i + 1);
+        let escrow = meson_ledger::accounts::escrow_account(i + 1);
         let minted = json_request(addr, Some(op.trim()), "POST", "/v1/ledger/mint",
             Some(serde_json::json!({"id": (1000 + i).to_string(), "to": escrow.to_string(), "amount": "1000"}))).await;
         assert_eq!(
@@ -121,7 +123,12 @@ async fn a_router_killed_mid_settlement_settles_each_epoch_exactly_once() {
             .collect();
         let receipt = t.usage(addr, records).await;
         assert_eq!(receipt.status, 200, "{:?}", receipt.json());
-        assert_eq!(receipt.json()["accepted"], SITES, "{:?}", receipt.json());
+        assert_eq!(
+            receipt.parse::<UsageReceipt>().accepted,
+            SITES as u64,
+            "{:?}",
+            receipt.json()
+        );
         accepted_by = unix_now();
     }
     r.kill();
@@ -152,17 +159,16 @@ async fn a_router_killed_mid_settlement_settles_each_epoch_exactly_once() {
     eprintln!("log entries before billing, then after each kill: {progress:?}");
     let mut r = router(addr, &data, true);
     // 1 MiB at 1000 tokens per GiB: 0.9765625 tokens per terminal line, 3 lines per site.
-    let line =
-        meson_core::economics::line(1 << 20, 1000 * meson_core::ledger::ONE_TOKEN, 2000, 10_000);
-    let owed = 1000 * meson_core::ledger::ONE_TOKEN - 3 * line.paid();
+    let line = meson_ledger::economics::line(1 << 20, 1000 * meson_ledger::ONE_TOKEN, 2000, 10_000);
+    let owed = 1000 * meson_ledger::ONE_TOKEN - 3 * line.paid();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let mut settled = 0;
         for e in &escrows {
             let a =
                 json_request(addr, None, "GET", &format!("/v1/ledger/accounts/{e}"), None).await;
-            let a: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
-            let balance = meson_core::ledger::parse_amount(a["balance"].as_str().unwrap()).unwrap();
+            let a: AccountView = a.parse();
+            let balance = meson_ledger::parse_amount(&a.balance.unwrap()).unwrap();
             assert!(
                 balance >= owed,
                 "escrow {e} charged more than once: {balance} < {owed}"
@@ -180,11 +186,8 @@ async fn a_router_killed_mid_settlement_settles_each_epoch_exactly_once() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let head = json_request(addr, None, "GET", "/v1/ledger/head", None).await;
-    let head: serde_json::Value = serde_json::from_slice(&head.body).unwrap();
-    assert_eq!(
-        head["head"]["burned"],
-        (SITES as u128 * 3 * line.fee).to_string()
-    );
+    let LedgerHead(head) = head.parse();
+    assert_eq!(head.head.burned, SITES as u128 * 3 * line.fee);
     let mut verify = command();
     verify.args(["ledger", "verify", "--router", &format!("http://{addr}")]);
     let out = run(verify).await;

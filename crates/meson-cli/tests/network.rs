@@ -10,18 +10,20 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use meson_api::accounts::AccountCreated;
+use meson_api::terminals::TerminalList;
 use meson_router::{Router, RouterConfig};
 use support::*;
 
 const SITE: &str = "cdn.example.com";
 
-async fn api(
+async fn api<T: serde::de::DeserializeOwned>(
     router: std::net::SocketAddr,
     method: &str,
     path: &str,
     key: Option<&str>,
     body: Option<serde_json::Value>,
-) -> serde_json::Value {
+) -> T {
     let got = json_request(router, key, method, path, body).await;
     assert!(
         (200..300).contains(&got.status),
@@ -29,7 +31,7 @@ async fn api(
         got.status,
         got.body
     );
-    serde_json::from_slice(&got.body).unwrap()
+    got.parse()
 }
 
 fn network_terminal(router: &str, ip: &str, data: &std::path::Path) -> std::process::Command {
@@ -76,18 +78,16 @@ async fn a_terminal_killed_under_traffic_is_routed_around() {
     cfg.probe_timeout = Duration::from_millis(500);
     let router = Router::start(cfg).await.unwrap();
     let a = router.addr;
-    let key = api(
+    let key = api::<AccountCreated>(
         a,
         "POST",
         "/v1/accounts",
         None,
         Some(serde_json::json!({"name": "t"})),
     )
-    .await["api_key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    api(
+    .await
+    .api_key;
+    api::<meson_api::SiteInfo>(
         a,
         "POST",
         "/v1/sites",
@@ -102,14 +102,8 @@ async fn a_terminal_killed_under_traffic_is_routed_around() {
     let survivor =
         TerminalProc::spawn(network_terminal(&url, "127.0.0.81", d2.path()), d2.path()).await;
     eventually_async("both terminals in rotation", || async {
-        let v = api(a, "GET", "/v1/terminals", None, None).await;
-        v["terminals"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|t| t["in_rotation"] == true)
-            .count()
-            == 2
+        let v: TerminalList = api(a, "GET", "/v1/terminals", None, None).await;
+        v.terminals.iter().filter(|t| t.in_rotation).count() == 2
     })
     .await;
 
@@ -171,10 +165,11 @@ async fn a_terminal_killed_under_traffic_is_routed_around() {
         "the router takes the killed terminal out of rotation",
         || async {
             let asked = Instant::now();
-            let v = api(a, "GET", "/v1/terminals", None, None).await;
-            let out = v["terminals"].as_array().unwrap().iter().any(|t| {
-                t["public_url"] == format!("http://{victim_addr}") && t["in_rotation"] == false
-            });
+            let v: TerminalList = api(a, "GET", "/v1/terminals", None, None).await;
+            let out = v
+                .terminals
+                .iter()
+                .any(|t| t.public_url == format!("http://{victim_addr}") && !t.in_rotation);
             if !out {
                 *seen_in_rotation.lock().unwrap() = asked;
             }

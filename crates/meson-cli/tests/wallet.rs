@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use meson_core::identity::NodeKey;
-use meson_core::ledger::tx::wallet_account;
+use meson_ledger::accounts::wallet_account;
 use support::*;
 
 struct Wallet<'a> {
@@ -274,7 +274,12 @@ async fn a_wallet_moves_tokens_with_every_command_and_verifies_its_payout() {
     let receipt = terminal
         .usage(addr, vec![usage_record(&ticket, 1 << 20, 1, 1)])
         .await;
-    assert_eq!(receipt.json()["accepted"], 1, "{:?}", receipt.json());
+    assert_eq!(
+        receipt.parse::<meson_api::UsageReceipt>().accepted,
+        1,
+        "{:?}",
+        receipt.json()
+    );
     let accepted_by = unix_now();
     r.kill();
     // Billing settles an epoch (1 s below) once it is over.
@@ -326,7 +331,7 @@ async fn a_wallet_moves_tokens_with_every_command_and_verifies_its_payout() {
     );
     assert!(out.stdout.contains("balance 9.0234375"), "{}", out.stdout);
 
-    let payee = meson_router::ledger::terminal_account(terminal.key.id().as_bytes()).to_string();
+    let payee = meson_ledger::accounts::terminal_account(terminal.key.id().as_bytes()).to_string();
     let proof = w
         .ok(&["proof", "--epoch", &epoch, "--account", &payee])
         .await;

@@ -271,13 +271,13 @@ fn signed_bytes(domain: &str, message: &[u8]) -> Vec<u8> {
 }
 
 /// URL-safe base64 without padding, the text form of every binary value in Meson's protocol.
-pub(crate) fn encode(bytes: &[u8]) -> String {
+pub fn encode(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// Decodes exactly `N` bytes of [`encode`]'s output, refusing padding and non-zero trailing bits so that
 /// each value has a single spelling.
-pub(crate) fn decode_array<const N: usize>(text: &str) -> Option<[u8; N]> {
+pub fn decode_array<const N: usize>(text: &str) -> Option<[u8; N]> {
     // The length check first bounds the work done on hostile input.
     if Some(text.len()) != base64::encoded_len(N, false) {
         return None;

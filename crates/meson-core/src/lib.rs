@@ -6,13 +6,10 @@
 pub mod audit;
 pub mod cachesim;
 pub mod content;
-pub mod economics;
 pub mod eviction;
 pub mod http_cache;
 pub mod identity;
 pub mod keying;
-pub mod ledger;
-pub mod merkle;
 pub mod path;
 pub mod range;
 pub mod schedule;

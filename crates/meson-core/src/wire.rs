@@ -13,7 +13,7 @@
 //! [`JobResult`]s, so a terminal needs no listener for the router beyond its public one.
 //!
 //! Replies are plain JSON (the router's public key is published at `GET /v1/router` as [`RouterInfo`]); an
-//! error is `{"error": "..."}` with a 4xx status that says what was wrong (forged, stale, replayed, not
+//! error is an [`ErrorBody`], `{"error": "..."}`, with a 4xx status that says what was wrong (forged, stale, replayed, not
 //! admitted...).
 
 use serde::{Deserialize, Serialize};
@@ -43,6 +43,23 @@ pub fn valid_request_id(id: &[u8]) -> bool {
         && id
             .iter()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// The body of every refusal, by both servers (the router's API and a terminal's admin API): a 4xx or
+/// 5xx status with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorBody {
+    /// What was wrong, for a person to read.
+    pub error: String,
+}
+
+impl ErrorBody {
+    pub fn new(error: impl Into<String>) -> Self {
+        ErrorBody {
+            error: error.into(),
+        }
+    }
 }
 
 /// `GET /v1/router`.

@@ -11,8 +11,3 @@ pub const METRICS_PATH: &str = "/metrics";
 
 /// The request id a client may send, kept when valid and echoed back, and logged with the request.
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-/// The body every API error is sent with, by both servers: `{"error": "<why>"}`.
-pub fn error_body(message: &str) -> serde_json::Value {
-    serde_json::json!({ "error": message })
-}

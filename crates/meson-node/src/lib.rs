@@ -10,5 +10,5 @@ pub mod secret;
 
 pub use bearer::bearer_matches;
 pub use clock::unix_now;
-pub use conventions::{error_body, HEALTH_PATH, METRICS_PATH, X_REQUEST_ID};
+pub use conventions::{HEALTH_PATH, METRICS_PATH, X_REQUEST_ID};
 pub use secret::{load_or_create, load_or_create_node_key, KeyFileError};

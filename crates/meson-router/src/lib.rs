@@ -10,19 +10,26 @@
 //!
 //! # Layers
 //!
-//! - `http/`: `routes.rs` registers every route below; one handler file per resource (`sites`, `jobs`,
-//!   `terminals`, `control`, `redirect`, `ledger`, `claims`, `council`, `roots`, `audits`) parses, calls
-//!   services and answers; `error.rs` is the leaf they share (`ApiError`, `JsonBody`). No handler imports another.
-//! - `services/`: the rules and in-memory state, none aware of HTTP: `ledger` (the ledger service, system
-//!   accounts, account ids and openers, `submit`, the operator check, mint and correction), `billing`
-//!   (epoch settlement, subsidy, unfunded sites), `stake` (release and slash), `claims` (bonds and
-//!   verdicts), `council` (term locks), `transactions` (signed wallet transactions), `statements` (spend,
-//!   earnings and payout leaves per epoch), `sites` (accounts, API keys, the site cache), `registry`
-//!   (liveness, scheduling, vetting and suspension), `usage` (usage intake, once per serial, judged against
-//!   object sizes), `jobs` (purges and pushes), `serial` (ticket serials), `roots` (ground truth: object
-//!   sizes and roots from origins and site owners), `holdings` (bounded samples of what each terminal
-//!   should hold), `audit` (the auditor and terminals' standing); their errors are
-//!   `services::error::ServiceError`, which `http/error.rs` turns into statuses.
+//! - `http/`: `routes.rs` registers every route below; one handler file per resource (`info`, `sites`,
+//!   `jobs`, `terminals`, `control`, `redirect`, `ledger`, `claims`, `council`, `roots`, `audits`) parses,
+//!   calls services, answers with the [`meson_api`] types and describes itself for the OpenAPI document
+//!   `openapi.rs` assembles; `error.rs` is the leaf they share (`ApiError` and the body, path and query
+//!   extractors that refuse with it). No handler imports another.
+//! - `services/`: the router's state and the work around the rules, none aware of HTTP. The money rules
+//!   are [`meson_ledger`]'s pure plans; a money service reads the ledger, calls its plan, opens the
+//!   accounts and submits the transfers the plan returns, and logs: `ledger` (the ledger service and its
+//!   audit log, account openers, `submit`, the operator check, mint and correction by
+//!   `meson_ledger::transactions`), `billing` (epoch settlement by `meson_ledger::settlement`, uptime,
+//!   unfunded sites), `stake` (release and slash by `meson_ledger::stake`), `claims` (verdicts by
+//!   `meson_ledger::claims`), `council` (the configured rules and members by `meson_ledger::council`),
+//!   `transactions` (signed wallet transactions, checked and planned by `meson_ledger::transactions`),
+//!   `statements` (spend, earnings and payout leaves per epoch, read by `meson_ledger::settlement`);
+//!   and `sites` (accounts, API keys, the site cache), `registry` (liveness, scheduling, vetting and
+//!   suspension), `usage` (usage intake, once per serial, judged against object sizes), `jobs` (purges
+//!   and pushes), `serial` (ticket serials), `roots` (ground truth: object sizes and roots from origins
+//!   and site owners), `holdings` (bounded samples of what each terminal should hold), `audit` (the
+//!   auditor and terminals' standing). Their errors are `services::error::ServiceError` (a plan's refusal
+//!   maps to it by kind), which `http/error.rs` turns into statuses.
 //! - below: the [`meson_store::Store`] for durable state; liveness (heartbeats, probes, load) only in
 //!   memory, so after a restart every terminal is *down* until its next heartbeat.
 //!
@@ -32,6 +39,7 @@
 //! | --- | --- | --- |
 //! | `GET /healthz`, `GET /metrics` | anyone | liveness, Prometheus text |
 //! | `GET /v1/router` | anyone | [`meson_core::wire::RouterInfo`] |
+//! | `GET /v1/openapi.json` | anyone | the OpenAPI 3.1 document of every `/v1` route, generated from the [`meson_api`] types |
 //! | `POST /v1/accounts` | anyone | `{name}` → `{account_id, api_key}` (the key is shown once) |
 //! | `POST /v1/sites`, `GET /v1/sites`, `DELETE /v1/sites/{host}` | account (`Authorization: Bearer <api_key>`) | the caller's sites |
 //! | `GET /v1/sites/{host}/stats?hours=N` | site owner | accepted usage per hour: tickets, requests, hits, hit ratio, bytes |
@@ -39,13 +47,13 @@
 //! | `GET /v1/jobs/{id}` | site owner | the job and each terminal's confirmation |
 //! | `GET /v1/sites/{host}/billing?epochs=N` | site owner | escrow account and balance, spend per epoch |
 //! | `GET /v1/terminals/{node}/earnings?epochs=N` | anyone | a terminal's earnings account and payouts per epoch |
-//! | `GET /v1/ledger/head` | anyone | the head the router signs ([`meson_core::ledger::audit::SignedHead`]) |
+//! | `GET /v1/ledger/head` | anyone | the head the router signs ([`meson_ledger::audit::SignedHead`]) |
 //! | `GET /v1/ledger/log?after=N&limit=M` | anyone | audit log entries after `N` (at most 1000) |
 //! | `GET /v1/ledger/accounts/{id}` | anyone | an account's totals, balance and available funds |
 //! | `GET /v1/ledger/accounts/{id}/transfers?limit=N` | anyone | the account's transfers, newest first |
 //! | `GET /v1/ledger/transfers/{id}` | anyone | one transfer as submitted, what it moved, and a pending one's status |
 //! | `POST /v1/ledger/mint` | operator | `{"id","to" or "owner","amount"}`: new tokens into an account or a key's wallet |
-//! | `POST /v1/ledger/tx` | a key holder | a signed [`meson_core::ledger::tx::Tx`]: transfer, deposit, stake, unstake, claim bond or council stake |
+//! | `POST /v1/ledger/tx` | a key holder | a signed [`meson_ledger::tx::Tx`]: transfer, deposit, stake, unstake, claim bond or council stake |
 //! | `POST /v1/ledger/slash` | operator | `{"owner","amount","claimant","evidence"}`: stake slashed once per piece of evidence |
 //! | `POST /v1/ledger/correct` | operator | `{"reverses","amount"?}`: a transfer back (a burn, for a mint) fixing a mistaken one |
 //! | `GET /v1/ledger/claims/{claim}` | anyone | the claim's accused, hunter, bond, window and status |
@@ -64,14 +72,14 @@
 mod http;
 mod services;
 
-pub use services::{audit, billing, ledger};
+pub use services::{audit, ledger};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use services::{holdings, jobs, registry, roots, serial, sites, stake};
+use services::{billing, holdings, jobs, registry, roots, serial, sites, stake};
 
 use meson_core::identity::{NodeId, NodeKey};
 use meson_core::schedule::{CoverageZones, ZoneError};
@@ -137,7 +145,7 @@ pub struct RouterConfig {
     pub network: String,
     /// Charging sites and paying terminals per epoch; off (`None`, the default) leaves traffic
     /// unaccounted in the ledger, for development networks.
-    pub billing: Option<billing::BillingConfig>,
+    pub billing: Option<meson_ledger::settlement::BillingConfig>,
     /// Base units a terminal must hold in its stake account to be in rotation (default 0: none).
     pub min_stake: u128,
     /// Seconds an unstake waits before the tokens return (default 7 days): longer than the dispute
@@ -152,7 +160,7 @@ pub struct RouterConfig {
     /// The least stake a council member locks for a term, in base units (default 100 tokens).
     pub council_min_stake: u128,
     /// How slashed stake is shared between claimant, burn and treasury.
-    pub slash_shares: meson_core::economics::SlashShares,
+    pub slash_shares: meson_ledger::economics::SlashShares,
     /// The learner's budget for fetching objects from origins to learn their sizes and roots, in bytes
     /// per second (default 2 MiB/s); 0 fetches nothing, and only roots pushed by site owners are known.
     pub origin_bytes_per_sec: u64,
@@ -176,9 +184,9 @@ impl RouterConfig {
             min_stake: 0,
             unbonding_secs: 7 * 24 * 3600,
             dispute_secs: 3 * 24 * 3600,
-            min_bond: meson_core::ledger::ONE_TOKEN,
+            min_bond: meson_ledger::ONE_TOKEN,
             council_term_secs: 30 * 24 * 3600,
-            council_min_stake: 100 * meson_core::ledger::ONE_TOKEN,
+            council_min_stake: 100 * meson_ledger::ONE_TOKEN,
             slash_shares: Default::default(),
             origin_bytes_per_sec: 2 << 20,
             audit: None,
@@ -381,6 +389,15 @@ impl Router {
         }
         self.shared.store.close().await;
     }
+}
+
+/// Every `/v1` route this router serves, as (method, path) with path parameters in braces: what the
+/// OpenAPI document at `GET /v1/openapi.json` must describe.
+pub fn api_routes() -> Vec<(::http::Method, &'static str)> {
+    http::routes::api()
+        .into_iter()
+        .map(|r| (r.method, r.path))
+        .collect()
 }
 
 /// Time since `t`, for ages shown to operators.

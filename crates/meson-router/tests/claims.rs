@@ -9,10 +9,14 @@ mod common;
 use std::net::SocketAddr;
 
 use common::*;
+use meson_api::claims::{ClaimStatus, ClaimView, NoSlash, Verdict, VerdictSlash};
+use meson_api::council::{CouncilMember, CouncilStakes, CouncilTerm};
+use meson_api::ledger::{AccountView, TransferView, TxApplied};
 use meson_core::identity::NodeKey;
-use meson_core::ledger::tx::{stake_account, wallet_account, Tx, TxAction, TX};
-use meson_core::ledger::ONE_TOKEN;
 use meson_core::signed::SignedMessage;
+use meson_ledger::accounts::{stake_account, wallet_account};
+use meson_ledger::tx::{Tx, TxAction, TX};
+use meson_ledger::{PendingStatus, ONE_TOKEN};
 use serde_json::{json, Value};
 
 struct Net {
@@ -45,14 +49,22 @@ impl Net {
             .await
     }
 
-    async fn get(&self, path: &str) -> Value {
-        let r = call(self.a, "GET", path, &[], None).await;
-        assert_eq!(r.status, 200, "{path}: {:?}", r.json());
-        r.json()
+    async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
+        get_json(self.a, path).await
     }
 
-    async fn account(&self, id: u128) -> Value {
+    async fn account(&self, id: u128) -> AccountView {
         self.get(&format!("/v1/ledger/accounts/{id}")).await
+    }
+
+    /// An account's balance and available funds, in tokens.
+    async fn funds(&self, id: u128) -> (String, String) {
+        let a = self.account(id).await;
+        (a.balance.unwrap(), a.available.unwrap())
+    }
+
+    async fn claim(&self, claim: &str) -> ClaimView {
+        self.get(&format!("/v1/ledger/claims/{claim}")).await
     }
 
     async fn verdict(&self, claim: &str, body: Value) -> Got {
@@ -107,10 +119,7 @@ async fn a_bond_is_returned_when_upheld_forfeited_when_rejected_and_released_whe
 
     let unstaked = n.tx(&hunter, 1, action.clone()).await;
     assert_eq!(unstaked.status, 422, "{:?}", unstaked.json());
-    assert!(unstaked.json()["error"]
-        .as_str()
-        .unwrap()
-        .contains("nothing at stake"));
+    assert!(unstaked.error().contains("nothing at stake"));
     let stake = |amount| TxAction::Stake { amount };
     assert_eq!(n.tx(&terminal, 1, stake(4 * ONE_TOKEN)).await.status, 200);
     let (_, small) = bond(&evidence, &terminal, ONE_TOKEN / 2);
@@ -122,24 +131,21 @@ async fn a_bond_is_returned_when_upheld_forfeited_when_rejected_and_released_whe
 
     let filed = n.tx(&hunter, 3, action.clone()).await;
     assert_eq!(filed.status, 200, "{:?}", filed.json());
-    let bond_id = filed.json()["transfer"].as_str().unwrap().to_owned();
-    let reserved = n.get(&format!("/v1/ledger/transfers/{bond_id}")).await;
-    assert_eq!(reserved["pending"]["status"], "pending", "{reserved:?}");
+    let bond_id = filed.parse::<TxApplied>().transfer;
+    let reserved: TransferView = n.get(&format!("/v1/ledger/transfers/{bond_id}")).await;
     assert_eq!(
-        reserved["pending"]["expires_at"].as_u64().unwrap(),
-        reserved["at"].as_u64().unwrap() + 3,
-        "reserved for the dispute window"
+        reserved.pending,
+        Some(PendingStatus::Pending {
+            expires_at: Some(reserved.at + 3)
+        }),
+        "reserved for the dispute window: {reserved:?}"
     );
     let wallet = wallet_account(hunter.id().as_bytes());
-    let w = n.account(wallet).await;
-    assert_eq!(
-        (&w["balance"], &w["available"]),
-        (&json!("10"), &json!("8"))
-    );
-    let view = n.get(&format!("/v1/ledger/claims/{claim}")).await;
-    assert_eq!(view["status"], "open");
-    assert_eq!(view["accused"], terminal.id().to_string());
-    assert_eq!(view["bond"], "2");
+    assert_eq!(n.funds(wallet).await, ("10".into(), "8".into()));
+    let view = n.claim(&claim).await;
+    assert_eq!(view.status, ClaimStatus::Open);
+    assert_eq!(view.accused, Some(terminal.id()));
+    assert_eq!(view.bond, "2");
     let (_, again) = bond(&evidence, &terminal, 2 * ONE_TOKEN);
     assert_eq!(
         n.tx(&rival, 1, again).await.status,
@@ -160,25 +166,30 @@ async fn a_bond_is_returned_when_upheld_forfeited_when_rejected_and_released_whe
         .verdict(&claim, json!({"upheld": true, "slash": "2"}))
         .await;
     assert_eq!(upheld.status, 200, "{:?}", upheld.json());
-    assert_eq!(upheld.json()["slashed"]["claimant"], "1");
-    let w = n.account(wallet).await;
+    let Verdict::Upheld {
+        slashed: VerdictSlash::Slashed(shares),
+        ..
+    } = upheld.parse()
+    else {
+        panic!("upheld without a slash: {:?}", upheld.json());
+    };
+    assert_eq!(shares.claimant, "1");
     assert_eq!(
-        (&w["balance"], &w["available"]),
-        (&json!("11"), &json!("11")),
+        n.funds(wallet).await,
+        ("11".into(), "11".into()),
         "the bond back, and half the slash as claimant"
     );
     let staked = n.account(stake_account(terminal.id().as_bytes())).await;
-    assert_eq!(staked["balance"], "2");
+    assert_eq!(staked.balance.as_deref(), Some("2"));
     assert_eq!(
         n.verdict(&claim, json!({"upheld": false})).await.status,
         409,
         "judged once"
     );
-    let view = n.get(&format!("/v1/ledger/claims/{claim}")).await;
-    assert_eq!(view["status"], "upheld");
+    assert_eq!(n.claim(&claim).await.status, ClaimStatus::Upheld);
 
     // A rejected claim's bond goes to the treasury.
-    let treasury_before = tokens(&n.account(3).await["balance"]);
+    let treasury_before = balance(&n.account(3).await);
     let (claim, action) = bond(&json!({"kind": "weak"}), &terminal, 3 * ONE_TOKEN);
     assert_eq!(n.tx(&hunter, 4, action).await.status, 200);
     assert_eq!(
@@ -190,14 +201,17 @@ async fn a_bond_is_returned_when_upheld_forfeited_when_rejected_and_released_whe
     );
     let rejected = n.verdict(&claim, json!({"upheld": false})).await;
     assert_eq!(rejected.status, 200, "{:?}", rejected.json());
-    assert_eq!(n.account(wallet).await["balance"], "8");
+    assert_eq!(n.account(wallet).await.balance.as_deref(), Some("8"));
     assert_eq!(
-        tokens(&n.account(3).await["balance"]),
+        balance(&n.account(3).await),
         treasury_before + 3 * ONE_TOKEN
     );
     assert_eq!(
-        n.account(stake_account(terminal.id().as_bytes())).await["balance"],
-        "2"
+        n.account(stake_account(terminal.id().as_bytes()))
+            .await
+            .balance
+            .as_deref(),
+        Some("2")
     );
 
     // Evidence that has slashed already (here by the operator's own slash) can no longer be rejected:
@@ -220,23 +234,25 @@ async fn a_bond_is_returned_when_upheld_forfeited_when_rejected_and_released_whe
         .verdict(&claim, json!({"upheld": true, "slash": "1"}))
         .await;
     assert_eq!(upheld.status, 200, "{:?}", upheld.json());
-    assert_eq!(
-        upheld.json()["slashed"],
-        "before",
-        "the evidence slashes once"
+    assert!(
+        matches!(
+            upheld.parse(),
+            Verdict::Upheld {
+                slashed: VerdictSlash::Not(NoSlash::Before),
+                ..
+            }
+        ),
+        "the evidence slashes once: {:?}",
+        upheld.json()
     );
-    let w = n.account(wallet).await;
-    assert_eq!(
-        (&w["balance"], &w["available"]),
-        (&json!("8.25"), &json!("8.25"))
-    );
+    assert_eq!(n.funds(wallet).await, ("8.25".into(), "8.25".into()));
 
     // Unjudged within the dispute window: the reservation expires and the bond is free again.
     let (claim, action) = bond(&json!({"kind": "late"}), &terminal, ONE_TOKEN);
     assert_eq!(n.tx(&hunter, 6, action).await.status, 200);
-    assert_eq!(n.account(wallet).await["available"], "7.25");
+    assert_eq!(n.account(wallet).await.available.as_deref(), Some("7.25"));
     eventually("the window closes", || async {
-        n.get(&format!("/v1/ledger/claims/{claim}")).await["status"] == "expired"
+        n.claim(&claim).await.status == ClaimStatus::Expired
     })
     .await;
     assert_eq!(
@@ -247,7 +263,7 @@ async fn a_bond_is_returned_when_upheld_forfeited_when_rejected_and_released_whe
         "too late to judge"
     );
     eventually("the bond is released", || async {
-        n.account(wallet).await["available"] == "8.25"
+        n.account(wallet).await.available.as_deref() == Some("8.25")
     })
     .await;
 
@@ -273,7 +289,7 @@ async fn council_stake_is_locked_for_its_term_slashable_and_released_after_it() 
     let other = NodeKey::from_secret_bytes([12; 32]);
     n.mint(1, &member, "10").await;
     n.mint(2, &other, "10").await;
-    let term = n.get("/v1/council/term").await["term"].as_u64().unwrap();
+    let term = n.get::<CouncilTerm>("/v1/council/term").await.term;
     let lock = |term, amount| TxAction::CouncilStake { term, amount };
     for (nonce, action, why) in [
         (1, lock(term - 1, 5 * ONE_TOKEN), "a past term"),
@@ -297,14 +313,17 @@ async fn council_stake_is_locked_for_its_term_slashable_and_released_after_it() 
         200
     );
     let wallet = wallet_account(member.id().as_bytes());
-    assert_eq!(n.account(wallet).await["available"], "5");
-    let listed = n
+    assert_eq!(n.account(wallet).await.available.as_deref(), Some("5"));
+    let lock_of = |key: &NodeKey, locked: &str| CouncilMember {
+        member: key.id(),
+        locked: locked.into(),
+    };
+    let listed: CouncilStakes = n
         .get(&format!("/v1/council/stakes?term={}", term + 1))
         .await;
     assert_eq!(
-        listed["members"],
-        json!([{"member": member.id().to_string(), "locked": "5"},
-               {"member": other.id().to_string(), "locked": "3"}])
+        listed.members,
+        [lock_of(&member, "5"), lock_of(&other, "3")]
     );
 
     // A member's locked stake is at stake: a hunter may file a claim against it.
@@ -324,28 +343,46 @@ async fn council_stake_is_locked_for_its_term_slashable_and_released_after_it() 
         )
         .await;
     assert_eq!(slashed.status, 200, "{:?}", slashed.json());
-    assert_eq!(n.account(wallet).await["balance"], "5");
+    assert_eq!(n.account(wallet).await.balance.as_deref(), Some("5"));
     assert_eq!(
-        n.account(stake_account(member.id().as_bytes())).await["balance"],
-        "4"
+        n.account(stake_account(member.id().as_bytes()))
+            .await
+            .balance
+            .as_deref(),
+        Some("4")
     );
-    let listed = n
+    let listed: CouncilStakes = n
         .get(&format!("/v1/council/stakes?term={}", term + 1))
         .await;
     assert_eq!(
-        listed["members"],
-        json!([{"member": other.id().to_string(), "locked": "3"}]),
+        listed.members,
+        [lock_of(&other, "3")],
         "the member's lock went into the stake"
     );
 
     // The other member's lock returns once its term and the unbonding period have passed.
     let other_wallet = wallet_account(other.id().as_bytes());
-    assert_eq!(n.account(other_wallet).await["available"], "7");
+    assert_eq!(
+        n.account(other_wallet).await.available.as_deref(),
+        Some("7")
+    );
     eventually("released after the term and unbonding", || async {
-        n.account(other_wallet).await["available"] == "10"
+        n.account(other_wallet).await.available.as_deref() == Some("10")
     })
     .await;
     assert!(now() >= (term + 2) * 2 + 2, "not before its time");
     audit(n.a).await;
+    router.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_last_term_there_is_answers_instead_of_overflowing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (router, n) = net(dir.path(), |_| {}).await;
+    let last: CouncilStakes = n
+        .get(&format!("/v1/council/stakes?term={}", u64::MAX))
+        .await;
+    assert_eq!((last.term, last.release_at), (u64::MAX, u64::MAX));
+    assert!(last.members.is_empty());
     router.shutdown().await;
 }

@@ -5,10 +5,14 @@
 mod common;
 
 use common::*;
+use meson_api::ledger::{
+    AccountView, Corrected, LedgerHead, Minted, Slashed, TransferView, TxApplied,
+};
 use meson_core::identity::NodeKey;
-use meson_core::ledger::tx::{wallet_account, Tx, TxAction, TX};
-use meson_core::ledger::ONE_TOKEN;
 use meson_core::signed::SignedMessage;
+use meson_ledger::accounts::wallet_account;
+use meson_ledger::tx::{Tx, TxAction, TX};
+use meson_ledger::{TransferCode, ONE_TOKEN};
 use serde_json::{json, Value};
 
 fn signed(key: &NodeKey, network: &str, nonce: u64, expires: u64, action: TxAction) -> Value {
@@ -21,17 +25,12 @@ fn signed(key: &NodeKey, network: &str, nonce: u64, expires: u64, action: TxActi
     serde_json::to_value(SignedMessage::sign(key, TX, now(), rand::random(), &tx).unwrap()).unwrap()
 }
 
-async fn balance(router: std::net::SocketAddr, account: u128) -> Value {
-    call(
-        router,
-        "GET",
-        &format!("/v1/ledger/accounts/{account}"),
-        &[],
-        None,
-    )
-    .await
-    .json()["balance"]
-        .clone()
+/// The account's balance in tokens, as the router shows it.
+async fn tokens_in(router: std::net::SocketAddr, account: u128) -> String {
+    get_json::<AccountView>(router, &format!("/v1/ledger/accounts/{account}"))
+        .await
+        .balance
+        .expect("a balance")
 }
 
 #[tokio::test]
@@ -57,7 +56,7 @@ async fn signed_transactions_move_tokens_once_and_refuse_what_they_must() {
     )
     .await;
     assert_eq!(minted.status, 200, "{:?}", minted.json());
-    assert_eq!(minted.json()["account"], wallet.to_string());
+    assert_eq!(minted.parse::<Minted>().account, wallet);
 
     let later = now() + 60;
     let deposit = signed(
@@ -72,9 +71,9 @@ async fn signed_transactions_move_tokens_once_and_refuse_what_they_must() {
     );
     let done = call(a, "POST", "/v1/ledger/tx", &[], Some(deposit.clone())).await;
     assert_eq!(done.status, 200, "{:?}", done.json());
-    let escrow: u128 = done.json()["to"].as_str().unwrap().parse().unwrap();
-    assert_eq!(balance(a, escrow).await, "2");
-    assert_eq!(balance(a, wallet).await, "3");
+    let escrow = done.parse::<TxApplied>().to;
+    assert_eq!(tokens_in(a, escrow).await, "2");
+    assert_eq!(tokens_in(a, wallet).await, "3");
 
     let replayed = call(a, "POST", "/v1/ledger/tx", &[], Some(deposit)).await;
     assert_eq!(
@@ -95,11 +94,8 @@ async fn signed_transactions_move_tokens_once_and_refuse_what_they_must() {
     );
     let reused = call(a, "POST", "/v1/ledger/tx", &[], Some(same_nonce)).await;
     assert_eq!(reused.status, 409, "{:?}", reused.json());
-    assert!(reused.json()["error"]
-        .as_str()
-        .unwrap()
-        .contains("nonce 1 was already used"));
-    assert_eq!(balance(a, wallet).await, "3", "applied once");
+    assert!(reused.error().contains("nonce 1 was already used"));
+    assert_eq!(tokens_in(a, wallet).await, "3", "applied once");
 
     let cases = [
         (
@@ -173,11 +169,7 @@ async fn signed_transactions_move_tokens_once_and_refuse_what_they_must() {
     for (msg, status, why) in cases {
         let r = call(a, "POST", "/v1/ledger/tx", &[], Some(msg)).await;
         assert_eq!(r.status, status, "{why}: {:?}", r.json());
-        assert!(
-            r.json()["error"].as_str().unwrap().contains(why),
-            "{why}: {:?}",
-            r.json()
-        );
+        assert!(r.error().contains(why), "{why}: {:?}", r.json());
     }
     let mut forged = signed(
         &key,
@@ -214,8 +206,8 @@ async fn signed_transactions_move_tokens_once_and_refuse_what_they_must() {
             .status,
         200
     );
-    assert_eq!(balance(a, escrow).await, "2.5");
-    assert_eq!(balance(a, wallet).await, "2.5");
+    assert_eq!(tokens_in(a, escrow).await, "2.5");
+    assert_eq!(tokens_in(a, wallet).await, "2.5");
     let no_op = call(
         a,
         "POST",
@@ -244,18 +236,18 @@ async fn stake_gates_rotation_unbonds_after_its_period_and_is_slashed_once_per_e
     let t = SigningTerminal::start_on("127.0.0.5").await;
     assert_eq!(t.register(a, None).await.status, 200);
     let node = t.node_id();
-    let view = |field: &'static str| {
+    let view = || {
         let (t, node) = (&t, node.clone());
         async move {
             t.heartbeat(a, 0, false).await;
-            terminal_view(a, &node).await[field].clone()
+            terminal_view(a, &node).await.expect("registered")
         }
     };
     eventually("no stake: out of rotation", || async {
-        view("staked").await == false
+        !view().await.staked
     })
     .await;
-    assert_eq!(view("in_rotation").await, false);
+    assert!(!view().await.in_rotation);
 
     let mint = |id: &str, owner: String, amount: &str| {
         let body = json!({"id": id, "owner": owner, "amount": amount});
@@ -289,10 +281,7 @@ async fn stake_gates_rotation_unbonds_after_its_period_and_is_slashed_once_per_e
         .status,
         200
     );
-    eventually("staked: in rotation", || async {
-        view("in_rotation").await == true
-    })
-    .await;
+    eventually("staked: in rotation", || async { view().await.in_rotation }).await;
 
     // Unstaking below the minimum takes it out of rotation at once; the tokens come back after 2 s.
     assert_eq!(
@@ -307,15 +296,15 @@ async fn stake_gates_rotation_unbonds_after_its_period_and_is_slashed_once_per_e
         200
     );
     eventually("below the minimum: out of rotation", || async {
-        view("staked").await == false
+        !view().await.staked
     })
     .await;
     assert_eq!(
-        balance(a, wallet).await,
+        tokens_in(a, wallet).await,
         "3",
         "not back before the unbonding period"
     );
-    eventually("unbonded", || async { balance(a, wallet).await == "4.5" }).await;
+    eventually("unbonded", || async { tokens_in(a, wallet).await == "4.5" }).await;
 
     // A slash voids the unbonding first: that stake is still at stake.
     assert_eq!(
@@ -335,7 +324,7 @@ async fn stake_gates_rotation_unbonds_after_its_period_and_is_slashed_once_per_e
     );
     let hunter = NodeKey::from_secret_bytes([9; 32]);
     let claimant = mint("11", hunter.id().to_string(), "0.000000001").await;
-    let claimant = claimant.json()["account"].as_str().unwrap().to_owned();
+    let claimant = claimant.parse::<Minted>().account.to_string();
     let evidence = json!({"kind": "root_mismatch", "root": "ab12", "terminal": node});
     let slash = |amount: &str| {
         let body =
@@ -354,18 +343,15 @@ async fn stake_gates_rotation_unbonds_after_its_period_and_is_slashed_once_per_e
     };
     let done = slash("2").await;
     assert_eq!(done.status, 200, "{:?}", done.json());
+    let done: Slashed = done.parse();
     assert_eq!(
-        (
-            &done.json()["claimant"],
-            &done.json()["burned"],
-            &done.json()["treasury"]
-        ),
-        (&json!("1"), &json!("0.6"), &json!("0.4"))
+        (&*done.claimant, &*done.burned, &*done.treasury),
+        ("1", "0.6", "0.4")
     );
-    let stake = meson_core::ledger::tx::stake_account(t.key.id().as_bytes());
-    assert_eq!(balance(a, stake).await, "0.5", "2.5 at stake, 2 slashed");
+    let stake = meson_ledger::accounts::stake_account(t.key.id().as_bytes());
+    assert_eq!(tokens_in(a, stake).await, "0.5", "2.5 at stake, 2 slashed");
     assert_eq!(
-        balance(a, wallet).await,
+        tokens_in(a, wallet).await,
         "2.5",
         "the voided unstake never arrives"
     );
@@ -374,8 +360,8 @@ async fn stake_gates_rotation_unbonds_after_its_period_and_is_slashed_once_per_e
         409,
         "the same evidence slashes once"
     );
-    let head = call(a, "GET", "/v1/ledger/head", &[], None).await.json();
-    assert_eq!(head["head"]["burned"], (ONE_TOKEN * 6 / 10).to_string());
+    let LedgerHead(head) = get_json(a, "/v1/ledger/head").await;
+    assert_eq!(head.head.burned, ONE_TOKEN * 6 / 10);
     router.shutdown().await;
 }
 
@@ -399,8 +385,7 @@ async fn a_mistake_is_fixed_by_a_correcting_transfer_never_an_edit() {
     )
     .await;
     assert_eq!(mint.status, 200);
-    let entries_before =
-        call(a, "GET", "/v1/ledger/head", &[], None).await.json()["head"]["seq"].clone();
+    let LedgerHead(before) = get_json(a, "/v1/ledger/head").await;
 
     assert_eq!(
         call(
@@ -433,12 +418,13 @@ async fn a_mistake_is_fixed_by_a_correcting_transfer_never_an_edit() {
     )
     .await;
     assert_eq!(fixed.status, 200, "{:?}", fixed.json());
+    let fixed: Corrected = fixed.parse();
     assert_eq!(
-        fixed.json()["code"],
-        "burn",
+        fixed.code,
+        TransferCode::Burn,
         "a mint is corrected by a burn"
     );
-    assert_eq!(balance(a, wallet).await, "5");
+    assert_eq!(tokens_in(a, wallet).await, "5");
     assert_eq!(
         post(
             "/v1/ledger/correct",
@@ -449,22 +435,20 @@ async fn a_mistake_is_fixed_by_a_correcting_transfer_never_an_edit() {
         409,
         "one correction per transfer"
     );
-    let burn = fixed.json()["transfer"].as_str().unwrap().to_owned();
-    let shown = call(a, "GET", &format!("/v1/ledger/transfers/{burn}"), &[], None).await;
-    assert_eq!(shown.status, 200);
+    let burn = fixed.transfer;
+    let shown: TransferView = get_json(a, &format!("/v1/ledger/transfers/{burn}")).await;
     assert_eq!(
-        shown.json()["transfer"]["user_data"],
-        "7",
+        shown.transfer.user_data, 7,
         "the correction names what it corrects"
     );
-    assert_eq!(shown.json()["amount"], "45");
+    assert_eq!(shown.amount, "45");
     assert_eq!(
         call(a, "GET", "/v1/ledger/transfers/12345", &[], None)
             .await
             .status,
         404
     );
-    let again = post("/v1/ledger/correct", json!({"reverses": burn})).await;
+    let again = post("/v1/ledger/correct", json!({"reverses": burn.to_string()})).await;
     assert_eq!(again.status, 422, "{:?}", again.json());
 
     // A transfer to the wrong account comes back from it.
@@ -486,17 +470,17 @@ async fn a_mistake_is_fixed_by_a_correcting_transfer_never_an_edit() {
     )
     .await;
     assert_eq!(sent.status, 200);
-    let id = sent.json()["transfer"].as_str().unwrap().to_owned();
+    let id = sent.parse::<TxApplied>().transfer.to_string();
     let back = post("/v1/ledger/correct", json!({"reverses": id})).await;
     assert_eq!(back.status, 200, "{:?}", back.json());
-    assert_eq!(back.json()["code"], "correction");
-    assert_eq!(balance(a, wallet).await, "5");
+    assert_eq!(back.parse::<Corrected>().code, TransferCode::Correction);
+    assert_eq!(tokens_in(a, wallet).await, "5");
 
     // The mistakes are still in the log, each followed by its correction.
     let replay = audit(a).await;
     let l = replay.ledger();
     assert_eq!(l.issued(), 50 * ONE_TOKEN);
     assert_eq!(l.burned(), 45 * ONE_TOKEN);
-    assert!(replay.seq() > entries_before.as_u64().unwrap());
+    assert!(replay.seq() > before.head.seq);
     router.shutdown().await;
 }

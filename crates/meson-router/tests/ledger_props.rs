@@ -4,10 +4,11 @@
 
 use std::sync::Arc;
 
-use meson_core::ledger::{
+use meson_ledger::accounts::ISSUANCE;
+use meson_ledger::{
     AccountKind, Batch, NewAccount, Transfer, TransferCode, TransferFlags, ONE_TOKEN,
 };
-use meson_router::ledger::{LedgerService, ISSUANCE};
+use meson_router::ledger::LedgerService;
 use meson_store::{SqliteStore, Store};
 use proptest::prelude::*;
 

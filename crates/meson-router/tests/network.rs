@@ -7,6 +7,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::*;
+use meson_api::ledger::{LedgerHead, Minted, PayoutProof, Payouts, SiteBilling, TerminalEarnings};
+use meson_api::sites::{JobStarted, JobView, SiteStats};
+use meson_api::terminals::TerminalList;
+use meson_ledger::Outcome;
 use meson_terminal::network::sites::TicketPolicy;
 use meson_terminal::Terminal;
 use meson_testkit::{admin_request, admin_token, get_url_from, Got, Origin, Resource};
@@ -21,7 +25,7 @@ async fn joined(router: SocketAddr, t: &Terminal, sites: u64) {
         let s = standing(t).await;
         s["registered"] == true
             && s["sites"] == sites
-            && terminal_view(router, s["node_id"].as_str().unwrap()).await["in_rotation"] == true
+            && is_in_rotation(router, s["node_id"].as_str().unwrap()).await
     })
     .await;
 }
@@ -173,7 +177,7 @@ async fn clients_are_served_by_their_regions_terminal_and_usage_is_accounted_onc
     // Usage: three tickets served (one of them twice). A terminal reports a ticket's usage once the ticket
     // has expired, so the router accepting all of it is the sign that `good` has expired too.
     let n = body.len() as u64;
-    let all_served = |s: &Value| s["tickets"] == 3 && s["requests"] == 4;
+    let all_served = |s: &SiteStats| s.total.tickets == 3 && s.total.requests == 4;
     eventually("the terminals report the three expired tickets", || async {
         all_served(&site_stats(a, &net.key).await)
     })
@@ -185,15 +189,15 @@ async fn clients_are_served_by_their_regions_terminal_and_usage_is_accounted_onc
     eu.shutdown().await;
     na.shutdown().await;
     let stats = site_stats(a, &net.key).await;
-    assert_eq!(stats["tickets"], 3, "{stats:?}");
-    assert_eq!(stats["requests"], 4, "{stats:?}");
-    assert_eq!(stats["hits"], 2, "{stats:?}");
+    assert_eq!(stats.total.tickets, 3, "{stats:?}");
+    assert_eq!(stats.total.requests, 4, "{stats:?}");
+    assert_eq!(stats.total.hits, 2, "{stats:?}");
     // Four bodies sent, but a ticket is paid at most the object's size: `good` served it twice, for one.
-    assert_eq!(stats["bytes"], 3 * n, "{stats:?}");
+    assert_eq!(stats.total.bytes, 3 * n, "{stats:?}");
     net.router.shutdown().await;
 }
 
-async fn site_stats(router: SocketAddr, key: &str) -> Value {
+async fn site_stats(router: SocketAddr, key: &str) -> SiteStats {
     let stats = call(
         router,
         "GET",
@@ -203,12 +207,12 @@ async fn site_stats(router: SocketAddr, key: &str) -> Value {
     )
     .await;
     assert_eq!(stats.status, 200, "{:?}", stats.json());
-    stats.json()
+    stats.parse()
 }
 
 async fn in_rotation(router: SocketAddr, t: &Terminal) -> bool {
     let node = standing(t).await["node_id"].as_str().unwrap().to_owned();
-    terminal_view(router, &node).await["in_rotation"] == true
+    is_in_rotation(router, &node).await
 }
 
 #[tokio::test]
@@ -264,7 +268,7 @@ async fn a_terminal_that_stops_goes_down_and_rejoins_when_it_comes_back() {
     let node = standing(&t).await["node_id"].as_str().unwrap().to_owned();
     t.shutdown().await;
     eventually("no heartbeats: down", || async {
-        terminal_view(a, &node).await["state"] == "down"
+        terminal_view(a, &node).await.map(|v| v.state) == Some(meson_api::terminals::Health::Down)
     })
     .await;
     let none = get_url_from(
@@ -301,7 +305,7 @@ async fn a_router_restart_loses_no_accepted_usage_and_terminals_carry_on() {
         assert_eq!(s.body, body);
     }
     eventually("the four tickets' usage is accepted", || async {
-        site_stats(a, &net.key).await["tickets"] == 4
+        site_stats(a, &net.key).await.total.tickets == 4
     })
     .await;
     let before = site_stats(a, &net.key).await;
@@ -323,7 +327,7 @@ async fn a_router_restart_loses_no_accepted_usage_and_terminals_carry_on() {
     .await;
     let again = site_stats(a, &net.key).await;
     assert_eq!(
-        again["hours"], before["hours"],
+        again.hours, before.hours,
         "accepted usage survived the restart"
     );
     eventually("the terminal is back in rotation", || in_rotation(a, &t)).await;
@@ -331,13 +335,13 @@ async fn a_router_restart_loses_no_accepted_usage_and_terminals_carry_on() {
     assert_eq!((s.x_cache(), &s.body), ("HIT", &body));
     t.shutdown().await;
     let after = site_stats(a, &net.key).await;
-    assert_eq!(after["tickets"], 5, "{after:?}");
-    assert_eq!(after["bytes"], 5 * body.len() as u64, "{after:?}");
+    assert_eq!(after.total.tickets, 5, "{after:?}");
+    assert_eq!(after.total.bytes, 5 * body.len() as u64, "{after:?}");
     router.shutdown().await;
 }
 
 /// Starts a job through the API and waits until every terminal confirmed it.
-async fn run_job(router: SocketAddr, key: &str, what: &str, body: Value) -> Value {
+async fn run_job(router: SocketAddr, key: &str, what: &str, body: Value) -> JobView {
     let auth = format!("Bearer {key}");
     let started = call(
         router,
@@ -348,13 +352,13 @@ async fn run_job(router: SocketAddr, key: &str, what: &str, body: Value) -> Valu
     )
     .await;
     assert_eq!(started.status, 202, "{:?}", started.json());
-    let id = started.json()["job"].as_u64().unwrap();
+    let id = started.parse::<JobStarted>().job;
     let path = format!("/v1/jobs/{id}");
     poll(&format!("job {id} complete"), || async {
-        let view = call(router, "GET", &path, &[("authorization", &auth)], None)
+        let view: JobView = call(router, "GET", &path, &[("authorization", &auth)], None)
             .await
-            .json();
-        (view["complete"] == true).then_some(view)
+            .parse();
+        view.complete.then_some(view)
     })
     .await
 }
@@ -384,16 +388,12 @@ async fn purges_reach_every_holder_and_pushes_land_where_clients_will_be_sent() 
     }
 
     let view = run_job(a, &net.key, "purge", json!({"url": "/p.bin"})).await;
-    assert_eq!(
-        (view["confirmed"].as_u64(), view["failed"].as_u64()),
-        (Some(2), Some(0)),
-        "{view:?}"
-    );
-    for t in view["terminals"].as_array().unwrap() {
-        assert_eq!(t["detail"], "purged 1 objects", "{view:?}");
+    assert_eq!((view.confirmed, view.failed), (2, 0), "{view:?}");
+    for t in &view.terminals {
+        assert_eq!(t.detail.as_deref(), Some("purged 1 objects"), "{view:?}");
     }
     let view = run_job(a, &net.key, "purge", json!({"tag": "top"})).await;
-    assert_eq!(view["confirmed"], 2, "{view:?}");
+    assert_eq!(view.confirmed, 2, "{view:?}");
     for from in ["127.0.0.11", "127.0.0.71"] {
         for path in ["/p.bin", "/t.bin"] {
             assert_eq!(
@@ -425,11 +425,7 @@ async fn purges_reach_every_holder_and_pushes_land_where_clients_will_be_sent() 
         json!({"path": "/pushed.bin", "root": root, "ttl_secs": 600}),
     )
     .await;
-    assert_eq!(
-        (view["confirmed"].as_u64(), view["failed"].as_u64()),
-        (Some(2), Some(0)),
-        "{view:?}"
-    );
+    assert_eq!((view.confirmed, view.failed), (2, 0), "{view:?}");
     assert_eq!(net.origin.hits("/pushed.bin"), 2);
     for from in ["127.0.0.11", "127.0.0.71"] {
         let (_, s) = through_router(a, from, "/pushed.bin").await;
@@ -444,7 +440,7 @@ async fn purges_reach_every_holder_and_pushes_land_where_clients_will_be_sent() 
         json!({"path": "/other.bin", "root": wrong, "ttl_secs": 600}),
     )
     .await;
-    assert_eq!(view["failed"], 2, "a root mismatch keeps nothing: {view:?}");
+    assert_eq!(view.failed, 2, "a root mismatch keeps nothing: {view:?}");
     assert_eq!(
         through_router(a, "127.0.0.11", "/other.bin")
             .await
@@ -475,7 +471,7 @@ async fn poll<T, F: std::future::Future<Output = Option<T>>>(
     }
 }
 
-async fn billing_view(router: SocketAddr, key: &str) -> Value {
+async fn billing_view(router: SocketAddr, key: &str) -> SiteBilling {
     let got = call(
         router,
         "GET",
@@ -485,17 +481,17 @@ async fn billing_view(router: SocketAddr, key: &str) -> Value {
     )
     .await;
     assert_eq!(got.status, 200, "{:?}", got.json());
-    got.json()
+    got.parse()
 }
 
 #[tokio::test]
 async fn an_epoch_charges_the_escrow_pays_the_terminal_burns_the_fee_once_and_audits_clean() {
-    let billing = meson_router::billing::BillingConfig {
+    let billing = meson_ledger::settlement::BillingConfig {
         epoch_secs: 2,
-        price_per_gib: meson_core::ledger::ONE_TOKEN,
+        price_per_gib: meson_ledger::ONE_TOKEN,
         fee_bps: 2_000,
         // The terminal at 127.0.0.10 is in `eu` (coverage zones): its bytes cost twice the default.
-        region_prices: vec![("eu".into(), 2 * meson_core::ledger::ONE_TOKEN)],
+        region_prices: vec![("eu".into(), 2 * meson_ledger::ONE_TOKEN)],
         ..Default::default()
     };
     let net = network_with(|c| c.billing = Some(billing.clone())).await;
@@ -523,7 +519,7 @@ async fn an_epoch_charges_the_escrow_pays_the_terminal_burns_the_fee_once_and_au
 
     // The owner's deposit: the operator mints the tokens bought into the site's escrow.
     let view = billing_view(a, &net.key).await;
-    let escrow: u128 = view["escrow_account"].as_str().unwrap().parse().unwrap();
+    let escrow = view.escrow_account;
     let op = std::fs::read_to_string(net._dirs[0].path().join("operator.token")).unwrap();
     let mint = json!({"id": "77", "to": escrow.to_string(), "amount": "0.01"});
     let auth = format!("Bearer {}", op.trim());
@@ -535,12 +531,8 @@ async fn an_epoch_charges_the_escrow_pays_the_terminal_burns_the_fee_once_and_au
         Some(mint.clone()),
     )
     .await;
-    assert_eq!(
-        (minted.status, &minted.json()["outcome"]),
-        (200, &json!("created")),
-        "{:?}",
-        minted.json()
-    );
+    assert_eq!(minted.status, 200, "{:?}", minted.json());
+    assert_eq!(minted.parse::<Minted>().outcome, Outcome::Created);
     let again = call(
         a,
         "POST",
@@ -550,8 +542,8 @@ async fn an_epoch_charges_the_escrow_pays_the_terminal_burns_the_fee_once_and_au
     )
     .await;
     assert_eq!(
-        again.json()["outcome"],
-        "exists",
+        again.parse::<Minted>().outcome,
+        Outcome::Exists,
         "the same mint id applies once"
     );
     let no_op = call(
@@ -564,7 +556,7 @@ async fn an_epoch_charges_the_escrow_pays_the_terminal_burns_the_fee_once_and_au
     .await;
     assert_eq!(no_op.status, 401);
     eventually("the site is funded", || async {
-        billing_view(a, &net.key).await["funded"] == true
+        billing_view(a, &net.key).await.funded
     })
     .await;
 
@@ -574,113 +566,78 @@ async fn an_epoch_charges_the_escrow_pays_the_terminal_burns_the_fee_once_and_au
     }
     // The terminal stays up (and in rotation, so its uptime is full); its usage is reported as its
     // tickets expire.
-    let node = {
-        let v = call(a, "GET", "/v1/terminals", &[], None).await.json();
-        v["terminals"][0]["node_id"].as_str().unwrap().to_owned()
-    };
+    let node = get_json::<TerminalList>(a, "/v1/terminals").await.terminals[0]
+        .node_id
+        .clone();
     let all_bytes = 3 * body.len() as u64;
     let view = poll("every byte's epoch settles", || async {
         let view = billing_view(a, &net.key).await;
-        let epochs = view["epochs"].as_array().cloned().unwrap_or_default();
-        let bytes: u64 = epochs.iter().map(|e| e["bytes"].as_u64().unwrap()).sum();
-        let settled = epochs.iter().all(|e| e["settled"] == true);
+        let bytes: u64 = view.epochs.iter().map(|e| e.bytes).sum();
+        let settled = view.epochs.iter().all(|e| e.settled);
         (bytes == all_bytes && settled).then_some(view)
     })
     .await;
 
     let bytes = 3 * body.len() as u64;
-    let want = meson_core::economics::line(
-        bytes,
-        2 * meson_core::ledger::ONE_TOKEN,
-        billing.fee_bps,
-        10_000,
-    );
-    let epochs = view["epochs"].as_array().unwrap();
-    let spent: u128 = epochs.iter().map(|e| tokens(&e["spent"])).sum();
-    let burned: u128 = epochs.iter().map(|e| tokens(&e["fee_burned"])).sum();
+    let want =
+        meson_ledger::economics::line(bytes, 2 * meson_ledger::ONE_TOKEN, billing.fee_bps, 10_000);
+    let epochs = &view.epochs;
+    let spent: u128 = epochs.iter().map(|e| tokens(&e.spent)).sum();
+    let burned: u128 = epochs.iter().map(|e| tokens(&e.fee_burned)).sum();
     assert_eq!((spent, burned), (want.paid(), want.fee), "{view:?}");
     assert_eq!(
-        tokens(&view["escrow"]["balance"]),
-        meson_core::ledger::ONE_TOKEN / 100 - want.paid()
+        balance(view.escrow.as_ref().unwrap()),
+        meson_ledger::ONE_TOKEN / 100 - want.paid()
     );
-    let earnings = call(
-        a,
-        "GET",
-        &format!("/v1/terminals/{node}/earnings?epochs=100"),
-        &[],
-        None,
-    )
-    .await
-    .json();
+    let earnings: TerminalEarnings =
+        get_json(a, &format!("/v1/terminals/{node}/earnings?epochs=100")).await;
     assert_eq!(
-        tokens(&earnings["balance"]["balance"]),
+        balance(earnings.balance.as_ref().unwrap()),
         want.earned,
         "{earnings:?}"
     );
 
     // The epoch's payout root: the terminal's payout is a leaf anyone can check against the signed root.
-    let epoch = epochs[0]["epoch"].as_u64().unwrap();
-    let account = earnings["account"].as_str().unwrap();
-    let payouts = call(a, "GET", &format!("/v1/ledger/payouts/{epoch}"), &[], None)
-        .await
-        .json();
-    let proof = call(
-        a,
-        "GET",
-        &format!("/v1/ledger/payouts/{epoch}/proof/{account}"),
-        &[],
-        None,
-    )
-    .await
-    .json();
-    let first_paid = tokens(&epochs[0]["paid_to_terminals"]);
-    assert_eq!(proof["amount"], first_paid.to_string(), "{proof:?}");
-    let h = |v: &Value| -> [u8; 32] {
-        hex::decode(v.as_str().unwrap())
-            .unwrap()
-            .try_into()
-            .unwrap()
-    };
-    let root = h(&payouts["root"]);
-    let path: Vec<[u8; 32]> = proof["path"].as_array().unwrap().iter().map(h).collect();
-    let (index, size) = (
-        proof["index"].as_u64().unwrap(),
-        proof["size"].as_u64().unwrap(),
-    );
-    let leaf = meson_core::merkle::leaf_hash(&meson_core::economics::payout_leaf(
-        epoch,
-        index,
-        account.parse().unwrap(),
-        first_paid,
+    let epoch = epochs[0].epoch;
+    let account = earnings.account;
+    let payouts: Payouts = get_json(a, &format!("/v1/ledger/payouts/{epoch}")).await;
+    let proof: PayoutProof =
+        get_json(a, &format!("/v1/ledger/payouts/{epoch}/proof/{account}")).await;
+    let first_paid = tokens(&epochs[0].paid_to_terminals);
+    assert_eq!(proof.amount, first_paid, "{proof:?}");
+    let root = payouts.root.0;
+    let path: Vec<[u8; 32]> = proof.path.iter().map(|h| h.0).collect();
+    let (index, size) = (proof.index, proof.size);
+    let leaf = meson_ledger::merkle::leaf_hash(&meson_ledger::economics::payout_leaf(
+        epoch, index, account, first_paid,
     ));
-    assert!(meson_core::merkle::verify_inclusion(
+    assert!(meson_ledger::merkle::verify_inclusion(
         index, size, &leaf, &path, &root
     ));
-    let sig: meson_core::identity::Signature =
-        payouts["signature"].as_str().unwrap().parse().unwrap();
+    let sig: meson_core::identity::Signature = payouts.signature.parse().unwrap();
     net.router
         .id
         .verify(
-            meson_core::economics::PAYOUT_ROOT_DOMAIN,
-            &meson_core::economics::payout_root_message(epoch, size, &root),
+            meson_ledger::economics::PAYOUT_ROOT_DOMAIN,
+            &meson_ledger::economics::payout_root_message(epoch, size, &root),
             &sig,
         )
         .expect("the router signed the payout root");
 
     // What is left covers less than another epoch like this one: the owner is warned.
     poll("the owner is warned of low funds", || async {
-        (billing_view(a, &net.key).await["low_funds"] == true).then_some(())
+        billing_view(a, &net.key).await.low_funds.then_some(())
     })
     .await;
     let r = audit(a).await;
-    assert_eq!(r.ledger().issued(), meson_core::ledger::ONE_TOKEN / 100);
+    assert_eq!(r.ledger().issued(), meson_ledger::ONE_TOKEN / 100);
     assert_eq!(r.ledger().burned(), want.fee, "the burn equals the fee");
 
     // A restart replays the log to the same head and settles nothing twice. The terminal stays up through
     // it; once one more epoch, with new usage, has settled, the restarted router has been through every
     // epoch before it (it settles them in order), so the ones settled before the restart show whether any
     // was settled again.
-    let head = call(a, "GET", "/v1/ledger/head", &[], None).await.json();
+    let LedgerHead(head) = get_json(a, "/v1/ledger/head").await;
     let rdir = net._dirs[0].path().to_path_buf();
     net.router.shutdown().await;
     let router = start(&rdir, |c| {
@@ -691,39 +648,35 @@ async fn an_epoch_charges_the_escrow_pays_the_terminal_burns_the_fee_once_and_au
         c.billing = Some(billing.clone());
     })
     .await;
-    let replayed = call(a, "GET", "/v1/ledger/head", &[], None).await.json();
-    assert_eq!(
-        replayed["head"], head["head"],
-        "the log replays to the same head"
-    );
+    let LedgerHead(replayed) = get_json(a, "/v1/ledger/head").await;
+    assert_eq!(replayed.head, head.head, "the log replays to the same head");
     eventually("the terminal is back in rotation", || in_rotation(a, &t)).await;
     let (_, s) = through_router(a, "127.0.0.14", "/big.bin").await;
     assert_eq!((s.x_cache(), &s.body), ("HIT", &body));
     let again = poll("the new usage's epoch settles", || async {
         let view = billing_view(a, &net.key).await;
-        let epochs = view["epochs"].as_array().cloned().unwrap_or_default();
-        let bytes: u64 = epochs.iter().map(|e| e["bytes"].as_u64().unwrap()).sum();
-        let settled = epochs.iter().all(|e| e["settled"] == true);
+        let bytes: u64 = view.epochs.iter().map(|e| e.bytes).sum();
+        let settled = view.epochs.iter().all(|e| e.settled);
         (bytes == all_bytes + body.len() as u64 && settled).then_some(view)
     })
     .await;
-    let new_epochs = again["epochs"].as_array().unwrap();
+    let new_epochs = &again.epochs;
     for old in epochs {
         assert!(
             new_epochs.contains(old),
             "an epoch settled before the restart is unchanged: {old:?} in {new_epochs:?}"
         );
     }
-    let spent: u128 = new_epochs.iter().map(|e| tokens(&e["spent"])).sum();
-    let burned: u128 = new_epochs.iter().map(|e| tokens(&e["fee_burned"])).sum();
+    let spent: u128 = new_epochs.iter().map(|e| tokens(&e.spent)).sum();
+    let burned: u128 = new_epochs.iter().map(|e| tokens(&e.fee_burned)).sum();
     assert!(spent > want.paid(), "the new epoch was charged: {again:?}");
     assert_eq!(
-        tokens(&again["escrow"]["balance"]),
-        meson_core::ledger::ONE_TOKEN / 100 - spent,
+        balance(again.escrow.as_ref().unwrap()),
+        meson_ledger::ONE_TOKEN / 100 - spent,
         "the escrow paid each epoch once: {again:?}"
     );
     let r = audit(a).await;
-    assert_eq!(r.ledger().issued(), meson_core::ledger::ONE_TOKEN / 100);
+    assert_eq!(r.ledger().issued(), meson_ledger::ONE_TOKEN / 100);
     assert_eq!(r.ledger().burned(), burned, "each epoch's fee burned once");
     t.shutdown().await;
     router.shutdown().await;

@@ -4,6 +4,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use common::*;
+use meson_api::terminals::Health;
+use meson_api::{HeartbeatReply, SiteInfo};
 use meson_core::ticket::{object_digest, Expect, Ticket};
 use meson_core::wire;
 use serde_json::json;
@@ -63,7 +65,7 @@ async fn accounts_manage_their_own_sites_with_clear_errors() {
 
     let no_auth = call(a, "GET", "/v1/sites", &[], None).await;
     assert_eq!(no_auth.status, 401);
-    assert!(no_auth.json()["error"].as_str().unwrap().contains("Bearer"));
+    assert!(no_auth.error().contains("Bearer"));
     let bad_key = call(
         a,
         "GET",
@@ -91,7 +93,7 @@ async fn accounts_manage_their_own_sites_with_clear_errors() {
         )
         .await;
         assert_eq!(resp.status, 400, "{host} {origin}: {:?}", resp.json());
-        assert!(resp.json()["error"].is_string());
+        assert!(!resp.error().is_empty());
     }
     let bad_mode = call(
         a,
@@ -104,7 +106,7 @@ async fn accounts_manage_their_own_sites_with_clear_errors() {
     assert_eq!(bad_mode.status, 400);
     let malformed = call(a, "POST", "/v1/sites", &h, Some(json!({"host": 3}))).await;
     assert_eq!(malformed.status, 422);
-    assert!(malformed.json()["error"].is_string());
+    assert!(!malformed.error().is_empty());
 
     let added = call(
         a,
@@ -115,14 +117,15 @@ async fn accounts_manage_their_own_sites_with_clear_errors() {
     )
     .await;
     assert_eq!(added.status, 201, "{:?}", added.json());
-    assert_eq!(added.json()["host"], "cdn.example.com");
-    assert_eq!(added.json()["origin"], "https://origin.example.com");
-    assert_eq!(added.json()["query_mode"], "keep");
+    let added: SiteInfo = added.parse();
+    assert_eq!(added.host, "cdn.example.com");
+    assert_eq!(added.origin, "https://origin.example.com");
+    assert_eq!(added.query_mode, meson_core::keying::QueryMode::Keep);
     let taken = add_site(a, &other, "cdn.example.com", "keep").await;
     assert_eq!(taken.status, 409);
 
     let listed = call(a, "GET", "/v1/sites", &h, None).await;
-    assert_eq!(listed.json().as_array().unwrap().len(), 1);
+    assert_eq!(listed.parse::<Vec<SiteInfo>>().len(), 1);
     let others = call(
         a,
         "GET",
@@ -131,7 +134,7 @@ async fn accounts_manage_their_own_sites_with_clear_errors() {
         None,
     )
     .await;
-    assert_eq!(others.json().as_array().unwrap().len(), 0);
+    assert_eq!(others.parse::<Vec<SiteInfo>>().len(), 0);
 
     let not_theirs = call(
         a,
@@ -167,10 +170,7 @@ async fn a_terminal_is_admitted_only_when_reachable_and_bad_messages_are_refused
     t.set_healthy(false);
     let sick = t.register(a, None).await;
     assert_eq!(sick.status, 422, "{:?}", sick.json());
-    assert!(sick.json()["error"]
-        .as_str()
-        .unwrap()
-        .contains("reachability"));
+    assert!(sick.error().contains("reachability"));
 
     let gone = SigningTerminal::start().await;
     gone.stop_server();
@@ -190,10 +190,7 @@ async fn a_terminal_is_admitted_only_when_reachable_and_bad_messages_are_refused
 
     let replayed = call(a, "POST", wire::REGISTER_PATH, &[], Some(msg.clone())).await;
     assert_eq!(replayed.status, 409);
-    assert!(replayed.json()["error"]
-        .as_str()
-        .unwrap()
-        .contains("replayed"));
+    assert!(replayed.error().contains("replayed"));
 
     let mut forged = t.signed(wire::REGISTER, &t.registration(None));
     forged["body"] = json!(serde_json::to_string(&wire::Register {
@@ -203,30 +200,27 @@ async fn a_terminal_is_admitted_only_when_reachable_and_bad_messages_are_refused
     .unwrap());
     let forged = call(a, "POST", wire::REGISTER_PATH, &[], Some(forged)).await;
     assert_eq!(forged.status, 401);
-    assert!(forged.json()["error"]
-        .as_str()
-        .unwrap()
-        .contains("signature"));
+    assert!(forged.error().contains("signature"));
 
     let stale = t.signed_at(wire::REGISTER, now() - 3600, &t.registration(None));
     let stale = call(a, "POST", wire::REGISTER_PATH, &[], Some(stale)).await;
     assert_eq!(stale.status, 401);
-    assert!(stale.json()["error"].as_str().unwrap().contains("stale"));
+    assert!(stale.error().contains("stale"));
 
     let wrong = t.signed(wire::HEARTBEAT, &t.registration(None));
     let wrong = call(a, "POST", wire::REGISTER_PATH, &[], Some(wrong)).await;
     assert_eq!(wrong.status, 401);
-    assert!(wrong.json()["error"].as_str().unwrap().contains("purpose"));
+    assert!(wrong.error().contains("purpose"));
 
     let hb = t.heartbeat(a, 3, false).await;
     assert_eq!(hb.status, 200, "{:?}", hb.json());
-    assert_eq!(hb.json()["in_rotation"], true);
+    assert!(hb.parse::<HeartbeatReply>().in_rotation);
 
-    let view = terminal_view(a, &t.node_id()).await;
-    assert_eq!(view["state"], "healthy");
-    assert_eq!(view["public_url"], t.url);
-    assert_eq!(view["region"], "eu/west");
-    assert_eq!(view["load"], 3);
+    let view = terminal_view(a, &t.node_id()).await.unwrap();
+    assert_eq!(view.state, Health::Healthy);
+    assert_eq!(view.public_url, t.url);
+    assert_eq!(view.region, "eu/west");
+    assert_eq!(view.load, 3);
 
     let sites = t.signed(wire::SITES, &wire::SitesQuery {});
     let sites = call(a, "POST", wire::SITES_PATH, &[], Some(sites)).await;
@@ -238,6 +232,10 @@ async fn a_terminal_is_admitted_only_when_reachable_and_bad_messages_are_refused
     router.shutdown().await;
 }
 
+async fn state(a: std::net::SocketAddr, node: &str) -> Option<Health> {
+    terminal_view(a, node).await.map(|t| t.state)
+}
+
 #[tokio::test]
 async fn missed_heartbeats_make_a_terminal_suspect_then_down_and_a_heartbeat_brings_it_back() {
     let dir = tempfile::tempdir().unwrap();
@@ -246,37 +244,37 @@ async fn missed_heartbeats_make_a_terminal_suspect_then_down_and_a_heartbeat_bri
     let t = SigningTerminal::start().await;
     assert_eq!(t.register(a, None).await.status, 200);
     let node = t.node_id();
-    assert_eq!(terminal_view(a, &node).await["state"], "healthy");
+    assert_eq!(state(a, &node).await, Some(Health::Healthy));
 
     eventually("suspect after two missed intervals", || async {
-        terminal_view(a, &node).await["state"] == "suspect"
+        state(a, &node).await == Some(Health::Suspect)
     })
     .await;
     eventually("down after three", || async {
-        terminal_view(a, &node).await["state"] == "down"
+        state(a, &node).await == Some(Health::Down)
     })
     .await;
 
     let hb = t.heartbeat(a, 0, false).await;
-    assert_eq!(hb.json()["in_rotation"], true);
-    assert_eq!(terminal_view(a, &node).await["state"], "healthy");
+    assert!(hb.parse::<HeartbeatReply>().in_rotation);
+    assert_eq!(state(a, &node).await, Some(Health::Healthy));
 
     // Heartbeats alone do not keep a terminal whose public address stops answering in rotation.
     t.set_healthy(false);
     eventually("suspect when the probe fails", || async {
         t.heartbeat(a, 0, false).await;
-        terminal_view(a, &node).await["state"] == "suspect"
+        state(a, &node).await == Some(Health::Suspect)
     })
     .await;
     t.set_healthy(true);
     eventually("healthy once the probe passes", || async {
         t.heartbeat(a, 0, false).await;
-        terminal_view(a, &node).await["state"] == "healthy"
+        state(a, &node).await == Some(Health::Healthy)
     })
     .await;
 
     let drained = t.heartbeat(a, 0, true).await;
-    assert_eq!(drained.json()["in_rotation"], false);
+    assert!(!drained.parse::<HeartbeatReply>().in_rotation);
     router.shutdown().await;
 }
 
@@ -288,14 +286,11 @@ async fn clients_are_redirected_to_their_region_with_a_valid_ticket() {
     let a = router.addr;
     let key = account(a).await;
     let site = add_site(a, &key, "cdn.example.com", "keep").await;
-    let site_id = site.json()["id"].as_u64().unwrap();
+    let site_id = site.parse::<SiteInfo>().id;
 
     let none = call(a, "GET", "/video.mp4", &[("host", "cdn.example.com")], None).await;
     assert_eq!(none.status, 503);
-    assert!(none.json()["error"]
-        .as_str()
-        .unwrap()
-        .contains("no healthy terminal"));
+    assert!(none.error().contains("no healthy terminal"));
     assert_eq!(
         call(a, "GET", "/s/unknown.example.com/x", &[], None)
             .await
@@ -307,8 +302,12 @@ async fn clients_are_redirected_to_their_region_with_a_valid_ticket() {
     let na = SigningTerminal::start_on("127.0.0.2").await;
     assert_eq!(eu.register(a, Some("eu")).await.status, 200);
     assert_eq!(
-        na.register(a, None).await.json()["region"],
-        "na",
+        na.register(a, None)
+            .await
+            .parse::<wire::Registered>()
+            .region
+            .as_deref(),
+        Some("na"),
         "placed by its address"
     );
 

@@ -10,13 +10,16 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::*;
-use meson_core::ledger::ONE_TOKEN;
-use meson_router::billing::BillingConfig;
-use meson_router::ledger::TREASURY;
+use meson_api::ledger::{
+    AccountView, EarnedEpoch, PayoutProof, Payouts, SiteBilling, TerminalEarnings,
+};
+use meson_ledger::accounts::TREASURY;
+use meson_ledger::settlement::BillingConfig;
+use meson_ledger::ONE_TOKEN;
 use meson_terminal::network::sites::TicketPolicy;
 use meson_terminal::Terminal;
 use meson_testkit::{get_url_from, Origin, Resource};
-use serde_json::{json, Value};
+use serde_json::json;
 
 const SITE: &str = "cdn.subsidy.example";
 /// Base units the treasury pays at most per epoch: far below half of what a MiB earns, far above half
@@ -92,40 +95,30 @@ async fn fetch(router: SocketAddr, terminal: SocketAddr, from: &str, path: &str)
     served.body.len()
 }
 
-async fn balance(router: SocketAddr, account: u128) -> u128 {
-    let got = call(
-        router,
-        "GET",
-        &format!("/v1/ledger/accounts/{account}"),
-        &[],
-        None,
-    )
-    .await;
-    tokens(&got.json()["balance"])
+async fn balance_of(router: SocketAddr, account: u128) -> u128 {
+    balance(&get_json::<AccountView>(router, &format!("/v1/ledger/accounts/{account}")).await)
 }
 
 /// The terminal's epochs with usage, once `bytes` bytes in all have been accepted and settled.
-async fn settled_epochs(router: SocketAddr, node: &str, bytes: u64) -> Vec<Value> {
+async fn settled_epochs(router: SocketAddr, node: &str, bytes: u64) -> Vec<EarnedEpoch> {
     poll("every byte's epoch settles", || async {
-        let view = call(
-            router,
-            "GET",
-            &format!("/v1/terminals/{node}/earnings?epochs=744"),
-            &[],
-            None,
-        )
-        .await
-        .json();
-        let epochs = view["epochs"].as_array().cloned().unwrap_or_default();
-        let seen: u64 = epochs.iter().map(|e| e["bytes"].as_u64().unwrap()).sum();
-        let settled = epochs.iter().all(|e| e["settled"] == true);
-        (seen == bytes && settled).then_some(epochs)
+        let view: TerminalEarnings =
+            get_json(router, &format!("/v1/terminals/{node}/earnings?epochs=744")).await;
+        let seen: u64 = view.epochs.iter().map(|e| e.bytes).sum();
+        let settled = view.epochs.iter().all(|e| e.settled);
+        (seen == bytes && settled).then_some(view.epochs)
     })
     .await
 }
 
-fn sum(epochs: &[Value], field: &str) -> u128 {
-    epochs.iter().map(|e| tokens(&e[field])).sum()
+/// What the epochs earned from customers.
+fn earned(epochs: &[EarnedEpoch]) -> u128 {
+    epochs.iter().map(|e| tokens(&e.earned)).sum()
+}
+
+/// What the treasury added to them.
+fn subsidy(epochs: &[EarnedEpoch]) -> u128 {
+    epochs.iter().map(|e| tokens(&e.subsidy)).sum()
 }
 
 async fn mint(router: SocketAddr, op: &str, id: &str, to: u128, amount: &str) {
@@ -155,14 +148,10 @@ async fn the_treasury_tops_up_earnings_within_its_cap_once_and_never_mints() {
     assert_eq!(site.status, 201, "{:?}", site.json());
     let auth = format!("Bearer {key}");
     let owner = [("authorization", auth.as_str())];
-    let site_view = call(a, "GET", &format!("/v1/sites/{SITE}/billing"), &owner, None)
+    let site_view: SiteBilling = call(a, "GET", &format!("/v1/sites/{SITE}/billing"), &owner, None)
         .await
-        .json();
-    let escrow: u128 = site_view["escrow_account"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+        .parse();
+    let escrow = site_view.escrow_account;
     let op = std::fs::read_to_string(rdir.path().join("operator.token")).unwrap();
     let op = format!("Bearer {}", op.trim());
     mint(a, &op, "1", escrow, "1").await;
@@ -171,33 +160,21 @@ async fn the_treasury_tops_up_earnings_within_its_cap_once_and_never_mints() {
     let t = network_terminal(a, "127.0.0.30", tdir.path(), TicketPolicy::Bounce).await;
     let node = poll("the terminal joins and is in rotation", || async {
         let node = node_id(&t).await;
-        (!node.is_empty() && terminal_view(a, &node).await["in_rotation"] == true).then_some(node)
+        (!node.is_empty() && is_in_rotation(a, &node).await).then_some(node)
     })
     .await;
-    let earnings_account: u128 = call(
-        a,
-        "GET",
-        &format!("/v1/terminals/{node}/earnings"),
-        &[],
-        None,
-    )
-    .await
-    .json()["account"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let earnings_account =
+        get_json::<TerminalEarnings>(a, &format!("/v1/terminals/{node}/earnings"))
+            .await
+            .account;
 
     // An empty treasury: the terminal earns what the customer paid, nothing more, and the epoch settles.
     let mut bytes = fetch(a, t.addr, "127.0.0.31", "/small.bin").await as u64;
     let unsubsidised = settled_epochs(a, &node, bytes).await;
-    assert!(sum(&unsubsidised, "earned") > 0, "{unsubsidised:?}");
-    assert_eq!(sum(&unsubsidised, "subsidy"), 0, "{unsubsidised:?}");
-    assert_eq!(
-        balance(a, earnings_account).await,
-        sum(&unsubsidised, "earned")
-    );
-    assert_eq!(balance(a, TREASURY).await, 0);
+    assert!(earned(&unsubsidised) > 0, "{unsubsidised:?}");
+    assert_eq!(subsidy(&unsubsidised), 0, "{unsubsidised:?}");
+    assert_eq!(balance_of(a, earnings_account).await, earned(&unsubsidised));
+    assert_eq!(balance_of(a, TREASURY).await, 0);
 
     // Funding the treasury now pays nothing for the epochs already settled.
     let treasury_minted = ONE_TOKEN;
@@ -206,12 +183,12 @@ async fn the_treasury_tops_up_earnings_within_its_cap_once_and_never_mints() {
     // Under the cap: half of what the terminal earned, exactly.
     bytes += fetch(a, t.addr, "127.0.0.32", "/small.bin").await as u64;
     let epochs = settled_epochs(a, &node, bytes).await;
-    let new: Vec<&Value> = epochs[unsubsidised.len()..].iter().collect();
+    let new = &epochs[unsubsidised.len()..];
     assert!(!new.is_empty());
-    for e in &new {
-        let earned = tokens(&e["earned"]);
-        assert_eq!(tokens(&e["subsidy"]), earned * 5_000 / 10_000, "{e:?}");
-        assert!(tokens(&e["subsidy"]) < CAP, "{e:?}");
+    for e in new {
+        let earned = tokens(&e.earned);
+        assert_eq!(tokens(&e.subsidy), earned * 5_000 / 10_000, "{e:?}");
+        assert!(tokens(&e.subsidy) < CAP, "{e:?}");
     }
 
     // Over the cap: the treasury pays the cap, per epoch, however much more was earned.
@@ -225,7 +202,7 @@ async fn the_treasury_tops_up_earnings_within_its_cap_once_and_never_mints() {
     let epochs = settled_epochs(a, &node, bytes).await;
     let mut capped = 0;
     for e in &epochs[unsubsidised.len()..] {
-        let (earned, subsidy) = (tokens(&e["earned"]), tokens(&e["subsidy"]));
+        let (earned, subsidy) = (tokens(&e.earned), tokens(&e.subsidy));
         assert_eq!(subsidy, (earned * 5_000 / 10_000).min(CAP), "{e:?}");
         capped += usize::from(subsidy == CAP && earned / 2 > CAP);
     }
@@ -233,80 +210,59 @@ async fn the_treasury_tops_up_earnings_within_its_cap_once_and_never_mints() {
 
     // Everything the terminal was paid: what the customer paid plus what the treasury added; the
     // treasury fell by exactly the subsidy; and the epoch's payout proof covers both.
-    let (earned, subsidy) = (sum(&epochs, "earned"), sum(&epochs, "subsidy"));
-    assert!(subsidy > 0);
-    assert_eq!(balance(a, earnings_account).await, earned + subsidy);
-    assert_eq!(balance(a, TREASURY).await, treasury_minted - subsidy);
+    let (earned_all, subsidy_all) = (earned(&epochs), subsidy(&epochs));
+    assert!(subsidy_all > 0);
+    assert_eq!(
+        balance_of(a, earnings_account).await,
+        earned_all + subsidy_all
+    );
+    assert_eq!(balance_of(a, TREASURY).await, treasury_minted - subsidy_all);
     let last = epochs.last().unwrap();
-    let epoch = last["epoch"].as_u64().unwrap();
-    let proof = call(
+    let epoch = last.epoch;
+    let proof: PayoutProof = get_json(
         a,
-        "GET",
         &format!("/v1/ledger/payouts/{epoch}/proof/{earnings_account}"),
-        &[],
-        None,
     )
     .await;
-    assert_eq!(proof.status, 200, "{:?}", proof.json());
-    let paid = tokens(&last["earned"]) + tokens(&last["subsidy"]);
-    assert_eq!(
-        proof.json()["amount"],
-        paid.to_string(),
-        "{:?}",
-        proof.json()
-    );
-    let payouts = call(a, "GET", &format!("/v1/ledger/payouts/{epoch}"), &[], None)
-        .await
-        .json();
-    let leaf = meson_core::merkle::leaf_hash(&meson_core::economics::payout_leaf(
+    let paid = tokens(&last.earned) + tokens(&last.subsidy);
+    assert_eq!(proof.amount, paid, "{proof:?}");
+    let payouts: Payouts = get_json(a, &format!("/v1/ledger/payouts/{epoch}")).await;
+    let leaf = meson_ledger::merkle::leaf_hash(&meson_ledger::economics::payout_leaf(
         epoch,
-        proof.json()["index"].as_u64().unwrap(),
+        proof.index,
         earnings_account,
         paid,
     ));
-    let h = |v: &Value| -> [u8; 32] {
-        hex::decode(v.as_str().unwrap())
-            .unwrap()
-            .try_into()
-            .unwrap()
-    };
-    let path: Vec<[u8; 32]> = proof.json()["path"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(h)
-        .collect();
-    assert!(meson_core::merkle::verify_inclusion(
-        proof.json()["index"].as_u64().unwrap(),
-        proof.json()["size"].as_u64().unwrap(),
+    let path: Vec<[u8; 32]> = proof.path.iter().map(|h| h.0).collect();
+    assert!(meson_ledger::merkle::verify_inclusion(
+        proof.index,
+        proof.size,
         &leaf,
         &path,
-        &h(&payouts["root"]),
+        &payouts.root.0,
     ));
 
     // A transfer, not a mint: supply is what was minted less the fees burned, and every balance adds up to it.
-    let fees: u128 = {
-        let v = call(
-            a,
-            "GET",
-            &format!("/v1/sites/{SITE}/billing?epochs=744"),
-            &owner,
-            None,
-        )
-        .await
-        .json();
-        v["epochs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| tokens(&e["fee_burned"]))
-            .sum()
-    };
+    let fees: u128 = call(
+        a,
+        "GET",
+        &format!("/v1/sites/{SITE}/billing?epochs=744"),
+        &owner,
+        None,
+    )
+    .await
+    .parse::<SiteBilling>()
+    .epochs
+    .iter()
+    .map(|e| tokens(&e.fee_burned))
+    .sum();
     let audited = audit(a).await;
     assert_eq!(audited.ledger().issued(), ONE_TOKEN + treasury_minted);
     assert_eq!(audited.ledger().burned(), fees);
     assert_eq!(
-        balance(a, escrow).await + balance(a, earnings_account).await + balance(a, TREASURY).await,
+        balance_of(a, escrow).await
+            + balance_of(a, earnings_account).await
+            + balance_of(a, TREASURY).await,
         ONE_TOKEN + treasury_minted - fees
     );
 
@@ -316,7 +272,7 @@ async fn the_treasury_tops_up_earnings_within_its_cap_once_and_never_mints() {
     r.shutdown().await;
     let r = router(rdir.path(), Some(a)).await;
     poll("the terminal is back in rotation", || async {
-        (terminal_view(a, &node).await["in_rotation"] == true).then_some(())
+        is_in_rotation(a, &node).await.then_some(())
     })
     .await;
     bytes += fetch(a, t.addr, "127.0.0.36", "/small.bin").await as u64;
@@ -327,15 +283,15 @@ async fn the_treasury_tops_up_earnings_within_its_cap_once_and_never_mints() {
         "settled epochs unchanged"
     );
     let fresh = &after[epochs.len()..];
-    let fresh_subsidy = sum(fresh, "subsidy");
-    assert_eq!(fresh_subsidy, sum(fresh, "earned") / 2, "{fresh:?}");
+    let fresh_subsidy = subsidy(fresh);
+    assert_eq!(fresh_subsidy, earned(fresh) / 2, "{fresh:?}");
     assert_eq!(
-        balance(a, earnings_account).await,
-        sum(&after, "earned") + sum(&after, "subsidy")
+        balance_of(a, earnings_account).await,
+        earned(&after) + subsidy(&after)
     );
     assert_eq!(
-        balance(a, TREASURY).await,
-        treasury_minted - subsidy - fresh_subsidy
+        balance_of(a, TREASURY).await,
+        treasury_minted - subsidy_all - fresh_subsidy
     );
     let audited = audit(a).await;
     assert_eq!(audited.ledger().issued(), ONE_TOKEN + treasury_minted);

@@ -3,6 +3,10 @@ mod common;
 use std::net::SocketAddr;
 
 use common::*;
+use meson_api::sites::SiteStats;
+use meson_api::terminals::Rejections;
+use meson_api::verification::{Evidence, KnownObject, KnownObjects, RootsRecorded, UsageEvidence};
+use meson_api::UsageReceipt;
 use meson_core::identity::NodeKey;
 use meson_core::signed::SignedMessage;
 use meson_core::ticket::{object_digest, ClientPrefix, Ticket};
@@ -19,7 +23,7 @@ fn record(ticket: &str, bytes: u64) -> UsageRecord {
     usage_record(ticket, bytes, 3, 2)
 }
 
-async fn site_stats(router: SocketAddr, key: &str) -> serde_json::Value {
+async fn site_stats(router: SocketAddr, key: &str) -> SiteStats {
     let stats = call(
         router,
         "GET",
@@ -29,11 +33,17 @@ async fn site_stats(router: SocketAddr, key: &str) -> serde_json::Value {
     )
     .await;
     assert_eq!(stats.status, 200, "{:?}", stats.json());
-    stats.json()
+    stats.parse()
+}
+
+/// Accepted and duplicate records of a usage receipt.
+fn counted(receipt: &Got) -> (u64, u64) {
+    let r: UsageReceipt = receipt.parse();
+    (r.accepted, r.duplicate)
 }
 
 /// Waits until the router knows the size of `path` on the site (from its own origin fetch).
-async fn learned(router: SocketAddr, key: &str, path: &str) -> serde_json::Value {
+async fn learned(router: SocketAddr, key: &str, path: &str) -> KnownObject {
     let known = || async {
         call(
             router,
@@ -43,9 +53,10 @@ async fn learned(router: SocketAddr, key: &str, path: &str) -> serde_json::Value
             None,
         )
         .await
-        .json()["objects"]
-            .as_array()
-            .and_then(|o| o.iter().find(|o| o["path"] == path).cloned())
+        .parse::<KnownObjects>()
+        .objects
+        .into_iter()
+        .find(|o| o.path == path)
     };
     eventually(&format!("the router learned {path}"), || async {
         known().await.is_some()
@@ -58,7 +69,7 @@ async fn learned(router: SocketAddr, key: &str, path: &str) -> serde_json::Value
 async fn site_with_origin(
     dir: &std::path::Path,
     tweak: impl FnOnce(&mut meson_router::RouterConfig),
-) -> (meson_router::Router, Origin, String, i64) {
+) -> (meson_router::Router, Origin, String, u64) {
     router_with_site(dir, "cdn.example.com", "keep", tweak).await
 }
 
@@ -75,41 +86,22 @@ async fn usage_counts_a_serial_once_only_for_its_terminal() {
     let (location, ticket) = ticket_for(a, "/a.bin").await;
     assert!(t.is_target_of(&location), "{location}");
     // The redirect made the object popular; the router fetches it from the origin to learn its size.
-    assert_eq!(learned(a, &key, "/a.bin").await["size"], 20_000);
+    assert_eq!(learned(a, &key, "/a.bin").await.size, 20_000);
     let first = t.usage(a, vec![record(&ticket, 1000)]).await;
     assert_eq!(first.status, 200, "{:?}", first.json());
-    assert_eq!(
-        (
-            first.json()["accepted"].as_u64(),
-            first.json()["duplicate"].as_u64()
-        ),
-        (Some(1), Some(0))
-    );
+    assert_eq!(counted(&first), (1, 0));
     let again = t.usage(a, vec![record(&ticket, 1000)]).await;
-    assert_eq!(
-        (
-            again.json()["accepted"].as_u64(),
-            again.json()["duplicate"].as_u64()
-        ),
-        (Some(0), Some(1))
-    );
+    assert_eq!(counted(&again), (0, 1));
 
     // The site's owner sees the accepted request in its hourly stats; another account does not see the site.
     let stats = site_stats(a, &key).await;
+    let total = &stats.total;
     assert_eq!(
-        (
-            stats["tickets"].as_u64(),
-            stats["requests"].as_u64(),
-            stats["hits"].as_u64(),
-            stats["bytes"].as_u64()
-        ),
-        (Some(1), Some(3), Some(2), Some(1000))
+        (total.tickets, total.requests, total.hits, total.bytes),
+        (1, 3, 2, 1000)
     );
-    assert!((stats["hit_ratio"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-9);
-    assert_eq!(
-        stats["hours"][0]["hour_start"].as_u64(),
-        Some(now() / 3600 * 3600)
-    );
+    assert!((total.hit_ratio - 2.0 / 3.0).abs() < 1e-9);
+    assert_eq!(stats.hours[0].hour_start, now() / 3600 * 3600);
     let stranger = format!("Bearer {}", account(a).await);
     let hidden = call(
         a,
@@ -127,7 +119,7 @@ async fn usage_counts_a_serial_once_only_for_its_terminal() {
     assert_eq!(other.register(a, None).await.status, 200);
     let forged = Ticket {
         terminal: other.key.id().short_id(),
-        site: site_id as u64,
+        site: site_id,
         object: object_digest(b"cdn.example.com/a.bin"),
         client_prefix: ClientPrefix::around("127.0.0.1".parse().unwrap()),
         expires: now() + 30,
@@ -146,9 +138,9 @@ async fn usage_counts_a_serial_once_only_for_its_terminal() {
         )
         .await;
     assert_eq!(receipt.status, 200, "{:?}", receipt.json());
-    let receipt = receipt.json();
-    assert_eq!(receipt["accepted"], 0);
-    let rejected = receipt["rejected"].as_array().unwrap();
+    let receipt: UsageReceipt = receipt.parse();
+    assert_eq!(receipt.accepted, 0);
+    let rejected = &receipt.rejected;
     assert_eq!(rejected.len(), 3, "{rejected:?}");
 
     let view = call(
@@ -160,8 +152,7 @@ async fn usage_counts_a_serial_once_only_for_its_terminal() {
     )
     .await;
     assert_eq!(view.status, 200);
-    let view = view.json();
-    let by_reason = view["rejections"].as_object().unwrap();
+    let by_reason = view.parse::<Rejections>().rejections;
     assert_eq!(by_reason["ticket issued to another terminal"], 1);
     assert_eq!(by_reason["forged ticket (not signed by this router)"], 1);
     assert_eq!(by_reason["malformed ticket"], 1);
@@ -176,11 +167,11 @@ async fn usage_counts_a_serial_once_only_for_its_terminal() {
     };
     assert!(owner.is_target_of(&location), "{location}");
     let r = owner.usage(a, vec![record(&second, 10_000)]).await;
-    assert_eq!(r.json()["accepted"], 1, "{:?}", r.json());
+    assert_eq!(r.parse::<UsageReceipt>().accepted, 1, "{:?}", r.json());
     let stats = site_stats(a, &key).await;
     assert_eq!(
-        (stats["tickets"].as_u64(), stats["bytes"].as_u64()),
-        (Some(2), Some(11_000)),
+        (stats.total.tickets, stats.total.bytes),
+        (2, 11_000),
         "{stats:?}"
     );
     router.shutdown().await;
@@ -188,7 +179,7 @@ async fn usage_counts_a_serial_once_only_for_its_terminal() {
 
 const INFLATED: &str = "bytes over the object's size (kept as evidence)";
 
-async fn evidence(router: SocketAddr, t: &SigningTerminal) -> serde_json::Value {
+async fn evidence(router: SocketAddr, t: &SigningTerminal) -> Evidence {
     let got = call(
         router,
         "GET",
@@ -198,14 +189,13 @@ async fn evidence(router: SocketAddr, t: &SigningTerminal) -> serde_json::Value 
     )
     .await;
     assert_eq!(got.status, 200, "{:?}", got.json());
-    got.json()
+    got.parse()
 }
 
 /// The signed batch kept as evidence verifies as the terminal's own signature, offline, and holds the
 /// claim.
-fn check_signed_claim(e: &serde_json::Value, t: &SigningTerminal, ticket: &str, claimed: u64) {
-    let batch: SignedMessage<UsageBatch> =
-        serde_json::from_str(e["signed_batch"].as_str().unwrap()).unwrap();
+fn check_signed_claim(e: &UsageEvidence, t: &SigningTerminal, ticket: &str, claimed: u64) {
+    let batch: SignedMessage<UsageBatch> = serde_json::from_str(&e.signed_batch).unwrap();
     let v = batch.verify_signature(meson_core::wire::USAGE).unwrap();
     assert_eq!(v.signer, t.key.id());
     assert!(v
@@ -225,37 +215,25 @@ async fn an_inflated_claim_is_refused_through_the_api_and_kept_as_signed_evidenc
     assert_eq!(t.register(a, None).await.status, 200);
     let (location, ticket) = ticket_for(a, "/small.txt").await;
     assert!(t.is_target_of(&location), "{location}");
-    assert_eq!(learned(a, &key, "/small.txt").await["size"], 1024);
+    assert_eq!(learned(a, &key, "/small.txt").await.size, 1024);
 
     // One real ticket of a 1 KiB object, claimed as a petabyte.
     let claim = 1_000_000_000_000_000;
     let receipt = t.usage(a, vec![record(&ticket, claim)]).await;
     assert_eq!(receipt.status, 200, "{:?}", receipt.json());
-    let receipt = receipt.json();
-    assert_eq!(
-        (receipt["accepted"].as_u64(), receipt["held"].as_u64()),
-        (Some(0), Some(0))
-    );
-    assert_eq!(receipt["rejected"], serde_json::json!([[INFLATED, 1]]));
+    let receipt: UsageReceipt = receipt.parse();
+    assert_eq!((receipt.accepted, receipt.held), (0, 0));
+    assert_eq!(receipt.rejected, vec![(INFLATED.to_owned(), 1)]);
     let stats = site_stats(a, &key).await;
-    assert_eq!(
-        (stats["tickets"].as_u64(), stats["bytes"].as_u64()),
-        (Some(0), Some(0))
-    );
+    assert_eq!((stats.total.tickets, stats.total.bytes), (0, 0));
     // The serial is spent: the same ticket reported honestly afterwards is a duplicate, never paid.
-    let again = t.usage(a, vec![record(&ticket, 1024)]).await.json();
-    assert_eq!(
-        (again["accepted"].as_u64(), again["duplicate"].as_u64()),
-        (Some(0), Some(1))
-    );
+    let again = t.usage(a, vec![record(&ticket, 1024)]).await;
+    assert_eq!(counted(&again), (0, 1));
 
     let e = evidence(a, &t).await;
-    let usage = e["usage"].as_array().unwrap();
+    let usage = &e.usage;
     assert_eq!(usage.len(), 1, "{e:?}");
-    assert_eq!(
-        (usage[0]["claimed"].as_u64(), usage[0]["size"].as_u64()),
-        (Some(claim), Some(1024))
-    );
+    assert_eq!((usage[0].claimed, usage[0].size), (claim, 1024));
     check_signed_claim(&usage[0], &t, &ticket, claim);
     router.shutdown().await;
 }
@@ -271,19 +249,15 @@ async fn usage_of_an_unknown_object_is_held_until_its_size_is_learned() {
     assert_eq!(t.register(a, None).await.status, 200);
     let (_, first) = ticket_for(a, "/v.bin").await;
     let (_, second) = ticket_for(a, "/v.bin").await;
-    let receipt = t
+    let receipt: UsageReceipt = t
         .usage(a, vec![record(&first, 500), record(&second, 5000)])
         .await
-        .json();
-    assert_eq!(
-        (receipt["accepted"].as_u64(), receipt["held"].as_u64()),
-        (Some(0), Some(2)),
-        "{receipt:?}"
-    );
-    let resent = t.usage(a, vec![record(&first, 500)]).await.json();
-    assert_eq!(resent["duplicate"], 1, "held records keep their serial");
+        .parse();
+    assert_eq!((receipt.accepted, receipt.held), (0, 2), "{receipt:?}");
+    let resent: UsageReceipt = t.usage(a, vec![record(&first, 500)]).await.parse();
+    assert_eq!(resent.duplicate, 1, "held records keep their serial");
     let stats = site_stats(a, &key).await;
-    assert_eq!(stats["tickets"], 0, "held usage is not counted");
+    assert_eq!(stats.total.tickets, 0, "held usage is not counted");
 
     let body = pattern(1000, 3);
     let roots = meson_core::content::object_roots(&body);
@@ -296,20 +270,12 @@ async fn usage_of_an_unknown_object_is_held_until_its_size_is_learned() {
     )
     .await;
     assert_eq!(pushed.status, 201, "{:?}", pushed.json());
-    assert_eq!(
-        (
-            pushed.json()["released"].as_u64(),
-            pushed.json()["inflated"].as_u64()
-        ),
-        (Some(1), Some(1))
-    );
+    let pushed: RootsRecorded = pushed.parse();
+    assert_eq!((pushed.released, pushed.inflated), (1, 1));
     let stats = site_stats(a, &key).await;
-    assert_eq!(
-        (stats["tickets"].as_u64(), stats["bytes"].as_u64()),
-        (Some(1), Some(500))
-    );
+    assert_eq!((stats.total.tickets, stats.total.bytes), (1, 500));
     let e = evidence(a, &t).await;
-    assert_eq!(e["usage"].as_array().unwrap().len(), 1);
-    check_signed_claim(&e["usage"][0], &t, &second, 5000);
+    assert_eq!(e.usage.len(), 1);
+    check_signed_claim(&e.usage[0], &t, &second, 5000);
     router.shutdown().await;
 }

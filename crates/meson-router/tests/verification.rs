@@ -13,6 +13,11 @@ use meson_terminal::network::sites::TicketPolicy;
 use meson_terminal::Terminal;
 use meson_testkit::{get_url_from, pattern, Origin, Resource};
 
+use meson_api::sites::JobStarted;
+use meson_api::verification::{
+    AuditEpoch, Evidence, KnownObject, KnownObjects, RootsRecorded, TerminalAudits,
+};
+use meson_api::RouterInfo;
 use serde_json::{json, Value};
 
 const SITE: &str = "cdn.verify.example";
@@ -34,7 +39,7 @@ impl Net {
     }
 
     /// What the router knows of the site's objects, by keyed path.
-    async fn known(&self) -> Vec<Value> {
+    async fn known(&self) -> Vec<KnownObject> {
         let got = call(
             self.addr(),
             "GET",
@@ -44,15 +49,15 @@ impl Net {
         )
         .await;
         assert_eq!(got.status, 200, "{:?}", got.json());
-        got.json()["objects"].as_array().unwrap().clone()
+        got.parse::<KnownObjects>().objects
     }
 
-    async fn known_path(&self, path: &str) -> Option<Value> {
-        self.known().await.into_iter().find(|o| o["path"] == path)
+    async fn known_path(&self, path: &str) -> Option<KnownObject> {
+        self.known().await.into_iter().find(|o| o.path == path)
     }
 
     /// What the router keeps against terminal `node`.
-    async fn evidence(&self, node: &str) -> Value {
+    async fn evidence(&self, node: &str) -> Evidence {
         let got = call(
             self.addr(),
             "GET",
@@ -62,7 +67,7 @@ impl Net {
         )
         .await;
         assert_eq!(got.status, 200, "{:?}", got.json());
-        got.json()
+        got.parse()
     }
 
     async fn push_roots(&self, body: Value) -> meson_testkit::Got {
@@ -183,15 +188,15 @@ async fn the_router_learns_roots_from_the_origin_that_equal_the_terminals() {
     let want_small = object_roots(&small);
     let want_big = object_roots(&big);
     let learned_small = net.known_path("/small.txt").await.unwrap();
-    assert_eq!(learned_small["size"], 3000);
-    assert_eq!(learned_small["root"], want_small.root.to_string());
-    assert_eq!(learned_small["source"], "origin");
-    assert!(learned_small.get("slice_roots").is_none());
+    assert_eq!(learned_small.size, 3000);
+    assert_eq!(learned_small.root, want_small.root.to_string());
+    assert_eq!(learned_small.source, "origin");
+    assert!(learned_small.slice_roots.is_empty(), "{learned_small:?}");
     let learned_big = net.known_path("/big.bin").await.unwrap();
-    assert_eq!(learned_big["size"], big.len());
-    assert_eq!(learned_big["root"], want_big.root.to_string());
+    assert_eq!(learned_big.size, big.len() as u64);
+    assert_eq!(learned_big.root, want_big.root.to_string());
     let slices: Vec<String> = want_big.slices.iter().map(|r| r.to_string()).collect();
-    assert_eq!(learned_big["slice_roots"], json!(slices));
+    assert_eq!(learned_big.slice_roots, slices);
 
     // What the honest terminal stored hashes to exactly what the router learned on its own.
     let stored = stored_roots(&t).await;
@@ -214,10 +219,10 @@ async fn the_owner_pushes_roots_checked_for_shape_and_only_for_its_own_site() {
     });
     let recorded = net.push_roots(good.clone()).await;
     assert_eq!(recorded.status, 201, "{:?}", recorded.json());
-    let object = &recorded.json()["object"];
-    assert_eq!(object["path"], "/a.bin", "keyed like a request");
-    assert_eq!(object["source"], "owner");
-    assert_eq!(object["slice_roots"], json!(slices));
+    let object = recorded.parse::<RootsRecorded>().object;
+    assert_eq!(object.path, "/a.bin", "keyed like a request");
+    assert_eq!(object.source, "owner");
+    assert_eq!(object.slice_roots, slices);
     assert_eq!(net.known().await.len(), 1);
 
     let mut short = good.clone();
@@ -262,7 +267,7 @@ fn auditing(c: &mut meson_router::RouterConfig) {
     });
 }
 
-async fn audits_of(router: SocketAddr, node: &str) -> Value {
+async fn audits_of(router: SocketAddr, node: &str) -> TerminalAudits {
     let got = call(
         router,
         "GET",
@@ -272,16 +277,12 @@ async fn audits_of(router: SocketAddr, node: &str) -> Value {
     )
     .await;
     assert_eq!(got.status, 200, "{:?}", got.json());
-    got.json()
+    got.parse()
 }
 
-async fn epoch_total(router: SocketAddr, node: &str, outcome: &str) -> u64 {
-    audits_of(router, node).await["epochs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e[outcome].as_u64().unwrap())
-        .sum()
+/// The audits of one outcome (`count` picks it) over the epochs shown.
+async fn epoch_total(router: SocketAddr, node: &str, count: fn(&AuditEpoch) -> u64) -> u64 {
+    audits_of(router, node).await.epochs.iter().map(count).sum()
 }
 
 #[tokio::test]
@@ -300,36 +301,28 @@ async fn audits_pass_an_honest_terminal_fail_a_corrupted_one_with_evidence_and_t
     .await;
 
     eventually("the honest terminal passes audits", || async {
-        epoch_total(net.addr(), &node, "pass").await >= 3
+        epoch_total(net.addr(), &node, |e| e.pass).await >= 3
     })
     .await;
     let view = audits_of(net.addr(), &node).await;
-    assert_eq!(view["epochs"][0]["fail"], 0, "{view:?}");
-    assert_eq!(
-        view["recent"][0]["root"],
-        object_roots(&body).root.to_string()
-    );
+    assert_eq!(view.epochs[0].fail, 0, "{view:?}");
+    assert_eq!(view.recent[0].root, object_roots(&body).root.to_string());
 
     // Damage every chunk group of the stored copy on disk: whichever group is asked, the proof read from
     // disk no longer verifies, and the terminal signed it.
     damage_every_group(tdir.path(), "/a.bin", body.len());
     eventually("a corrupted copy fails its audit", || async {
-        epoch_total(net.addr(), &node, "fail").await >= 1
+        epoch_total(net.addr(), &node, |e| e.fail).await >= 1
     })
     .await;
     let evidence = net.evidence(&node).await;
-    let failed = &evidence["audits"][0];
-    assert_eq!(failed["outcome"], "fail");
+    let failed = &evidence.audits[0];
+    assert_eq!(failed.outcome, "fail");
     // Anyone can re-check the evidence from the signed bytes alone: the router's signed challenge inside
     // the terminal's signed answer, against the root the origin's bytes have.
     let answer: meson_core::signed::SignedMessage<meson_core::audit::Answer> =
-        serde_json::from_str(failed["evidence"].as_str().unwrap()).unwrap();
-    let info: meson_core::wire::RouterInfo = serde_json::from_value(
-        call(net.addr(), "GET", "/v1/router", &[], None)
-            .await
-            .json(),
-    )
-    .unwrap();
+        serde_json::from_str(failed.evidence.as_deref().unwrap()).unwrap();
+    let info: RouterInfo = get_json(net.addr(), "/v1/router").await;
     let roots = object_roots(&body);
     let (challenge, verdict) =
         meson_core::audit::judge(&answer, &info.id, &roots.root, roots.size).unwrap();
@@ -341,18 +334,17 @@ async fn audits_pass_an_honest_terminal_fail_a_corrupted_one_with_evidence_and_t
     assert_eq!(answer.signer().to_string(), node);
 
     // A stopped terminal answers nothing: timeouts, never evidence.
-    let timeouts = epoch_total(net.addr(), &node, "timeout").await;
+    let timeouts = epoch_total(net.addr(), &node, |e| e.timeout).await;
     t.shutdown().await;
     eventually("a stopped terminal times out", || async {
-        epoch_total(net.addr(), &node, "timeout").await > timeouts
+        epoch_total(net.addr(), &node, |e| e.timeout).await > timeouts
     })
     .await;
     let evidence = net.evidence(&node).await;
-    assert!(evidence["audits"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|a| a["outcome"] == "fail"));
+    assert!(
+        evidence.audits.iter().all(|a| a.outcome == "fail"),
+        "{evidence:?}"
+    );
     net.router.shutdown().await;
 }
 
@@ -441,14 +433,14 @@ async fn content_a_terminal_reports_holding_and_then_loses_is_found_missing() {
     let node = standing(&t).await["node_id"].as_str().unwrap().to_owned();
     assert_eq!(fetch(net.addr(), "/a.bin", &[]).await.body, body);
     eventually("audits pass", || async {
-        epoch_total(net.addr(), &node, "pass").await >= 2
+        epoch_total(net.addr(), &node, |e| e.pass).await >= 2
     })
     .await;
     // The bytes vanish behind the terminal's back: it still reports holding them.
     std::fs::remove_file(meson_testkit::body_file(tdir.path(), "/a.bin", 0)).unwrap();
     eventually(
         "content reported held and not produced is missing",
-        || async { epoch_total(net.addr(), &node, "missing").await >= 1 },
+        || async { epoch_total(net.addr(), &node, |e| e.missing).await >= 1 },
     )
     .await;
     t.shutdown().await;
@@ -466,9 +458,9 @@ async fn evictions_reported_in_heartbeats_are_no_longer_claimed() {
     let node = standing(&t).await["node_id"].as_str().unwrap().to_owned();
     assert_eq!(fetch(net.addr(), "/a.bin", &[]).await.body, a);
     assert_eq!(fetch(net.addr(), "/b.bin", &[]).await.body, b);
-    let claimed = || async { audits_of(net.addr(), &node).await["claimed_sample"].as_u64() };
+    let claimed = || async { audits_of(net.addr(), &node).await.claimed_sample };
     eventually("both pieces reported held", || async {
-        claimed().await == Some(2)
+        claimed().await == 2
     })
     .await;
     // The owner purges /a.bin: the terminal deletes it and says so with its next heartbeat.
@@ -482,16 +474,16 @@ async fn evictions_reported_in_heartbeats_are_no_longer_claimed() {
     .await;
     assert_eq!(purged.status, 202, "{:?}", purged.json());
     eventually("the eviction reached the router", || async {
-        claimed().await == Some(1)
+        claimed().await == 1
     })
     .await;
     // From now on /a.bin is only an object the terminal was sent clients for: not held, never missing.
-    let before = epoch_total(net.addr(), &node, "not_held").await;
+    let before = epoch_total(net.addr(), &node, |e| e.not_held).await;
     eventually("the purged object is audited as not held", || async {
-        epoch_total(net.addr(), &node, "not_held").await >= before + 2
+        epoch_total(net.addr(), &node, |e| e.not_held).await >= before + 2
     })
     .await;
-    assert_eq!(epoch_total(net.addr(), &node, "missing").await, 0);
+    assert_eq!(epoch_total(net.addr(), &node, |e| e.missing).await, 0);
     t.shutdown().await;
     net.router.shutdown().await;
 }
@@ -515,7 +507,7 @@ async fn pushes_are_placed_away_from_terminals_whose_disk_is_full() {
         )
         .await;
         assert_eq!(got.status, 202, "{:?}", got.json());
-        got.json()["terminals"].as_u64().unwrap()
+        got.parse::<JobStarted>().terminals
     };
     assert_eq!(push().await, 2, "one terminal per region");
     let mut full = SigningTerminal::heartbeat_body(0, false);
@@ -523,11 +515,8 @@ async fn pushes_are_placed_away_from_terminals_whose_disk_is_full() {
     full.free_disk_bytes = 0;
     assert_eq!(na.send_heartbeat(net.addr(), &full).await.status, 200);
     assert_eq!(push().await, 1, "not onto a full disk");
-    let view = terminal_view(net.addr(), &na.node_id()).await;
-    assert_eq!(
-        (view["disk_full"].as_bool(), view["in_rotation"].as_bool()),
-        (Some(true), Some(true))
-    );
+    let view = terminal_view(net.addr(), &na.node_id()).await.unwrap();
+    assert_eq!((view.disk_full, view.in_rotation), (true, true));
     net.router.shutdown().await;
 }
 
@@ -549,23 +538,24 @@ async fn a_new_terminal_is_vetted_by_passing_audits_and_suspended_for_failing_th
     let tdir = tempfile::tempdir().unwrap();
     let t = unscrubbed(net.addr(), tdir.path()).await;
     let node = standing(&t).await["node_id"].as_str().unwrap().to_owned();
-    assert_eq!(audits_of(net.addr(), &node).await["standing"], "vetting");
+    assert_eq!(audits_of(net.addr(), &node).await.standing, "vetting");
     assert_eq!(fetch(net.addr(), "/a.bin", &[]).await.body, body);
     eventually("two passed audits vet the terminal", || async {
-        audits_of(net.addr(), &node).await["standing"] == "vetted"
+        audits_of(net.addr(), &node).await.standing == "vetted"
     })
     .await;
-    assert_eq!(terminal_view(net.addr(), &node).await["in_rotation"], true);
+    assert!(is_in_rotation(net.addr(), &node).await);
 
     damage_every_group(tdir.path(), "/a.bin", body.len());
     eventually("failed audits suspend it", || async {
-        audits_of(net.addr(), &node).await["standing"] == "suspended"
+        audits_of(net.addr(), &node).await.standing == "suspended"
     })
     .await;
     let view = audits_of(net.addr(), &node).await;
-    let why = view["suspended"].as_str().unwrap().to_owned();
+    let why = view.suspended.unwrap();
     assert!(why.contains("suspended from rotation"), "{why}");
-    assert_eq!(terminal_view(net.addr(), &node).await["in_rotation"], false);
+    let view = terminal_view(net.addr(), &node).await.unwrap();
+    assert!(!view.in_rotation, "{view:?}");
     // The terminal is told why with its heartbeat reply, and clients go nowhere near it.
     eventually("the terminal learns of its suspension", || async {
         standing(&t).await["suspended"]

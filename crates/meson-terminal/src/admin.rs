@@ -13,6 +13,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use meson_core::content::{self, Root};
 use meson_core::range::{self, RangeRequest};
+use meson_core::wire::ErrorBody;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -37,7 +38,7 @@ pub struct ApiError(StatusCode, String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, Json(meson_node::error_body(&self.1))).into_response()
+        (self.0, Json(ErrorBody::new(self.1))).into_response()
     }
 }
 

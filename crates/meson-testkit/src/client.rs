@@ -8,6 +8,7 @@ use http::{HeaderMap, HeaderValue, Request};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use serde::de::DeserializeOwned;
 
 use crate::{b3, WAIT};
 
@@ -44,6 +45,26 @@ impl Got {
     }
 }
 
+impl Got {
+    /// The body read as the answer's type (the router's are in `meson_api`): a field missing, renamed
+    /// or of another type fails here, naming the status and the body, instead of reading as null.
+    pub fn parse<T: DeserializeOwned>(&self) -> T {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "status {}: the body is not a {}: {e}: {}",
+                self.status,
+                std::any::type_name::<T>(),
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    /// The reason of a refusal: the body must be an [`ErrorBody`](meson_core::wire::ErrorBody).
+    pub fn error(&self) -> String {
+        self.parse::<meson_core::wire::ErrorBody>().error
+    }
+}
+
 pub type Client = hyper_util::client::legacy::Client<
     hyper_util::client::legacy::connect::HttpConnector,
     Full<Bytes>,
@@ -74,6 +95,13 @@ pub async fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&st
 
 pub async fn get(addr: SocketAddr, path: &str) -> Got {
     request(addr, "GET", path, &[]).await
+}
+
+/// GET `path`, which must answer `200` with a `T`.
+pub async fn get_json<T: DeserializeOwned>(addr: SocketAddr, path: &str) -> T {
+    let got = get(addr, path).await;
+    assert_eq!(got.status, 200, "GET {path}: {:?}", got.json());
+    got.parse()
 }
 
 /// GET with `Range: bytes=a-b`.

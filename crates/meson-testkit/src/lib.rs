@@ -1,9 +1,10 @@
 //! Test support shared by Meson CDN's integration tests (`meson-terminal` in process, `meson-cli` with the
 //! real binary): a real origin HTTP server on 127.0.0.1 whose resources each test sets ([`Origin`],
-//! [`Resource`]), a plain HTTP client ([`request`], [`get`], [`call`], [`Got`]), a terminal reduced to its
-//! node key and health path for driving a router's control API ([`SigningTerminal`]), deterministic bodies
-//! ([`pattern`]), bounded polling ([`eventually`]), and helpers that read, check and damage what a terminal
-//! stored under its data directory ([`body_files`], [`check_listing`], [`flip_byte`], …).
+//! [`Resource`]), a plain HTTP client ([`request`], [`get`], [`call`], [`Got`]; [`get_json`] and
+//! [`Got::parse`] read an answer as its type), a terminal reduced to its node key and health path for
+//! driving a router's control API ([`SigningTerminal`]), deterministic bodies ([`pattern`]), bounded
+//! polling ([`eventually`]), and helpers that read, check and damage what a terminal stored under its data
+//! directory ([`body_files`], [`check_listing`], [`flip_byte`], …).
 //!
 //! Every wait is bounded (by [`WAIT`] unless a test names its own limit): a hang fails instead of blocking CI.
 
@@ -17,7 +18,7 @@ mod origin;
 mod store;
 
 pub use client::{
-    admin_request, admin_token, assert_full, assert_range, call, client, get, get_range,
+    admin_request, admin_token, assert_full, assert_range, call, client, get, get_json, get_range,
     get_url_from, json_request, request, try_request, Client, Got,
 };
 pub use meson_node::unix_now;

@@ -20,8 +20,8 @@ use meson_api::ledger::{MintRequest, Minted, SiteBilling, SpentEpoch, TerminalEa
 use meson_api::sites::{SiteRequest, SiteStats};
 use meson_api::terminals::TerminalList;
 use meson_api::SiteInfo;
-use meson_core::ledger::tx::TxAction;
-use meson_core::ledger::{format_amount, parse_amount};
+use meson_ledger::tx::TxAction;
+use meson_ledger::{format_amount, parse_amount};
 use meson_router::{Router, RouterConfig};
 use meson_terminal::network::NetworkConfig;
 use meson_terminal::{Terminal, TerminalConfig};
@@ -90,9 +90,9 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     rcfg.ticket_lifetime_secs = 5;
     rcfg.coverage_zones = Some(ZONES.into());
     // Short epochs so the demo settles while you watch; a steep price so a few MiB give readable amounts.
-    rcfg.billing = Some(meson_router::billing::BillingConfig {
+    rcfg.billing = Some(meson_ledger::settlement::BillingConfig {
         epoch_secs: EPOCH_SECS,
-        price_per_gib: 100 * meson_core::ledger::ONE_TOKEN,
+        price_per_gib: 100 * meson_ledger::ONE_TOKEN,
         fee_bps: 2_000,
         region_prices: Vec::new(),
         ..Default::default()

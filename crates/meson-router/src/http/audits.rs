@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use meson_api::verification::{
@@ -12,7 +12,7 @@ use meson_api::verification::{
 use meson_core::content::Root;
 use meson_core::identity::NodeId;
 
-use crate::http::error::{bad_request, ApiError, ApiResult};
+use crate::http::error::{bad_request, ApiError, ApiResult, PathParam, QueryParams};
 use crate::services::audit::standing_of;
 use crate::Shared;
 
@@ -36,9 +36,17 @@ pub(crate) fn audit_view(a: &meson_store::AuditRecord) -> Audit {
     }
 }
 
+#[utoipa::path(
+    get, path = "/v1/terminals/{node}/evidence", tag = "terminals", params(("node" = String, Path, description = "The terminal's node id")),
+    responses(
+        (status = 200, description = "The terminal-signed records that contradict what the router knows", body = Evidence),
+        (status = 400, description = "Not a node id"),
+        (status = 500, description = "The store failed"),
+    )
+)]
 pub(crate) async fn evidence(
     State(s): State<Arc<Shared>>,
-    Path(text): Path<String>,
+    PathParam(text): PathParam<String>,
 ) -> ApiResult<Json<Evidence>> {
     let id = node(&text)?;
     let usage = s.store.usage_evidence(*id.as_bytes(), SHOWN).await?;
@@ -61,10 +69,19 @@ pub(crate) async fn evidence(
     }))
 }
 
+#[utoipa::path(
+    get, path = "/v1/terminals/{node}/audits", tag = "terminals", params(("node" = String, Path, description = "The terminal's node id"), EpochsQuery),
+    responses(
+        (status = 200, description = "The terminal's standing from spot-check audits, per epoch and latest", body = TerminalAudits),
+        (status = 400, description = "Not a node id"),
+        (status = 409, description = "This router does not audit terminals"),
+        (status = 500, description = "The store failed"),
+    )
+)]
 pub(crate) async fn audits(
     State(s): State<Arc<Shared>>,
-    Path(text): Path<String>,
-    Query(q): Query<EpochsQuery>,
+    PathParam(text): PathParam<String>,
+    QueryParams(q): QueryParams<EpochsQuery>,
 ) -> ApiResult<Json<TerminalAudits>> {
     let id = node(&text)?;
     let Some(cfg) = &s.cfg.audit else {

@@ -61,6 +61,16 @@ fn valid_public_url(url: &str) -> ApiResult<String> {
     Ok(url.trim_end_matches('/').to_owned())
 }
 
+#[utoipa::path(
+    post, path = wire::REGISTER_PATH, tag = "control", request_body(content = ref("#/components/schemas/SignedMessage"), description = "A signed `Register` (purpose meson/v1/register)"),
+    responses(
+        (status = 200, description = "Admitted", body = Registered),
+        (status = 400, description = "The public URL or the region is not valid"),
+        (status = 409, description = "The message was replayed, or another terminal has the same short id"),
+        (status = 422, description = "The router could not reach the terminal at its public URL"),
+        (status = 500, description = "The store failed"),
+    )
+)]
 pub(crate) async fn register(
     State(s): State<Arc<Shared>>,
     JsonBody(msg): JsonBody<SignedMessage<Register>>,
@@ -110,6 +120,13 @@ pub(crate) async fn register(
     }))
 }
 
+#[utoipa::path(
+    post, path = wire::HEARTBEAT_PATH, tag = "control", request_body(content = ref("#/components/schemas/SignedMessage"), description = "A signed `Heartbeat` (purpose meson/v1/heartbeat)"),
+    responses(
+        (status = 200, description = "Whether the terminal is in rotation, the sites' version, and jobs", body = HeartbeatReply),
+        (status = 403, description = "The signer is not an admitted terminal"),
+    )
+)]
 pub(crate) async fn heartbeat(
     State(s): State<Arc<Shared>>,
     JsonBody(msg): JsonBody<SignedMessage<Heartbeat>>,
@@ -131,6 +148,14 @@ pub(crate) async fn heartbeat(
     }))
 }
 
+#[utoipa::path(
+    post, path = wire::SITES_PATH, tag = "control", request_body(content = ref("#/components/schemas/SignedMessage"), description = "A signed `SitesQuery` (purpose meson/v1/sites)"),
+    responses(
+        (status = 200, description = "Every site", body = SiteList),
+        (status = 403, description = "The signer is not an admitted terminal"),
+        (status = 500, description = "The store failed"),
+    )
+)]
 pub(crate) async fn sites(
     State(s): State<Arc<Shared>>,
     JsonBody(msg): JsonBody<SignedMessage<SitesQuery>>,
@@ -146,6 +171,15 @@ pub(crate) async fn sites(
 }
 
 /// A usage batch from an admitted terminal, at most [`MAX_BATCH`] records; see [`usage::accept`].
+#[utoipa::path(
+    post, path = wire::USAGE_PATH, tag = "control", request_body(content = ref("#/components/schemas/SignedMessage"), description = "A signed `UsageBatch` (purpose meson/v1/usage)"),
+    responses(
+        (status = 200, description = "What was accepted, duplicate or rejected, once durable", body = UsageReceipt),
+        (status = 400, description = "More than 10,000 records"),
+        (status = 403, description = "The signer is not an admitted terminal"),
+        (status = 500, description = "The store failed"),
+    )
+)]
 pub(crate) async fn usage(
     State(s): State<Arc<Shared>>,
     JsonBody(msg): JsonBody<SignedMessage<UsageBatch>>,

@@ -7,50 +7,55 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::Json;
-use meson_core::ledger::format_amount;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use meson_api::council::{CouncilMember, CouncilStakes, CouncilTerm, StakesQuery};
+use meson_ledger::format_amount;
 
-use crate::http::error::ApiResult;
+use crate::http::error::{ApiResult, QueryParams};
 use crate::services::council;
 use crate::Shared;
 
-pub(crate) async fn term(State(s): State<Arc<Shared>>) -> Json<Value> {
+#[utoipa::path(
+    get, path = "/v1/council/term", tag = "council",
+    responses((status = 200, description = "The current term", body = CouncilTerm))
+)]
+pub(crate) async fn term(State(s): State<Arc<Shared>>) -> Json<CouncilTerm> {
     let now = meson_node::unix_now();
-    let term = s.council_term(now);
+    let term = s.cfg.council().term(now);
     let len = s.cfg.council_term_secs;
-    Json(json!({
-        "term": term,
-        "term_secs": len,
-        "start": term * len,
-        "end": (term + 1) * len,
-        "min_stake": format_amount(s.cfg.council_min_stake),
-        "release_at": s.council_release_at(term),
-    }))
+    Json(CouncilTerm {
+        term,
+        term_secs: len,
+        start: term * len,
+        end: (term + 1) * len,
+        min_stake: format_amount(s.cfg.council_min_stake),
+        release_at: s.cfg.council().release_at(term),
+    })
 }
 
-#[derive(Deserialize)]
-pub(crate) struct StakesQuery {
-    term: Option<u64>,
-}
-
+#[utoipa::path(
+    get, path = "/v1/council/stakes", tag = "council", params(StakesQuery),
+    responses((status = 200, description = "Who locked stake for the term, largest first", body = CouncilStakes))
+)]
 pub(crate) async fn stakes(
     State(s): State<Arc<Shared>>,
-    Query(q): Query<StakesQuery>,
-) -> ApiResult<Json<Value>> {
+    QueryParams(q): QueryParams<StakesQuery>,
+) -> ApiResult<Json<CouncilStakes>> {
     let term = q
         .term
-        .unwrap_or_else(|| s.council_term(meson_node::unix_now()));
-    let rows: Vec<Value> = council::members(&s, term)
+        .unwrap_or_else(|| s.cfg.council().term(meson_node::unix_now()));
+    let members = council::members(&s, term)
         .await
-        .iter()
-        .map(|(amount, id)| json!({ "member": id, "locked": format_amount(*amount) }))
+        .into_iter()
+        .map(|(amount, member)| CouncilMember {
+            member,
+            locked: format_amount(amount),
+        })
         .collect();
-    Ok(Json(json!({
-        "term": term,
-        "release_at": s.council_release_at(term),
-        "members": rows,
-    })))
+    Ok(Json(CouncilStakes {
+        term,
+        release_at: s.cfg.council().release_at(term),
+        members,
+    }))
 }

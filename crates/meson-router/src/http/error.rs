@@ -1,22 +1,25 @@
-//! The one error type of the HTTP surface and the body extractor that answers with it. A leaf: it
-//! imports no handler, only the services' error it translates.
+//! The one error type of the HTTP surface and the extractors that answer with it. A leaf: it imports no
+//! handler, only the services' error it translates.
 
-use axum::extract::Request;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use meson_api::ErrorBody;
 use meson_core::signed::SignedError;
 use meson_store::StoreError;
+use serde::de::DeserializeOwned;
 
 use crate::services::error::ServiceError;
 
-/// An API error: a status and a message, sent as `{"error": "..."}`.
+/// An API error: a status and a message, sent as an [`ErrorBody`].
 #[derive(Debug)]
 pub struct ApiError(pub StatusCode, pub String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, Json(meson_node::error_body(&self.1))).into_response()
+        (self.0, Json(ErrorBody::new(self.1))).into_response()
     }
 }
 
@@ -71,16 +74,44 @@ pub fn bad_request(msg: impl Into<String>) -> ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-/// A JSON body, with a malformed one refused as `{"error": ...}` like every other error.
+// Axum's own extractors refuse a malformed request in plain text; these refuse it as an `ErrorBody` like
+// every other refusal, so that each 4xx the API answers has the body its schema names.
+
+/// A JSON body.
 pub struct JsonBody<T>(pub T);
 
-impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for JsonBody<T> {
+/// The path's parameters.
+pub struct PathParam<T>(pub T);
+
+/// The query string's parameters.
+pub struct QueryParams<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        Json::<T>::from_request(req, state)
-            .await
-            .map(|Json(v)| JsonBody(v))
+        let got = Json::<T>::from_request(req, state).await;
+        got.map(|Json(v)| JsonBody(v))
+            .map_err(|e| ApiError(e.status(), e.body_text()))
+    }
+}
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for PathParam<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let got = Path::<T>::from_request_parts(parts, state).await;
+        got.map(|Path(v)| PathParam(v))
+            .map_err(|e| ApiError(e.status(), e.body_text()))
+    }
+}
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let got = Query::<T>::from_request_parts(parts, state).await;
+        got.map(|Query(v)| QueryParams(v))
             .map_err(|e| ApiError(e.status(), e.body_text()))
     }
 }

@@ -2,38 +2,36 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
 use axum::Json;
+use meson_api::sites::{JobStarted, JobView, PurgeRequest, PushRequest};
 use meson_core::wire::{JobAction, PurgeScope};
 use meson_store::Site;
-use serde::Deserialize;
-use serde_json::json;
 
-use crate::http::error::{bad_request, ApiError, ApiResult, JsonBody};
-use crate::services::jobs::JobView;
+use crate::http::error::{bad_request, ApiError, ApiResult, JsonBody, PathParam};
 use crate::services::sites;
 use crate::Shared;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct PurgeRequest {
-    url: Option<String>,
-    prefix: Option<String>,
-    tag: Option<String>,
-    #[serde(default)]
-    all: bool,
-}
+/// A job accepted: `202` with where to follow it.
+type Started = (StatusCode, Json<JobStarted>);
 
 /// Purges on every admitted terminal (any may hold the content, and one that is down gets the purge
 /// when it comes back). `202` with the job to follow at `/v1/jobs/{id}`.
+#[utoipa::path(
+    post, path = "/v1/sites/{host}/purge", tag = "sites", params(("host" = String, Path, description = "The site's host")), request_body = PurgeRequest, security(("api_key" = [])),
+    responses(
+        (status = 202, description = "The purge is a job: follow it at `status`", body = JobStarted),
+        (status = 400, description = "Not exactly one of url, prefix, tag and all, or a path not starting with /"),
+        (status = 404, description = "No such site in this account"),
+    )
+)]
 pub(crate) async fn purge_site(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,
-    Path(host): Path<String>,
+    PathParam(host): PathParam<String>,
     JsonBody(req): JsonBody<PurgeRequest>,
-) -> ApiResult<impl IntoResponse> {
+) -> ApiResult<Started> {
     let site = sites::owned_site(&s, &headers, &host).await?;
     let scope = match (req.url, req.prefix, req.tag, req.all) {
         (Some(u), None, None, false) => PurgeScope::Url(site_path(&u)?),
@@ -50,22 +48,23 @@ pub(crate) async fn purge_site(
     Ok(start_job(&s, &site, JobAction::Purge(scope), targets))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct PushRequest {
-    path: String,
-    root: String,
-    ttl_secs: u64,
-}
-
 /// Places an object, verified against its BLAKE3 root, on the terminals the scheduler would send each
 /// region's clients to for it.
+#[utoipa::path(
+    post, path = "/v1/sites/{host}/push", tag = "sites", params(("host" = String, Path, description = "The site's host")), request_body = PushRequest, security(("api_key" = [])),
+    responses(
+        (status = 202, description = "The push is a job: follow it at `status`", body = JobStarted),
+        (status = 400, description = "The root is not a BLAKE3 root, or the path does not start with /"),
+        (status = 404, description = "No such site in this account"),
+        (status = 503, description = "No terminal is in rotation to place the object on"),
+    )
+)]
 pub(crate) async fn push_site(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,
-    Path(host): Path<String>,
+    PathParam(host): PathParam<String>,
     JsonBody(req): JsonBody<PushRequest>,
-) -> ApiResult<impl IntoResponse> {
+) -> ApiResult<Started> {
     let site = sites::owned_site(&s, &headers, &host).await?;
     req.root
         .parse::<meson_core::content::Root>()
@@ -99,7 +98,7 @@ fn site_path(p: &str) -> ApiResult<String> {
     Ok(p.to_owned())
 }
 
-fn start_job(s: &Shared, site: &Site, action: JobAction, targets: Vec<[u8; 32]>) -> Response {
+fn start_job(s: &Shared, site: &Site, action: JobAction, targets: Vec<[u8; 32]>) -> Started {
     let n = targets.len();
     let id = s.jobs.create(
         site.account_id,
@@ -112,16 +111,26 @@ fn start_job(s: &Shared, site: &Site, action: JobAction, targets: Vec<[u8; 32]>)
     tracing::info!(job = id, site = %site.host, terminals = n, "job queued");
     (
         StatusCode::ACCEPTED,
-        Json(json!({ "job": id, "terminals": n, "status": format!("/v1/jobs/{id}") })),
+        Json(JobStarted {
+            job: id,
+            terminals: n,
+            status: format!("/v1/jobs/{id}"),
+        }),
     )
-        .into_response()
 }
 
 /// A purge or push job of the caller's, with each terminal's confirmation.
+#[utoipa::path(
+    get, path = "/v1/jobs/{id}", tag = "sites", params(("id" = u64, Path, description = "The job's id")), security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The job and each terminal's confirmation", body = JobView),
+        (status = 404, description = "No such job in this account (jobs are kept in memory, the newest 10,000)"),
+    )
+)]
 pub(crate) async fn job(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,
-    Path(id): Path<u64>,
+    PathParam(id): PathParam<u64>,
 ) -> ApiResult<Json<JobView>> {
     let account_id = sites::account(&s, &headers).await?;
     s.jobs.view(id, account_id).map(Json).ok_or_else(|| {

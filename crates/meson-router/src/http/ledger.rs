@@ -3,14 +3,14 @@
 //!
 //! | method, path | who | what |
 //! | --- | --- | --- |
-//! | `GET /v1/ledger/head` | anyone | the head the router signs ([`meson_core::ledger::audit::SignedHead`]) |
+//! | `GET /v1/ledger/head` | anyone | the head the router signs ([`meson_ledger::audit::SignedHead`]) |
 //! | `GET /v1/ledger/log?after=N&limit=M` | anyone | audit log entries after `N` (at most 1000) |
 //! | `GET /v1/ledger/accounts/{id}` | anyone | an account's totals, balance and available funds |
 //! | `GET /v1/ledger/accounts/{id}/transfers?limit=N` | anyone | the account's transfers, newest first |
 //! | `GET /v1/ledger/transfers/{id}` | anyone | one transfer as submitted, what it moved, and a pending one's status |
 //! | `POST /v1/ledger/mint` | operator | `{"id","to" or "owner","amount"}`: new tokens into an account or a key's wallet (a purchase) |
 //! | `POST /v1/ledger/correct` | operator | `{"reverses","amount"?}`: a transfer back (a burn, for a mint) fixing a mistaken one |
-//! | `POST /v1/ledger/tx` | a key holder | a signed [`meson_core::ledger::tx::Tx`]: transfer, deposit, stake, unstake, claim bond or council stake from the signer's wallet |
+//! | `POST /v1/ledger/tx` | a key holder | a signed [`meson_ledger::tx::Tx`]: transfer, deposit, stake, unstake, claim bond or council stake from the signer's wallet |
 //! | `GET /v1/sites/{host}/billing?epochs=N` | site owner | escrow account and balance, spend per epoch |
 //! | `GET /v1/terminals/{node}/earnings?epochs=N` | anyone | a terminal's earnings account and payouts per epoch |
 //! | `GET /v1/ledger/payouts/{epoch}` | anyone | the epoch's payout leaves and their Merkle root, signed |
@@ -18,78 +18,100 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use meson_core::economics::{payout_root_message, PAYOUT_ROOT_DOMAIN};
+use meson_api::ledger::{
+    AccountView, CorrectRequest, Corrected, Direction, EarnedEpoch, EpochsQuery, History,
+    HistoryQuery, HistoryRow, LedgerHead, LogEntry, LogPage, LogQuery, MintRequest, Minted,
+    PayoutLeaf, PayoutProof, Payouts, SiteBilling, SlashRequest, Slashed, SpentEpoch,
+    TerminalEarnings, TransferView, TxApplied,
+};
+use meson_api::Hash32;
 use meson_core::identity::NodeId;
-use meson_core::ledger::tx::Tx;
-use meson_core::ledger::{format_amount, parse_amount, u128_string, Account};
-use meson_core::merkle;
 use meson_core::signed::SignedMessage;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use meson_ledger::accounts::{escrow_account, terminal_account};
+use meson_ledger::claims::claim_id;
+use meson_ledger::economics::{payout_root_message, PAYOUT_ROOT_DOMAIN};
+use meson_ledger::merkle;
+use meson_ledger::stake::Slash;
+use meson_ledger::tx::Tx;
+use meson_ledger::{format_amount, parse_amount, Account};
 
-use crate::http::error::{bad_request, ApiError, ApiResult, JsonBody};
-use crate::services::ledger::{self, escrow_account, terminal_account};
+use crate::http::error::{bad_request, ApiError, ApiResult, JsonBody, PathParam, QueryParams};
+use crate::services::ledger;
 use crate::services::statements::{epochs, leaf_hashes, payout_leaves, settled_per_epoch};
 use crate::services::{billing, sites, stake, transactions};
 use crate::Shared;
 
-fn account_view(a: &Account) -> Value {
-    let amount = |v: Option<u128>| v.map(format_amount);
-    json!({
-        "id": a.id.to_string(),
-        "kind": a.kind,
-        "balance": amount(a.balance()),
-        "available": amount(a.available()),
-        "debits_posted": a.debits_posted.to_string(),
-        "credits_posted": a.credits_posted.to_string(),
-        "debits_pending": a.debits_pending.to_string(),
-        "credits_pending": a.credits_pending.to_string(),
-    })
+fn account_view(a: &Account) -> AccountView {
+    AccountView {
+        id: a.id,
+        kind: a.kind,
+        balance: a.balance().map(format_amount),
+        available: a.available().map(format_amount),
+        debits_posted: a.debits_posted,
+        credits_posted: a.credits_posted,
+        debits_pending: a.debits_pending,
+        credits_pending: a.credits_pending,
+    }
 }
 
-pub(crate) async fn head(State(s): State<Arc<Shared>>) -> Json<Value> {
-    Json(json!(s.ledger.head(&s.key).await))
+/// A decimal account or transfer id from the path.
+fn parse_id(text: &str, what: &str) -> ApiResult<u128> {
+    text.parse()
+        .map_err(|_| bad_request(format!("{text:?} is not {what} (a decimal number)")))
 }
 
-#[derive(Deserialize)]
-pub(crate) struct LogQuery {
-    after: Option<u64>,
-    limit: Option<usize>,
+#[utoipa::path(
+    get, path = "/v1/ledger/head", tag = "ledger",
+    responses((status = 200, description = "The ledger's head, signed by the router", body = LedgerHead))
+)]
+pub(crate) async fn head(State(s): State<Arc<Shared>>) -> Json<LedgerHead> {
+    Json(LedgerHead(s.ledger.head(&s.key).await))
 }
 
+#[utoipa::path(
+    get, path = "/v1/ledger/log", tag = "ledger", params(LogQuery),
+    responses(
+        (status = 200, description = "A page of the audit log", body = LogPage),
+        (status = 500, description = "The store failed"),
+    )
+)]
 pub(crate) async fn log(
     State(s): State<Arc<Shared>>,
-    Query(q): Query<LogQuery>,
-) -> ApiResult<Json<Value>> {
+    QueryParams(q): QueryParams<LogQuery>,
+) -> ApiResult<Json<LogPage>> {
     let limit = q.limit.unwrap_or(1000).clamp(1, 1000);
     let entries = s.store.ledger_entries(q.after.unwrap_or(0), limit).await?;
     let next = (entries.len() == limit)
         .then(|| entries.last().map(|e| e.seq))
         .flatten();
-    let entries: Vec<Value> = entries
+    let entries = entries
         .into_iter()
-        .map(|e| {
-            json!({
-                "seq": e.seq,
-                "prev_hash": hex::encode(e.prev_hash),
-                "hash": hex::encode(e.hash),
-                "body": e.body,
-            })
+        .map(|e| LogEntry {
+            seq: e.seq,
+            prev_hash: Hash32(e.prev_hash),
+            hash: Hash32(e.hash),
+            body: e.body,
         })
         .collect();
-    Ok(Json(json!({ "entries": entries, "next": next })))
+    Ok(Json(LogPage { entries, next }))
 }
 
+#[utoipa::path(
+    get, path = "/v1/ledger/accounts/{id}", tag = "ledger", params(("id" = String, Path, description = "The account's id, a decimal number")),
+    responses(
+        (status = 200, description = "The account", body = AccountView),
+        (status = 400, description = "Not a decimal account id"),
+        (status = 404, description = "No such account"),
+    )
+)]
 pub(crate) async fn account(
     State(s): State<Arc<Shared>>,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
-    let id: u128 = id
-        .parse()
-        .map_err(|_| bad_request(format!("{id:?} is not an account id (a decimal number)")))?;
+    PathParam(id): PathParam<String>,
+) -> ApiResult<Json<AccountView>> {
+    let id = parse_id(&id, "an account id")?;
     match s.ledger.account(id).await {
         Some(a) => Ok(Json(account_view(&a))),
         None => Err(ApiError(
@@ -100,135 +122,146 @@ pub(crate) async fn account(
 }
 
 /// One committed transfer as submitted, what it moved, and, for a pending one, where it stands.
+#[utoipa::path(
+    get, path = "/v1/ledger/transfers/{id}", tag = "ledger", params(("id" = String, Path, description = "The transfer's id, a decimal number")),
+    responses(
+        (status = 200, description = "The transfer", body = TransferView),
+        (status = 400, description = "Not a decimal transfer id"),
+        (status = 404, description = "No such transfer"),
+    )
+)]
 pub(crate) async fn transfer(
     State(s): State<Arc<Shared>>,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
-    let id: u128 = id
-        .parse()
-        .map_err(|_| bad_request(format!("{id:?} is not a transfer id (a decimal number)")))?;
+    PathParam(id): PathParam<String>,
+) -> ApiResult<Json<TransferView>> {
+    let id = parse_id(&id, "a transfer id")?;
     let found = s
         .ledger
         .read(|l| l.transfer(id).map(|t| (*t, l.pending_status(id))))
         .await;
     let (t, pending) =
         found.ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no transfer {id}")))?;
-    Ok(Json(json!({
-        "transfer": t.transfer,
-        "debit_account": t.debit_account.to_string(),
-        "credit_account": t.credit_account.to_string(),
-        "amount": format_amount(t.amount),
-        "at": t.timestamp,
-        "pending": pending,
-    })))
+    Ok(Json(TransferView {
+        transfer: t.transfer,
+        debit_account: t.debit_account,
+        credit_account: t.credit_account,
+        amount: format_amount(t.amount),
+        at: t.timestamp,
+        pending,
+    }))
 }
 
-#[derive(Deserialize)]
-pub(crate) struct HistoryQuery {
-    limit: Option<usize>,
-}
-
+#[utoipa::path(
+    get, path = "/v1/ledger/accounts/{id}/transfers", tag = "ledger", params(("id" = String, Path, description = "The account's id, a decimal number"), HistoryQuery),
+    responses(
+        (status = 200, description = "The account's transfers, newest first (none for an unknown account)", body = History),
+        (status = 400, description = "Not a decimal account id"),
+    )
+)]
 pub(crate) async fn history(
     State(s): State<Arc<Shared>>,
-    Path(id): Path<String>,
-    Query(q): Query<HistoryQuery>,
-) -> ApiResult<Json<Value>> {
-    let id: u128 = id
-        .parse()
-        .map_err(|_| bad_request(format!("{id:?} is not an account id (a decimal number)")))?;
+    PathParam(id): PathParam<String>,
+    QueryParams(q): QueryParams<HistoryQuery>,
+) -> ApiResult<Json<History>> {
+    let id = parse_id(&id, "an account id")?;
     let limit = q.limit.unwrap_or(50).clamp(1, 1000);
-    let rows: Vec<Value> = s
+    let transfers = s
         .ledger
         .read(|l| {
             l.transfers_of(id, limit)
                 .into_iter()
                 .map(|t| {
-                    let pending = t.transfer.flags.pending;
-                    json!({
-                        "id": t.transfer.id.to_string(),
-                        "at": t.timestamp,
-                        "code": t.transfer.code,
-                        "direction": if t.credit_account == id { "in" } else { "out" },
-                        "counterparty": if t.credit_account == id { t.debit_account } else { t.credit_account }.to_string(),
-                        "amount": format_amount(t.amount),
-                        "pending": pending,
-                    })
+                    let incoming = t.credit_account == id;
+                    HistoryRow {
+                        id: t.transfer.id,
+                        at: t.timestamp,
+                        code: t.transfer.code,
+                        direction: if incoming {
+                            Direction::In
+                        } else {
+                            Direction::Out
+                        },
+                        counterparty: if incoming {
+                            t.debit_account
+                        } else {
+                            t.credit_account
+                        },
+                        amount: format_amount(t.amount),
+                        pending: t.transfer.flags.pending,
+                    }
                 })
                 .collect()
         })
         .await;
-    Ok(Json(
-        json!({ "account": id.to_string(), "transfers": rows }),
-    ))
+    Ok(Json(History {
+        account: id,
+        transfers,
+    }))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct MintRequest {
-    /// The transfer id: the same request sent twice mints once.
-    #[serde(with = "u128_string")]
-    id: u128,
-    /// An account id, or:
-    #[serde(default, with = "u128_string::option")]
-    to: Option<u128>,
-    /// a public key whose wallet account receives the tokens (opened if need be).
-    owner: Option<NodeId>,
-    /// Tokens, with up to 9 decimals.
-    amount: String,
-}
-
+#[utoipa::path(
+    post, path = "/v1/ledger/mint", tags = ["ledger", "operator"], request_body = MintRequest, security(("operator" = [])),
+    responses(
+        (status = 200, description = "Minted now, or before with the same id", body = Minted),
+        (status = 400, description = "Not exactly one of to and owner, or an amount that is not tokens"),
+        (status = 422, description = "The ledger refuses it: a zero id or amount, an unknown account, the id used before for another transfer, an overflow"),
+        (status = 503, description = "The ledger could not write: nothing was applied"),
+    )
+)]
 pub(crate) async fn mint(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,
     JsonBody(req): JsonBody<MintRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Minted>> {
     ledger::operator(&s, &headers)?;
     let amount = parse_amount(&req.amount).map_err(|e| bad_request(format!("amount: {e}")))?;
-    let (outcome, to) = ledger::mint(&s, req.id, req.to, req.owner, amount).await?;
-    Ok(Json(
-        json!({ "outcome": outcome, "account": to.to_string(), "amount": format_amount(amount) }),
-    ))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct SlashRequest {
-    /// Whose stake: a terminal's (or any staker's) public key.
-    owner: NodeId,
-    /// Tokens, with up to 9 decimals (at most what is at stake is taken).
-    amount: String,
-    /// The account paid the claimant's share.
-    #[serde(with = "u128_string")]
-    claimant: u128,
-    /// The objective evidence (bytes not matching a root, a serial claimed twice, a failed spot
-    /// check), as the audit that found it recorded it; its BLAKE3 makes the slash's transfer ids, so one
-    /// piece of evidence slashes once.
-    evidence: Value,
+    let (outcome, account) = ledger::mint(&s, req.id, req.to, req.owner, amount).await?;
+    Ok(Json(Minted {
+        outcome,
+        account,
+        amount: format_amount(amount),
+    }))
 }
 
 /// Operator: slashes stake for objective evidence, shared between claimant, burn and treasury.
+#[utoipa::path(
+    post, path = "/v1/ledger/slash", tags = ["ledger", "operator"], request_body = SlashRequest, security(("operator" = [])),
+    responses(
+        (status = 200, description = "The stake slashed and how it was shared", body = Slashed),
+        (status = 400, description = "The amount is not tokens"),
+        (status = 409, description = "This evidence was already used to slash"),
+        (status = 422, description = "Nothing at stake to slash, or the ledger refuses it (an unknown claimant account)"),
+        (status = 503, description = "The ledger could not write: nothing was applied"),
+    )
+)]
 pub(crate) async fn slash(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,
     JsonBody(req): JsonBody<SlashRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Slashed>> {
     ledger::operator(&s, &headers)?;
     let amount = parse_amount(&req.amount).map_err(|e| bad_request(format!("amount: {e}")))?;
-    let evidence = *blake3::hash(req.evidence.to_string().as_bytes()).as_bytes();
-    let done = stake::slash(&s, req.owner.as_bytes(), amount, req.claimant, &evidence).await?;
+    let evidence = claim_id(req.evidence.to_string().as_bytes());
+    let slash = Slash {
+        owner: *req.owner.as_bytes(),
+        amount,
+        claimant: req.claimant,
+        evidence,
+    };
+    let done = stake::slash(&s, slash).await?;
     match done {
         stake::Slashed::Now {
             amount,
             claimant,
             burned,
             treasury,
-        } => Ok(Json(json!({
-            "slashed": format_amount(amount),
-            "claimant": format_amount(claimant),
-            "burned": format_amount(burned),
-            "treasury": format_amount(treasury),
-            "evidence": hex::encode(evidence),
-        }))),
+        } => Ok(Json(Slashed {
+            slashed: format_amount(amount),
+            claimant: format_amount(claimant),
+            burned: format_amount(burned),
+            treasury: format_amount(treasury),
+            evidence: Hash32(evidence),
+        })),
         stake::Slashed::Before => Err(ApiError(
             StatusCode::CONFLICT,
             "this evidence was already used to slash".into(),
@@ -240,120 +273,160 @@ pub(crate) async fn slash(
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct CorrectRequest {
-    /// The committed transfer that was a mistake.
-    #[serde(with = "u128_string")]
-    reverses: u128,
-    /// Tokens to move back, with up to 9 decimals (default: all it moved).
-    amount: Option<String>,
-}
-
 /// Operator: fixes a mistaken transfer by a new one the other way (a mistaken mint by a burn), never by
 /// an edit. Its id derives from the transfer it corrects, and `user_data` names it: one correction per
 /// transfer, and the audit log shows what it corrects.
+#[utoipa::path(
+    post, path = "/v1/ledger/correct", tags = ["ledger", "operator"], request_body = CorrectRequest, security(("operator" = [])),
+    responses(
+        (status = 200, description = "The correcting transfer", body = Corrected),
+        (status = 400, description = "The amount is not tokens, or larger than the transfer moved"),
+        (status = 404, description = "No such transfer"),
+        (status = 409, description = "The transfer cannot be corrected (it is pending, or corrected before)"),
+        (status = 422, description = "The ledger refuses it (the account has spent the tokens)"),
+        (status = 503, description = "The ledger could not write: nothing was applied"),
+    )
+)]
 pub(crate) async fn correct(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,
     JsonBody(req): JsonBody<CorrectRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Corrected>> {
     ledger::operator(&s, &headers)?;
     let c = ledger::correct(&s, req.reverses, req.amount.as_deref()).await?;
-    Ok(Json(json!({
-        "transfer": c.id.to_string(),
-        "reverses": req.reverses.to_string(),
-        "from": c.from.to_string(),
-        "to": c.to.to_string(),
-        "amount": format_amount(c.amount),
-        "code": c.code,
-    })))
+    Ok(Json(Corrected {
+        transfer: c.id,
+        reverses: req.reverses,
+        from: c.from,
+        to: c.to,
+        amount: format_amount(c.amount),
+        code: c.code,
+    }))
 }
 
 /// A transaction signed by a key holder: a transfer or a deposit from its wallet account.
+#[utoipa::path(
+    post, path = "/v1/ledger/tx", tag = "ledger", request_body(content = ref("#/components/schemas/SignedMessage"), description = "A signed transaction (purpose meson/v1/ledger-tx; its body is a `meson_ledger::tx::Tx`)"),
+    responses(
+        (status = 200, description = "The transfer made from the signer's wallet", body = TxApplied),
+        (status = 400, description = "The transaction is malformed, for another network, or expired"),
+        (status = 404, description = "The site it deposits to does not exist"),
+        (status = 409, description = "The message was replayed, or its nonce was used before"),
+        (status = 422, description = "The ledger refuses it (insufficient funds, no stake, a claim without stake)"),
+        (status = 503, description = "The ledger could not write, or too many recent messages to remember against replay"),
+    )
+)]
 pub(crate) async fn tx(
     State(s): State<Arc<Shared>>,
     JsonBody(msg): JsonBody<SignedMessage<Tx>>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TxApplied>> {
     let done = transactions::apply(&s, msg).await?;
-    Ok(Json(json!({
-        "transfer": done.transfer.to_string(),
-        "from": done.from.to_string(),
-        "to": done.to.to_string(),
-        "amount": format_amount(done.amount),
-    })))
+    Ok(Json(TxApplied {
+        transfer: done.transfer,
+        from: done.from,
+        to: done.to,
+        amount: format_amount(done.amount),
+    }))
 }
 
-#[derive(Deserialize)]
-pub(crate) struct EpochsQuery {
-    epochs: Option<u64>,
-}
-
+#[utoipa::path(
+    get, path = "/v1/sites/{host}/billing", tag = "ledger", params(("host" = String, Path, description = "The site's host"), EpochsQuery), security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The site's escrow and its spend per epoch", body = SiteBilling),
+        (status = 404, description = "No such site in this account"),
+        (status = 409, description = "Billing is off on this router"),
+    )
+)]
 pub(crate) async fn site_billing(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,
-    Path(host): Path<String>,
-    Query(q): Query<EpochsQuery>,
-) -> ApiResult<Json<Value>> {
+    PathParam(host): PathParam<String>,
+    QueryParams(q): QueryParams<EpochsQuery>,
+) -> ApiResult<Json<SiteBilling>> {
     let site = sites::owned_site(&s, &headers, &host).await?;
     let (epoch_secs, epochs) = epochs(&s, q.epochs)?;
     let escrow = escrow_account(site.id);
     let per = settled_per_epoch(&s, epoch_secs, &epochs, |id, _| id == site.id).await?;
     // Read after the epochs, so a balance is never older than the settlements shown with it.
     let balance = s.ledger.account(escrow).await.map(|a| account_view(&a));
-    let rows: Vec<Value> = per
+    let epochs = per
         .iter()
-        .map(|(e, t)| {
-            json!({ "epoch": e, "start": e * epoch_secs, "bytes": t.bytes, "settled": t.settled,
-                    "spent": format_amount(t.fee + t.earned), "fee_burned": format_amount(t.fee),
-                    "paid_to_terminals": format_amount(t.earned) })
+        .map(|(e, t)| SpentEpoch {
+            epoch: *e,
+            start: e * epoch_secs,
+            bytes: t.bytes,
+            settled: t.settled,
+            spent: format_amount(t.fee + t.earned),
+            fee_burned: format_amount(t.fee),
+            paid_to_terminals: format_amount(t.earned),
         })
         .collect();
-    Ok(Json(json!({
-        "host": site.host,
-        "escrow_account": escrow.to_string(),
-        "escrow": balance,
-        "funded": !s.unfunded.contains(site.id),
-        // Funded for less than one more epoch at the last epoch's spend: top up before it runs dry.
-        "low_funds": s.unfunded.is_low(site.id),
-        "epoch_secs": epoch_secs,
-        "epochs": rows,
-    })))
+    Ok(Json(SiteBilling {
+        host: site.host.clone(),
+        escrow_account: escrow,
+        escrow: balance,
+        funded: !s.unfunded.contains(site.id),
+        low_funds: s.unfunded.is_low(site.id),
+        epoch_secs,
+        epochs,
+    }))
 }
 
+#[utoipa::path(
+    get, path = "/v1/terminals/{node}/earnings", tag = "ledger", params(("node" = String, Path, description = "The terminal's node id"), EpochsQuery),
+    responses(
+        (status = 200, description = "The terminal's earnings account and earnings per epoch", body = TerminalEarnings),
+        (status = 400, description = "Not a node id"),
+        (status = 409, description = "Billing is off on this router"),
+        (status = 500, description = "The store failed"),
+    )
+)]
 pub(crate) async fn terminal_earnings(
     State(s): State<Arc<Shared>>,
-    Path(node): Path<String>,
-    Query(q): Query<EpochsQuery>,
-) -> ApiResult<Json<Value>> {
+    PathParam(node): PathParam<String>,
+    QueryParams(q): QueryParams<EpochsQuery>,
+) -> ApiResult<Json<TerminalEarnings>> {
     let id: NodeId = node
         .parse()
         .map_err(|e| bad_request(format!("{node:?} is not a node id: {e}")))?;
     let (epoch_secs, epochs) = epochs(&s, q.epochs)?;
     let account = terminal_account(id.as_bytes());
     let per = settled_per_epoch(&s, epoch_secs, &epochs, |_, t| t == id.as_bytes()).await?;
-    let mut rows: Vec<Value> = Vec::with_capacity(per.len());
+    let mut rows = Vec::with_capacity(per.len());
     for (e, t) in &per {
         // Kept apart from `earned` so what customers paid and what the treasury added stay visible.
         let subsidy = billing::subsidy_paid(&s, *e, id.as_bytes()).await;
-        rows.push(
-            json!({ "epoch": e, "start": e * epoch_secs, "bytes": t.bytes, "settled": t.settled,
-                    "earned": format_amount(t.earned), "subsidy": format_amount(subsidy) }),
-        );
+        rows.push(EarnedEpoch {
+            epoch: *e,
+            start: e * epoch_secs,
+            bytes: t.bytes,
+            settled: t.settled,
+            earned: format_amount(t.earned),
+            subsidy: format_amount(subsidy),
+        });
     }
-    Ok(Json(json!({
-        "node_id": id.to_string(),
-        "account": account.to_string(),
-        "balance": s.ledger.account(account).await.map(|a| account_view(&a)),
-        "epoch_secs": epoch_secs,
-        "epochs": rows,
-    })))
+    Ok(Json(TerminalEarnings {
+        node_id: id,
+        account,
+        balance: s.ledger.account(account).await.map(|a| account_view(&a)),
+        epoch_secs,
+        epochs: rows,
+    }))
 }
 
+#[utoipa::path(
+    get, path = "/v1/ledger/payouts/{epoch}", tag = "ledger", params(("epoch" = u64, Path, description = "The epoch")),
+    responses(
+        (status = 200, description = "The epoch's payout leaves and their Merkle root, signed", body = Payouts),
+        (status = 400, description = "The epoch has not ended"),
+        (status = 409, description = "Billing is off on this router"),
+        (status = 500, description = "The store failed"),
+    )
+)]
 pub(crate) async fn payouts(
     State(s): State<Arc<Shared>>,
-    Path(epoch): Path<u64>,
-) -> ApiResult<Json<Value>> {
+    PathParam(epoch): PathParam<u64>,
+) -> ApiResult<Json<Payouts>> {
     let leaves = payout_leaves(&s, epoch).await?;
     let root = merkle::root(&leaf_hashes(epoch, &leaves));
     let signature = s
@@ -363,24 +436,38 @@ pub(crate) async fn payouts(
             &payout_root_message(epoch, leaves.len() as u64, &root),
         )
         .to_string();
-    let rows: Vec<Value> = leaves
-        .iter()
-        .map(|(i, a, v)| json!({ "index": i, "account": a.to_string(), "amount": v.to_string() }))
-        .collect();
-    Ok(Json(json!({
-        "epoch": epoch,
-        "root": hex::encode(root),
-        "size": leaves.len(),
-        "signer": s.id,
-        "signature": signature,
-        "leaves": rows,
-    })))
+    Ok(Json(Payouts {
+        epoch,
+        root: Hash32(root),
+        size: leaves.len() as u64,
+        signer: s.id,
+        signature,
+        leaves: leaves
+            .iter()
+            .map(|&(index, account, amount)| PayoutLeaf {
+                index,
+                account,
+                amount,
+            })
+            .collect(),
+    }))
 }
 
+#[utoipa::path(
+    get, path = "/v1/ledger/payouts/{epoch}/proof/{account}", tag = "ledger",
+    params(("epoch" = u64, Path, description = "The epoch"), ("account" = String, Path, description = "The account's id, a decimal number")),
+    responses(
+        (status = 200, description = "The payout's leaf and its audit path", body = PayoutProof),
+        (status = 400, description = "The epoch has not ended, or not a decimal account id"),
+        (status = 404, description = "The account has no payout in this epoch"),
+        (status = 409, description = "Billing is off on this router"),
+        (status = 500, description = "The store failed"),
+    )
+)]
 pub(crate) async fn payout_proof(
     State(s): State<Arc<Shared>>,
-    Path((epoch, account)): Path<(u64, String)>,
-) -> ApiResult<Json<Value>> {
+    PathParam((epoch, account)): PathParam<(u64, String)>,
+) -> ApiResult<Json<PayoutProof>> {
     let account: u128 = account
         .parse()
         .map_err(|_| bad_request(format!("{account:?} is not an account id")))?;
@@ -392,17 +479,16 @@ pub(crate) async fn payout_proof(
         ));
     };
     let hashes = leaf_hashes(epoch, &leaves);
-    let path: Vec<String> = merkle::inclusion_path(&hashes, index as usize)
-        .iter()
-        .map(hex::encode)
-        .collect();
-    Ok(Json(json!({
-        "epoch": epoch,
-        "index": index,
-        "account": account.to_string(),
-        "amount": amount.to_string(),
-        "size": leaves.len(),
-        "path": path,
-        "root": hex::encode(merkle::root(&hashes)),
-    })))
+    Ok(Json(PayoutProof {
+        epoch,
+        index,
+        account,
+        amount,
+        size: leaves.len() as u64,
+        path: merkle::inclusion_path(&hashes, index as usize)
+            .into_iter()
+            .map(Hash32)
+            .collect(),
+        root: Hash32(merkle::root(&hashes)),
+    }))
 }

@@ -3,14 +3,13 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::IntoResponse;
 use axum::Json;
 use meson_api::verification::{KnownObject, KnownObjects, LimitQuery, RootsRecorded, RootsRequest};
 use meson_core::content::{ObjectRoots, Root};
 
-use crate::http::error::{bad_request, ApiResult, JsonBody};
+use crate::http::error::{bad_request, ApiResult, JsonBody, PathParam, QueryParams};
 use crate::services::{roots, sites};
 use crate::Shared;
 
@@ -31,12 +30,21 @@ pub(crate) fn view(k: &meson_store::KnownObject) -> KnownObject {
     }
 }
 
+#[utoipa::path(
+    post, path = "/v1/sites/{host}/roots", tag = "sites", params(("host" = String, Path, description = "The site's host")),
+    request_body = RootsRequest, security(("api_key" = [])),
+    responses(
+        (status = 201, description = "The object as the router now knows it, and the held usage it settled", body = RootsRecorded),
+        (status = 400, description = "The path, size or a root is not valid"),
+        (status = 404, description = "No such site in this account"),
+    )
+)]
 pub(crate) async fn push_roots(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,
-    Path(host): Path<String>,
+    PathParam(host): PathParam<String>,
     JsonBody(req): JsonBody<RootsRequest>,
-) -> ApiResult<impl IntoResponse> {
+) -> ApiResult<(StatusCode, Json<RootsRecorded>)> {
     let site = sites::owned_site(&s, &headers, &host).await?;
     if !req.path.starts_with('/') {
         return Err(bad_request(format!(
@@ -66,11 +74,18 @@ pub(crate) async fn push_roots(
     ))
 }
 
+#[utoipa::path(
+    get, path = "/v1/sites/{host}/roots", tag = "sites", params(("host" = String, Path, description = "The site's host"), LimitQuery), security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The objects the router knows of the site, most recent first", body = KnownObjects),
+        (status = 404, description = "No such site in this account"),
+    )
+)]
 pub(crate) async fn known_roots(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,
-    Path(host): Path<String>,
-    Query(q): Query<LimitQuery>,
+    PathParam(host): PathParam<String>,
+    QueryParams(q): QueryParams<LimitQuery>,
 ) -> ApiResult<Json<KnownObjects>> {
     let site = sites::owned_site(&s, &headers, &host).await?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);

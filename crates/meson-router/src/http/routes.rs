@@ -1,80 +1,119 @@
 //! Every route the router serves, registered in this one place; the handlers live in one file per
-//! resource beside it.
+//! resource beside it. The `/v1` routes are a table ([`api`]) so that the OpenAPI document can be checked
+//! against what is really served ([`crate::api_routes`]).
 
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
-use meson_core::wire::{self, RouterInfo};
+use axum::handler::Handler;
+use axum::http::Method;
+use axum::routing::{get, on, MethodFilter, MethodRouter};
+use axum::Router;
+use meson_core::wire;
 use meson_node::{HEALTH_PATH, METRICS_PATH};
 
-use super::{audits, claims, control, council, jobs, ledger, redirect, roots, sites, terminals};
+use super::{
+    audits, claims, control, council, info, jobs, ledger, openapi, redirect, roots, sites,
+    terminals,
+};
 use crate::Shared;
 
-pub(crate) fn app(shared: Arc<Shared>) -> Router {
-    Router::new()
-        .route(HEALTH_PATH, get(|| async { "ok\n" }))
-        .route(METRICS_PATH, get(meson_telemetry::metrics_text))
-        .route(wire::ROUTER_INFO_PATH, get(router_info))
-        .route("/v1/accounts", post(sites::create_account))
-        .route("/v1/sites", post(sites::add_site).get(sites::list_sites))
-        .route("/v1/sites/{host}", delete(sites::remove_site))
-        .route("/v1/sites/{host}/stats", get(sites::site_stats))
-        .route("/v1/sites/{host}/purge", post(jobs::purge_site))
-        .route("/v1/sites/{host}/push", post(jobs::push_site))
-        .route(
-            "/v1/sites/{host}/roots",
-            post(roots::push_roots).get(roots::known_roots),
-        )
-        .route("/v1/jobs/{id}", get(jobs::job))
-        .route("/v1/sites/{host}/billing", get(ledger::site_billing))
-        .route(
+/// One `/v1` route: its method, its path as axum and the OpenAPI document both spell it, its handler.
+pub(crate) struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    handler: MethodRouter<Arc<Shared>>,
+}
+
+fn route<H, T>(method: Method, path: &'static str, handler: H) -> Route
+where
+    H: Handler<T, Arc<Shared>>,
+    T: 'static,
+{
+    let filter = MethodFilter::try_from(method.clone()).expect("a method axum routes");
+    Route {
+        method,
+        path,
+        handler: on(filter, handler),
+    }
+}
+
+/// The `/v1` API.
+pub(crate) fn api() -> Vec<Route> {
+    use Method as M;
+    vec![
+        route(M::GET, wire::ROUTER_INFO_PATH, info::router_info),
+        route(M::GET, "/v1/openapi.json", openapi::document),
+        route(M::POST, "/v1/accounts", sites::create_account),
+        route(M::POST, "/v1/sites", sites::add_site),
+        route(M::GET, "/v1/sites", sites::list_sites),
+        route(M::DELETE, "/v1/sites/{host}", sites::remove_site),
+        route(M::GET, "/v1/sites/{host}/stats", sites::site_stats),
+        route(M::POST, "/v1/sites/{host}/purge", jobs::purge_site),
+        route(M::POST, "/v1/sites/{host}/push", jobs::push_site),
+        route(M::POST, "/v1/sites/{host}/roots", roots::push_roots),
+        route(M::GET, "/v1/sites/{host}/roots", roots::known_roots),
+        route(M::GET, "/v1/jobs/{id}", jobs::job),
+        route(M::GET, "/v1/sites/{host}/billing", ledger::site_billing),
+        route(
+            M::GET,
             "/v1/terminals/{node}/earnings",
-            get(ledger::terminal_earnings),
-        )
-        .route("/v1/ledger/head", get(ledger::head))
-        .route("/v1/ledger/log", get(ledger::log))
-        .route("/v1/ledger/accounts/{id}", get(ledger::account))
-        .route("/v1/ledger/accounts/{id}/transfers", get(ledger::history))
-        .route("/v1/ledger/transfers/{id}", get(ledger::transfer))
-        .route("/v1/ledger/mint", post(ledger::mint))
-        .route("/v1/ledger/tx", post(ledger::tx))
-        .route("/v1/ledger/slash", post(ledger::slash))
-        .route("/v1/ledger/correct", post(ledger::correct))
-        .route("/v1/ledger/claims/{claim}", get(claims::show))
-        .route("/v1/ledger/claims/{claim}/verdict", post(claims::verdict))
-        .route("/v1/council/term", get(council::term))
-        .route("/v1/council/stakes", get(council::stakes))
-        .route("/v1/ledger/payouts/{epoch}", get(ledger::payouts))
-        .route(
+            ledger::terminal_earnings,
+        ),
+        route(M::GET, "/v1/ledger/head", ledger::head),
+        route(M::GET, "/v1/ledger/log", ledger::log),
+        route(M::GET, "/v1/ledger/accounts/{id}", ledger::account),
+        route(
+            M::GET,
+            "/v1/ledger/accounts/{id}/transfers",
+            ledger::history,
+        ),
+        route(M::GET, "/v1/ledger/transfers/{id}", ledger::transfer),
+        route(M::POST, "/v1/ledger/mint", ledger::mint),
+        route(M::POST, "/v1/ledger/tx", ledger::tx),
+        route(M::POST, "/v1/ledger/slash", ledger::slash),
+        route(M::POST, "/v1/ledger/correct", ledger::correct),
+        route(M::GET, "/v1/ledger/claims/{claim}", claims::show),
+        route(
+            M::POST,
+            "/v1/ledger/claims/{claim}/verdict",
+            claims::verdict,
+        ),
+        route(M::GET, "/v1/council/term", council::term),
+        route(M::GET, "/v1/council/stakes", council::stakes),
+        route(M::GET, "/v1/ledger/payouts/{epoch}", ledger::payouts),
+        route(
+            M::GET,
             "/v1/ledger/payouts/{epoch}/proof/{account}",
-            get(ledger::payout_proof),
-        )
-        .route("/v1/terminals", get(terminals::terminals))
-        .route(
+            ledger::payout_proof,
+        ),
+        route(M::GET, "/v1/terminals", terminals::terminals),
+        route(
+            M::GET,
             "/v1/terminals/{node}/rejections",
-            get(terminals::rejections),
-        )
-        .route("/v1/terminals/{node}/evidence", get(audits::evidence))
-        .route("/v1/terminals/{node}/audits", get(audits::audits))
-        .route(wire::REGISTER_PATH, post(control::register))
-        .route(wire::HEARTBEAT_PATH, post(control::heartbeat))
-        .route(wire::SITES_PATH, post(control::sites))
-        .route(wire::USAGE_PATH, post(control::usage))
-        .route("/s/{host}", get(redirect::by_path))
+            terminals::rejections,
+        ),
+        route(M::GET, "/v1/terminals/{node}/evidence", audits::evidence),
+        route(M::GET, "/v1/terminals/{node}/audits", audits::audits),
+        route(M::POST, wire::REGISTER_PATH, control::register),
+        route(M::POST, wire::HEARTBEAT_PATH, control::heartbeat),
+        route(M::POST, wire::SITES_PATH, control::sites),
+        route(M::POST, wire::USAGE_PATH, control::usage),
+    ]
+}
+
+pub(crate) fn app(shared: Arc<Shared>) -> Router {
+    let mut app = Router::new()
+        .route(HEALTH_PATH, get(|| async { "ok\n" }))
+        .route(METRICS_PATH, get(meson_telemetry::metrics_text));
+    // Two methods on one path merge into one method router.
+    for r in api() {
+        app = app.route(r.path, r.handler);
+    }
+    app.route("/s/{host}", get(redirect::by_path))
         .route("/s/{host}/{*path}", get(redirect::by_path))
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             redirect::by_host,
         ))
         .with_state(shared)
-}
-
-async fn router_info(State(s): State<Arc<Shared>>) -> Json<RouterInfo> {
-    Json(RouterInfo {
-        id: s.id,
-        version: env!("CARGO_PKG_VERSION").to_owned(),
-        heartbeat_secs: s.heartbeat_secs(),
-    })
 }

@@ -3,41 +3,38 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::IntoResponse;
 use axum::Json;
+use meson_api::accounts::{AccountCreated, NewAccount};
+use meson_api::sites::{HourUsage, SiteRequest, SiteStats, StatsQuery, Usage};
 use meson_core::wire::SiteInfo;
 use meson_store::{NewSite, QueryMode, SiteHour};
-use serde::Deserialize;
-use serde_json::json;
 
-use crate::http::error::{bad_request, ApiError, ApiResult, JsonBody};
+use crate::http::error::{bad_request, ApiError, ApiResult, JsonBody, PathParam, QueryParams};
 use crate::services::sites::{self, site_info};
 use crate::Shared;
 
-#[derive(Deserialize)]
-pub(crate) struct NewAccount {
-    name: String,
-}
-
+#[utoipa::path(
+    post, path = "/v1/accounts", tag = "sites", request_body = NewAccount,
+    responses(
+        (status = 201, description = "The account and its API key, shown only this once", body = AccountCreated),
+        (status = 400, description = "The name is empty or longer than 200 characters"),
+        (status = 500, description = "The store failed"),
+    )
+)]
 pub(crate) async fn create_account(
     State(s): State<Arc<Shared>>,
     JsonBody(req): JsonBody<NewAccount>,
-) -> ApiResult<impl IntoResponse> {
+) -> ApiResult<(StatusCode, Json<AccountCreated>)> {
     let (account_id, api_key) = sites::create_account(&s, &req.name).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "account_id": account_id, "api_key": api_key })),
+        Json(AccountCreated {
+            account_id,
+            api_key,
+        }),
     ))
-}
-
-#[derive(Deserialize)]
-pub(crate) struct SiteRequest {
-    host: String,
-    origin: String,
-    default_ttl_secs: Option<u64>,
-    query_mode: Option<String>,
 }
 
 /// A DNS name of letters, digits, `-` and `.`, no port: what clients put in `Host`.
@@ -88,11 +85,19 @@ fn valid_origin(origin: &str) -> Result<String, ApiError> {
     ))
 }
 
+#[utoipa::path(
+    post, path = "/v1/sites", tag = "sites", request_body = SiteRequest, security(("api_key" = [])),
+    responses(
+        (status = 201, description = "The site as terminals will see it", body = SiteInfo),
+        (status = 400, description = "The host, origin or query mode is not valid"),
+        (status = 409, description = "Another site has this host"),
+    )
+)]
 pub(crate) async fn add_site(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,
     JsonBody(req): JsonBody<SiteRequest>,
-) -> ApiResult<impl IntoResponse> {
+) -> ApiResult<(StatusCode, Json<SiteInfo>)> {
     let account_id = sites::account(&s, &headers).await?;
     let host = valid_host(&req.host)?;
     let origin = valid_origin(&req.origin)?;
@@ -116,6 +121,12 @@ pub(crate) async fn add_site(
     Ok((StatusCode::CREATED, Json(info)))
 }
 
+#[utoipa::path(
+    get, path = "/v1/sites", tag = "sites", security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The account's sites", body = Vec<SiteInfo>),
+    )
+)]
 pub(crate) async fn list_sites(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,
@@ -125,54 +136,63 @@ pub(crate) async fn list_sites(
     Ok(Json(sites.iter().map(site_info).collect()))
 }
 
+#[utoipa::path(
+    delete, path = "/v1/sites/{host}", tag = "sites", params(("host" = String, Path, description = "The site's host")), security(("api_key" = [])),
+    responses(
+        (status = 204, description = "Removed: clients asking for it go nowhere now"),
+        (status = 404, description = "No such site in this account"),
+    )
+)]
 pub(crate) async fn remove_site(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,
-    Path(host): Path<String>,
+    PathParam(host): PathParam<String>,
 ) -> ApiResult<StatusCode> {
     let account_id = sites::account(&s, &headers).await?;
     sites::remove_site(&s, account_id, &host).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
-pub(crate) struct StatsQuery {
-    /// How many hours back from now (default 24, at most 31 days).
-    hours: Option<u64>,
-}
-
 /// Accepted usage of one of the account's sites, per hour: redirect tickets, requests served, cache hits,
 /// hit ratio and bytes.
+#[utoipa::path(
+    get, path = "/v1/sites/{host}/stats", tag = "sites", params(("host" = String, Path, description = "The site's host"), StatsQuery), security(("api_key" = [])),
+    responses(
+        (status = 200, description = "Accepted usage in total and per hour", body = SiteStats),
+        (status = 404, description = "No such site in this account"),
+    )
+)]
 pub(crate) async fn site_stats(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,
-    Path(host): Path<String>,
-    Query(q): Query<StatsQuery>,
-) -> ApiResult<impl IntoResponse> {
+    PathParam(host): PathParam<String>,
+    QueryParams(q): QueryParams<StatsQuery>,
+) -> ApiResult<Json<SiteStats>> {
     let site = sites::owned_site(&s, &headers, &host).await?;
     let stats = sites::stats(&s, &site, q.hours).await?;
-    let view = |h: &SiteHour| {
-        json!({
-            "tickets": h.tickets,
-            "requests": h.requests,
-            "hits": h.hits,
-            "hit_ratio": if h.requests == 0 { 0.0 } else { h.hits as f64 / h.requests as f64 },
-            "bytes": h.bytes,
-        })
+    let usage = |h: &SiteHour| Usage {
+        tickets: h.tickets,
+        requests: h.requests,
+        hits: h.hits,
+        hit_ratio: if h.requests == 0 {
+            0.0
+        } else {
+            h.hits as f64 / h.requests as f64
+        },
+        bytes: h.bytes,
     };
-    let hours: Vec<_> = stats
-        .hours
-        .iter()
-        .map(|h| {
-            let mut v = view(h);
-            v["hour_start"] = json!(h.hour_start);
-            v
-        })
-        .collect();
-    let mut body = view(&stats.total);
-    body["host"] = json!(site.host);
-    body["from"] = json!(stats.from);
-    body["to"] = json!(stats.to);
-    body["hours"] = json!(hours);
-    Ok(Json(body))
+    Ok(Json(SiteStats {
+        host: site.host.clone(),
+        from: stats.from,
+        to: stats.to,
+        total: usage(&stats.total),
+        hours: stats
+            .hours
+            .iter()
+            .map(|h| HourUsage {
+                hour_start: h.hour_start,
+                usage: usage(h),
+            })
+            .collect(),
+    }))
 }

@@ -2,24 +2,38 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
 use axum::Json;
+use meson_api::terminals::{Rejections, TerminalList};
 use meson_core::identity::NodeId;
-use serde_json::json;
 
-use crate::http::error::{bad_request, ApiError, ApiResult};
+use crate::http::error::{bad_request, ApiError, ApiResult, PathParam};
 use crate::Shared;
 
-pub(crate) async fn terminals(State(s): State<Arc<Shared>>) -> impl IntoResponse {
-    Json(json!({ "terminals": s.registry.views(s.cfg.heartbeat) }))
+#[utoipa::path(
+    get, path = "/v1/terminals", tag = "terminals",
+    responses((status = 200, description = "Every registered terminal, by node id", body = TerminalList))
+)]
+pub(crate) async fn terminals(State(s): State<Arc<Shared>>) -> Json<TerminalList> {
+    Json(TerminalList {
+        terminals: s.registry.views(s.cfg.heartbeat),
+    })
 }
 
+#[utoipa::path(
+    get, path = "/v1/terminals/{node}/rejections", tag = "terminals", params(("node" = String, Path, description = "The terminal's node id")),
+    responses(
+        (status = 200, description = "The terminal's refused usage records by reason", body = Rejections),
+        (status = 400, description = "Not a node id"),
+        (status = 404, description = "No such terminal is registered"),
+        (status = 500, description = "The store failed"),
+    )
+)]
 pub(crate) async fn rejections(
     State(s): State<Arc<Shared>>,
-    Path(node): Path<String>,
-) -> ApiResult<impl IntoResponse> {
+    PathParam(node): PathParam<String>,
+) -> ApiResult<Json<Rejections>> {
     let id: NodeId = node
         .parse()
         .map_err(|e| bad_request(format!("{node:?} is not a node id: {e}")))?;
@@ -29,12 +43,13 @@ pub(crate) async fn rejections(
             format!("no terminal {id} is registered"),
         ));
     }
-    let by_reason: serde_json::Map<String, serde_json::Value> = s
-        .store
-        .rejections(*id.as_bytes())
-        .await?
-        .into_iter()
-        .map(|(reason, n)| (reason, n.into()))
-        .collect();
-    Ok(Json(json!({ "node_id": id, "rejections": by_reason })))
+    Ok(Json(Rejections {
+        node_id: id,
+        rejections: s
+            .store
+            .rejections(*id.as_bytes())
+            .await?
+            .into_iter()
+            .collect(),
+    }))
 }

@@ -1,72 +1,31 @@
-//! Billing: each epoch, the usage the router accepted is charged to the site's escrow, paid to the
-//! terminals that served it and the protocol fee burned, by the formulas of [`meson_core::economics`].
+//! Billing: each epoch, the usage the router accepted is settled by the plan of
+//! [`meson_ledger::settlement`]: charged to each site's escrow, paid to the terminals that served it,
+//! the protocol fee burned and, with a bootstrap subsidy, topped up from the treasury. This service
+//! gathers the epoch's accepted usage, the terminals' regions and uptime, opens the accounts the plan
+//! names and submits its transfers as one batch, so one audit log entry settles the epoch.
 //!
-//! - A site's escrow is a ledger account ([`escrow_account`]) anyone can look up; tokens reach it by a
-//!   deposit (here, an operator's mint: the on-ramp where a customer buys tokens).
-//! - A terminal's earnings account ([`terminal_account`]) is owned by its node key.
+//! - A site's escrow is a ledger account ([`meson_ledger::accounts::escrow_account`]) anyone can look
+//!   up; tokens reach it by a deposit (here, an operator's mint: the on-ramp where a customer buys
+//!   tokens). A terminal's earnings account is owned by its node key.
 //! - An epoch is settled once it has ended: usage accepted during `[E·len, (E+1)·len)`, so every record
-//!   falls in exactly one epoch. Transfer ids are derived from (epoch, site, terminal), and a site's
-//!   transfers form one linked chain, so settling again after a crash applies nothing twice and never
-//!   half a site.
+//!   falls in exactly one epoch. Settling again (after a crash, or on catching up after a restart)
+//!   applies nothing twice.
 //! - A site whose escrow is empty is not served by terminals: its clients are redirected to its origin
 //!   (`X-Meson-Billing: escrow-empty`), never silently served for free.
-//! - With a bootstrap subsidy (`subsidy_bps`), the treasury adds a share of what each terminal earned from
-//!   customers ([`meson_core::economics::subsidies`]), capped per epoch and by what the treasury holds.
-//!   An epoch's site chains and its subsidy chain go to the ledger in one batch, so one audit log entry
-//!   settles the epoch: the subsidy is decided with the earnings it tops up, never later. That way
-//!   enabling the subsidy, raising its cap or funding the treasury never pays for epochs already
-//!   settled, and no published payout root changes afterwards.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use meson_core::economics::{fit_to_escrow, line, quality_bps, settlement_id, subsidies, Line};
-use meson_core::ledger::{
-    AccountKind, Batch, BatchResults, NewAccount, Transfer, TransferCode, TransferFlags,
-};
 use meson_core::schedule::Region;
+use meson_ledger::accounts::escrow_account;
+use meson_ledger::settlement::{self, BillingConfig, Terminals, Usage};
+use meson_ledger::{Amount, Batch, BatchResults};
+use meson_store::StoreError;
 use tokio::sync::watch;
 
-use crate::services::ledger::{
-    escrow_account, open_escrow, terminal_account, LedgerError, BURN, TREASURY,
-};
+use crate::services::ledger::LedgerError;
 use crate::Shared;
-
-/// Prices and fee; billing is off when the router has none.
-#[derive(Debug, Clone)]
-pub struct BillingConfig {
-    /// Seconds per epoch (default 3600).
-    pub epoch_secs: u64,
-    /// Base units charged per GiB served (default 0.1 token).
-    pub price_per_gib: u128,
-    /// The burned protocol fee, in basis points of the charge (default 2000: 20 %).
-    pub fee_bps: u32,
-    /// Prices of regions that differ from `price_per_gib`: a terminal's bytes are priced by the most
-    /// specific of its region's levels listed here (`eu/west`, then `eu`), else `price_per_gib`.
-    pub region_prices: Vec<(String, u128)>,
-    /// Bootstrap subsidy from the treasury, in basis points of what a terminal earned from customers in
-    /// the epoch (default 0: off).
-    pub subsidy_bps: u32,
-    /// The most base units the treasury pays in subsidies per epoch, across all terminals (default 0).
-    pub subsidy_cap: u128,
-}
-
-impl BillingConfig {
-    /// The price per GiB of bytes served by a terminal in `region`.
-    pub fn price_in(&self, region: Option<&Region>) -> u128 {
-        region
-            .into_iter()
-            .flat_map(Region::ancestors)
-            .find_map(|level| {
-                self.region_prices
-                    .iter()
-                    .find(|(r, _)| r == level)
-                    .map(|(_, p)| *p)
-            })
-            .unwrap_or(self.price_per_gib)
-    }
-}
 
 /// How much of each epoch each terminal was in rotation, sampled by the billing task: the uptime in a
 /// terminal's quality. Kept in memory; an epoch sampled partly before a restart counts only what was
@@ -102,31 +61,6 @@ impl Uptime {
             _ => 10_000,
         }
     }
-}
-
-impl Default for BillingConfig {
-    fn default() -> Self {
-        BillingConfig {
-            epoch_secs: 3600,
-            price_per_gib: meson_core::ledger::ONE_TOKEN / 10,
-            fee_bps: 2_000,
-            region_prices: Vec::new(),
-            subsidy_bps: 0,
-            subsidy_cap: 0,
-        }
-    }
-}
-
-fn payout_id(epoch: u64, site: i64, node: &[u8; 32]) -> u128 {
-    settlement_id(&[b"payout", &epoch.to_le_bytes(), &site.to_le_bytes(), node])
-}
-
-fn fee_id(epoch: u64, site: i64, node: &[u8; 32]) -> u128 {
-    settlement_id(&[b"fee", &epoch.to_le_bytes(), &site.to_le_bytes(), node])
-}
-
-fn subsidy_id(epoch: u64, node: &[u8; 32]) -> u128 {
-    settlement_id(&[b"subsidy", &epoch.to_le_bytes(), node])
 }
 
 /// Sites whose escrow holds nothing; read on every redirect, refreshed by the billing task.
@@ -176,6 +110,42 @@ impl Unfunded {
     }
 }
 
+/// The usage the router accepted in `epoch`, one line per site and terminal.
+pub(crate) async fn accepted(
+    s: &Shared,
+    epoch_secs: u64,
+    epoch: u64,
+) -> Result<Vec<Usage>, StoreError> {
+    let from = epoch * epoch_secs;
+    Ok(s.store
+        .usage_accepted_between(from, from + epoch_secs)
+        .await?
+        .into_iter()
+        .map(|u| Usage {
+            site: u.site_id,
+            node: u.terminal,
+            bytes: u.bytes,
+        })
+        .collect())
+}
+
+/// How the terminals stood in one epoch: their regions now, and their uptime sampled in the epoch.
+struct Standing<'a> {
+    regions: BTreeMap<[u8; 32], Region>,
+    uptime: &'a Uptime,
+    epoch: u64,
+}
+
+impl Terminals for Standing<'_> {
+    fn region(&self, node: &[u8; 32]) -> Option<&Region> {
+        self.regions.get(node)
+    }
+
+    fn uptime_bps(&self, node: &[u8; 32]) -> u32 {
+        self.uptime.bps(self.epoch, node)
+    }
+}
+
 /// Settles epoch `epoch` for every site with accepted usage in it, and pays the epoch's subsidy on what
 /// it settled now. Returns how many sites it settled now.
 pub(crate) async fn settle(
@@ -183,123 +153,33 @@ pub(crate) async fn settle(
     cfg: &BillingConfig,
     epoch: u64,
 ) -> Result<usize, LedgerError> {
-    let from = epoch * cfg.epoch_secs;
-    let sums = s
-        .store
-        .usage_accepted_between(from, from + cfg.epoch_secs)
-        .await?;
-    let mut by_site: BTreeMap<i64, Vec<([u8; 32], u64)>> = BTreeMap::new();
-    for u in sums {
-        by_site
-            .entry(u.site_id)
-            .or_default()
-            .push((u.terminal, u.bytes));
+    let usage = accepted(s, cfg.epoch_secs, epoch).await?;
+    let terminals = Standing {
+        regions: s
+            .registry
+            .rotation(s.cfg.heartbeat)
+            .into_iter()
+            .map(|(node, region, _)| (node, region))
+            .collect(),
+        uptime: &s.uptime,
+        epoch,
+    };
+    let plan = s
+        .ledger
+        .read(|l| settlement::plan(l, cfg, epoch, &usage, &terminals))
+        .await;
+    for (site, spent) in &plan.spent {
+        s.unfunded.spent(*site, *spent);
     }
-    let regions: BTreeMap<[u8; 32], Region> = s
-        .registry
-        .rotation(s.cfg.heartbeat)
-        .into_iter()
-        .map(|(node, region, _)| (node, region))
-        .collect();
-    let now = meson_node::unix_now();
-    let mut transfers = Vec::new();
-    let mut settled = 0;
-    let mut nodes = BTreeSet::new();
-    // What each terminal earns from the chains in this batch: the base of its subsidy.
-    let mut earned: BTreeMap<[u8; 32], u128> = BTreeMap::new();
-    for (site, terminals) in by_site {
-        nodes.extend(terminals.iter().map(|(node, _)| *node));
-        let ids: Vec<u128> = terminals
-            .iter()
-            .flat_map(|(node, _)| [fee_id(epoch, site, node), payout_id(epoch, site, node)])
-            .collect();
-        // The site's transfers are one chain: if any exists, the site's epoch is settled.
-        if s.ledger
-            .read(|l| ids.iter().any(|id| l.transfer(*id).is_some()))
-            .await
-        {
-            continue;
-        }
-        let escrow = open_escrow(s, site).await?;
-        let mut accounts: Vec<NewAccount> = terminals
-            .iter()
-            .map(|(node, _)| NewAccount {
-                id: terminal_account(node),
-                kind: AccountKind::Terminal,
-                owner: Some(*node),
-                user_data: 0,
-            })
-            .collect();
-        accounts.dedup_by_key(|a| a.id);
-        s.ledger
-            .submit(Batch::CreateAccounts { now, accounts })
-            .await?;
-        let available = s
-            .ledger
-            .account(escrow)
-            .await
-            .and_then(|a| a.available())
-            .unwrap_or(0);
-        let mut lines: Vec<Line> = terminals
-            .iter()
-            .map(|(node, bytes)| {
-                // Audits are not there yet: the pass rate is full until they report.
-                let quality = quality_bps(s.uptime.bps(epoch, node), 10_000);
-                line(
-                    *bytes,
-                    cfg.price_in(regions.get(node)),
-                    cfg.fee_bps,
-                    quality,
-                )
-            })
-            .collect();
-        fit_to_escrow(&mut lines, available);
-        s.unfunded.spent(site, lines.iter().map(Line::paid).sum());
-        let mut chain = Vec::new();
-        for ((node, _), l) in terminals.iter().zip(&lines) {
-            let mut fee = Transfer::new(
-                fee_id(epoch, site, node),
-                escrow,
-                BURN,
-                l.fee,
-                TransferCode::Burn,
-            );
-            let mut pay = Transfer::new(
-                payout_id(epoch, site, node),
-                escrow,
-                terminal_account(node),
-                l.earned,
-                TransferCode::Payout,
-            );
-            fee.user_data = u128::from(epoch);
-            pay.user_data = u128::from(epoch);
-            chain.push(fee);
-            chain.push(pay);
-        }
-        // A zero amount is not a transfer (a few bytes cost less than a base unit).
-        chain.retain(|t| t.amount > 0);
-        if chain.is_empty() {
-            continue;
-        }
-        for ((node, _), l) in terminals.iter().zip(&lines) {
-            *earned.entry(*node).or_default() += l.earned;
-        }
-        link(&mut chain);
-        tracing::debug!(epoch, site, terminals = terminals.len(), "settling site");
-        transfers.extend(chain);
-        settled += 1;
-    }
-    if transfers.is_empty() {
+    s.ledger.open_accounts(plan.accounts).await?;
+    if plan.transfers.is_empty() {
         return Ok(0);
     }
-    let subsidy = subsidy_chain(s, cfg, epoch, &nodes, &earned).await;
-    let subsidised: u128 = subsidy.iter().map(|t| t.amount).sum();
-    transfers.extend(subsidy);
     let results = s
         .ledger
         .submit(Batch::CreateTransfers {
             now: meson_node::unix_now(),
-            transfers,
+            transfers: plan.transfers,
         })
         .await?;
     let failed = match &results {
@@ -314,97 +194,20 @@ pub(crate) async fn settle(
             "some settlement transfers were refused"
         );
     } else {
-        tracing::info!(epoch, sites = settled, subsidised, "epoch settled");
+        tracing::info!(
+            epoch,
+            sites = plan.sites,
+            subsidised = plan.subsidised,
+            "epoch settled"
+        );
     }
-    Ok(settled)
-}
-
-/// Marks every transfer but the last as linked to the next, so the chain commits all or nothing.
-fn link(chain: &mut [Transfer]) {
-    let last = chain.len().saturating_sub(1);
-    for (i, t) in chain.iter_mut().enumerate() {
-        t.flags = TransferFlags {
-            linked: i < last,
-            ..TransferFlags::default()
-        };
-    }
-}
-
-/// The epoch's subsidy, treasury → terminal accounts, as one chain: empty when the subsidy is off, when
-/// the treasury is empty, or when a subsidy of this epoch was already paid (an earlier batch of the
-/// same epoch, of which some site chain failed and is settled now, carried it).
-async fn subsidy_chain(
-    s: &Shared,
-    cfg: &BillingConfig,
-    epoch: u64,
-    nodes: &BTreeSet<[u8; 32]>,
-    earned: &BTreeMap<[u8; 32], u128>,
-) -> Vec<Transfer> {
-    if cfg.subsidy_bps == 0 || cfg.subsidy_cap == 0 || earned.values().all(|e| *e == 0) {
-        return Vec::new();
-    }
-    let (paid_before, treasury) = s
-        .ledger
-        .read(|l| {
-            let paid = nodes
-                .iter()
-                .any(|n| l.transfer(subsidy_id(epoch, n)).is_some());
-            let treasury = l.account(TREASURY).and_then(|a| a.available()).unwrap_or(0);
-            (paid, treasury)
-        })
-        .await;
-    if paid_before {
-        return Vec::new();
-    }
-    if treasury == 0 {
-        tracing::info!(epoch, "the treasury is empty: no subsidy this epoch");
-        return Vec::new();
-    }
-    let (nodes, base): (Vec<[u8; 32]>, Vec<u128>) = earned.iter().map(|(n, e)| (*n, *e)).unzip();
-    let amounts = subsidies(&base, cfg.subsidy_bps, cfg.subsidy_cap, treasury);
-    let mut chain: Vec<Transfer> = nodes
-        .iter()
-        .zip(amounts)
-        .filter(|(_, amount)| *amount > 0)
-        .map(|(node, amount)| {
-            let mut t = Transfer::new(
-                subsidy_id(epoch, node),
-                TREASURY,
-                terminal_account(node),
-                amount,
-                TransferCode::Subsidy,
-            );
-            t.user_data = u128::from(epoch);
-            t
-        })
-        .collect();
-    link(&mut chain);
-    chain
+    Ok(plan.sites)
 }
 
 /// What the treasury paid a terminal as epoch `epoch`'s subsidy (0 if nothing).
-pub(crate) async fn subsidy_paid(s: &Shared, epoch: u64, node: &[u8; 32]) -> u128 {
-    let id = subsidy_id(epoch, node);
+pub(crate) async fn subsidy_paid(s: &Shared, epoch: u64, node: &[u8; 32]) -> Amount {
     s.ledger
-        .read(|l| l.transfer(id).map_or(0, |t| t.amount))
-        .await
-}
-
-/// What epoch `epoch` settled for a site on a terminal, (fee burned, paid to the terminal), or None if
-/// it is not settled yet.
-pub(crate) async fn settled(
-    s: &Shared,
-    epoch: u64,
-    site: i64,
-    node: &[u8; 32],
-) -> Option<(u128, u128)> {
-    let (fee, pay) = (fee_id(epoch, site, node), payout_id(epoch, site, node));
-    s.ledger
-        .read(|l| {
-            let (f, p) = (l.transfer(fee), l.transfer(pay));
-            (f.is_some() || p.is_some())
-                .then(|| (f.map_or(0, |t| t.amount), p.map_or(0, |t| t.amount)))
-        })
+        .read(|l| settlement::subsidy_paid(l, epoch, node))
         .await
 }
 
@@ -467,20 +270,6 @@ pub(crate) async fn run(s: Arc<Shared>, cfg: BillingConfig, mut stop: watch::Rec
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_most_specific_listed_region_sets_the_price() {
-        let cfg = BillingConfig {
-            region_prices: vec![("eu".into(), 20), ("eu/west".into(), 30)],
-            price_per_gib: 10,
-            ..BillingConfig::default()
-        };
-        let r = |name: &str| Region::new(name).unwrap();
-        assert_eq!(cfg.price_in(Some(&r("eu/west/paris"))), 30);
-        assert_eq!(cfg.price_in(Some(&r("eu/north"))), 20);
-        assert_eq!(cfg.price_in(Some(&r("na"))), 10);
-        assert_eq!(cfg.price_in(None), 10);
-    }
 
     #[test]
     fn uptime_is_the_share_of_samples_in_rotation() {

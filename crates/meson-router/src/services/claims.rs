@@ -1,8 +1,9 @@
 //! Claims and their bonds. A hunter who finds objective evidence against a terminal (bytes that do not
 //! match a root, a serial claimed twice, a failed spot check) files a claim: its id is the BLAKE3 of the
-//! evidence, and a signed [`TxAction::Bond`](meson_core::ledger::tx::TxAction::Bond) reserves the
+//! evidence, and a signed [`TxAction::Bond`](meson_ledger::tx::TxAction::Bond) reserves the
 //! hunter's bond into the claim's escrow account (owned by the accused) as a pending transfer that
-//! expires with the dispute window. The verdict resolves it exactly once:
+//! expires with the dispute window ([`meson_ledger::claims::BondRules`]). The verdict
+//! ([`meson_ledger::claims::verdict`]) resolves it exactly once:
 //!
 //! - **upheld**: the accused's stake is slashed (the hunter's wallet is the claimant) and the bond is
 //!   voided back to the hunter;
@@ -11,209 +12,65 @@
 //! - **no verdict within the dispute window**: the reservation expires and the bond returns.
 //!
 //! Every transfer id derives from the claim, so a verdict retried after a crash finishes what it began
-//! and never applies twice. The operator gives verdicts until the council does.
+//! and never applies twice. The operator gives verdicts until the council does; this service reads the
+//! claim, submits what the verdict returns (an upheld one's slash through [`crate::services::stake`]).
 
-use meson_core::economics::settlement_id;
-use meson_core::identity::NodeId;
-use meson_core::ledger::tx::{bond_transfer_id, claim_account, stake_account};
-use meson_core::ledger::{
-    format_amount, parse_amount, AccountKind, CommittedTransfer, PendingStatus, Transfer,
-    TransferCode,
-};
+use meson_ledger::claims::{self, Claim};
+use meson_ledger::Amount;
 
-use super::error::{ServiceError, ServiceResult};
-use super::ledger::{submit, TREASURY};
-use super::stake::{self, resolve, Slashed};
+use super::error::ServiceResult;
+use super::ledger::submit;
+use super::stake::{self, Slashed};
 use crate::Shared;
 
-fn conflict(why: String) -> ServiceError {
-    ServiceError::Conflict(why)
-}
-
-/// The pending transfer that reserves a bond on `claim` from the hunter's `wallet`, after the checks a
-/// hunter must pass: a bond of at least the minimum, against a key with stake, on a claim not yet bonded.
-pub(crate) async fn bond(
-    s: &Shared,
-    wallet: u128,
-    claim: &[u8; 32],
-    accused: &NodeId,
-    amount: u128,
-) -> ServiceResult<Transfer> {
-    if amount < s.cfg.min_bond {
-        return Err(ServiceError::Invalid(format!(
-            "a claim's bond is at least {}",
-            format_amount(s.cfg.min_bond)
-        )));
-    }
-    let id = bond_transfer_id(claim);
-    let (bonded, at_stake) = s
-        .ledger
-        .read(|l| {
-            (
-                l.transfer(id).is_some(),
-                l.account(stake_account(accused.as_bytes()))
-                    // Unbonding and council locks count: a slash takes them first.
-                    .map(|a| a.credits_posted + a.credits_pending > a.debits_posted)
-                    .unwrap_or(false),
-            )
-        })
-        .await;
-    if bonded {
-        return Err(conflict(format!(
-            "claim {} already has a bond",
-            hex::encode(claim)
-        )));
-    }
-    if !at_stake {
-        return Err(ServiceError::Refused(format!(
-            "{accused} has nothing at stake: a claim against it could slash nothing"
-        )));
-    }
-    let escrow = s
-        .ledger
-        .open_account(
-            claim_account(claim),
-            AccountKind::Escrow,
-            Some(*accused.as_bytes()),
-            0,
-        )
-        .await?;
-    let mut t = Transfer::new(id, wallet, escrow, amount, TransferCode::Bond);
-    t.flags.pending = true;
-    t.timeout_secs = s.cfg.dispute_secs;
-    Ok(t)
-}
-
-/// A claim as the ledger holds it: its bond, the accused, and where the bond stands.
-pub(crate) struct Claim {
-    pub bond: CommittedTransfer,
-    pub accused: [u8; 32],
-    pub status: PendingStatus,
-}
-
+/// The claim `claim` as the ledger holds it ([`claims::find`]).
 pub(crate) async fn find(s: &Shared, claim: &[u8; 32]) -> ServiceResult<Claim> {
-    let id = bond_transfer_id(claim);
-    let found = s
-        .ledger
-        .read(|l| {
-            let bond = *l.transfer(id)?;
-            let accused = l.account(bond.credit_account)?.owner?;
-            Some(Claim {
-                bond,
-                accused,
-                status: l.pending_status(id)?,
-            })
-        })
-        .await;
-    found.ok_or_else(|| ServiceError::NotFound(format!("no bond on claim {}", hex::encode(claim))))
-}
-
-/// Where a claim stands, from its bond's pending status.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Standing {
-    Open,
-    Upheld,
-    Rejected,
-    /// The dispute window closed without a verdict.
-    Expired,
-}
-
-impl Standing {
-    pub fn of(status: &PendingStatus, now: u64) -> Standing {
-        match status {
-            PendingStatus::Pending {
-                expires_at: Some(at),
-            } if *at <= now => Standing::Expired,
-            PendingStatus::Pending { .. } => Standing::Open,
-            PendingStatus::Voided { .. } => Standing::Upheld,
-            PendingStatus::Posted { .. } => Standing::Rejected,
-            PendingStatus::Expired => Standing::Expired,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Standing::Open => "open",
-            Standing::Upheld => "upheld",
-            Standing::Rejected => "rejected",
-            Standing::Expired => "expired",
-        }
-    }
+    Ok(s.ledger.read(|l| claims::find(l, claim)).await?)
 }
 
 /// What a verdict did.
 pub(crate) enum Verdict {
     /// The bond went to the treasury.
-    Rejected { forfeited: u128 },
+    Rejected { forfeited: Amount },
     /// The accused's stake was slashed (or had been, or held nothing) and the bond went back.
     Upheld {
         slashed: Slashed,
-        bond_returned: u128,
+        bond_returned: Amount,
     },
 }
 
-/// Judges the claim `id` once: upheld, slashing up to `slash` tokens of the accused's stake, or
-/// rejected.
+/// Judges the claim `id` once by [`claims::verdict`]: upheld, slashing up to `slash` tokens of the
+/// accused's stake, or rejected.
 pub(crate) async fn judge(
     s: &Shared,
     id: &[u8; 32],
     upheld: bool,
     slash: Option<&str>,
 ) -> ServiceResult<Verdict> {
-    let c = find(s, id).await?;
-    match Standing::of(&c.status, meson_node::unix_now()) {
-        Standing::Open => {}
-        Standing::Expired => {
-            return Err(conflict(
-                "the dispute window closed without a verdict: the bond went back to the hunter"
-                    .into(),
-            ))
+    let now = meson_node::unix_now();
+    let verdict = s
+        .ledger
+        .read(|l| claims::verdict(l, id, upheld, slash, now))
+        .await?;
+    match verdict {
+        claims::Verdict::Reject {
+            transfers,
+            forfeited,
+        } => {
+            submit(s, transfers).await?;
+            Ok(Verdict::Rejected { forfeited })
         }
-        done => {
-            return Err(conflict(format!(
-                "the claim was already judged: {}",
-                done.as_str()
-            )))
-        }
-    }
-    let bond = c.bond.amount;
-    if !upheld {
-        if slash.is_some() {
-            return Err(ServiceError::Invalid(
-                "a rejected claim slashes nothing".into(),
-            ));
-        }
-        // Its evidence slashed already (an upheld verdict cut short, or the operator's own slash):
-        // rejecting it now would take the bond of a hunter who was right.
-        if stake::slashed_for(s, id).await {
-            return Err(conflict(
-                "this claim's evidence has already slashed the accused: it can only be upheld"
-                    .into(),
-            ));
-        }
-        let forward = Transfer::new(
-            settlement_id(&[b"forfeit-treasury", id]),
-            c.bond.credit_account,
-            TREASURY,
+        claims::Verdict::Uphold {
+            slash,
+            return_bond,
             bond,
-            TransferCode::Bond,
-        );
-        let mut forfeit = resolve(&c.bond, &[b"forfeit".as_slice(), id].concat(), false);
-        forfeit.flags.linked = true;
-        submit(s, vec![forfeit, forward]).await?;
-        return Ok(Verdict::Rejected { forfeited: bond });
+        } => {
+            let slashed = stake::slash(s, slash).await?;
+            submit(s, vec![return_bond]).await?;
+            Ok(Verdict::Upheld {
+                slashed,
+                bond_returned: bond,
+            })
+        }
     }
-    let amount = slash.ok_or_else(|| {
-        ServiceError::Invalid("an upheld claim names the stake to slash: \"slash\": TOKENS".into())
-    })?;
-    let amount = parse_amount(amount).map_err(|e| ServiceError::Invalid(format!("slash: {e}")))?;
-    // The slash first: should the router stop between the two, the claim is still open and the
-    // verdict, given again, finds this evidence used and only returns the bond.
-    let slashed = stake::slash(s, &c.accused, amount, c.bond.debit_account, id).await?;
-    let back = resolve(&c.bond, &[b"return".as_slice(), id].concat(), true);
-    submit(s, vec![back]).await?;
-    Ok(Verdict::Upheld {
-        slashed,
-        bond_returned: bond,
-    })
 }

@@ -2,6 +2,7 @@
 //! status.
 
 use meson_core::signed::SignedError;
+use meson_ledger::refusal::{Refusal, RefusalKind};
 use meson_store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -9,7 +10,7 @@ pub enum LedgerError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("the stored audit log does not verify: {0}")]
-    Audit(#[from] meson_core::ledger::audit::AuditError),
+    Audit(#[from] meson_ledger::audit::AuditError),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +36,19 @@ pub enum ServiceError {
     Store(#[from] StoreError),
     #[error("ledger: {0}")]
     Ledger(#[from] LedgerError),
+}
+
+/// A money rule's refusal, by its kind.
+impl From<Refusal> for ServiceError {
+    fn from(refusal: Refusal) -> Self {
+        let why = refusal.to_string();
+        match refusal.kind() {
+            RefusalKind::Invalid => ServiceError::Invalid(why),
+            RefusalKind::Conflict => ServiceError::Conflict(why),
+            RefusalKind::Unprocessable => ServiceError::Refused(why),
+            RefusalKind::NotFound => ServiceError::NotFound(why),
+        }
+    }
 }
 
 pub type ServiceResult<T> = Result<T, ServiceError>;

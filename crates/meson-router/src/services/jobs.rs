@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use meson_api::sites::{JobView, TargetState, TargetView};
 use meson_core::identity::NodeId;
 use meson_core::wire::{Job, JobAction, JobResult};
-use serde::Serialize;
 
 /// Jobs remembered at once; older ones are forgotten, confirmed or not.
 const KEEP: usize = 10_000;
@@ -39,27 +39,6 @@ struct Inner {
 pub(crate) struct Jobs {
     next: AtomicU64,
     inner: Mutex<Inner>,
-}
-
-/// What `GET /v1/jobs/{id}` shows.
-#[derive(Serialize)]
-pub struct JobView {
-    pub id: u64,
-    pub site: String,
-    pub action: JobAction,
-    pub created: u64,
-    /// Every target confirmed (successfully or not).
-    pub complete: bool,
-    pub confirmed: usize,
-    pub failed: usize,
-    pub terminals: Vec<TargetView>,
-}
-
-#[derive(Serialize)]
-pub struct TargetView {
-    pub node_id: String,
-    pub state: &'static str,
-    pub detail: Option<String>,
 }
 
 impl Jobs {
@@ -172,29 +151,22 @@ impl Jobs {
                 let node_id = NodeId::from_bytes(node)
                     .map(|n| n.to_string())
                     .unwrap_or_default();
-                match t {
-                    Target::Waiting { sent: None } => TargetView {
-                        node_id,
-                        state: "queued",
-                        detail: None,
-                    },
-                    Target::Waiting { sent: Some(_) } => TargetView {
-                        node_id,
-                        state: "sent",
-                        detail: None,
-                    },
-                    Target::Done { ok, detail } => TargetView {
-                        node_id,
-                        state: if *ok { "done" } else { "failed" },
-                        detail: Some(detail.clone()),
-                    },
+                let (state, detail) = match t {
+                    Target::Waiting { sent: None } => (TargetState::Queued, None),
+                    Target::Waiting { sent: Some(_) } => (TargetState::Sent, None),
+                    Target::Done { ok: true, detail } => (TargetState::Done, Some(detail.clone())),
+                    Target::Done { ok: false, detail } => {
+                        (TargetState::Failed, Some(detail.clone()))
+                    }
+                };
+                TargetView {
+                    node_id,
+                    state,
+                    detail,
                 }
             })
             .collect();
-        let confirmed = terminals
-            .iter()
-            .filter(|t| matches!(t.state, "done" | "failed"))
-            .count();
+        let confirmed = terminals.iter().filter(|t| t.state.confirmed()).count();
         Some(JobView {
             id,
             site: s.host.clone(),
@@ -202,7 +174,10 @@ impl Jobs {
             created: s.created,
             complete: confirmed == terminals.len(),
             confirmed,
-            failed: terminals.iter().filter(|t| t.state == "failed").count(),
+            failed: terminals
+                .iter()
+                .filter(|t| t.state == TargetState::Failed)
+                .count(),
             terminals,
         })
     }

@@ -1,18 +1,22 @@
-//! The router's ledger: the core state machine ([`meson_core::ledger`]) kept in memory, every batch that
-//! changes it appended to the audit log in the store before its results are returned, and the whole state
+//! The router's ledger: the state machine of [`meson_ledger`] kept in memory, every batch that changes
+//! it appended to the audit log in the store before its results are returned, and the whole state
 //! rebuilt from that log (with every check an auditor makes) at start-up. Balances are never stored apart
 //! from the log, so they cannot disagree with it.
+//!
+//! Besides the service, the plumbing every money service shares: the operator check, opening accounts
+//! ([`meson_ledger::accounts`] names them), `submit`, and the operator's mint and correction, whose
+//! transfers [`meson_ledger::transactions`] makes.
 
 use std::sync::Arc;
 
 use http::HeaderMap;
-use meson_core::economics::settlement_id;
 use meson_core::identity::{NodeId, NodeKey};
-use meson_core::ledger::audit::{encode_entry, Head, Replay, SignedHead};
-use meson_core::ledger::tx::{stake_account, wallet_account};
-use meson_core::ledger::{
-    format_amount, parse_amount, Account, AccountKind, Batch, BatchResults, Ledger, NewAccount,
-    Outcome, Transfer, TransferCode, TransferError,
+use meson_ledger::accounts::{self, TREASURY};
+use meson_ledger::audit::{encode_entry, Head, Replay, SignedHead};
+use meson_ledger::transactions::{correction, mint as mint_transfer};
+use meson_ledger::{
+    Account, Batch, BatchResults, Ledger, NewAccount, Outcome, Transfer, TransferCode,
+    TransferError,
 };
 use meson_store::{LedgerEntry, Store};
 use tokio::sync::Mutex;
@@ -20,11 +24,6 @@ use tokio::sync::Mutex;
 pub use super::error::LedgerError;
 use super::error::{ServiceError, ServiceResult};
 use crate::Shared;
-
-/// The system accounts every network has, at fixed ids.
-pub const ISSUANCE: u128 = 1;
-pub const BURN: u128 = 2;
-pub const TREASURY: u128 = 3;
 
 /// Log entries read per query while replaying.
 const PAGE: usize = 1_000;
@@ -58,7 +57,7 @@ async fn replay(store: &dyn Store) -> Result<State, LedgerError> {
 
 /// The ledger's totals as gauges, in tokens (floats: for dashboards, not for accounting).
 fn publish(st: &State) {
-    let tokens = |units: u128| units as f64 / meson_core::ledger::ONE_TOKEN as f64;
+    let tokens = |units: u128| units as f64 / meson_ledger::ONE_TOKEN as f64;
     let l = &st.ledger;
     metrics::gauge!("meson_router_ledger_entries").set(st.seq as f64);
     metrics::gauge!("meson_router_ledger_transfers").set(l.transfer_count() as f64);
@@ -88,20 +87,10 @@ impl LedgerService {
             network,
             state: Mutex::new(state),
         };
-        let system = |id, kind| NewAccount {
-            id,
-            kind,
-            owner: None,
-            user_data: 0,
-        };
         service
             .submit(Batch::CreateAccounts {
                 now,
-                accounts: vec![
-                    system(ISSUANCE, AccountKind::Issuance),
-                    system(BURN, AccountKind::Burn),
-                    system(TREASURY, AccountKind::Treasury),
-                ],
+                accounts: accounts::system().to_vec(),
             })
             .await?;
         Ok(service)
@@ -136,26 +125,16 @@ impl LedgerService {
         Ok(results)
     }
 
-    /// Opens an account (idempotent: opening it again with the same fields changes nothing) and returns
-    /// its id.
-    pub async fn open_account(
-        &self,
-        id: u128,
-        kind: AccountKind,
-        owner: Option<[u8; 32]>,
-        user_data: u128,
-    ) -> Result<u128, LedgerError> {
-        self.submit(Batch::CreateAccounts {
-            now: meson_node::unix_now(),
-            accounts: vec![NewAccount {
-                id,
-                kind,
-                owner,
-                user_data,
-            }],
-        })
-        .await?;
-        Ok(id)
+    /// Opens `accounts` (idempotent: opening one again with the same fields changes nothing).
+    pub async fn open_accounts(&self, accounts: Vec<NewAccount>) -> Result<(), LedgerError> {
+        if !accounts.is_empty() {
+            self.submit(Batch::CreateAccounts {
+                now: meson_node::unix_now(),
+                accounts,
+            })
+            .await?;
+        }
+        Ok(())
     }
 
     /// The head, signed with the router's `key`.
@@ -174,14 +153,6 @@ impl LedgerService {
     }
 }
 
-pub fn escrow_account(site_id: i64) -> u128 {
-    settlement_id(&[b"escrow", &site_id.to_le_bytes()])
-}
-
-pub fn terminal_account(node: &[u8; 32]) -> u128 {
-    settlement_id(&[b"terminal", node])
-}
-
 /// Checks the operator's bearer token (in constant time, see [`meson_node::bearer_matches`]).
 pub(crate) fn operator(s: &Shared, headers: &HeaderMap) -> ServiceResult<()> {
     if meson_node::bearer_matches(headers, &s.operator_token) {
@@ -193,38 +164,10 @@ pub(crate) fn operator(s: &Shared, headers: &HeaderMap) -> ServiceResult<()> {
     }
 }
 
-/// Opens the escrow account of a site (idempotent).
-pub(crate) async fn open_escrow(s: &Shared, site_id: i64) -> Result<u128, LedgerError> {
-    s.ledger
-        .open_account(
-            escrow_account(site_id),
-            AccountKind::Escrow,
-            None,
-            site_id as u128,
-        )
-        .await
-}
-
-/// Opens the wallet account of `owner` (idempotent) and returns its id.
-pub(crate) async fn open_wallet(s: &Shared, owner: &NodeId) -> ServiceResult<u128> {
-    let owner = *owner.as_bytes();
-    s.ledger
-        .open_account(
-            wallet_account(&owner),
-            AccountKind::Customer,
-            Some(owner),
-            0,
-        )
-        .await
-        .map_err(ServiceError::from)
-}
-
-/// Opens the stake account of `owner` (idempotent) and returns its id.
-pub(crate) async fn open_stake(s: &Shared, owner: &[u8; 32]) -> ServiceResult<u128> {
-    s.ledger
-        .open_account(stake_account(owner), AccountKind::Stake, Some(*owner), 0)
-        .await
-        .map_err(ServiceError::from)
+/// Opens `account` (idempotent) and returns its id.
+pub(crate) async fn open(s: &Shared, account: NewAccount) -> Result<u128, LedgerError> {
+    s.ledger.open_accounts(vec![account]).await?;
+    Ok(account.id)
 }
 
 /// Submits `transfers` (a linked chain, or one transfer); a refusal becomes a `422` that says why.
@@ -274,15 +217,14 @@ pub(crate) async fn mint(
 ) -> ServiceResult<(Outcome, u128)> {
     let to = match (to, owner) {
         (Some(to), None) => to,
-        (None, Some(owner)) => open_wallet(s, &owner).await?,
+        (None, Some(owner)) => open(s, accounts::wallet(owner.as_bytes())).await?,
         _ => {
             return Err(ServiceError::Invalid(
                 "give exactly one of to (an account id) and owner (a public key)".into(),
             ))
         }
     };
-    let transfer = Transfer::new(id, ISSUANCE, to, amount, TransferCode::Mint);
-    Ok((one_transfer(s, transfer).await?, to))
+    Ok((one_transfer(s, mint_transfer(id, to, amount)).await?, to))
 }
 
 /// What a correction moved.
@@ -294,60 +236,20 @@ pub(crate) struct Correction {
     pub code: TransferCode,
 }
 
-/// Fixes the mistaken transfer `reverses` by a new one the other way (a mistaken mint by a burn), never
-/// by an edit, moving `amount` tokens (default: all it moved). Its id derives from the transfer it
-/// corrects, and `user_data` names it: one correction per transfer, and the audit log shows what it
-/// corrects.
+/// Fixes the mistaken transfer `reverses` by the correction [`meson_ledger::transactions::correction`]
+/// makes, moving `amount` tokens (default: all it moved).
 pub(crate) async fn correct(
     s: &Shared,
     reverses: u128,
     amount: Option<&str>,
 ) -> ServiceResult<Correction> {
-    let id = settlement_id(&[b"correction", &reverses.to_le_bytes()]);
-    let (original, done) = s
-        .ledger
-        .read(|l| (l.transfer(reverses).copied(), l.transfer(id).is_some()))
-        .await;
-    let original =
-        original.ok_or_else(|| ServiceError::NotFound(format!("no transfer {reverses}")))?;
-    if done {
-        return Err(ServiceError::Conflict(format!(
-            "transfer {reverses} was already corrected by {id}"
-        )));
-    }
-    let refused = |why: &str| ServiceError::Refused(why.to_owned());
-    let flags = original.transfer.flags;
-    if flags.pending || flags.void_pending {
-        return Err(refused(
-            "a reservation moved nothing: it ends by its post, void or expiry",
-        ));
-    }
-    let (code, to) = match original.transfer.code {
-        TransferCode::Burn => {
-            return Err(refused("burned tokens are gone: a burn is never reversed"))
-        }
-        // The issuance account is never credited: what was minted by mistake is burned.
-        TransferCode::Mint => (TransferCode::Burn, BURN),
-        _ => (TransferCode::Correction, original.debit_account),
-    };
-    let amount = match amount {
-        Some(a) => parse_amount(a).map_err(|e| ServiceError::Invalid(format!("amount: {e}")))?,
-        None => original.amount,
-    };
-    if amount == 0 || amount > original.amount {
-        return Err(ServiceError::Invalid(format!(
-            "a correction moves more than 0 and at most the {} the transfer moved",
-            format_amount(original.amount)
-        )));
-    }
-    let mut t = Transfer::new(id, original.credit_account, to, amount, code);
-    t.user_data = reverses;
+    let t = s.ledger.read(|l| correction(l, reverses, amount)).await?;
     one_transfer(s, t).await?;
     Ok(Correction {
-        id,
-        from: original.credit_account,
-        to,
-        amount,
-        code,
+        id: t.id,
+        from: t.debit_account,
+        to: t.credit_account,
+        amount: t.amount,
+        code: t.code,
     })
 }

@@ -1,8 +1,10 @@
-//! What the router does, below its HTTP surface: each service owns one part of the state and its rules,
-//! and none knows of HTTP. Handlers in `crate::http` call them; they call the store below.
+//! What the router does, below its HTTP surface: each service owns one part of the state, and none knows
+//! of HTTP. The money services keep no rule of their own: they read the ledger, call the plans of
+//! [`meson_ledger`] and submit what those return. Handlers in `crate::http` call them; they call the
+//! store below.
 
 pub mod audit;
-pub mod billing;
+pub(crate) mod billing;
 pub(crate) mod claims;
 pub(crate) mod council;
 pub(crate) mod error;

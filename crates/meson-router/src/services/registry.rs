@@ -11,11 +11,11 @@ use http_body_util::Empty;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use meson_api::terminals::{Health, TerminalView};
 use meson_core::identity::{IdentityError, NodeId};
 use meson_core::schedule::{Candidate, CandidateSet, CoverageZones, Region};
 use meson_core::wire::Heartbeat;
 use meson_store::{TerminalRecord, TerminalState};
-use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::Shared;
@@ -24,16 +24,6 @@ use crate::Shared;
 /// of unknown region, or a fallback to "everywhere", reach them; the name is not one an operator would
 /// give a zone.
 const UNPLACED: &str = "unplaced";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Health {
-    Healthy,
-    /// Two heartbeat intervals without a heartbeat, or the last probe failed: out of rotation.
-    Suspect,
-    /// Three intervals without a heartbeat (or none since the router started).
-    Down,
-}
 
 struct Entry {
     record: TerminalRecord,
@@ -104,28 +94,6 @@ impl Entry {
             && self.suspended.is_none()
             && self.record.state == TerminalState::Admitted
     }
-}
-
-/// What `GET /v1/terminals` shows of one terminal.
-#[derive(Debug, Serialize)]
-pub struct TerminalView {
-    pub node_id: String,
-    pub short_id: String,
-    pub public_url: String,
-    pub region: String,
-    pub capacity_bytes: u64,
-    pub state: Health,
-    pub draining: bool,
-    pub in_rotation: bool,
-    /// Holds the minimum stake the router requires (see `--min-stake`).
-    pub staked: bool,
-    /// Its disk is full, by its last heartbeat: pushes are placed elsewhere.
-    pub disk_full: bool,
-    /// Free bytes on its disk, by its last heartbeat.
-    pub free_disk_bytes: u64,
-    /// Seconds since the last heartbeat; null if none since the router started.
-    pub last_heartbeat_age_secs: Option<f64>,
-    pub load: u64,
 }
 
 /// The scheduler's candidates, rebuilt only when the set in rotation changes (a BLAKE3 call per terminal)

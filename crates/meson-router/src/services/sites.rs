@@ -7,10 +7,11 @@ use std::sync::{Arc, RwLock};
 
 use http::{header, HeaderMap};
 use meson_core::wire::SiteInfo;
+use meson_ledger::accounts;
 use meson_store::{NewSite, Site, SiteHour, Store, StoreError};
 
 use super::error::{ServiceError, ServiceResult};
-use super::ledger::open_escrow;
+use super::ledger;
 use crate::Shared;
 
 /// Sites by host, kept in memory so redirects never wait on the database. Updated on this router's own
@@ -138,7 +139,7 @@ pub(crate) fn site_info(site: &Site) -> SiteInfo {
 pub(crate) async fn add_site(s: &Shared, new: NewSite) -> ServiceResult<SiteInfo> {
     let site = s.store.add_site(new).await?;
     let info = site_info(&site);
-    if let Err(e) = open_escrow(s, site.id).await {
+    if let Err(e) = ledger::open(s, accounts::escrow(site.id)).await {
         tracing::error!(site = %site.host, error = %e, "cannot open the site's escrow account");
     }
     s.sites.insert(site);

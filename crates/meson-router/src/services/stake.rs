@@ -1,82 +1,46 @@
 //! Stake: what makes cheating expensive. A terminal stakes with its node key (`meson-cdn wallet --key
 //! DATA_DIR/node.key stake`); with `min_stake` set, a terminal whose stake account holds less is out of
 //! rotation. Unstaking is a pending transfer from stake to wallet, posted only after the unbonding period,
-//! which is longer than the dispute window, so there is always stake left to slash. Council stake is a
-//! pending transfer the other way, voided once its term and an unbonding period have passed
-//! ([`crate::services::council`]). A slash voids the owner's unbonding and posts its council locks first, then
-//! moves the amount out of the stake in one linked chain: to the claimant, to the burn account and to the
-//! treasury, with ids derived from the evidence so the same evidence slashes once.
+//! which is longer than the dispute window, so there is always stake left to slash.
+//!
+//! The rules are [`meson_ledger::stake`]'s: [`meson_ledger::stake::matured`] says which locks to release
+//! now, and a [`Slash`] plans a slash in its two steps (unlock everything at stake, then take the amount
+//! in one linked chain to claimant, burn and treasury, with ids derived from the evidence so the same
+//! evidence slashes once). This service runs the release task and submits what the plans return.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use meson_core::economics::{settlement_id, split_slash};
-use meson_core::ledger::tx::{stake_account, wallet_account};
-use meson_core::ledger::{
-    Batch, BatchResults, CommittedTransfer, Transfer, TransferCode, TransferFlags,
-};
+use meson_ledger::accounts::stake_account;
+use meson_ledger::stake::{matured, Slash, SlashPlan};
+use meson_ledger::{Amount, Batch, BatchResults};
 use tokio::sync::watch;
 
 use crate::services::error::{ServiceError, ServiceResult};
-use crate::services::ledger::{LedgerError, BURN, TREASURY};
+use crate::services::ledger::LedgerError;
 use crate::Shared;
 
-/// Resolves the locks whose time has come: posts each unbonding transfer whose period has passed (its
-/// `user_data` is the unlock time), voids each council lock whose term and unbonding have passed, and
-/// releases the reservations that expired (bonds whose dispute window closed unjudged).
+/// Resolves the locks whose time has come ([`matured`]): posts unstakes past their unbonding, voids
+/// council locks past their term and unbonding, and releases the reservations that expired (bonds whose
+/// dispute window closed unjudged).
 async fn release_matured(s: &Shared, now: u64) -> Result<usize, LedgerError> {
-    let (due, expired) = s
-        .ledger
-        .read(|l| {
-            let unbonded = l
-                .open_pending()
-                .filter(|t| t.transfer.code == TransferCode::Unstake)
-                .filter(|t| t.transfer.user_data <= u128::from(now))
-                .map(|t| resolve(t, b"unbond", false));
-            let served = crate::services::council::locks(l)
-                .filter(|t| {
-                    let term = u64::try_from(t.transfer.user_data).unwrap_or(u64::MAX);
-                    s.council_release_at(term) <= now
-                })
-                .map(|t| resolve(t, b"unbond", true));
-            let due: Vec<Transfer> = unbonded.chain(served).collect();
-            (due, l.next_expiry().is_some_and(|at| at <= now))
-        })
-        .await;
-    if expired {
+    let council = s.cfg.council();
+    let due = s.ledger.read(|l| matured(l, &council, now)).await;
+    if due.expire {
         s.ledger.submit(Batch::ExpirePending { now }).await?;
     }
-    if due.is_empty() {
+    if due.transfers.is_empty() {
         return Ok(0);
     }
-    let count = due.len();
+    let count = due.transfers.len();
     s.ledger
         .submit(Batch::CreateTransfers {
             now,
-            transfers: due,
+            transfers: due.transfers,
         })
         .await?;
     tracing::info!(count, "locked stake released");
     Ok(count)
-}
-
-/// Posts (`void` false) or voids the pending transfer `t`, with an id derived from `why` and `t`'s.
-pub(crate) fn resolve(t: &CommittedTransfer, why: &[u8], void: bool) -> Transfer {
-    Transfer {
-        pending_id: t.transfer.id,
-        flags: TransferFlags {
-            post_pending: !void,
-            void_pending: void,
-            ..TransferFlags::default()
-        },
-        ..Transfer::new(
-            settlement_id(&[why, &t.transfer.id.to_le_bytes()]),
-            0,
-            0,
-            0,
-            t.transfer.code,
-        )
-    }
 }
 
 /// Puts in rotation only terminals holding at least `min`.
@@ -112,10 +76,10 @@ pub(crate) async fn run(s: Arc<Shared>, mut stop: watch::Receiver<bool>) {
 pub(crate) enum Slashed {
     /// Moved out of the stake now.
     Now {
-        amount: u128,
-        claimant: u128,
-        burned: u128,
-        treasury: u128,
+        amount: Amount,
+        claimant: Amount,
+        burned: Amount,
+        treasury: Amount,
     },
     /// This evidence was already used: nothing moved again.
     Before,
@@ -123,53 +87,12 @@ pub(crate) enum Slashed {
     Nothing,
 }
 
-fn slash_id(evidence: &[u8; 32], part: &[u8]) -> u128 {
-    settlement_id(&[b"slash", evidence, part])
-}
-
-/// Whether the evidence whose digest is `evidence` has slashed already.
-pub(crate) async fn slashed_for(s: &Shared, evidence: &[u8; 32]) -> bool {
-    s.ledger
-        .read(|l| {
-            [b"claimant".as_slice(), b"burn", b"treasury"]
-                .iter()
-                .any(|part| l.transfer(slash_id(evidence, part)).is_some())
-        })
-        .await
-}
-
-/// Slashes up to `amount` of `owner`'s stake for the evidence whose digest is `evidence`: voids the
-/// owner's unbonding and posts its council locks first (all of it is at stake), then pays claimant,
-/// burn and treasury.
-pub(crate) async fn slash(
-    s: &Shared,
-    owner: &[u8; 32],
-    amount: u128,
-    claimant: u128,
-    evidence: &[u8; 32],
-) -> ServiceResult<Slashed> {
-    let stake = stake_account(owner);
-    let wallet = wallet_account(owner);
+/// Carries out `slash`: its unlocks, then, on the ledger after them, its transfers.
+pub(crate) async fn slash(s: &Shared, slash: Slash) -> ServiceResult<Slashed> {
     let now = meson_node::unix_now();
-    if slashed_for(s, evidence).await {
+    let Some(unlocks) = s.ledger.read(|l| slash.unlocks(l)).await else {
         return Ok(Slashed::Before);
-    }
-    // Everything the owner has at stake: unbonding goes back into the stake (voided), council locks
-    // move into it (posted).
-    let why = [b"slash-unlock".as_slice(), evidence].concat();
-    let unlocks: Vec<Transfer> = s
-        .ledger
-        .read(|l| {
-            let unbonding = l
-                .open_pending()
-                .filter(|t| t.transfer.code == TransferCode::Unstake && t.debit_account == stake)
-                .map(|t| resolve(t, &why, true));
-            let council = crate::services::council::locks(l)
-                .filter(|t| t.debit_account == wallet && t.credit_account == stake)
-                .map(|t| resolve(t, &why, false));
-            unbonding.chain(council).collect()
-        })
-        .await;
+    };
     if !unlocks.is_empty() {
         s.ledger
             .submit(Batch::CreateTransfers {
@@ -178,32 +101,17 @@ pub(crate) async fn slash(
             })
             .await?;
     }
-    let held = s
-        .ledger
-        .account(stake)
-        .await
-        .and_then(|a| a.available())
-        .unwrap_or(0);
-    let amount = amount.min(held);
-    if amount == 0 {
+    let plan = s.ledger.read(|l| slash.plan(l, s.cfg.slash_shares)).await;
+    let SlashPlan::Take {
+        transfers,
+        amount,
+        claimant,
+        burned,
+        treasury,
+    } = plan
+    else {
         return Ok(Slashed::Nothing);
-    }
-    let (to_claimant, burned, treasury) = split_slash(amount, s.cfg.slash_shares);
-    let id = |part: &[u8]| slash_id(evidence, part);
-    let mut transfers: Vec<Transfer> = [
-        (id(b"claimant"), claimant, to_claimant, TransferCode::Slash),
-        (id(b"burn"), BURN, burned, TransferCode::Burn),
-        (id(b"treasury"), TREASURY, treasury, TransferCode::Slash),
-    ]
-    .into_iter()
-    .filter(|(_, _, amount, _)| *amount > 0)
-    .map(|(id, to, amount, code)| Transfer::new(id, stake, to, amount, code))
-    .collect();
-    let last = transfers.len() - 1;
-    for (i, t) in transfers.iter_mut().enumerate() {
-        t.flags.linked = i < last;
-        t.user_data = u128::from_le_bytes(evidence[..16].try_into().expect("16 bytes"));
-    }
+    };
     let results = s
         .ledger
         .submit(Batch::CreateTransfers { now, transfers })
@@ -216,7 +124,7 @@ pub(crate) async fn slash(
     }
     Ok(Slashed::Now {
         amount,
-        claimant: to_claimant,
+        claimant,
         burned,
         treasury,
     })

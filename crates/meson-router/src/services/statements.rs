@@ -1,14 +1,16 @@
 //! What billing did, read back for statements: a site's spend and a terminal's earnings per ended epoch,
-//! and each epoch's payout leaves, from which the signed payout root and its proofs are built.
+//! and each epoch's payout leaves, from which the signed payout root and its proofs are built. What a
+//! line settled and the leaves are [`meson_ledger::settlement`]'s reading of the ledger; this service
+//! pairs them with the usage the store accepted.
 
 use std::collections::BTreeMap;
 
-use meson_core::economics::payout_leaf;
-use meson_core::merkle;
+use meson_ledger::economics::payout_leaf;
+use meson_ledger::merkle;
+use meson_ledger::settlement;
 
-use super::billing;
+use super::billing::accepted;
 use super::error::{ServiceError, ServiceResult};
-use super::ledger::terminal_account;
 use crate::Shared;
 
 /// The last `n` ended epochs, oldest first, and the billing config; `409` when billing is off.
@@ -44,18 +46,25 @@ pub(crate) async fn settled_per_epoch(
 ) -> ServiceResult<BTreeMap<u64, EpochTotal>> {
     let mut out = BTreeMap::new();
     for &e in epochs {
-        let sums = s
-            .store
-            .usage_accepted_between(e * epoch_secs, (e + 1) * epoch_secs)
-            .await?;
+        let mut lines = accepted(s, epoch_secs, e).await?;
+        lines.retain(|u| keep(u.site, &u.node));
+        let settled: Vec<Option<(u128, u128)>> = s
+            .ledger
+            .read(|l| {
+                lines
+                    .iter()
+                    .map(|u| settlement::settled(l, e, u.site, &u.node))
+                    .collect()
+            })
+            .await;
         let mut t = EpochTotal {
             bytes: 0,
             fee: 0,
             earned: 0,
             settled: true,
         };
-        for u in sums.iter().filter(|u| keep(u.site_id, &u.terminal)) {
-            match billing::settled(s, e, u.site_id, &u.terminal).await {
+        for (u, settled) in lines.iter().zip(settled) {
+            match settled {
                 Some((f, p)) => {
                     t.fee += f;
                     t.earned += p;
@@ -71,9 +80,8 @@ pub(crate) async fn settled_per_epoch(
     Ok(out)
 }
 
-/// The epoch's payouts, one leaf per terminal account in account order: (index, account, amount), the
-/// amount being all the account was paid for the epoch (customer earnings and subsidy), so its proof
-/// covers every token it received.
+/// The epoch's payout leaves ([`settlement::payout_leaves`]): (index, account, amount) per terminal
+/// account, in account order.
 pub(crate) async fn payout_leaves(s: &Shared, epoch: u64) -> ServiceResult<Vec<(u64, u128, u128)>> {
     let cfg = s
         .cfg
@@ -85,38 +93,11 @@ pub(crate) async fn payout_leaves(s: &Shared, epoch: u64) -> ServiceResult<Vec<(
             "epoch {epoch} has not ended"
         )));
     }
-    let sums = s
-        .store
-        .usage_accepted_between(epoch * cfg.epoch_secs, (epoch + 1) * cfg.epoch_secs)
-        .await?;
-    let mut by_account: BTreeMap<u128, u128> = BTreeMap::new();
-    let mut terminals = std::collections::BTreeSet::new();
-    for u in &sums {
-        match billing::settled(s, epoch, u.site_id, &u.terminal).await {
-            Some((_, earned)) if earned > 0 => {
-                *by_account.entry(terminal_account(&u.terminal)).or_default() += earned
-            }
-            Some(_) => {}
-            None => {
-                return Err(ServiceError::Conflict(format!(
-                    "epoch {epoch} is not settled yet"
-                )))
-            }
-        }
-        terminals.insert(u.terminal);
-    }
-    // A terminal's subsidy is one transfer per epoch, however many sites it served.
-    for node in &terminals {
-        let subsidy = billing::subsidy_paid(s, epoch, node).await;
-        if subsidy > 0 {
-            *by_account.entry(terminal_account(node)).or_default() += subsidy;
-        }
-    }
-    Ok(by_account
-        .into_iter()
-        .enumerate()
-        .map(|(i, (account, amount))| (i as u64, account, amount))
-        .collect())
+    let usage = accepted(s, cfg.epoch_secs, epoch).await?;
+    s.ledger
+        .read(|l| settlement::payout_leaves(l, epoch, &usage))
+        .await
+        .ok_or_else(|| ServiceError::Conflict(format!("epoch {epoch} is not settled yet")))
 }
 
 pub(crate) fn leaf_hashes(epoch: u64, leaves: &[(u64, u128, u128)]) -> Vec<merkle::Hash> {

@@ -1,14 +1,34 @@
-//! Transactions signed by key holders ([`meson_core::ledger::tx::Tx`]): a transfer, deposit, stake,
-//! unstake, claim bond or council stake from the signer's wallet account, checked and applied once.
+//! Transactions signed by key holders ([`meson_ledger::tx::Tx`]): a transfer, deposit, stake, unstake,
+//! claim bond or council stake from the signer's wallet account. This service verifies the signature and
+//! the replay guard and finds a deposit's site; [`meson_ledger::transactions::TxRules`] checks the rest
+//! and makes the transfer, which is applied once.
 
-use meson_core::ledger::tx::{tx_transfer_id, Tx, TxAction, MAX_TX_LIFETIME_SECS, TX};
-use meson_core::ledger::{Outcome, Transfer, TransferCode};
 use meson_core::signed::SignedMessage;
+use meson_ledger::accounts;
+use meson_ledger::claims::BondRules;
+use meson_ledger::ids::Purpose;
+use meson_ledger::transactions::TxRules;
+use meson_ledger::tx::{Tx, TxAction, TX};
+use meson_ledger::Outcome;
 
 use super::error::{ServiceError, ServiceResult};
-use super::ledger::{one_transfer, open_escrow, open_stake, open_wallet};
-use super::{claims, council};
-use crate::Shared;
+use super::ledger::{one_transfer, open};
+use crate::{RouterConfig, Shared};
+
+impl RouterConfig {
+    /// The rules a transaction is held to, as configured.
+    fn tx_rules(&self) -> TxRules<'_> {
+        TxRules {
+            network: &self.network,
+            unbonding_secs: self.unbonding_secs,
+            bonds: BondRules {
+                min_bond: self.min_bond,
+                dispute_secs: self.dispute_secs,
+            },
+            council: self.council(),
+        }
+    }
+}
 
 /// What an applied transaction moved.
 pub(crate) struct Applied {
@@ -18,76 +38,47 @@ pub(crate) struct Applied {
     pub amount: u128,
 }
 
-/// Verifies `msg` (signature, freshness, replay), checks it is for this network and unexpired, and
-/// applies it.
+/// Verifies `msg` (signature, freshness, replay) and applies the transaction once, as its rules allow.
 pub(crate) async fn apply(s: &Shared, msg: SignedMessage<Tx>) -> ServiceResult<Applied> {
     let v = {
         let mut guard = s.replay.lock().unwrap_or_else(|e| e.into_inner());
         msg.verify(TX, meson_node::unix_now(), &mut guard)
     }?;
     let tx = v.body;
-    if tx.network != s.cfg.network {
-        return Err(ServiceError::Invalid(format!(
-            "the transaction is for network {:?}; this router's is {:?}",
-            tx.network, s.cfg.network
-        )));
-    }
+    let rules = s.cfg.tx_rules();
     let now = meson_node::unix_now();
-    if tx.expires < now {
-        return Err(ServiceError::Invalid(format!(
-            "the transaction expired at {}",
-            tx.expires
-        )));
-    }
-    if tx.expires > now + MAX_TX_LIFETIME_SECS {
-        return Err(ServiceError::Invalid(format!(
-            "expiry more than {MAX_TX_LIFETIME_SECS} s ahead"
-        )));
-    }
-    let from = open_wallet(s, &v.signer).await?;
+    rules.check(&tx, now)?;
     let owner = *v.signer.as_bytes();
-    let id = tx_transfer_id(&owner, tx.nonce);
-    let transfer = match tx.action {
-        TxAction::Transfer { to, amount } => {
-            Transfer::new(id, from, to, amount, TransferCode::Transfer)
-        }
-        TxAction::Deposit { site, amount } => {
-            let found = s.store.site_by_host(&site.to_ascii_lowercase()).await?;
-            let site = found.ok_or_else(|| ServiceError::NotFound(format!("no site {site}")))?;
-            let escrow = open_escrow(s, site.id).await?;
-            Transfer::new(id, from, escrow, amount, TransferCode::Deposit)
-        }
-        TxAction::Stake { amount } => {
-            let stake = open_stake(s, &owner).await?;
-            Transfer::new(id, from, stake, amount, TransferCode::Stake)
-        }
-        TxAction::Unstake { amount } => {
-            let stake = open_stake(s, &owner).await?;
-            let mut t = Transfer::new(id, stake, from, amount, TransferCode::Unstake);
-            t.flags.pending = true;
-            // Released by the router after the unbonding period; until then still slashable.
-            t.user_data = u128::from(now + s.cfg.unbonding_secs);
-            t
-        }
-        TxAction::Bond {
-            claim,
-            accused,
-            amount,
-        } => claims::bond(s, from, &claim, &accused, amount).await?,
-        TxAction::CouncilStake { term, amount } => {
-            council::lock(s, &owner, from, term, amount, now).await?
-        }
+    let from = open(s, accounts::wallet(&owner)).await?;
+    let site = match &tx.action {
+        TxAction::Deposit { site, .. } => s
+            .store
+            .site_by_host(&site.to_ascii_lowercase())
+            .await?
+            .map(|site| site.id),
+        _ => None,
     };
+    let plan = s
+        .ledger
+        .read(|l| rules.plan(l, &tx, &v.signer, site, now))
+        .await?;
+    s.ledger.open_accounts(plan.accounts).await?;
+    let t = plan.transfer;
     // Bonds and council locks are named by their claim or term, not by the nonce.
-    let (made, to, amount) = (transfer.id, transfer.credit_account, transfer.amount);
-    match one_transfer(s, transfer).await? {
+    let by_nonce = t.id
+        == Purpose::Tx {
+            owner,
+            nonce: tx.nonce,
+        }
+        .id();
+    match one_transfer(s, t).await? {
         Outcome::Created => Ok(Applied {
-            transfer: made,
+            transfer: t.id,
             from,
-            to,
-            amount,
+            to: t.credit_account,
+            amount: t.amount,
         }),
-        Outcome::Exists if made == id => Err(ServiceError::Conflict(format!(
+        Outcome::Exists if by_nonce => Err(ServiceError::Conflict(format!(
             "nonce {} was already used: the transaction applied before",
             tx.nonce
         ))),

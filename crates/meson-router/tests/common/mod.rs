@@ -7,11 +7,14 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use meson_api::accounts::AccountCreated;
+use meson_api::ledger::{AccountView, LedgerHead, LogPage};
+use meson_api::terminals::{TerminalList, TerminalView};
 use meson_router::{Router, RouterConfig};
 use serde_json::Value;
 
 #[allow(unused_imports)] // each test binary uses a different part of the kit
-pub use meson_testkit::{call, unix_now as now, Got, SigningTerminal, WAIT};
+pub use meson_testkit::{call, get_json, unix_now as now, Got, SigningTerminal, WAIT};
 
 pub async fn start(dir: &std::path::Path, tweak: impl FnOnce(&mut RouterConfig)) -> Router {
     let mut cfg = RouterConfig::new("127.0.0.1:0".parse().unwrap(), dir);
@@ -20,16 +23,20 @@ pub async fn start(dir: &std::path::Path, tweak: impl FnOnce(&mut RouterConfig))
     Router::start(cfg).await.expect("router starts")
 }
 
-/// The registry entry of `node`, as `GET /v1/terminals` shows it.
-pub async fn terminal_view(router: SocketAddr, node: &str) -> Value {
-    let resp = call(router, "GET", "/v1/terminals", &[], None).await;
-    resp.json()["terminals"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["node_id"] == node)
-        .cloned()
-        .unwrap_or(Value::Null)
+/// The registry entry of `node`, as `GET /v1/terminals` shows it, if it is registered.
+pub async fn terminal_view(router: SocketAddr, node: &str) -> Option<TerminalView> {
+    get_json::<TerminalList>(router, "/v1/terminals")
+        .await
+        .terminals
+        .into_iter()
+        .find(|t| t.node_id == node)
+}
+
+/// Whether `node` is registered and clients are sent to it.
+pub async fn is_in_rotation(router: SocketAddr, node: &str) -> bool {
+    terminal_view(router, node)
+        .await
+        .is_some_and(|t| t.in_rotation)
 }
 
 #[allow(unused_imports)] // not every test binary polls
@@ -46,7 +53,7 @@ pub async fn account(router: SocketAddr) -> String {
     )
     .await;
     assert_eq!(resp.status, 201, "{:?}", resp.json());
-    resp.json()["api_key"].as_str().unwrap().to_owned()
+    resp.parse::<AccountCreated>().api_key
 }
 
 pub async fn add_site(router: SocketAddr, key: &str, host: &str, query_mode: &str) -> Got {
@@ -79,48 +86,34 @@ pub async fn router_with_site(
     host: &str,
     mode: &str,
     tweak: impl FnOnce(&mut RouterConfig),
-) -> (Router, meson_testkit::Origin, String, i64) {
+) -> (Router, meson_testkit::Origin, String, u64) {
     let router = start(dir, tweak).await;
     let origin = meson_testkit::Origin::start().await;
     let key = account(router.addr).await;
     let site = add_site_for(router.addr, &key, host, &origin.url(), mode).await;
     assert_eq!(site.status, 201, "{:?}", site.json());
-    let site_id = site.json()["id"].as_i64().unwrap();
+    let site_id = site.parse::<meson_api::SiteInfo>().id;
     (router, origin, key, site_id)
 }
 
-/// Base units of a human amount in a router's JSON.
-pub fn tokens(v: &Value) -> u128 {
-    meson_core::ledger::parse_amount(v.as_str().unwrap_or("0")).unwrap()
+/// Base units of a token amount the router sent (`"1.5"`).
+pub fn tokens(amount: &str) -> u128 {
+    meson_ledger::parse_amount(amount).unwrap()
+}
+
+/// Base units of an account's balance.
+pub fn balance(account: &AccountView) -> u128 {
+    tokens(account.balance.as_deref().expect("a balance"))
 }
 
 /// Replays the router's published log as an auditor would and checks it against the signed head.
-pub async fn audit(router: SocketAddr) -> meson_core::ledger::audit::Replay {
-    let head: meson_core::ledger::audit::SignedHead = serde_json::from_value(
-        call(router, "GET", "/v1/ledger/head", &[], None)
-            .await
-            .json(),
-    )
-    .unwrap();
+pub async fn audit(router: SocketAddr) -> meson_ledger::audit::Replay {
+    let LedgerHead(head) = get_json(router, "/v1/ledger/head").await;
     head.verify(None).unwrap();
-    let log = call(router, "GET", "/v1/ledger/log?after=0", &[], None)
-        .await
-        .json();
-    let mut r = meson_core::ledger::audit::Replay::new();
-    for e in log["entries"].as_array().unwrap() {
-        let h = |k: &str| -> [u8; 32] {
-            hex::decode(e[k].as_str().unwrap())
-                .unwrap()
-                .try_into()
-                .unwrap()
-        };
-        r.push(
-            e["seq"].as_u64().unwrap(),
-            &h("prev_hash"),
-            &h("hash"),
-            e["body"].as_str().unwrap(),
-        )
-        .unwrap();
+    let log: LogPage = get_json(router, "/v1/ledger/log?after=0").await;
+    let mut r = meson_ledger::audit::Replay::new();
+    for e in &log.entries {
+        r.push(e.seq, &e.prev_hash.0, &e.hash.0, &e.body).unwrap();
     }
     r.matches(&head.head).unwrap();
     r

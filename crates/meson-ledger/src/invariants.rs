@@ -1,9 +1,9 @@
 //! The properties no sequence of operations may break, checked from scratch over the whole ledger.
 
-use super::account::AccountKind;
-use super::amount::Amount;
-use super::state::Ledger;
-use super::transfer::PendingStatus;
+use crate::account::AccountKind;
+use crate::amount::Amount;
+use crate::state::Ledger;
+use crate::transfer::PendingStatus;
 
 /// A broken invariant: a bug in the ledger, never a caller's mistake.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -2,10 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::account::{AccountError, NewAccount};
-use super::state::{Ledger, Outcome};
-use super::transfer::{Transfer, TransferError};
-use super::u128_string;
+use crate::account::{AccountError, NewAccount};
+use crate::state::{Ledger, Outcome};
+use crate::transfer::{Transfer, TransferError};
+use crate::u128_string;
 
 /// One call into the ledger, with the time it was made at. Replaying the same batches in the same order
 /// on a fresh [`Ledger`] reaches the same state, byte for byte.

@@ -5,12 +5,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::account::{Account, AccountError, AccountKind, NewAccount};
-use super::amount::Amount;
-use super::transfer::{CommittedTransfer, PendingStatus, Transfer, TransferCode, TransferError};
+use crate::account::{Account, AccountError, AccountKind, NewAccount};
+use crate::amount::Amount;
+use crate::transfer::{CommittedTransfer, PendingStatus, Transfer, TransferCode, TransferError};
 
 /// What a successful create did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Applied now.

@@ -2,12 +2,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::amount::Amount;
-use super::u128_string;
+use crate::amount::Amount;
+use crate::u128_string;
 
 /// Why money moved. The ledger enforces rules for [`TransferCode::Mint`] and [`TransferCode::Burn`]
 /// only; every other code is a label kept for the audit trail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TransferCode {
     Transfer,
@@ -171,7 +172,7 @@ pub enum PendingStatus {
         #[serde(with = "u128_string")]
         by: u128,
     },
-    /// Released by [`Ledger::expire_pending`](super::Ledger::expire_pending).
+    /// Released by [`Ledger::expire_pending`](crate::Ledger::expire_pending).
     Expired,
 }
 

@@ -1,4 +1,29 @@
-//! The token ledger: a pure, deterministic state machine in the style of TigerBeetle.
+//! Meson CDN's money, with no I/O: the token ledger (a pure, deterministic state machine in the style of
+//! TigerBeetle) and its audit log, and every rule that decides who pays and who is paid, as functions over
+//! the ledger's state that return the transfers to submit. A server applies what they return and logs it;
+//! an auditor runs the same functions and gets the same transfers.
+//!
+//! # Modules
+//!
+//! | module | what it holds |
+//! | --- | --- |
+//! | (root) | the state machine: [`Ledger`], [`Account`], [`Transfer`], [`Batch`], [`Amount`], invariants |
+//! | [`audit`] | the hash-chained audit log, its signed [`audit::Head`] and [`audit::Replay`] |
+//! | [`u128_string`] | `u128` as decimal JSON strings |
+//! | [`ids`] | every derived account and transfer id, from a typed [`ids::Purpose`] |
+//! | [`accounts`] | the system accounts (issuance, burn, treasury) and the accounts of keys, sites, terminals and claims |
+//! | [`memo`] | what a transfer's `user_data` means, as a typed [`memo::Memo`] |
+//! | [`tx`] | the transactions key holders sign |
+//! | [`economics`] | prices, fees, quality, subsidy and slash shares, payout leaves: the formulas |
+//! | [`merkle`] | RFC 6962 trees over the payout leaves |
+//! | [`settlement`] | the plan: an epoch's settlement and subsidy, and what it settled |
+//! | [`stake`] | the plans: locks released when due, a slash in its two steps |
+//! | [`claims`] | the plans: a bond's checks and a claim's verdict |
+//! | [`council`] | the council's terms, the lock a member makes, the members of a term |
+//! | [`transactions`] | the plans: a transaction's checks and transfer, the operator's mint and correction |
+//! | [`refusal`] | why a plan refuses, and of what kind |
+//!
+//! # The ledger
 //!
 //! Money is an [`Amount`], a `u128` count of base units; one token is `10^9` of them ([`DECIMALS`]), and
 //! no float ever touches it. [`parse_amount`] and [`format_amount`] convert exactly to and from the
@@ -86,17 +111,31 @@
 //! to the supply.
 
 mod account;
+pub mod accounts;
 mod amount;
 pub mod audit;
 mod batch;
+mod chains;
+pub mod claims;
+pub mod council;
+pub mod economics;
+pub mod ids;
 mod invariants;
+pub mod memo;
+pub mod merkle;
+pub mod refusal;
+pub mod settlement;
+pub mod stake;
 mod state;
+pub mod transactions;
 mod transfer;
 pub mod tx;
 pub mod u128_string;
 
 #[cfg(test)]
 mod proptests;
+#[cfg(test)]
+mod rules_proptests;
 #[cfg(test)]
 mod tests;
 

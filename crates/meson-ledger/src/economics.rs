@@ -1,4 +1,4 @@
-//! What an epoch's usage costs and pays, in integer base units (see [`crate::ledger`]): the formulas the
+//! What an epoch's usage costs and pays, in integer base units (see [`crate`]): the formulas the
 //! router settles with and anyone can recompute.
 //!
 //! For each site and terminal, from the usage the router accepted in the epoch:
@@ -191,21 +191,6 @@ pub fn payout_root_message(epoch: u64, size: u64, root: &[u8; 32]) -> Vec<u8> {
     m.extend_from_slice(&size.to_be_bytes());
     m.extend_from_slice(root);
     m
-}
-
-/// A transfer id derived from what it settles, so that settling the same epoch again (after a crash)
-/// produces the same ids and the ledger applies each transfer once.
-pub fn settlement_id(parts: &[&[u8]]) -> u128 {
-    let mut h = blake3::Hasher::new();
-    h.update(b"meson/v1/settlement-transfer");
-    for p in parts {
-        h.update(&(p.len() as u64).to_le_bytes());
-        h.update(p);
-    }
-    let mut id = [0u8; 16];
-    id.copy_from_slice(&h.finalize().as_bytes()[..16]);
-    // Zero is not a valid transfer id.
-    u128::from_le_bytes(id).max(1)
 }
 
 #[cfg(test)]
@@ -423,16 +408,12 @@ mod tests {
     }
 
     #[test]
-    fn payout_leaves_and_settlement_ids_are_fixed() {
+    fn payout_leaves_are_fixed() {
         let leaf = payout_leaf(7, 2, 0x0102, 5);
         assert_eq!(&leaf[..15], b"meson/v1/payout");
         assert_eq!(leaf[23], 7);
         assert_eq!(leaf[31], 2);
         assert_eq!(&leaf[46..48], &[1, 2]);
         assert_eq!(leaf[63], 5);
-        let a = settlement_id(&[b"epoch", &7u64.to_le_bytes()]);
-        assert_eq!(a, settlement_id(&[b"epoch", &7u64.to_le_bytes()]));
-        assert_ne!(a, settlement_id(&[b"epoch", &8u64.to_le_bytes()]));
-        assert_ne!(settlement_id(&[b"ab", b"c"]), settlement_id(&[b"a", b"bc"]));
     }
 }

@@ -2,12 +2,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::amount::Amount;
-use super::u128_string;
+use crate::amount::Amount;
+use crate::u128_string;
 
 /// What an account is for. The kind fixes the account's flags, so no caller can open, say, a customer
 /// account that may run below zero or a burn account that can be spent from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AccountKind {
     /// A business user paying for delivery.
@@ -52,7 +53,7 @@ impl AccountKind {
         }
     }
 
-    /// A stable number for the kind in [`Ledger::state_digest`](super::Ledger::state_digest); never
+    /// A stable number for the kind in [`Ledger::state_digest`](crate::Ledger::state_digest); never
     /// renumber, only append.
     pub fn code(self) -> u8 {
         match self {
@@ -142,7 +143,7 @@ impl Account {
         }
     }
 
-    /// Whether `new` asks for exactly this account (so a retry is [`Outcome::Exists`](super::Outcome)).
+    /// Whether `new` asks for exactly this account (so a retry is [`Outcome::Exists`](crate::Outcome)).
     pub(crate) fn matches(&self, new: &NewAccount) -> bool {
         self.kind == new.kind && self.owner == new.owner && self.user_data == new.user_data
     }
@@ -177,7 +178,7 @@ mod owner_text {
 
     pub fn serialize<S: Serializer>(owner: &Option<[u8; 32]>, s: S) -> Result<S::Ok, S::Error> {
         match owner {
-            Some(key) => s.serialize_some(&crate::identity::encode(key)),
+            Some(key) => s.serialize_some(&meson_core::identity::encode(key)),
             None => s.serialize_none(),
         }
     }
@@ -185,7 +186,7 @@ mod owner_text {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<[u8; 32]>, D::Error> {
         match Option::<String>::deserialize(d)? {
             None => Ok(None),
-            Some(text) => crate::identity::decode_array::<32>(&text)
+            Some(text) => meson_core::identity::decode_array::<32>(&text)
                 .map(Some)
                 .ok_or_else(|| {
                     serde::de::Error::custom(

@@ -1,13 +1,12 @@
-//! Transactions users sign with their ed25519 key ([`crate::signed::SignedMessage`] with purpose
+//! Transactions users sign with their ed25519 key ([`meson_core::signed::SignedMessage`] with purpose
 //! [`TX`]): what a wallet may ask of the ledger. Each names its network, carries a per-account nonce and
 //! an expiry; the transfer it makes has an id derived from (signer, nonce), so a transaction applies at
 //! most once whenever and however often it is replayed, and a forged one fails its signature.
 
 use serde::{Deserialize, Serialize};
 
-use super::u128_string;
-use crate::economics::settlement_id;
-use crate::identity::NodeId;
+use crate::u128_string;
+use meson_core::identity::NodeId;
 
 /// The purpose of a signed ledger transaction.
 pub const TX: &str = "meson/v1/ledger-tx";
@@ -72,46 +71,19 @@ pub enum TxAction {
     },
 }
 
-/// The wallet account of an ed25519 public key.
-pub fn wallet_account(owner: &[u8; 32]) -> u128 {
-    settlement_id(&[b"wallet", owner])
-}
-
-/// The stake account of an ed25519 public key.
-pub fn stake_account(owner: &[u8; 32]) -> u128 {
-    settlement_id(&[b"stake", owner])
-}
-
-/// The escrow account of a claim (owned by the accused): a hunter's bond is reserved into it.
-pub fn claim_account(claim: &[u8; 32]) -> u128 {
-    settlement_id(&[b"claim", claim])
-}
-
-/// The pending transfer holding a claim's bond: one per claim, whoever files it.
-pub fn bond_transfer_id(claim: &[u8; 32]) -> u128 {
-    settlement_id(&[b"bond", claim])
-}
-
-/// The pending transfer locking `owner`'s council stake for `term`: one per member and term.
-pub fn council_lock_id(owner: &[u8; 32], term: u64) -> u128 {
-    settlement_id(&[b"council", owner, &term.to_le_bytes()])
-}
-
-/// The id of the transfer a signer's transaction `nonce` makes.
-pub fn tx_transfer_id(owner: &[u8; 32], nonce: u64) -> u128 {
-    settlement_id(&[b"tx", owner, &nonce.to_le_bytes()])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::accounts::wallet_account;
+    use crate::ids::Purpose;
 
     #[test]
     fn ids_depend_on_signer_and_nonce_only() {
         let (a, b) = ([1u8; 32], [2u8; 32]);
-        assert_eq!(tx_transfer_id(&a, 1), tx_transfer_id(&a, 1));
-        assert_ne!(tx_transfer_id(&a, 1), tx_transfer_id(&a, 2));
-        assert_ne!(tx_transfer_id(&a, 1), tx_transfer_id(&b, 1));
+        let tx_id = |owner, nonce| Purpose::Tx { owner, nonce }.id();
+        assert_eq!(tx_id(a, 1), tx_id(a, 1));
+        assert_ne!(tx_id(a, 1), tx_id(a, 2));
+        assert_ne!(tx_id(a, 1), tx_id(b, 1));
         assert_ne!(wallet_account(&a), wallet_account(&b));
         let tx = Tx {
             network: "n".into(),
@@ -125,13 +97,17 @@ mod tests {
         let json = serde_json::to_string(&tx).unwrap();
         assert!(json.contains(r#""kind":"deposit""#), "{json}");
         assert_eq!(serde_json::from_str::<Tx>(&json).unwrap(), tx);
-        assert_ne!(bond_transfer_id(&a), bond_transfer_id(&b));
-        assert_ne!(council_lock_id(&a, 1), council_lock_id(&a, 2));
+        assert_ne!(
+            Purpose::Bond { claim: a }.id(),
+            Purpose::Bond { claim: b }.id()
+        );
+        let lock = |term| Purpose::CouncilLock { owner: a, term }.id();
+        assert_ne!(lock(1), lock(2));
     }
 
     #[test]
     fn a_bond_names_its_claim_in_hex() {
-        let accused = crate::identity::NodeKey::from_secret_bytes([7; 32]).id();
+        let accused = meson_core::identity::NodeKey::from_secret_bytes([7; 32]).id();
         let bond = TxAction::Bond {
             claim: [0xab; 32],
             accused,

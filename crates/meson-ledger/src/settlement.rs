@@ -1,0 +1,319 @@
+//! An epoch's settlement: the usage a router accepted in the epoch, charged to each site's escrow, paid
+//! to the terminals that served it and the protocol fee burned, by the formulas of
+//! [`crate::economics`], plus the bootstrap subsidy out of the treasury.
+//!
+//! - Transfer ids derive from (epoch, site, terminal) ([`Purpose::Fee`], [`Purpose::Payout`]) and a
+//!   site's transfers form one linked chain, so settling again after a crash applies nothing twice and
+//!   never half a site; a site any of whose transfers exists is settled already and is left out.
+//! - A zero amount is not a transfer (a few bytes cost less than a base unit).
+//! - With a subsidy (`subsidy_bps` and a cap), the treasury adds a share of what each terminal earned in
+//!   this plan's chains ([`crate::economics::subsidies`]), as one more chain. The plan is one batch, so
+//!   the subsidy is decided with the earnings it tops up, never later: enabling the subsidy, raising its
+//!   cap or funding the treasury never pays for epochs already settled. No subsidy is paid twice for an
+//!   epoch (an earlier batch of the epoch may have carried it, should a site chain of it have failed).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use meson_core::schedule::Region;
+
+use crate::accounts::{self, BURN, TREASURY};
+use crate::chains::link;
+use crate::economics::{fit_to_escrow, line, quality_bps, subsidies, Line};
+use crate::ids::Purpose;
+use crate::memo::Memo;
+use crate::{Amount, Ledger, NewAccount, Transfer, TransferCode, ONE_TOKEN};
+
+/// Prices and fee; billing is off when a router has none.
+#[derive(Debug, Clone)]
+pub struct BillingConfig {
+    /// Seconds per epoch (default 3600).
+    pub epoch_secs: u64,
+    /// Base units charged per GiB served (default 0.1 token).
+    pub price_per_gib: u128,
+    /// The burned protocol fee, in basis points of the charge (default 2000: 20 %).
+    pub fee_bps: u32,
+    /// Prices of regions that differ from `price_per_gib`: a terminal's bytes are priced by the most
+    /// specific of its region's levels listed here (`eu/west`, then `eu`), else `price_per_gib`.
+    pub region_prices: Vec<(String, u128)>,
+    /// Bootstrap subsidy from the treasury, in basis points of what a terminal earned from customers in
+    /// the epoch (default 0: off).
+    pub subsidy_bps: u32,
+    /// The most base units the treasury pays in subsidies per epoch, across all terminals (default 0).
+    pub subsidy_cap: u128,
+}
+
+impl Default for BillingConfig {
+    fn default() -> Self {
+        BillingConfig {
+            epoch_secs: 3600,
+            price_per_gib: ONE_TOKEN / 10,
+            fee_bps: 2_000,
+            region_prices: Vec::new(),
+            subsidy_bps: 0,
+            subsidy_cap: 0,
+        }
+    }
+}
+
+impl BillingConfig {
+    /// The price per GiB of bytes served by a terminal in `region`.
+    pub fn price_in(&self, region: Option<&Region>) -> u128 {
+        region
+            .into_iter()
+            .flat_map(Region::ancestors)
+            .find_map(|level| {
+                self.region_prices
+                    .iter()
+                    .find(|(r, _)| r == level)
+                    .map(|(_, p)| *p)
+            })
+            .unwrap_or(self.price_per_gib)
+    }
+}
+
+/// Bytes a terminal served for a site in the epoch, as the router accepted them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    pub site: i64,
+    pub node: [u8; 32],
+    pub bytes: u64,
+}
+
+/// How each terminal stood in the epoch.
+pub trait Terminals {
+    /// Its region, which prices its bytes; `None` when unknown.
+    fn region(&self, node: &[u8; 32]) -> Option<&Region>;
+    /// The share of the epoch it was in rotation, in basis points.
+    fn uptime_bps(&self, node: &[u8; 32]) -> u32;
+}
+
+/// What settling an epoch takes: open `accounts`, then submit `transfers` as one batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SettlementPlan {
+    /// The escrow of every site settled now and the earnings accounts of its terminals.
+    pub accounts: Vec<NewAccount>,
+    /// One linked chain per site settled now, then the subsidy chain; empty when nothing is due.
+    pub transfers: Vec<Transfer>,
+    /// What each site settled now pays, fee and earnings (whether or not it came to a transfer).
+    pub spent: Vec<(i64, Amount)>,
+    /// Sites with a chain in `transfers`.
+    pub sites: usize,
+    /// What the subsidy chain pays in all.
+    pub subsidised: Amount,
+}
+
+/// Settles `epoch` from its `usage`, one line per site and terminal (a site's chain follows the order of
+/// its lines), on the ledger `l`.
+pub fn plan(
+    l: &Ledger,
+    cfg: &BillingConfig,
+    epoch: u64,
+    usage: &[Usage],
+    terminals: &impl Terminals,
+) -> SettlementPlan {
+    let mut by_site: BTreeMap<i64, Vec<([u8; 32], u64)>> = BTreeMap::new();
+    for u in usage {
+        by_site.entry(u.site).or_default().push((u.node, u.bytes));
+    }
+    let mut plan = SettlementPlan::default();
+    let mut nodes = BTreeSet::new();
+    // What each terminal earns from the chains of this plan: the base of its subsidy.
+    let mut earned: BTreeMap<[u8; 32], u128> = BTreeMap::new();
+    for (site, lines_of) in by_site {
+        nodes.extend(lines_of.iter().map(|(node, _)| *node));
+        let ids = lines_of.iter().flat_map(|(node, _)| {
+            [
+                Purpose::Fee {
+                    epoch,
+                    site,
+                    node: *node,
+                },
+                Purpose::Payout {
+                    epoch,
+                    site,
+                    node: *node,
+                },
+            ]
+        });
+        // The site's transfers are one chain: if any exists, the site's epoch is settled.
+        if ids.into_iter().any(|p| l.transfer(p.id()).is_some()) {
+            continue;
+        }
+        let escrow = accounts::escrow(site);
+        plan.accounts.push(escrow);
+        let mut opened: Vec<NewAccount> = lines_of
+            .iter()
+            .map(|(node, _)| accounts::terminal(node))
+            .collect();
+        opened.dedup_by_key(|a| a.id);
+        plan.accounts.extend(opened);
+        let available = l
+            .account(escrow.id)
+            .and_then(|a| a.available())
+            .unwrap_or(0);
+        let mut lines: Vec<Line> = lines_of
+            .iter()
+            .map(|(node, bytes)| {
+                // Audits are not there yet: the pass rate is full until they report.
+                let quality = quality_bps(terminals.uptime_bps(node), 10_000);
+                line(
+                    *bytes,
+                    cfg.price_in(terminals.region(node)),
+                    cfg.fee_bps,
+                    quality,
+                )
+            })
+            .collect();
+        fit_to_escrow(&mut lines, available);
+        plan.spent.push((site, lines.iter().map(Line::paid).sum()));
+        let mut chain = Vec::new();
+        for ((node, _), l) in lines_of.iter().zip(&lines) {
+            let node = *node;
+            chain.push(
+                Transfer::new(
+                    Purpose::Fee { epoch, site, node }.id(),
+                    escrow.id,
+                    BURN,
+                    l.fee,
+                    TransferCode::Burn,
+                )
+                .with_memo(Memo::Epoch(epoch)),
+            );
+            chain.push(
+                Transfer::new(
+                    Purpose::Payout { epoch, site, node }.id(),
+                    escrow.id,
+                    accounts::terminal_account(&node),
+                    l.earned,
+                    TransferCode::Payout,
+                )
+                .with_memo(Memo::Epoch(epoch)),
+            );
+        }
+        chain.retain(|t| t.amount > 0);
+        if chain.is_empty() {
+            continue;
+        }
+        for ((node, _), l) in lines_of.iter().zip(&lines) {
+            *earned.entry(*node).or_default() += l.earned;
+        }
+        link(&mut chain);
+        plan.transfers.extend(chain);
+        plan.sites += 1;
+    }
+    if plan.transfers.is_empty() {
+        return plan;
+    }
+    let subsidy = subsidy_chain(l, cfg, epoch, &nodes, &earned);
+    plan.subsidised = subsidy.iter().map(|t| t.amount).sum();
+    plan.transfers.extend(subsidy);
+    plan
+}
+
+/// The epoch's subsidy, treasury → terminal accounts, as one chain: empty when the subsidy is off, when
+/// the treasury is empty, or when a subsidy of this epoch was already paid to any of `nodes`.
+fn subsidy_chain(
+    l: &Ledger,
+    cfg: &BillingConfig,
+    epoch: u64,
+    nodes: &BTreeSet<[u8; 32]>,
+    earned: &BTreeMap<[u8; 32], u128>,
+) -> Vec<Transfer> {
+    if cfg.subsidy_bps == 0 || cfg.subsidy_cap == 0 || earned.values().all(|e| *e == 0) {
+        return Vec::new();
+    }
+    let paid_before = nodes.iter().any(|n| {
+        l.transfer(Purpose::Subsidy { epoch, node: *n }.id())
+            .is_some()
+    });
+    let treasury = l.account(TREASURY).and_then(|a| a.available()).unwrap_or(0);
+    if paid_before || treasury == 0 {
+        return Vec::new();
+    }
+    let (nodes, base): (Vec<[u8; 32]>, Vec<u128>) = earned.iter().map(|(n, e)| (*n, *e)).unzip();
+    let amounts = subsidies(&base, cfg.subsidy_bps, cfg.subsidy_cap, treasury);
+    let mut chain: Vec<Transfer> = nodes
+        .iter()
+        .zip(amounts)
+        .filter(|(_, amount)| *amount > 0)
+        .map(|(node, amount)| {
+            Transfer::new(
+                Purpose::Subsidy { epoch, node: *node }.id(),
+                TREASURY,
+                accounts::terminal_account(node),
+                amount,
+                TransferCode::Subsidy,
+            )
+            .with_memo(Memo::Epoch(epoch))
+        })
+        .collect();
+    link(&mut chain);
+    chain
+}
+
+/// What the treasury paid a terminal as epoch `epoch`'s subsidy (0 if nothing).
+pub fn subsidy_paid(l: &Ledger, epoch: u64, node: &[u8; 32]) -> Amount {
+    l.transfer(Purpose::Subsidy { epoch, node: *node }.id())
+        .map_or(0, |t| t.amount)
+}
+
+/// What epoch `epoch` settled for a site on a terminal, (fee burned, paid to the terminal), or `None`
+/// if it is not settled yet.
+pub fn settled(l: &Ledger, epoch: u64, site: i64, node: &[u8; 32]) -> Option<(Amount, Amount)> {
+    let node = *node;
+    let f = l.transfer(Purpose::Fee { epoch, site, node }.id());
+    let p = l.transfer(Purpose::Payout { epoch, site, node }.id());
+    (f.is_some() || p.is_some()).then(|| (f.map_or(0, |t| t.amount), p.map_or(0, |t| t.amount)))
+}
+
+/// The epoch's payouts, one leaf per terminal account in account order: (index, account, amount), the
+/// amount being all the account was paid for the epoch (customer earnings and subsidy), so its proof
+/// covers every token it received. `None` while a line of `usage` is not settled.
+pub fn payout_leaves(l: &Ledger, epoch: u64, usage: &[Usage]) -> Option<Vec<(u64, u128, Amount)>> {
+    let mut by_account: BTreeMap<u128, u128> = BTreeMap::new();
+    let mut nodes = BTreeSet::new();
+    for u in usage {
+        let (_, earned) = settled(l, epoch, u.site, &u.node)?;
+        if earned > 0 {
+            *by_account
+                .entry(accounts::terminal_account(&u.node))
+                .or_default() += earned;
+        }
+        nodes.insert(u.node);
+    }
+    // A terminal's subsidy is one transfer per epoch, however many sites it served.
+    for node in &nodes {
+        let subsidy = subsidy_paid(l, epoch, node);
+        if subsidy > 0 {
+            *by_account
+                .entry(accounts::terminal_account(node))
+                .or_default() += subsidy;
+        }
+    }
+    Some(
+        by_account
+            .into_iter()
+            .enumerate()
+            .map(|(i, (account, amount))| (i as u64, account, amount))
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_most_specific_listed_region_sets_the_price() {
+        let cfg = BillingConfig {
+            region_prices: vec![("eu".into(), 20), ("eu/west".into(), 30)],
+            price_per_gib: 10,
+            ..BillingConfig::default()
+        };
+        let r = |name: &str| Region::new(name).unwrap();
+        assert_eq!(cfg.price_in(Some(&r("eu/west/paris"))), 30);
+        assert_eq!(cfg.price_in(Some(&r("eu/north"))), 20);
+        assert_eq!(cfg.price_in(Some(&r("na"))), 10);
+        assert_eq!(cfg.price_in(None), 10);
+    }
+}
