@@ -175,6 +175,8 @@ impl Terminal {
                 draining: false,
                 version: "bench".into(),
                 done: vec![],
+                added: vec![],
+                evicted: vec![],
             },
         )?;
         post_signed(client, router, wire::HEARTBEAT_PATH, body).await

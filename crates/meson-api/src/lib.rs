@@ -11,6 +11,7 @@
 //! | [`ledger`] | `/v1/ledger/…` (head, log, accounts, transfers, mint, tx, slash, correct, payouts), site billing and terminal earnings |
 //! | [`claims`] | `/v1/ledger/claims/{claim}` and its verdict |
 //! | [`council`] | `/v1/council/term`, `/v1/council/stakes` |
+//! | [`verification`] | `/v1/sites/{host}/roots`, `GET /v1/terminals/{node}/audits`, `GET /v1/terminals/{node}/evidence` |
 //!
 //! The control plane (`/v1/router`, `/v1/terminals/{register,heartbeat,sites,usage}`) keeps its types in
 //! [`meson_core::wire`], re-exported here. Field names and shapes are exactly what the router sent before
@@ -24,6 +25,7 @@ pub mod ledger;
 mod schema;
 pub mod sites;
 pub mod terminals;
+pub mod verification;
 
 #[cfg(test)]
 mod tests;

@@ -32,6 +32,12 @@ pub struct TerminalView {
     pub in_rotation: bool,
     /// Holds the minimum stake the router requires (see `--min-stake`).
     pub staked: bool,
+    /// Its disk is full, by its last heartbeat: pushes are placed elsewhere.
+    #[serde(default)]
+    pub disk_full: bool,
+    /// Free bytes on its disk, by its last heartbeat.
+    #[serde(default)]
+    pub free_disk_bytes: u64,
     /// Seconds since the last heartbeat; null if none since the router started.
     pub last_heartbeat_age_secs: Option<f64>,
     /// Active connections at the last heartbeat plus redirects sent to it since.

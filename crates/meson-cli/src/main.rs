@@ -9,6 +9,7 @@ mod router;
 mod signals;
 mod site;
 mod terminal;
+mod verification;
 mod wallet;
 
 use clap::{Parser, Subcommand};
@@ -33,13 +34,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a terminal: an edge cache in front of one origin, or joined to a router's network; or drain one.
+    /// Run a terminal: an edge cache in front of one origin, or joined to a router's network; drain one,
+    /// or show its audits.
     Terminal(Box<terminal::TerminalCommand>),
     /// Run a router: terminal registry and health, sites API, redirects with signed tickets, usage intake.
     Router(router::RouterArgs),
     /// Create an account on a router (prints its API key).
     Account(site::AccountArgs),
-    /// Manage the sites of an account on a router: add, list, rm, stats, purge, push, billing.
+    /// Manage the sites of an account on a router: add, list, rm, stats, purge, push, roots, billing.
     Site(site::SiteArgs),
     /// Run a whole network on this machine: origin, router, three terminals in three regions, traffic.
     Demo(demo::DemoArgs),

@@ -82,6 +82,23 @@ pub struct RouterArgs {
     /// Tokens a council member locks at least for a term.
     #[arg(long, env = "MESON_COUNCIL_MIN_STAKE", default_value = "100")]
     council_min_stake: String,
+    /// Bytes per second the router may fetch from origins to learn objects' sizes and roots (0: learn
+    /// only what site owners push).
+    #[arg(long, env = "MESON_ORIGIN_BYTES_PER_SEC", default_value = "2MiB")]
+    origin_bytes_per_sec: meson_core::size::ByteSize,
+    /// Mean seconds between two spot-check audits of one terminal (0: no audits).
+    #[arg(long, env = "MESON_AUDIT_INTERVAL_SECS", default_value_t = 900)]
+    audit_interval_secs: u64,
+    /// Seconds a terminal has to answer an audit.
+    #[arg(long, env = "MESON_AUDIT_TIMEOUT_SECS", default_value_t = 10)]
+    audit_timeout_secs: u64,
+    /// Audits a new terminal must pass before it gets full traffic.
+    #[arg(long, env = "MESON_VETTING_AUDITS", default_value_t = 10)]
+    vetting_audits: u64,
+    /// A terminal whose pass rate (this audit epoch and the last, at least --vetting-audits audits) falls
+    /// below this is suspended from rotation.
+    #[arg(long, env = "MESON_SUSPEND_BELOW", default_value_t = 0.9)]
+    suspend_below: f64,
 }
 
 pub fn run(args: RouterArgs) -> anyhow::Result<()> {
@@ -138,6 +155,20 @@ pub fn run(args: RouterArgs) -> anyhow::Result<()> {
             region_prices,
             subsidy_bps: args.subsidy_bps,
             subsidy_cap,
+        });
+    }
+    cfg.origin_bytes_per_sec = args.origin_bytes_per_sec.0;
+    if args.audit_interval_secs > 0 {
+        cfg.audit = Some(meson_router::audit::AuditConfig {
+            interval: Duration::from_secs(args.audit_interval_secs),
+            timeout: Duration::from_secs(args.audit_timeout_secs),
+            // Audits are tallied by the billing epoch, so quality and pay share one period.
+            epoch_secs: args.epoch_secs.max(1),
+            rules: meson_core::audit::QualityRules {
+                vetting_audits: args.vetting_audits,
+                suspend_below: args.suspend_below,
+                min_audits: args.vetting_audits.max(1),
+            },
         });
     }
     if let Some(path) = &args.coverage_zones {

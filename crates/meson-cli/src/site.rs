@@ -104,6 +104,17 @@ enum SiteCommand {
         #[arg(long, default_value_t = 60)]
         wait: u64,
     },
+    /// Tell the router the size and BLAKE3 roots of the object at PATH, computed from FILE (the bytes the
+    /// origin serves there): usage is counted against them and terminals audited on them.
+    Roots {
+        host: String,
+        /// URL path (with its query), e.g. /video/intro.mp4.
+        path: String,
+        file: std::path::PathBuf,
+        /// The origin's version of it (its ETag, else its Last-Modified).
+        #[arg(long, default_value = "")]
+        version: String,
+    },
     /// Requests, cache hits and bytes served for a site, per hour (accepted usage).
     Stats {
         host: String,
@@ -297,6 +308,14 @@ pub fn run_site(args: SiteArgs) -> anyhow::Result<()> {
                 let job: JobStarted =
                     post(router, &format!("/v1/sites/{host}/push"), key, &body).await?;
                 follow_job(router, key, &job, wait).await?;
+            }
+            SiteCommand::Roots {
+                host,
+                path,
+                file,
+                version,
+            } => {
+                crate::verification::push_roots(router, key, &host, path, &file, version).await?;
             }
             SiteCommand::Rm { host } => {
                 delete(router, &format!("/v1/sites/{host}"), key).await?;

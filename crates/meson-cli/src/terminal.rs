@@ -31,6 +31,20 @@ enum TerminalAction {
     /// Take a running network-mode terminal out of rotation, and wait until the router agrees and its
     /// client connections have finished (`--undo` puts it back).
     Drain(DrainArgs),
+    /// A terminal's spot-check audits as its router records them: standing, pass rate, per epoch.
+    Audits(AuditsArgs),
+}
+
+#[derive(Args)]
+struct AuditsArgs {
+    /// The terminal's node id.
+    node: meson_core::identity::NodeId,
+    /// The router.
+    #[arg(long, env = "MESON_ROUTER")]
+    router: String,
+    /// How many epochs back.
+    #[arg(long, default_value_t = 24)]
+    epochs: u64,
 }
 
 #[derive(Args)]
@@ -312,6 +326,14 @@ impl TerminalArgs {
 pub fn run(cmd: TerminalCommand) -> anyhow::Result<()> {
     match cmd.action {
         Some(TerminalAction::Drain(args)) => drain(args),
+        Some(TerminalAction::Audits(args)) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(crate::verification::show_audits(
+                &args.router,
+                &args.node,
+                args.epochs,
+            )),
         None => serve(cmd.run),
     }
 }

@@ -98,7 +98,8 @@ async fn a_router_killed_mid_settlement_settles_each_epoch_exactly_once() {
         let mut got = [false; 3];
         for n in 0.. {
             assert!(n < 300, "{host}: redirects never reached all 3 terminals");
-            let (location, ticket) = redirect_ticket(addr, &host, &format!("/o{n}")).await;
+            let path = format!("/o{n}");
+            let (location, ticket) = redirect_ticket(addr, &host, &path).await;
             let k = terminals
                 .iter()
                 .position(|t| t.is_target_of(&location))
@@ -106,6 +107,8 @@ async fn a_router_killed_mid_settlement_settles_each_epoch_exactly_once() {
             if !got[k] {
                 got[k] = true;
                 tickets[k].push(ticket);
+                // The site's owner tells the router the object's size, without which usage is held.
+                publish_roots(addr, &key, &host, &path, 1 << 20).await;
             }
             if got == [true; 3] {
                 break;

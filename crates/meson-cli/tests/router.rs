@@ -159,3 +159,73 @@ async fn a_business_user_manages_sites_from_the_command_line() {
         out.stderr
     );
 }
+
+#[tokio::test]
+async fn an_owner_publishes_roots_and_an_operator_reads_a_terminals_audits() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = RouterProc::start(
+        "127.0.0.1:0",
+        dir.path(),
+        &["--audit-interval-secs", "1", "--audit-timeout-secs", "2"],
+    );
+    let router = format!("http://{}", r.addr);
+    let mut create = command();
+    create.args(["account", "create", "--router", &router, "shop"]);
+    let out = run(create).await;
+    let key = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("api key "))
+        .unwrap()
+        .to_owned();
+    let mut add = command();
+    add.args(["site", "--router", &router, "--api-key", &key])
+        .args(["add", "cdn.shop.test", "http://127.0.0.1:9"]);
+    assert!(run(add).await.status.success());
+
+    // A terminal that registers but answers no audit (its public port knows only the health path).
+    let t = SigningTerminal::start().await;
+    assert_eq!(t.register(r.addr, None).await.status, 200);
+    let (location, _) = redirect_ticket(r.addr, "cdn.shop.test", "/a.bin").await;
+    assert!(t.is_target_of(&location));
+
+    // The owner publishes the object's roots from the file it serves.
+    let file = dir.path().join("a.bin");
+    let body = pattern(5 << 20, 1);
+    std::fs::write(&file, &body).unwrap();
+    let mut roots = command();
+    roots
+        .args(["site", "--router", &router, "--api-key", &key])
+        .args(["roots", "cdn.shop.test", "/a.bin"])
+        .arg(&file);
+    let out = run(roots).await;
+    assert!(out.status.success(), "{}", out.stderr);
+    let want = meson_core::content::object_roots(&body);
+    assert!(
+        out.stdout.contains(&format!(
+            "{} bytes, root {}, 2 slice roots",
+            body.len(),
+            want.root
+        )),
+        "{}",
+        out.stdout
+    );
+
+    // The auditor challenges the terminal on what it was sent clients for; it never answers.
+    let show = || async {
+        let mut audits = command();
+        audits.args(["terminal", "audits", &t.node_id(), "--router", &router]);
+        let out = run(audits).await;
+        assert!(out.status.success(), "{}", out.stderr);
+        out.stdout
+    };
+    eventually_async("the terminal's audits time out", || async {
+        show().await.contains("timeout  root")
+    })
+    .await;
+    let shown = show().await;
+    assert!(
+        shown.contains(&format!("terminal {}: vetting", t.node_id())),
+        "{shown}"
+    );
+}

@@ -269,6 +269,8 @@ async fn a_wallet_moves_tokens_with_every_command_and_verifies_its_payout() {
     assert_eq!(terminal.heartbeat(addr, 0, false).await.status, 200);
     let (location, ticket) = redirect_ticket(addr, "cdn.shop.test", "/a.bin").await;
     assert!(terminal.is_target_of(&location), "{location}");
+    // The site's owner tells the router the object's size, without which the usage would be held.
+    publish_roots(addr, &api_key, "cdn.shop.test", "/a.bin", 1 << 20).await;
     let receipt = terminal
         .usage(addr, vec![usage_record(&ticket, 1 << 20, 1, 1)])
         .await;

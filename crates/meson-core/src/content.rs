@@ -26,6 +26,7 @@
 //! true without a special case for callers, and its proof still checks the root (the empty hash).
 
 mod hasher;
+mod object;
 mod proof;
 #[cfg(test)]
 mod tests;
@@ -37,7 +38,8 @@ use std::str::FromStr;
 use bao_tree::{BaoTree, BlockSize};
 
 pub use hasher::{verify_outboard, ContentHasher};
-pub use proof::{encode_chunk_group, verify_chunk_group};
+pub use object::{object_roots, ObjectHasher, ObjectRoots, SLICE_SIZE};
+pub use proof::{encode_chunk_group, encode_chunk_group_as_stored, verify_chunk_group};
 
 /// Log2 of the number of 1 KiB BLAKE3 chunks in a chunk group.
 pub const CHUNK_GROUP_LOG: u8 = 4;

@@ -3,6 +3,7 @@
 //! Nothing in this crate performs I/O: callers pass in headers, bytes and the current time, and get
 //! decisions back. That keeps every rule testable on its own and identical wherever it runs.
 
+pub mod audit;
 pub mod cachesim;
 pub mod content;
 pub mod eviction;

@@ -198,13 +198,31 @@ impl<T: DeserializeOwned> SignedMessage<T> {
         now: u64,
         replay: &mut ReplayGuard,
     ) -> Result<Verified<T>, SignedError> {
+        self.check_purpose(purpose)?;
+        replay.check_fresh(self.ts, now)?;
+        let verified = self.signed_body(purpose)?;
+        replay.record(&self.signer, &self.nonce, self.ts, now)?;
+        Ok(verified)
+    }
+
+    /// Checks purpose, signature and body, but neither freshness nor replay: for signed evidence, which is
+    /// re-checked long after it was sent, by anyone, as often as they like.
+    pub fn verify_signature(&self, purpose: &str) -> Result<Verified<T>, SignedError> {
+        self.check_purpose(purpose)?;
+        self.signed_body(purpose)
+    }
+
+    fn check_purpose(&self, purpose: &str) -> Result<(), SignedError> {
         if self.purpose != purpose {
             return Err(SignedError::WrongPurpose {
                 expected: purpose.to_owned(),
                 got: self.purpose.chars().take(PURPOSE_ECHO_CHARS).collect(),
             });
         }
-        replay.check_fresh(self.ts, now)?;
+        Ok(())
+    }
+
+    fn signed_body(&self, purpose: &str) -> Result<Verified<T>, SignedError> {
         let bytes = signed_bytes(
             &self.purpose,
             &self.signer,
@@ -218,12 +236,18 @@ impl<T: DeserializeOwned> SignedMessage<T> {
         let body = serde_json::from_str(&self.body).map_err(|err| {
             SignedError::Malformed(format!("the body is not a valid {purpose} message: {err}"))
         })?;
-        replay.record(&self.signer, &self.nonce, self.ts, now)?;
         Ok(Verified {
             signer: self.signer,
             ts: self.ts,
             body,
         })
+    }
+}
+
+impl<T> SignedMessage<T> {
+    /// The node that signed it (not yet checked: see [`Self::verify`]).
+    pub fn signer(&self) -> &NodeId {
+        &self.signer
     }
 }
 

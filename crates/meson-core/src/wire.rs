@@ -114,6 +114,24 @@ pub struct Heartbeat {
     pub version: String,
     /// Jobs finished since the last heartbeat.
     pub done: Vec<JobResult>,
+    /// Pieces of content stored since the last heartbeat (at most a few thousand: the router keeps a
+    /// sample to audit), and the roots of those it no longer holds.
+    #[serde(default)]
+    pub added: Vec<HeldPiece>,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub evicted: Vec<crate::content::Root>,
+}
+
+/// A piece of content a terminal stores: a whole object or one slice of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HeldPiece {
+    /// The object: [`crate::ticket::object_digest`] of its cache key, 32 hex digits.
+    pub object: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub root: crate::content::Root,
+    pub len: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -127,6 +145,9 @@ pub struct HeartbeatReply {
     /// Work for the terminal (purges, pushes): it reports each in [`Heartbeat::done`]. A job not
     /// confirmed is sent again after a few intervals, so jobs must be safe to repeat.
     pub jobs: Vec<Job>,
+    /// Why the router keeps the terminal out of rotation for its audits, when it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspended: Option<String>,
 }
 
 /// Work the router hands a terminal with a heartbeat reply.
@@ -204,8 +225,12 @@ pub struct UsageBatch {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UsageReceipt {
     pub accepted: u64,
-    /// Serials already accepted before (a resent batch): not counted again, not an error.
+    /// Serials already taken before (a resent batch): not counted again, not an error.
     pub duplicate: u64,
+    /// Stored but not counted yet: the router does not know the object's size yet, and counts each
+    /// record once it does (or refuses it, if it claims more than the object has). Nothing to resend.
+    #[serde(default)]
+    pub held: u64,
     /// Refused records by reason (forged ticket, another terminal's ticket, bytes over the object size...).
     pub rejected: Vec<(String, u64)>,
 }
@@ -256,6 +281,12 @@ mod tests {
                 ok: true,
                 detail: "purged 2 objects".into(),
             }],
+            added: vec![HeldPiece {
+                object: "ab".repeat(16),
+                root: crate::content::Root([3; 32]),
+                len: 10,
+            }],
+            evicted: vec![crate::content::Root([4; 32])],
         };
         let msg = SignedMessage::sign(&key, HEARTBEAT, 1000, [1; 16], &hb).unwrap();
         let json = serde_json::to_string(&msg).unwrap();

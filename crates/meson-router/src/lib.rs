@@ -5,15 +5,16 @@
 //! [`Router::start`] loads (or creates) the router's identity from `DATA_DIR/router.key` and the operator
 //! token from `DATA_DIR/operator.token`, opens the store at `DATA_DIR/router.db`, replays the ledger from
 //! its audit log, and serves one HTTP listener. Background tasks probe terminals' health, release matured
-//! stake and, with billing on, settle each ended epoch.
+//! stake, learn objects' sizes and roots from their origins, audit terminals (with audits on) and, with
+//! billing on, settle each ended epoch.
 //!
 //! # Layers
 //!
 //! - `http/`: `routes.rs` registers every route below; one handler file per resource (`info`, `sites`,
-//!   `jobs`, `terminals`, `control`, `redirect`, `ledger`, `claims`, `council`) parses, calls services,
-//!   answers with the [`meson_api`] types and describes itself for the OpenAPI document `openapi.rs`
-//!   assembles; `error.rs` is the leaf they share (`ApiError` and the body, path and query extractors
-//!   that refuse with it). No handler imports another.
+//!   `jobs`, `terminals`, `control`, `redirect`, `ledger`, `claims`, `council`, `roots`, `audits`) parses,
+//!   calls services, answers with the [`meson_api`] types and describes itself for the OpenAPI document
+//!   `openapi.rs` assembles; `error.rs` is the leaf they share (`ApiError` and the body, path and query
+//!   extractors that refuse with it). No handler imports another.
 //! - `services/`: the router's state and the work around the rules, none aware of HTTP. The money rules
 //!   are [`meson_ledger`]'s pure plans; a money service reads the ledger, calls its plan, opens the
 //!   accounts and submits the transfers the plan returns, and logs: `ledger` (the ledger service and its
@@ -23,10 +24,12 @@
 //!   `meson_ledger::claims`), `council` (the configured rules and members by `meson_ledger::council`),
 //!   `transactions` (signed wallet transactions, checked and planned by `meson_ledger::transactions`),
 //!   `statements` (spend, earnings and payout leaves per epoch, read by `meson_ledger::settlement`);
-//!   and `sites` (accounts, API keys, the site cache), `registry` (liveness and scheduling), `usage`
-//!   (usage intake, once per serial), `jobs` (purges and pushes), `serial` (ticket serials). Their errors
-//!   are `services::error::ServiceError` (a plan's refusal maps to it by kind), which `http/error.rs`
-//!   turns into statuses.
+//!   and `sites` (accounts, API keys, the site cache), `registry` (liveness, scheduling, vetting and
+//!   suspension), `usage` (usage intake, once per serial, judged against object sizes), `jobs` (purges
+//!   and pushes), `serial` (ticket serials), `roots` (ground truth: object sizes and roots from origins
+//!   and site owners), `holdings` (bounded samples of what each terminal should hold), `audit` (the
+//!   auditor and terminals' standing). Their errors are `services::error::ServiceError` (a plan's refusal
+//!   maps to it by kind), which `http/error.rs` turns into statuses.
 //! - below: the [`meson_store::Store`] for durable state; liveness (heartbeats, probes, load) only in
 //!   memory, so after a restart every terminal is *down* until its next heartbeat.
 //!
@@ -60,20 +63,23 @@
 //! | `GET /v1/ledger/payouts/{epoch}` | anyone | the epoch's payout leaves and their Merkle root, signed |
 //! | `GET /v1/ledger/payouts/{epoch}/proof/{account}` | anyone | one payout's leaf and audit path |
 //! | `GET /v1/terminals`, `GET /v1/terminals/{node}/rejections` | anyone | the registry, and a terminal's refused usage per reason |
+//! | `POST /v1/sites/{host}/roots`, `GET /v1/sites/{host}/roots?limit=N` | site owner | an object's size and roots from its owner; what the router knows of the site's objects |
+//! | `GET /v1/terminals/{node}/audits?epochs=N` | anyone | the terminal's standing, audits per epoch and the latest ones |
+//! | `GET /v1/terminals/{node}/evidence` | anyone | inflated usage with its signed batch, failed audits with their signed answers |
 //! | `POST /v1/terminals/{register,heartbeat,sites,usage}` | a terminal | signed control messages, see [`meson_core::wire`] |
 //! | `GET`/`HEAD` of any path whose `Host` is a site, or `/s/<host>/<path>` | clients | `302` to a terminal with a ticket |
 
 mod http;
 mod services;
 
-pub use services::ledger;
+pub use services::{audit, ledger};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use services::{billing, jobs, registry, serial, sites, stake};
+use services::{billing, holdings, jobs, registry, roots, serial, sites, stake};
 
 use meson_core::identity::{NodeId, NodeKey};
 use meson_core::schedule::{CoverageZones, ZoneError};
@@ -155,6 +161,11 @@ pub struct RouterConfig {
     pub council_min_stake: u128,
     /// How slashed stake is shared between claimant, burn and treasury.
     pub slash_shares: meson_ledger::economics::SlashShares,
+    /// The learner's budget for fetching objects from origins to learn their sizes and roots, in bytes
+    /// per second (default 2 MiB/s); 0 fetches nothing, and only roots pushed by site owners are known.
+    pub origin_bytes_per_sec: u64,
+    /// Spot-check audits of terminals; off (`None`, the default) audits nobody.
+    pub audit: Option<audit::AuditConfig>,
 }
 
 impl RouterConfig {
@@ -177,6 +188,8 @@ impl RouterConfig {
             council_term_secs: 30 * 24 * 3600,
             council_min_stake: 100 * meson_ledger::ONE_TOKEN,
             slash_shares: Default::default(),
+            origin_bytes_per_sec: 2 << 20,
+            audit: None,
         }
     }
 
@@ -204,6 +217,9 @@ impl RouterConfig {
                     .into(),
             ));
         }
+        if let Some(a) = &self.audit {
+            a.validate().map_err(RouterError::Config)?;
+        }
         if self.load_bound.is_nan() || self.load_bound < 1.0 {
             return Err(RouterError::Config(format!(
                 "load bound must be at least 1, got {}",
@@ -227,6 +243,9 @@ pub(crate) struct Shared {
     pub serials: serial::Serials,
     pub prober: registry::Prober,
     pub jobs: jobs::Jobs,
+    pub roots: roots::Roots,
+    pub holdings: holdings::Holdings,
+    pub auditor: audit::Auditor,
     pub ledger: ledger::LedgerService,
     pub unfunded: billing::Unfunded,
     pub uptime: billing::Uptime,
@@ -264,6 +283,9 @@ impl Router {
         let store: Arc<dyn Store> =
             Arc::new(SqliteStore::open(&cfg.data_dir.join("router.db")).await?);
         let registry = registry::Registry::default();
+        if cfg.audit.is_some() {
+            registry.start_vetting();
+        }
         for record in store.list_terminals().await? {
             registry.load(record, &zones);
         }
@@ -285,6 +307,11 @@ impl Router {
             addr: cfg.listen,
             source,
         })?;
+        let auditor = audit::Auditor::new(
+            cfg.audit
+                .as_ref()
+                .map_or(Duration::from_secs(10), |a| a.timeout),
+        );
         let shared = Arc::new(Shared {
             replay: Mutex::new(ReplayGuard::new(cfg.max_skew_secs, REPLAY_CAPACITY)),
             prober: registry::Prober::new(cfg.probe_timeout),
@@ -302,6 +329,9 @@ impl Router {
             registry,
             sites,
             serials,
+            roots: roots::Roots::default(),
+            holdings: holdings::Holdings::default(),
+            auditor,
             ledger,
             unfunded: billing::Unfunded::default(),
             uptime: billing::Uptime::default(),
@@ -328,6 +358,16 @@ impl Router {
             health,
             tokio::spawn(stake::run(shared.clone(), rx.clone())),
         ];
+        if shared.cfg.origin_bytes_per_sec > 0 {
+            tasks.push(tokio::spawn(roots::run(
+                shared.clone(),
+                shared.cfg.origin_bytes_per_sec,
+                rx.clone(),
+            )));
+        }
+        if let Some(a) = shared.cfg.audit.clone() {
+            tasks.push(tokio::spawn(audit::run(shared.clone(), a, rx.clone())));
+        }
         if let Some(b) = shared.cfg.billing.clone() {
             tasks.push(tokio::spawn(billing::run(shared.clone(), b, rx)));
         }

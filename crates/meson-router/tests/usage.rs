@@ -5,11 +5,14 @@ use std::net::SocketAddr;
 use common::*;
 use meson_api::sites::SiteStats;
 use meson_api::terminals::Rejections;
-use meson_api::{SiteInfo, UsageReceipt};
+use meson_api::verification::{Evidence, KnownObject, KnownObjects, RootsRecorded, UsageEvidence};
+use meson_api::UsageReceipt;
 use meson_core::identity::NodeKey;
+use meson_core::signed::SignedMessage;
 use meson_core::ticket::{object_digest, ClientPrefix, Ticket};
+use meson_core::wire::UsageBatch;
 use meson_core::wire::UsageRecord;
-use meson_testkit::{redirect_ticket, usage_record};
+use meson_testkit::{pattern, redirect_ticket, usage_record, Origin, Resource};
 
 /// A ticket the router issued to whichever terminal it picked, by asking for `path` on the site.
 async fn ticket_for(router: SocketAddr, path: &str) -> (String, String) {
@@ -39,22 +42,51 @@ fn counted(receipt: &Got) -> (u64, u64) {
     (r.accepted, r.duplicate)
 }
 
-// The cap of reported bytes at the object's size is not exercised here: the router does not learn object
-// sizes yet (nothing in the product records one), so no test can give it one through the product.
+/// Waits until the router knows the size of `path` on the site (from its own origin fetch).
+async fn learned(router: SocketAddr, key: &str, path: &str) -> KnownObject {
+    let known = || async {
+        call(
+            router,
+            "GET",
+            "/v1/sites/cdn.example.com/roots",
+            &[("authorization", &format!("Bearer {key}"))],
+            None,
+        )
+        .await
+        .parse::<KnownObjects>()
+        .objects
+        .into_iter()
+        .find(|o| o.path == path)
+    };
+    eventually(&format!("the router learned {path}"), || async {
+        known().await.is_some()
+    })
+    .await;
+    known().await.unwrap()
+}
+
+/// A router, an account, and the site `cdn.example.com` in front of a real origin.
+async fn site_with_origin(
+    dir: &std::path::Path,
+    tweak: impl FnOnce(&mut meson_router::RouterConfig),
+) -> (meson_router::Router, Origin, String, u64) {
+    router_with_site(dir, "cdn.example.com", "keep", tweak).await
+}
+
 #[tokio::test]
 async fn usage_counts_a_serial_once_only_for_its_terminal() {
     let dir = tempfile::tempdir().unwrap();
-    let router = start(dir.path(), |_| {}).await;
+    let (router, origin, key, site_id) = site_with_origin(dir.path(), |_| {}).await;
+    origin.set("/a.bin", Resource::cacheable(pattern(20_000, 1)));
     let a = router.addr;
-    let key = account(a).await;
-    let site = add_site(a, &key, "cdn.example.com", "keep").await;
-    let site_id = site.parse::<SiteInfo>().id;
     let t = SigningTerminal::start().await;
     assert_eq!(t.register(a, None).await.status, 200);
     let other = SigningTerminal::start().await;
 
     let (location, ticket) = ticket_for(a, "/a.bin").await;
     assert!(t.is_target_of(&location), "{location}");
+    // The redirect made the object popular; the router fetches it from the origin to learn its size.
+    assert_eq!(learned(a, &key, "/a.bin").await.size, 20_000);
     let first = t.usage(a, vec![record(&ticket, 1000)]).await;
     assert_eq!(first.status, 200, "{:?}", first.json());
     assert_eq!(counted(&first), (1, 0));
@@ -125,8 +157,8 @@ async fn usage_counts_a_serial_once_only_for_its_terminal() {
     assert_eq!(by_reason["forged ticket (not signed by this router)"], 1);
     assert_eq!(by_reason["malformed ticket"], 1);
 
-    // A second ticket, reported by the terminal it was issued to, counts beside the first; no size is known
-    // for the object, so its bytes are taken as reported.
+    // A second ticket, reported by the terminal it was issued to, counts beside the first: its bytes are
+    // within the object's size.
     let (location, second) = ticket_for(a, "/a.bin").await;
     let owner = if t.is_target_of(&location) {
         &t
@@ -142,5 +174,108 @@ async fn usage_counts_a_serial_once_only_for_its_terminal() {
         (2, 11_000),
         "{stats:?}"
     );
+    router.shutdown().await;
+}
+
+const INFLATED: &str = "bytes over the object's size (kept as evidence)";
+
+async fn evidence(router: SocketAddr, t: &SigningTerminal) -> Evidence {
+    let got = call(
+        router,
+        "GET",
+        &format!("/v1/terminals/{}/evidence", t.node_id()),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(got.status, 200, "{:?}", got.json());
+    got.parse()
+}
+
+/// The signed batch kept as evidence verifies as the terminal's own signature, offline, and holds the
+/// claim.
+fn check_signed_claim(e: &UsageEvidence, t: &SigningTerminal, ticket: &str, claimed: u64) {
+    let batch: SignedMessage<UsageBatch> = serde_json::from_str(&e.signed_batch).unwrap();
+    let v = batch.verify_signature(meson_core::wire::USAGE).unwrap();
+    assert_eq!(v.signer, t.key.id());
+    assert!(v
+        .body
+        .records
+        .iter()
+        .any(|r| r.ticket == ticket && r.bytes == claimed));
+}
+
+#[tokio::test]
+async fn an_inflated_claim_is_refused_through_the_api_and_kept_as_signed_evidence() {
+    let dir = tempfile::tempdir().unwrap();
+    let (router, origin, key, _) = site_with_origin(dir.path(), |_| {}).await;
+    origin.set("/small.txt", Resource::cacheable(pattern(1024, 2)));
+    let a = router.addr;
+    let t = SigningTerminal::start().await;
+    assert_eq!(t.register(a, None).await.status, 200);
+    let (location, ticket) = ticket_for(a, "/small.txt").await;
+    assert!(t.is_target_of(&location), "{location}");
+    assert_eq!(learned(a, &key, "/small.txt").await.size, 1024);
+
+    // One real ticket of a 1 KiB object, claimed as a petabyte.
+    let claim = 1_000_000_000_000_000;
+    let receipt = t.usage(a, vec![record(&ticket, claim)]).await;
+    assert_eq!(receipt.status, 200, "{:?}", receipt.json());
+    let receipt: UsageReceipt = receipt.parse();
+    assert_eq!((receipt.accepted, receipt.held), (0, 0));
+    assert_eq!(receipt.rejected, vec![(INFLATED.to_owned(), 1)]);
+    let stats = site_stats(a, &key).await;
+    assert_eq!((stats.total.tickets, stats.total.bytes), (0, 0));
+    // The serial is spent: the same ticket reported honestly afterwards is a duplicate, never paid.
+    let again = t.usage(a, vec![record(&ticket, 1024)]).await;
+    assert_eq!(counted(&again), (0, 1));
+
+    let e = evidence(a, &t).await;
+    let usage = &e.usage;
+    assert_eq!(usage.len(), 1, "{e:?}");
+    assert_eq!((usage[0].claimed, usage[0].size), (claim, 1024));
+    check_signed_claim(&usage[0], &t, &ticket, claim);
+    router.shutdown().await;
+}
+
+#[tokio::test]
+async fn usage_of_an_unknown_object_is_held_until_its_size_is_learned() {
+    let dir = tempfile::tempdir().unwrap();
+    // No origin fetches: only the owner can teach the router the object's size.
+    let (router, _origin, key, _) =
+        site_with_origin(dir.path(), |c| c.origin_bytes_per_sec = 0).await;
+    let a = router.addr;
+    let t = SigningTerminal::start().await;
+    assert_eq!(t.register(a, None).await.status, 200);
+    let (_, first) = ticket_for(a, "/v.bin").await;
+    let (_, second) = ticket_for(a, "/v.bin").await;
+    let receipt: UsageReceipt = t
+        .usage(a, vec![record(&first, 500), record(&second, 5000)])
+        .await
+        .parse();
+    assert_eq!((receipt.accepted, receipt.held), (0, 2), "{receipt:?}");
+    let resent: UsageReceipt = t.usage(a, vec![record(&first, 500)]).await.parse();
+    assert_eq!(resent.duplicate, 1, "held records keep their serial");
+    let stats = site_stats(a, &key).await;
+    assert_eq!(stats.total.tickets, 0, "held usage is not counted");
+
+    let body = pattern(1000, 3);
+    let roots = meson_core::content::object_roots(&body);
+    let pushed = call(
+        a,
+        "POST",
+        "/v1/sites/cdn.example.com/roots",
+        &[("authorization", &format!("Bearer {key}"))],
+        Some(serde_json::json!({"path": "/v.bin", "size": 1000, "root": roots.root.to_string()})),
+    )
+    .await;
+    assert_eq!(pushed.status, 201, "{:?}", pushed.json());
+    let pushed: RootsRecorded = pushed.parse();
+    assert_eq!((pushed.released, pushed.inflated), (1, 1));
+    let stats = site_stats(a, &key).await;
+    assert_eq!((stats.total.tickets, stats.total.bytes), (1, 500));
+    let e = evidence(a, &t).await;
+    assert_eq!(e.usage.len(), 1);
+    check_signed_claim(&e.usage[0], &t, &second, 5000);
     router.shutdown().await;
 }

@@ -1,7 +1,8 @@
 //! Router persistence for Meson CDN: the [`Store`] trait and its embedded SQLite backend, [`SqliteStore`].
 //!
 //! The router keeps everything durable behind [`Store`] (accounts and API keys, sites, the terminal
-//! registry, accepted usage and refused usage per reason, object sizes, the ledger's audit log); liveness
+//! registry, usage (accepted, held or refused as inflated) and refused usage per reason, what the router
+//! knows of objects (sizes and roots), spot-check audits, the ledger's audit log); liveness
 //! such as heartbeats stays in the router's memory
 //! and is never written. A PostgreSQL backend, for several routers sharing state, is planned as a second
 //! implementation of the same trait, so the trait speaks only plain Rust types and says nothing about SQL.
@@ -25,19 +26,24 @@
 //! | `accounts` | `id` | `name`, `created_at` | |
 //! | `api_keys` | `id` | `key_hash` (32-byte BLAKE3, unique), `account_id` → accounts, `label`, `created_at` | `(account_id)` |
 //! | `sites` | `id` | `account_id` → accounts, `host` (unique, lowercase), `origin`, `default_ttl_secs`, `query_mode`, `created_at` | `(account_id)` |
-//! | `object_sizes` | `(site_id, object_key)` | `size`, which caps accepted usage; deleted with their site (no router path writes it yet) | |
+//! | `object_roots` | `(site_id, object_key, version)` | `path`, `size`, `root`, `slice_roots` (32 bytes each, concatenated), `source` (`origin` or `owner`), `learned_at`; what the router knows of each object without asking a terminal; deleted with their site | `(object_key)` |
 //! | `terminals` | `node_id` | `short_id` (first 8 bytes, unique), `public_url`, `capacity_bytes`, `region`, `lat`, `lon`, `hardware_json`, `state`, `registered_at`, `updated_at` | |
-//! | `usage_records` | `serial` | `terminal`, `site_id`, `object_key`, `bytes`, `requests`, `hits` (≤ `requests`), `served_at`, `accepted_at` | `(site_id, served_at, bytes)`, `(terminal, served_at, bytes)`, `(accepted_at, site_id, terminal)` |
+//! | `usage_records` | `serial` | `terminal`, `site_id`, `object_key`, `bytes`, `requests`, `hits` (≤ `requests`), `served_at`, `accepted_at`, `state` (`accepted`, `held` until the size is known, `inflated`: over it), `batch` → usage_batches (held and inflated only), `judged_size` | partial, over accepted rows: `(site_id, served_at, bytes)`, `(terminal, served_at, bytes)`, `(accepted_at, site_id, terminal)`; `(site_id, object_key)` of held rows, `(terminal)` of inflated ones |
+//! | `usage_batches` | `hash` (BLAKE3 of `signed`) | `terminal`, `signed` (the batch's signed message, as received), `received_at` | |
 //! | `usage_rejections` | `(terminal, reason)` | `count` | |
+//! | `audits` | `id` | `terminal`, `epoch`, `at`, `root`, `chunk_group`, `outcome` (`pass`, `fail`, `missing`, `not_held`, `timeout`), `detail`, `evidence` (a failure's signed answer) | `(terminal, epoch)` |
 //! | `ledger_log` | `seq` | `prev_hash`, `hash` (unique), `body` (the batch, JSON), `created_at`; append-only (triggers refuse updates and deletes) | |
 //!
 //! Migrations are plain SQL files embedded in the binary and applied by [`SqliteStore::open`]
-//! (`0001_router`, `0002_usage_hits`, `0003_ledger`); sqlx records them in `_sqlx_migrations`, so opening an
+//! (`0001_router`, `0002_usage_hits`, `0003_ledger`, `0004_verification`); sqlx records them in `_sqlx_migrations`, so opening an
 //! up-to-date database applies nothing, and a database migrated by a newer release is refused rather than
 //! misread.
 //!
 //! # Decisions
 //!
+//! - **Only accepted usage counts.** Statistics and settlement read `state = 'accepted'` rows, through
+//!   partial indexes. Held rows become accepted (with `accepted_at` set then, so they land in an open
+//!   epoch) or inflated in the transaction that records the object's size ([`Store::record_object`]).
 //! - **A serial counts once.** `serial` is the primary key of `usage_records`. [`Store::accept_usage`]
 //!   inserts a whole batch in one transaction with `ON CONFLICT (serial) DO NOTHING`; a row inserted means
 //!   accepted, none means duplicate, whether the first copy came earlier in the same batch, in an earlier
@@ -204,6 +210,10 @@ pub struct UsageRecord {
 pub enum UsageStatus {
     /// First time this serial was seen: stored, and counted.
     Accepted,
+    /// First time this serial was seen: stored, not counted until the object's size is known.
+    Held,
+    /// First time this serial was seen: stored as evidence, never counted.
+    Inflated,
     /// The serial was already accepted (earlier in the batch, or before): not counted again.
     Duplicate,
 }
@@ -223,8 +233,205 @@ impl UsageOutcome {
         self.count(UsageStatus::Duplicate)
     }
 
+    pub fn held(&self) -> usize {
+        self.count(UsageStatus::Held)
+    }
+
+    pub fn inflated(&self) -> usize {
+        self.count(UsageStatus::Inflated)
+    }
+
     fn count(&self, status: UsageStatus) -> usize {
         self.statuses.iter().filter(|s| **s == status).count()
+    }
+}
+
+/// How a usage record stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsageState {
+    /// Counted, and paid with billing on.
+    Accepted,
+    /// The object's size is not known yet: stored, not counted, until [`Store::record_object`] teaches it.
+    Held,
+    /// It claims more bytes than the object has: never counted; the signed batch is kept as evidence.
+    Inflated {
+        /// The object's size it was judged against.
+        size: u64,
+    },
+}
+
+impl UsageState {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            UsageState::Accepted => "accepted",
+            UsageState::Held => "held",
+            UsageState::Inflated { .. } => "inflated",
+        }
+    }
+}
+
+/// A usage batch exactly as the terminal signed it (the JSON text of its signed message).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedBatch {
+    /// BLAKE3 of `signed`.
+    pub hash: [u8; 32],
+    pub terminal: [u8; 32],
+    pub signed: String,
+}
+
+/// A record refused as inflated, with the signed batch that claimed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageEvidence {
+    pub serial: u64,
+    pub site_id: i64,
+    pub object_key: [u8; 16],
+    /// Bytes the terminal claimed.
+    pub claimed: u64,
+    /// The object's size as the router knew it.
+    pub size: u64,
+    pub signed_batch: String,
+    pub received_at: u64,
+}
+
+/// Who told the router an object's size and roots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RootSource {
+    /// Its own fetch from the site's origin.
+    Origin,
+    /// The site's owner, through the API.
+    Owner,
+}
+
+impl RootSource {
+    pub const ALL: [RootSource; 2] = [RootSource::Origin, RootSource::Owner];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RootSource::Origin => "origin",
+            RootSource::Owner => "owner",
+        }
+    }
+}
+
+/// The value of `all` named `s`, as a stored enum is read back.
+fn named<T: Copy>(all: &[T], name: fn(T) -> &'static str, what: &str, s: &str) -> Result<T> {
+    all.iter()
+        .copied()
+        .find(|v| name(*v) == s)
+        .ok_or_else(|| StoreError::Backend(format!("unknown {what} {s:?}")))
+}
+
+impl std::str::FromStr for RootSource {
+    type Err = StoreError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        named(&RootSource::ALL, RootSource::as_str, "root source", s)
+    }
+}
+
+/// What the router knows of one version of an object, from a source other than the terminals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownObject {
+    pub site_id: i64,
+    pub object_key: [u8; 16],
+    /// The origin's version: its `ETag`, else its `Last-Modified`, else empty.
+    pub version: String,
+    /// The keyed path (path and query as the cache key has them).
+    pub path: String,
+    pub size: u64,
+    /// BLAKE3 of the whole body.
+    pub root: [u8; 32],
+    /// The roots of its slices (see `meson_core::content::ObjectRoots`); empty for a small object.
+    pub slice_roots: Vec<[u8; 32]>,
+    pub source: RootSource,
+    pub learned_at: u64,
+}
+
+/// Held usage an object's newly known size settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Released {
+    pub accepted: u64,
+    pub inflated: u64,
+}
+
+/// How one spot check ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditOutcome {
+    /// The proof verified against the known root.
+    Pass,
+    /// The signed proof did not verify: evidence.
+    Fail,
+    /// The terminal said it does not hold content it reported holding.
+    Missing,
+    /// The terminal does not hold an object it was sent clients for but never reported holding.
+    NotHeld,
+    /// No valid signed answer in time.
+    Timeout,
+}
+
+impl AuditOutcome {
+    pub const ALL: [AuditOutcome; 5] = [
+        AuditOutcome::Pass,
+        AuditOutcome::Fail,
+        AuditOutcome::Missing,
+        AuditOutcome::NotHeld,
+        AuditOutcome::Timeout,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditOutcome::Pass => "pass",
+            AuditOutcome::Fail => "fail",
+            AuditOutcome::Missing => "missing",
+            AuditOutcome::NotHeld => "not_held",
+            AuditOutcome::Timeout => "timeout",
+        }
+    }
+}
+
+impl std::str::FromStr for AuditOutcome {
+    type Err = StoreError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        named(&AuditOutcome::ALL, AuditOutcome::as_str, "audit outcome", s)
+    }
+}
+
+/// One spot check of one terminal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub terminal: [u8; 32],
+    pub epoch: u64,
+    pub at: u64,
+    pub root: [u8; 32],
+    pub group: u64,
+    pub outcome: AuditOutcome,
+    pub detail: String,
+    /// For a failure, the terminal's signed answer as JSON.
+    pub evidence: Option<String>,
+}
+
+/// A terminal's audits in one epoch, by outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AuditTally {
+    pub epoch: u64,
+    pub pass: u64,
+    pub fail: u64,
+    pub missing: u64,
+    pub not_held: u64,
+    pub timeout: u64,
+}
+
+impl AuditTally {
+    pub fn add(&mut self, outcome: AuditOutcome, n: u64) {
+        let slot = match outcome {
+            AuditOutcome::Pass => &mut self.pass,
+            AuditOutcome::Fail => &mut self.fail,
+            AuditOutcome::Missing => &mut self.missing,
+            AuditOutcome::NotHeld => &mut self.not_held,
+            AuditOutcome::Timeout => &mut self.timeout,
+        };
+        *slot += n;
     }
 }
 
@@ -289,7 +496,7 @@ pub trait Store: Send + Sync {
     async fn site_by_host(&self, host: &str) -> Result<Option<Site>>;
     async fn list_sites(&self, account_id: i64) -> Result<Vec<Site>>;
     async fn list_all_sites(&self) -> Result<Vec<Site>>;
-    /// `NotFound` unless the account has a site on that host. Its usage stays; its object sizes go.
+    /// `NotFound` unless the account has a site on that host. Its usage stays; its known objects go.
     async fn remove_site(&self, account_id: i64, host: &str) -> Result<()>;
 
     /// Records an admitted terminal (as [`TerminalState::Admitted`]) or refreshes a known one, keeping its
@@ -300,8 +507,12 @@ pub trait Store: Send + Sync {
     /// `NotFound` for an unknown terminal.
     async fn set_terminal_state(&self, node_id: [u8; 32], state: TerminalState) -> Result<()>;
 
-    /// Stores each record whose serial was never accepted, atomically and durably before returning.
-    async fn accept_usage(&self, batch: &[UsageRecord]) -> Result<UsageOutcome>;
+    /// Stores each record whose serial was never claimed as accepted, atomically and durably before
+    /// returning: [`Store::record_usage`] with every record [`UsageState::Accepted`].
+    async fn accept_usage(&self, batch: &[UsageRecord]) -> Result<UsageOutcome> {
+        let records: Vec<_> = batch.iter().map(|r| (*r, UsageState::Accepted)).collect();
+        self.record_usage(&records, None).await
+    }
     /// Adds `count` to the terminal's tally of records refused for `reason`.
     async fn record_rejections(&self, terminal: [u8; 32], reason: &str, count: u64) -> Result<()>;
     /// The terminal's refused records per reason, by reason.
@@ -315,10 +526,45 @@ pub trait Store: Send + Sync {
         to: u64,
     ) -> Result<UsageTotals>;
 
-    /// Remembers an object's size (the latest report wins). `NotFound` without such a site.
-    async fn record_object_size(&self, site_id: i64, object_key: [u8; 16], size: u64)
-        -> Result<()>;
+    /// Stores each record whose serial was never claimed, in the state given, atomically and durably;
+    /// `batch` (required for held and inflated records) is kept beside them as the terminal signed it.
+    async fn record_usage(
+        &self,
+        records: &[(UsageRecord, UsageState)],
+        batch: Option<&SignedBatch>,
+    ) -> Result<UsageOutcome>;
+    /// Records refused as inflated for the terminal, newest first.
+    async fn usage_evidence(&self, terminal: [u8; 32], limit: usize) -> Result<Vec<UsageEvidence>>;
+    /// Up to `limit` objects with held usage, as `(site_id, object_key)`.
+    async fn held_objects(&self, limit: usize) -> Result<Vec<(i64, [u8; 16])>>;
+
+    /// Remembers one version of an object (the latest report of a version wins), then settles the held
+    /// usage of the object against the largest size of its known versions, in the same transaction: a
+    /// record within it is accepted (as of now, for settlement), one over it refused as inflated.
+    /// `NotFound` without such a site.
+    async fn record_object(&self, object: &KnownObject) -> Result<Released>;
+    /// The largest size of the object's known versions: what usage under one ticket may claim at most.
     async fn object_size(&self, site_id: i64, object_key: [u8; 16]) -> Result<Option<u64>>;
+    /// Every known version of objects with this key, on any site.
+    async fn known_objects(&self, object_key: [u8; 16]) -> Result<Vec<KnownObject>>;
+    /// The site's known objects, most recently learned first.
+    async fn list_known_objects(&self, site_id: i64, limit: usize) -> Result<Vec<KnownObject>>;
+
+    async fn record_audit(&self, audit: &AuditRecord) -> Result<()>;
+    /// Per terminal (only `terminal`, if given) and epoch, from `from_epoch` on, in order of terminal and
+    /// epoch.
+    async fn audit_tallies(
+        &self,
+        terminal: Option<[u8; 32]>,
+        from_epoch: u64,
+    ) -> Result<Vec<([u8; 32], AuditTally)>>;
+    /// The terminal's latest audits (only those with evidence, if `with_evidence`), newest first.
+    async fn audits(
+        &self,
+        terminal: [u8; 32],
+        limit: usize,
+        with_evidence: bool,
+    ) -> Result<Vec<AuditRecord>>;
 
     /// Appends the next entry of the ledger's audit log, durably. `Conflict` unless `seq` is one past the
     /// last entry and `prev_hash` is that entry's hash (zeros and seq 1 for the first).

@@ -13,9 +13,10 @@ use sqlx::sqlite::{
 use sqlx::Row;
 
 use crate::{
-    Account, ApiKey, LedgerEntry, NewSite, QueryMode, Result, Site, SiteHour, Store, StoreError,
-    TerminalRecord, TerminalRegistration, TerminalState, UsageOutcome, UsageRecord, UsageStatus,
-    UsageSum, UsageTotals,
+    Account, ApiKey, AuditRecord, AuditTally, KnownObject, LedgerEntry, NewSite, QueryMode,
+    Released, Result, SignedBatch, Site, SiteHour, Store, StoreError, TerminalRecord,
+    TerminalRegistration, TerminalState, UsageEvidence, UsageOutcome, UsageRecord, UsageState,
+    UsageStatus, UsageSum, UsageTotals,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -321,25 +322,41 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn accept_usage(&self, batch: &[UsageRecord]) -> Result<UsageOutcome> {
-        if batch.is_empty() {
+    async fn record_usage(
+        &self,
+        records: &[(UsageRecord, UsageState)],
+        batch: Option<&SignedBatch>,
+    ) -> Result<UsageOutcome> {
+        if records.is_empty() {
             return Ok(UsageOutcome::default());
         }
         // Refuse the whole batch before writing anything rather than half of it.
-        let values = batch
+        let values = records
             .iter()
-            .map(|r| {
+            .map(|(r, state)| {
                 if r.hits > r.requests {
                     return Err(StoreError::Invalid(format!(
                         "usage serial {}: {} hits out of {} requests",
                         r.serial, r.hits, r.requests
                     )));
                 }
+                if *state != UsageState::Accepted && batch.is_none() {
+                    return Err(StoreError::Invalid(format!(
+                        "usage serial {}: a {} record needs its signed batch",
+                        r.serial,
+                        state.as_str()
+                    )));
+                }
+                let judged = match state {
+                    UsageState::Inflated { size } => Some(to_sql(*size, "size")?),
+                    _ => None,
+                };
                 Ok((
                     to_sql(r.bytes, "bytes")?,
                     to_sql(r.served_at, "served_at")?,
                     to_sql(r.requests, "requests")?,
                     to_sql(r.hits, "hits")?,
+                    judged,
                 ))
             })
             .collect::<Result<Vec<_>>>()?;
@@ -349,11 +366,33 @@ impl Store for SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(backend)?;
-        let mut statuses = Vec::with_capacity(batch.len());
-        for (record, (bytes, served_at, requests, hits)) in batch.iter().zip(values) {
+        let kept = records
+            .iter()
+            .any(|(_, state)| *state != UsageState::Accepted);
+        let batch_hash = match batch {
+            Some(b) if kept => {
+                sqlx::query(
+                    "INSERT INTO usage_batches (hash, terminal, signed, received_at) VALUES (?, ?, ?, ?) \
+                     ON CONFLICT (hash) DO NOTHING",
+                )
+                .bind(&b.hash[..])
+                .bind(&b.terminal[..])
+                .bind(&b.signed)
+                .bind(accepted_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+                Some(b.hash)
+            }
+            _ => None,
+        };
+        let mut statuses = Vec::with_capacity(records.len());
+        for ((record, state), (bytes, served_at, requests, hits, judged)) in
+            records.iter().zip(values)
+        {
             let done = sqlx::query(
-                "INSERT INTO usage_records (serial, terminal, site_id, object_key, bytes, served_at, accepted_at, requests, hits) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (serial) DO NOTHING",
+                "INSERT INTO usage_records (serial, terminal, site_id, object_key, bytes, served_at, accepted_at, requests, hits, state, batch, judged_size) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (serial) DO NOTHING",
             )
             .bind(serial_to_sql(record.serial))
             .bind(&record.terminal[..])
@@ -364,17 +403,65 @@ impl Store for SqliteStore {
             .bind(accepted_at)
             .bind(requests)
             .bind(hits)
+            .bind(state.as_str())
+            .bind(
+                batch_hash
+                    .filter(|_| *state != UsageState::Accepted)
+                    .map(|h| h.to_vec()),
+            )
+            .bind(judged)
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
-            statuses.push(if done.rows_affected() == 1 {
-                UsageStatus::Accepted
-            } else {
-                UsageStatus::Duplicate
+            statuses.push(match (done.rows_affected(), state) {
+                (0, _) => UsageStatus::Duplicate,
+                (_, UsageState::Accepted) => UsageStatus::Accepted,
+                (_, UsageState::Held) => UsageStatus::Held,
+                (_, UsageState::Inflated { .. }) => UsageStatus::Inflated,
             });
         }
         tx.commit().await.map_err(backend)?;
         Ok(UsageOutcome { statuses })
+    }
+
+    async fn usage_evidence(&self, terminal: [u8; 32], limit: usize) -> Result<Vec<UsageEvidence>> {
+        let rows = sqlx::query(
+            "SELECT u.serial, u.site_id, u.object_key, u.bytes, u.judged_size, b.signed, b.received_at \
+             FROM usage_records u JOIN usage_batches b ON b.hash = u.batch \
+             WHERE u.terminal = ? AND u.state = 'inflated' ORDER BY b.received_at DESC, u.serial LIMIT ?",
+        )
+        .bind(&terminal[..])
+        .bind(limit_sql(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|row| {
+                let serial: i64 = get(row, "serial")?;
+                Ok(UsageEvidence {
+                    serial: serial as u64,
+                    site_id: get(row, "site_id")?,
+                    object_key: blob(row, "object_key")?,
+                    claimed: get_u64(row, "bytes")?,
+                    size: get_u64(row, "judged_size")?,
+                    signed_batch: get(row, "signed")?,
+                    received_at: get_u64(row, "received_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn held_objects(&self, limit: usize) -> Result<Vec<(i64, [u8; 16])>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT site_id, object_key FROM usage_records WHERE state = 'held' LIMIT ?",
+        )
+        .bind(limit_sql(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|row| Ok((get(row, "site_id")?, blob(row, "object_key")?)))
+            .collect()
     }
 
     async fn record_rejections(&self, terminal: [u8; 32], reason: &str, count: u64) -> Result<()> {
@@ -409,7 +496,7 @@ impl Store for SqliteStore {
         let rows = sqlx::query(
             "SELECT served_at / 3600 * 3600 AS hour_start, COUNT(*) AS tickets, SUM(requests) AS requests, \
              SUM(hits) AS hits, SUM(bytes) AS bytes \
-             FROM usage_records WHERE site_id = ? AND served_at >= ? AND served_at < ? \
+             FROM usage_records WHERE site_id = ? AND served_at >= ? AND served_at < ? AND state = 'accepted' \
              GROUP BY hour_start ORDER BY hour_start",
         )
         .bind(site_id)
@@ -439,7 +526,7 @@ impl Store for SqliteStore {
     ) -> Result<UsageTotals> {
         let row = sqlx::query(
             "SELECT COUNT(*) AS tickets, COALESCE(SUM(bytes), 0) AS bytes FROM usage_records \
-             WHERE terminal = ? AND served_at >= ? AND served_at < ?",
+             WHERE terminal = ? AND served_at >= ? AND served_at < ? AND state = 'accepted'",
         )
         .bind(&terminal[..])
         .bind(bound(from))
@@ -453,35 +540,197 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn record_object_size(
-        &self,
-        site_id: i64,
-        object_key: [u8; 16],
-        size: u64,
-    ) -> Result<()> {
+    async fn record_object(&self, object: &KnownObject) -> Result<Released> {
+        let size = to_sql(object.size, "size")?;
+        let learned_at = to_sql(object.learned_at, "time")?;
+        let slice_roots: Vec<u8> = object.slice_roots.concat();
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(backend)?;
         sqlx::query(
-            "INSERT INTO object_sizes (site_id, object_key, size) VALUES (?, ?, ?) \
-             ON CONFLICT (site_id, object_key) DO UPDATE SET size = excluded.size",
+            "INSERT INTO object_roots (site_id, object_key, version, path, size, root, slice_roots, source, learned_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (site_id, object_key, version) DO UPDATE SET \
+             path = excluded.path, size = excluded.size, root = excluded.root, slice_roots = excluded.slice_roots, \
+             source = excluded.source, learned_at = excluded.learned_at",
         )
-        .bind(site_id)
-        .bind(&object_key[..])
-        .bind(to_sql(size, "size")?)
-        .execute(&self.pool)
+        .bind(object.site_id)
+        .bind(&object.object_key[..])
+        .bind(&object.version)
+        .bind(&object.path)
+        .bind(size)
+        .bind(&object.root[..])
+        .bind(slice_roots)
+        .bind(object.source.as_str())
+        .bind(learned_at)
+        .execute(&mut *tx)
         .await
-        .map_err(|e| constraint(e, None, Some(format!("site {site_id}"))))?;
-        Ok(())
+        .map_err(|e| constraint(e, None, Some(format!("site {}", object.site_id))))?;
+        let max: i64 = sqlx::query_scalar(
+            "SELECT MAX(size) FROM object_roots WHERE site_id = ? AND object_key = ?",
+        )
+        .bind(object.site_id)
+        .bind(&object.object_key[..])
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let accepted = sqlx::query(
+            "UPDATE usage_records SET state = 'accepted', accepted_at = ? \
+             WHERE site_id = ? AND object_key = ? AND state = 'held' AND bytes <= ?",
+        )
+        .bind(to_sql(now(), "time")?)
+        .bind(object.site_id)
+        .bind(&object.object_key[..])
+        .bind(max)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+        let inflated = sqlx::query(
+            "UPDATE usage_records SET state = 'inflated', judged_size = ? \
+             WHERE site_id = ? AND object_key = ? AND state = 'held' AND bytes > ?",
+        )
+        .bind(max)
+        .bind(object.site_id)
+        .bind(&object.object_key[..])
+        .bind(max)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+        tx.commit().await.map_err(backend)?;
+        Ok(Released { accepted, inflated })
     }
 
     async fn object_size(&self, site_id: i64, object_key: [u8; 16]) -> Result<Option<u64>> {
         let size: Option<i64> = sqlx::query_scalar(
-            "SELECT size FROM object_sizes WHERE site_id = ? AND object_key = ?",
+            "SELECT MAX(size) FROM object_roots WHERE site_id = ? AND object_key = ?",
         )
         .bind(site_id)
         .bind(&object_key[..])
-        .fetch_optional(&self.pool)
+        .fetch_one(&self.pool)
         .await
         .map_err(backend)?;
         size.map(|s| from_sql(s, "size")).transpose()
+    }
+
+    async fn known_objects(&self, object_key: [u8; 16]) -> Result<Vec<KnownObject>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {OBJECT_COLUMNS} FROM object_roots WHERE object_key = ? ORDER BY learned_at DESC"
+        ))
+        .bind(&object_key[..])
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(known_object_from_row).collect()
+    }
+
+    async fn list_known_objects(&self, site_id: i64, limit: usize) -> Result<Vec<KnownObject>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {OBJECT_COLUMNS} FROM object_roots WHERE site_id = ? ORDER BY learned_at DESC, path LIMIT ?"
+        ))
+        .bind(site_id)
+        .bind(limit_sql(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(known_object_from_row).collect()
+    }
+
+    async fn record_audit(&self, audit: &AuditRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO audits (terminal, epoch, at, root, chunk_group, outcome, detail, evidence) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&audit.terminal[..])
+        .bind(to_sql(audit.epoch, "epoch")?)
+        .bind(to_sql(audit.at, "time")?)
+        .bind(&audit.root[..])
+        .bind(to_sql(audit.group, "chunk group")?)
+        .bind(audit.outcome.as_str())
+        .bind(&audit.detail)
+        .bind(&audit.evidence)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn audit_tallies(
+        &self,
+        terminal: Option<[u8; 32]>,
+        from_epoch: u64,
+    ) -> Result<Vec<([u8; 32], AuditTally)>> {
+        let rows = sqlx::query(
+            "SELECT terminal, epoch, outcome, COUNT(*) AS n FROM audits \
+             WHERE (?1 IS NULL OR terminal = ?1) AND epoch >= ?2 \
+             GROUP BY terminal, epoch, outcome ORDER BY terminal, epoch",
+        )
+        .bind(terminal.map(|t| t.to_vec()))
+        .bind(bound(from_epoch))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        let mut out: Vec<([u8; 32], AuditTally)> = Vec::new();
+        for row in &rows {
+            let terminal: [u8; 32] = blob(row, "terminal")?;
+            let epoch = get_u64(row, "epoch")?;
+            let outcome: String = get(row, "outcome")?;
+            if out
+                .last()
+                .is_none_or(|(t, tally)| *t != terminal || tally.epoch != epoch)
+            {
+                out.push((
+                    terminal,
+                    AuditTally {
+                        epoch,
+                        ..AuditTally::default()
+                    },
+                ));
+            }
+            if let Some((_, tally)) = out.last_mut() {
+                tally.add(outcome.parse()?, get_u64(row, "n")?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn audits(
+        &self,
+        terminal: [u8; 32],
+        limit: usize,
+        with_evidence: bool,
+    ) -> Result<Vec<AuditRecord>> {
+        let filter = if with_evidence {
+            "AND evidence IS NOT NULL"
+        } else {
+            ""
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT terminal, epoch, at, root, chunk_group, outcome, detail, evidence FROM audits \
+             WHERE terminal = ? {filter} ORDER BY id DESC LIMIT ?"
+        ))
+        .bind(&terminal[..])
+        .bind(limit_sql(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|row| {
+                let outcome: String = get(row, "outcome")?;
+                Ok(AuditRecord {
+                    terminal: blob(row, "terminal")?,
+                    epoch: get_u64(row, "epoch")?,
+                    at: get_u64(row, "at")?,
+                    root: blob(row, "root")?,
+                    group: get_u64(row, "chunk_group")?,
+                    outcome: outcome.parse()?,
+                    detail: get(row, "detail")?,
+                    evidence: get(row, "evidence")?,
+                })
+            })
+            .collect()
     }
 
     async fn append_ledger_entry(&self, entry: &LedgerEntry) -> Result<()> {
@@ -523,22 +772,16 @@ impl Store for SqliteStore {
             "SELECT seq, prev_hash, hash, body, created_at FROM ledger_log WHERE seq > ? ORDER BY seq LIMIT ?",
         )
         .bind(bound(after))
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(limit_sql(limit))
         .fetch_all(&self.pool)
         .await
         .map_err(backend)?;
         rows.iter()
             .map(|row| {
-                let hash32 = |column: &str| -> Result<[u8; 32]> {
-                    let v: Vec<u8> = get(row, column)?;
-                    v.try_into().map_err(|_| {
-                        StoreError::Backend(format!("ledger_log.{column} is not 32 bytes"))
-                    })
-                };
                 Ok(LedgerEntry {
                     seq: get_u64(row, "seq")?,
-                    prev_hash: hash32("prev_hash")?,
-                    hash: hash32("hash")?,
+                    prev_hash: blob(row, "prev_hash")?,
+                    hash: blob(row, "hash")?,
                     body: get(row, "body")?,
                     created_at: get_u64(row, "created_at")?,
                 })
@@ -549,7 +792,8 @@ impl Store for SqliteStore {
     async fn usage_accepted_between(&self, from: u64, to: u64) -> Result<Vec<UsageSum>> {
         let rows = sqlx::query(
             "SELECT site_id, terminal, COUNT(*) AS records, SUM(bytes) AS bytes FROM usage_records \
-             WHERE accepted_at >= ? AND accepted_at < ? GROUP BY site_id, terminal ORDER BY site_id, terminal",
+             WHERE accepted_at >= ? AND accepted_at < ? AND state = 'accepted' \
+             GROUP BY site_id, terminal ORDER BY site_id, terminal",
         )
         .bind(bound(from))
         .bind(bound(to))
@@ -628,6 +872,39 @@ fn terminal_state_name(state: TerminalState) -> &'static str {
         TerminalState::Admitted => "admitted",
         TerminalState::Draining => "draining",
     }
+}
+
+const OBJECT_COLUMNS: &str =
+    "site_id, object_key, version, path, size, root, slice_roots, source, learned_at";
+
+fn known_object_from_row(row: &SqliteRow) -> Result<KnownObject> {
+    let slices: Vec<u8> = get(row, "slice_roots")?;
+    let source: String = get(row, "source")?;
+    Ok(KnownObject {
+        site_id: get(row, "site_id")?,
+        object_key: blob(row, "object_key")?,
+        version: get(row, "version")?,
+        path: get(row, "path")?,
+        size: get_u64(row, "size")?,
+        root: blob(row, "root")?,
+        slice_roots: slices
+            .chunks_exact(32)
+            .map(|c| c.try_into().expect("32 bytes"))
+            .collect(),
+        source: source.parse()?,
+        learned_at: get_u64(row, "learned_at")?,
+    })
+}
+
+/// A fixed-length blob column, such as a hash or a key.
+fn blob<const N: usize>(row: &SqliteRow, column: &str) -> Result<[u8; N]> {
+    let v: Vec<u8> = get(row, column)?;
+    v.try_into()
+        .map_err(|_| StoreError::Backend(format!("stored {column} is not {N} bytes")))
+}
+
+fn limit_sql(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
 fn get<'r, T>(row: &'r SqliteRow, column: &str) -> Result<T>

@@ -6,8 +6,9 @@ use std::process::Command;
 use std::sync::Arc;
 
 use meson_store::{
-    NewSite, QueryMode, SqliteStore, Store, StoreError, TerminalRegistration, TerminalState,
-    UsageRecord, UsageStatus,
+    AuditOutcome, AuditRecord, AuditTally, KnownObject, NewSite, QueryMode, RootSource,
+    SignedBatch, SqliteStore, Store, StoreError, TerminalRegistration, TerminalState, UsageRecord,
+    UsageState, UsageStatus,
 };
 use tempfile::TempDir;
 
@@ -611,8 +612,30 @@ async fn hourly_stats_split_at_hour_boundaries() {
     assert_eq!((b_totals.tickets, b_totals.bytes), (2, 70));
 }
 
+fn known(site_id: i64, version: &str, size: u64) -> KnownObject {
+    KnownObject {
+        site_id,
+        object_key: [7; 16],
+        version: version.to_owned(),
+        path: "/a.bin".to_owned(),
+        size,
+        root: [size as u8; 32],
+        slice_roots: vec![[1; 32], [2; 32]],
+        source: RootSource::Origin,
+        learned_at: unix_now(),
+    }
+}
+
+fn signed_batch(terminal: [u8; 32], text: &str) -> SignedBatch {
+    SignedBatch {
+        hash: *blake3::hash(text.as_bytes()).as_bytes(),
+        terminal,
+        signed: text.to_owned(),
+    }
+}
+
 #[tokio::test]
-async fn object_sizes_follow_their_site() {
+async fn known_objects_follow_their_site_and_the_largest_version_caps_usage() {
     let (_dir, store) = fresh().await;
     let account = store.create_account("alice").await.unwrap();
     let site = store
@@ -624,34 +647,47 @@ async fn object_sizes_follow_their_site() {
         .await
         .unwrap();
 
-    assert_eq!(store.object_size(site.id, [1; 16]).await.unwrap(), None);
+    assert_eq!(store.object_size(site.id, [7; 16]).await.unwrap(), None);
     store
-        .record_object_size(site.id, [1; 16], 1000)
+        .record_object(&known(site.id, "\"v1\"", 1000))
         .await
         .unwrap();
-    store
-        .record_object_size(other.id, [1; 16], 5)
-        .await
-        .unwrap();
+    store.record_object(&known(other.id, "", 5)).await.unwrap();
     assert_eq!(
-        store.object_size(site.id, [1; 16]).await.unwrap(),
+        store.object_size(site.id, [7; 16]).await.unwrap(),
         Some(1000)
     );
+    // A new version of the same size replaces nothing; a bigger one raises the cap; a version reported
+    // again is overwritten.
     store
-        .record_object_size(site.id, [1; 16], 2000)
+        .record_object(&known(site.id, "\"v2\"", 2000))
+        .await
+        .unwrap();
+    store
+        .record_object(&known(site.id, "\"v2\"", 1500))
         .await
         .unwrap();
     assert_eq!(
-        store.object_size(site.id, [1; 16]).await.unwrap(),
-        Some(2000)
+        store.object_size(site.id, [7; 16]).await.unwrap(),
+        Some(1500)
     );
-    assert_eq!(store.object_size(site.id, [2; 16]).await.unwrap(), None);
-    assert_eq!(store.object_size(other.id, [1; 16]).await.unwrap(), Some(5));
+    assert_eq!(store.object_size(site.id, [8; 16]).await.unwrap(), None);
+    assert_eq!(store.object_size(other.id, [7; 16]).await.unwrap(), Some(5));
+    let versions = store.known_objects([7; 16]).await.unwrap();
+    assert_eq!(versions.len(), 3, "{versions:?}");
+    let listed = store.list_known_objects(site.id, 10).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(
+        listed
+            .iter()
+            .any(|k| k.size == 1500 && k.slice_roots == vec![[1; 32], [2; 32]]),
+        "{listed:?}"
+    );
 
-    let orphan = store.record_object_size(9999, [1; 16], 1).await;
+    let orphan = store.record_object(&known(9999, "", 1)).await;
     assert!(matches!(orphan, Err(StoreError::NotFound(_))), "{orphan:?}");
 
-    // Usage of a removed site stays; its sizes go.
+    // Usage of a removed site stays; its known objects go.
     store
         .accept_usage(&[record(1, node(1), site.id, 2000, 100)])
         .await
@@ -660,14 +696,150 @@ async fn object_sizes_follow_their_site() {
         .remove_site(account.id, "img.example.com")
         .await
         .unwrap();
-    assert_eq!(store.object_size(site.id, [1; 16]).await.unwrap(), None);
-    assert_eq!(store.object_size(other.id, [1; 16]).await.unwrap(), Some(5));
+    assert_eq!(store.object_size(site.id, [7; 16]).await.unwrap(), None);
+    assert_eq!(store.object_size(other.id, [7; 16]).await.unwrap(), Some(5));
     let kept = store
         .usage_by_site_hour(site.id, 0, u64::MAX)
         .await
         .unwrap();
     assert_eq!(kept.len(), 1);
     assert_eq!(kept[0].bytes, 2000);
+}
+
+#[tokio::test]
+async fn held_usage_counts_only_once_the_size_is_known_and_inflation_is_kept_as_evidence() {
+    let (_dir, store) = fresh().await;
+    let account = store.create_account("alice").await.unwrap();
+    let site = store
+        .add_site(new_site(account.id, "img.example.com"))
+        .await
+        .unwrap();
+    let t = node(1);
+    let now = unix_now();
+    let batch = signed_batch(t, "{\"signed\":\"batch\"}");
+    let outcome = store
+        .record_usage(
+            &[
+                (record(1, t, site.id, 800, now), UsageState::Held),
+                (record(2, t, site.id, 5000, now), UsageState::Held),
+                (
+                    record(3, t, site.id, 9, now),
+                    UsageState::Inflated { size: 5 },
+                ),
+                (record(4, t, site.id, 10, now), UsageState::Accepted),
+            ],
+            Some(&batch),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome.statuses,
+        vec![
+            UsageStatus::Held,
+            UsageStatus::Held,
+            UsageStatus::Inflated,
+            UsageStatus::Accepted
+        ]
+    );
+    // Held and inflated records count nowhere, and their serials are taken.
+    let totals = store.usage_by_terminal(t, 0, u64::MAX).await.unwrap();
+    assert_eq!((totals.tickets, totals.bytes), (1, 10));
+    let again = store
+        .accept_usage(&[
+            record(1, t, site.id, 800, now),
+            record(3, t, site.id, 1, now),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(again.duplicates(), 2);
+    assert_eq!(
+        store.held_objects(10).await.unwrap(),
+        vec![(site.id, [7; 16])]
+    );
+    let needs_batch = store
+        .record_usage(&[(record(9, t, site.id, 1, now), UsageState::Held)], None)
+        .await;
+    assert!(
+        matches!(needs_batch, Err(StoreError::Invalid(_))),
+        "{needs_batch:?}"
+    );
+
+    // Learning the size settles what was held: within it accepted (as of now), over it inflated.
+    let released = store
+        .record_object(&known(site.id, "", 1000))
+        .await
+        .unwrap();
+    assert_eq!((released.accepted, released.inflated), (1, 1));
+    let totals = store.usage_by_terminal(t, 0, u64::MAX).await.unwrap();
+    assert_eq!((totals.tickets, totals.bytes), (2, 810));
+    let settled = store.usage_accepted_between(now, u64::MAX).await.unwrap();
+    assert_eq!(settled.iter().map(|s| s.bytes).sum::<u64>(), 810);
+    assert_eq!(store.held_objects(10).await.unwrap(), vec![]);
+
+    let evidence = store.usage_evidence(t, 10).await.unwrap();
+    let mut claims: Vec<(u64, u64, u64)> = evidence
+        .iter()
+        .map(|e| (e.serial, e.claimed, e.size))
+        .collect();
+    claims.sort_unstable();
+    assert_eq!(claims, vec![(2, 5000, 1000), (3, 9, 5)]);
+    assert!(evidence.iter().all(|e| e.signed_batch == batch.signed));
+    assert_eq!(store.usage_evidence(node(2), 10).await.unwrap(), vec![]);
+}
+
+#[tokio::test]
+async fn audits_are_tallied_per_terminal_and_epoch() {
+    let (_dir, store) = fresh().await;
+    let audit = |terminal: [u8; 32], epoch: u64, outcome: AuditOutcome| AuditRecord {
+        terminal,
+        epoch,
+        at: epoch * 10,
+        root: [3; 32],
+        group: 2,
+        outcome,
+        detail: outcome.as_str().to_owned(),
+        evidence: (outcome == AuditOutcome::Fail).then(|| "{\"signed\":1}".to_owned()),
+    };
+    for (t, e, o) in [
+        (node(1), 1, AuditOutcome::Pass),
+        (node(1), 1, AuditOutcome::Pass),
+        (node(1), 2, AuditOutcome::Fail),
+        (node(1), 2, AuditOutcome::Timeout),
+        (node(2), 2, AuditOutcome::Missing),
+        (node(2), 3, AuditOutcome::NotHeld),
+    ] {
+        store.record_audit(&audit(t, e, o)).await.unwrap();
+    }
+    let tallies = store.audit_tallies(None, 0).await.unwrap();
+    let tally = |pass, fail, missing, not_held, timeout, epoch| AuditTally {
+        epoch,
+        pass,
+        fail,
+        missing,
+        not_held,
+        timeout,
+    };
+    assert_eq!(
+        tallies,
+        vec![
+            (node(1), tally(2, 0, 0, 0, 0, 1)),
+            (node(1), tally(0, 1, 0, 0, 1, 2)),
+            (node(2), tally(0, 0, 1, 0, 0, 2)),
+            (node(2), tally(0, 0, 0, 1, 0, 3)),
+        ]
+    );
+    assert_eq!(store.audit_tallies(None, 3).await.unwrap().len(), 1);
+    assert_eq!(
+        store.audit_tallies(Some(node(2)), 0).await.unwrap().len(),
+        2
+    );
+    let latest = store.audits(node(1), 2, false).await.unwrap();
+    assert_eq!(
+        latest.iter().map(|a| a.outcome).collect::<Vec<_>>(),
+        vec![AuditOutcome::Timeout, AuditOutcome::Fail]
+    );
+    let evidence = store.audits(node(1), 10, true).await.unwrap();
+    assert_eq!(evidence, vec![audit(node(1), 2, AuditOutcome::Fail)]);
 }
 
 #[tokio::test]

@@ -1,7 +1,6 @@
 //! The admin listener: `/healthz`, `/metrics`, and the operator API under `/v1/admin/` (bearer token from
 //! `DATA_DIR/admin.token`). It listens apart from clients so no origin path is ever shadowed.
 
-use std::os::unix::fs::FileExt;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
@@ -378,26 +377,15 @@ async fn spot_check(
 ) -> ApiResult<Response> {
     let (obj, slice, entry) = find_root(&state.cache, &root)?;
     let size = entry.file.len;
-    let range = content::chunk_group_range(size, group).ok_or_else(|| {
-        not_found(format!(
+    if content::chunk_group_range(size, group).is_none() {
+        return Err(not_found(format!(
             "chunk group {group} out of range: the content has {} groups",
             content::chunk_group_count(size)
-        ))
-    })?;
+        )));
+    }
     let cache = state.cache.clone();
-    let proof = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
-        let file = cache
-            .store
-            .open_slice(&obj.id, slice, &entry.file.root)
-            .map_err(|e| e.to_string())?;
-        let outboard = cache
-            .store
-            .read_outboard(&obj.id, slice, &entry.file.root)
-            .map_err(|e| e.to_string())?;
-        let mut data = vec![0u8; (range.end - range.start) as usize];
-        file.read_exact_at(&mut data, range.start)
-            .map_err(|e| e.to_string())?;
-        content::encode_chunk_group(size, &outboard, group, &data).map_err(|e| e.to_string())
+    let proof = tokio::task::spawn_blocking(move || {
+        crate::audit::prove(&cache, &obj, slice, &entry, group, true)
     })
     .await
     .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?

@@ -98,7 +98,9 @@ pub struct TerminalConfig {
     pub data_dir: PathBuf,
     /// Byte budget for cached bodies.
     pub capacity: u64,
-    /// Objects larger than this are fetched and stored in slices of this size.
+    /// Objects larger than this are fetched and stored in slices of this size. In network mode it must
+    /// stay the network's ([`meson_core::content::SLICE_SIZE`], the default): audits name slices by the roots
+    /// the router computes at that size.
     pub slice_size: u64,
     /// Stop admitting new objects while the data directory's file system has less free space than this.
     pub min_free_disk: u64,
@@ -123,7 +125,7 @@ impl TerminalConfig {
             admin_listen: SocketAddr::from(([127, 0, 0, 1], 9080)),
             data_dir,
             capacity: 50 << 30,
-            slice_size: 4 << 20,
+            slice_size: meson_core::content::SLICE_SIZE,
             min_free_disk: 1 << 30,
             policy: PolicyKind::DEFAULT,
             fsync: FsyncPolicy::Always,

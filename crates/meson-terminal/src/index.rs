@@ -8,6 +8,8 @@ use http::{HeaderMap, HeaderName};
 use meson_core::content::Root;
 use meson_core::eviction::{EvictionPolicy, ObjectKey};
 use meson_core::http_cache;
+use meson_core::ticket::object_digest;
+use meson_core::wire::HeldPiece;
 
 use crate::object::{ObjectId, ObjectMeta};
 use crate::store::SliceFile;
@@ -50,7 +52,37 @@ pub struct Removed {
     pub bytes: u64,
 }
 
+/// Pieces a journal keeps between two heartbeats at most, each way; past it the oldest are dropped (the
+/// router keeps only a sample of a terminal's holdings anyway).
+const MAX_JOURNAL: usize = 4096;
+
+/// What the store came to hold and stopped holding since the router was last told, for the heartbeat.
+#[derive(Debug, Default)]
+pub struct Journal {
+    pub added: Vec<HeldPiece>,
+    pub evicted: Vec<Root>,
+}
+
+impl Journal {
+    fn add(&mut self, piece: HeldPiece) {
+        self.evicted.retain(|r| *r != piece.root);
+        if self.added.len() >= MAX_JOURNAL {
+            self.added.remove(0);
+        }
+        self.added.push(piece);
+    }
+
+    fn evict(&mut self, root: Root) {
+        self.added.retain(|p| p.root != root);
+        if self.evicted.len() >= MAX_JOURNAL {
+            self.evicted.remove(0);
+        }
+        self.evicted.push(root);
+    }
+}
+
 pub struct Index {
+    journal: Journal,
     keys: HashMap<String, KeyEntry>,
     objects: HashMap<ObjectId, Object>,
     slice_owner: HashMap<ObjectKey, (ObjectId, u32)>,
@@ -62,12 +94,46 @@ pub struct Index {
 impl Index {
     pub fn new(policy: Box<dyn EvictionPolicy>) -> Self {
         Self {
+            journal: Journal::default(),
             keys: HashMap::new(),
             objects: HashMap::new(),
             slice_owner: HashMap::new(),
             roots: HashMap::new(),
             policy,
             next_generation: 1,
+        }
+    }
+
+    /// The pieces added and evicted since the last call.
+    pub fn take_journal(&mut self) -> Journal {
+        std::mem::take(&mut self.journal)
+    }
+
+    /// Puts back a journal the router did not receive, before what happened since.
+    pub fn restore_journal(&mut self, old: Journal) {
+        let newer = std::mem::replace(&mut self.journal, old);
+        for root in newer.evicted {
+            self.journal.evict(root);
+        }
+        for piece in newer.added {
+            self.journal.add(piece);
+        }
+    }
+
+    fn hold(&mut self, root: Root, id: ObjectId, i: u32, len: u64) {
+        self.roots.insert(root, (id, i));
+        if let Some(o) = self.objects.get(&id) {
+            self.journal.add(HeldPiece {
+                object: hex::encode(object_digest(o.meta.key.as_bytes())),
+                root,
+                len,
+            });
+        }
+    }
+
+    fn release(&mut self, root: &Root) {
+        if self.roots.remove(root).is_some() {
+            self.journal.evict(*root);
         }
     }
 
@@ -260,12 +326,12 @@ impl Index {
             },
         ) {
             if old.file.root != file.root {
-                self.roots.remove(&old.file.root);
+                self.release(&old.file.root);
                 removed.slices.push((*id, i, old.file.root));
             }
         }
         self.slice_owner.insert(key, (*id, i));
-        self.roots.insert(file.root, (*id, i));
+        self.hold(file.root, *id, i, file.len);
         (true, removed)
     }
 
@@ -293,7 +359,7 @@ impl Index {
                 o.slices.insert(i, SliceEntry { file, verified });
             }
             self.slice_owner.insert(key, (r.id, i));
-            self.roots.insert(file.root, (r.id, i));
+            self.hold(file.root, r.id, i, file.len);
         }
         removed
     }
@@ -305,11 +371,13 @@ impl Index {
         let Some(o) = self.objects.get_mut(&id) else {
             return;
         };
-        if let Some(s) = o.slices.remove(&i) {
-            self.roots.remove(&s.file.root);
+        let gone = o.slices.remove(&i);
+        let empty = o.slices.is_empty();
+        if let Some(s) = gone {
+            self.release(&s.file.root);
             removed.slices.push((id, i, s.file.root));
         }
-        if o.slices.is_empty() {
+        if empty {
             // A head with no body left is not worth its memory; the next request is a plain miss.
             self.drop_object(&id, removed);
             removed.objects.push(id);
@@ -324,7 +392,7 @@ impl Index {
         for (i, s) in slices {
             let key = id.slice_key(i);
             self.slice_owner.remove(&key);
-            self.roots.remove(&s.file.root);
+            self.release(&s.file.root);
             if let Some(size) = self.policy.remove(key) {
                 removed.bytes += size;
             }

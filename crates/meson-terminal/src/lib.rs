@@ -12,11 +12,13 @@
 //! - [`cache`]: the engine's state, and every method of [`cache::Cache`];
 //! - [`fill`] (one fill: ask the origin, classify the answer with `meson_core::http_cache::classify`,
 //!   stream and store) and [`source`] (response bodies read from slices and fills);
-//! - [`proxy`] (one client request), [`ops`] (push), [`scrub`];
+//! - [`audit`] (answering the router's spot checks), then [`proxy`] (one client request), [`ops`] (push),
+//!   [`scrub`];
 //! - [`network`] (the router link);
 //! - [`server`] and [`admin`], the listeners.
 
 pub mod admin;
+pub mod audit;
 pub mod body;
 pub mod cache;
 pub mod config;
@@ -105,10 +107,12 @@ impl Terminal {
         cfg: TerminalConfig,
         net: network::NetworkConfig,
     ) -> Result<Terminal, TerminalError> {
-        let key = meson_node::load_or_create_node_key(&cfg.data_dir.join("node.key"))?;
+        let key = Arc::new(meson_node::load_or_create_node_key(
+            &cfg.data_dir.join("node.key"),
+        )?);
         let sites = Arc::new(network::sites::RouterSites::new(
             &net.router,
-            key.id().short_id(),
+            key.clone(),
             net.ticket_policy,
             cfg.cache.clone(),
             cfg.timeouts.origin_connect,

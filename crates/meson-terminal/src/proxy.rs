@@ -84,6 +84,9 @@ pub async fn handle(
     if path == meson_core::wire::TERMINAL_HEALTH_PATH {
         return public_health(cache);
     }
+    if path == meson_core::audit::AUDIT_PATH {
+        return crate::audit::answer(cache, &parts.method, body).await;
+    }
     let host = parts
         .headers
         .get(header::HOST)
@@ -124,11 +127,25 @@ pub async fn handle(
                 status,
                 CacheStatus::Hit | CacheStatus::Stale | CacheStatus::Revalidated
             );
-            resp.map(|b| m.meter(b, hit))
+            let len = object_len(&resp);
+            resp.map(|b| m.meter(b, hit, len))
         }
         None => resp,
     };
     finish(resp, status)
+}
+
+/// The whole object's length a response is (part of): `Content-Range`'s complete length for a `206`,
+/// else `Content-Length`.
+fn object_len(resp: &Response<ResponseBody>) -> Option<u64> {
+    let h = resp.headers();
+    if resp.status() == StatusCode::PARTIAL_CONTENT {
+        let (_, total) = h
+            .get(header::CONTENT_RANGE)
+            .and_then(meson_core::range::parse_content_range)?;
+        return total;
+    }
+    h.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
 
 fn public_health(cache: &Cache) -> Response<ResponseBody> {

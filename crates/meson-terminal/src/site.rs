@@ -6,8 +6,10 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use http::{Method, StatusCode, Uri};
+use meson_core::audit::{Answer, Challenge};
 use meson_core::http_cache::CacheSettings;
 use meson_core::keying::{self, QueryMode};
+use meson_core::signed::SignedMessage;
 
 use crate::body::ResponseBody;
 use crate::origin::OriginClient;
@@ -59,8 +61,14 @@ pub struct RequestInfo<'a> {
 /// Accounts the bytes of one response to whoever the request is charged to (network mode: its redirect
 /// ticket), so the engine meters without knowing what is metered or why.
 pub trait Meter: Send {
-    /// Wraps the response body; `hit` says the response came from the cache.
-    fn meter(self: Box<Self>, body: ResponseBody, hit: bool) -> ResponseBody;
+    /// Wraps the response body; `hit` says the response came from the cache, `object_len` is the length
+    /// of the whole object the response is (part of), when it says.
+    fn meter(
+        self: Box<Self>,
+        body: ResponseBody,
+        hit: bool,
+        object_len: Option<u64>,
+    ) -> ResponseBody;
 }
 
 /// A request the terminal will serve.
@@ -101,6 +109,15 @@ pub trait Sites: Send + Sync {
     /// The site an operator's URL names: an absolute URL on a site or its origin, or a bare path where
     /// that is unambiguous.
     fn for_url(&self, url: &Uri) -> Option<Arc<Site>>;
+    /// A router's spot-check challenge, checked: signed by the router this terminal follows, for this
+    /// terminal, fresh and never seen before. Only a network-mode terminal is audited.
+    fn check_challenge(&self, _msg: &SignedMessage<Challenge>) -> Result<Challenge, String> {
+        Err("this terminal follows no router: nobody audits it".into())
+    }
+    /// The answer signed with this terminal's node key.
+    fn sign_answer(&self, _answer: &Answer) -> Result<SignedMessage<Answer>, String> {
+        Err("this terminal has no node key".into())
+    }
 }
 
 /// Every request, whatever its `Host`, goes to one origin: a plain reverse-proxy cache.

@@ -94,7 +94,13 @@ impl SigningTerminal {
     }
 
     pub async fn heartbeat(&self, router: SocketAddr, load: u64, draining: bool) -> Got {
-        let hb = wire::Heartbeat {
+        self.send_heartbeat(router, &Self::heartbeat_body(load, draining))
+            .await
+    }
+
+    /// A heartbeat reporting `load` connections, healthy with room on disk and nothing held.
+    pub fn heartbeat_body(load: u64, draining: bool) -> wire::Heartbeat {
+        wire::Heartbeat {
             active_connections: load,
             egress_bytes_per_sec: 0,
             free_disk_bytes: 1 << 30,
@@ -105,8 +111,14 @@ impl SigningTerminal {
             draining,
             version: "test".into(),
             done: vec![],
-        };
-        let body = self.signed(wire::HEARTBEAT, &hb);
+            added: vec![],
+            evicted: vec![],
+        }
+    }
+
+    /// Sends `hb`, signed.
+    pub async fn send_heartbeat(&self, router: SocketAddr, hb: &wire::Heartbeat) -> Got {
+        let body = self.signed(wire::HEARTBEAT, hb);
         call(router, "POST", wire::HEARTBEAT_PATH, &[], Some(body)).await
     }
 
@@ -145,4 +157,31 @@ pub async fn redirect_ticket(router: SocketAddr, host: &str, path: &str) -> (Str
         .unwrap_or_else(|| panic!("no ticket in {location}"))
         .to_owned();
     (location, ticket)
+}
+
+/// As the owner of site `host` (API key `api_key`), tells the router the size and roots of `path`: a body
+/// of `size` [`crate::pattern`] bytes. Usage reported for the object is counted from then on (held before).
+pub async fn publish_roots(router: SocketAddr, api_key: &str, host: &str, path: &str, size: usize) {
+    let roots = meson_core::content::object_roots(&crate::pattern(size, 0));
+    let body = serde_json::json!({
+        "path": path,
+        "size": roots.size,
+        "root": roots.root.to_string(),
+        "slice_roots": roots.slices.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    });
+    let auth = format!("Bearer {api_key}");
+    let got = call(
+        router,
+        "POST",
+        &format!("/v1/sites/{host}/roots"),
+        &[("authorization", &auth)],
+        Some(body),
+    )
+    .await;
+    assert_eq!(
+        got.status,
+        201,
+        "roots of {path} on {host}: {:?}",
+        got.json()
+    );
 }

@@ -248,6 +248,20 @@ impl Origin {
         self.seen(path).len()
     }
 
+    /// Requests for `path` from anything but a router's auditor (which fetches objects to learn their
+    /// roots): the fills of terminals and other clients.
+    pub fn fills(&self, path: &str) -> usize {
+        self.seen(path)
+            .iter()
+            .filter(|s| {
+                s.headers
+                    .get(http::header::USER_AGENT)
+                    .map(|v| v.as_bytes())
+                    != Some(meson_core::audit::AUDITOR_USER_AGENT.as_bytes())
+            })
+            .count()
+    }
+
     /// Response bodies being streamed right now.
     pub fn active(&self) -> usize {
         self.state.active.load(Ordering::Relaxed)

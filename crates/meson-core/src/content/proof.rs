@@ -4,7 +4,9 @@
 use std::io;
 
 use bao_tree::io::outboard::PostOrderMemOutboard;
-use bao_tree::io::sync::{encode_ranges_validated, DecodeResponseIter, ReadAt};
+use bao_tree::io::sync::{
+    encode_ranges, encode_ranges_validated, DecodeResponseIter, ReadAt, Size,
+};
 use bao_tree::io::{BaoContentItem, DecodeError};
 use bao_tree::{ChunkNum, ChunkRanges};
 
@@ -25,6 +27,28 @@ pub fn encode_chunk_group(
     outboard: &[u8],
     group: u64,
     group_data: &[u8],
+) -> Result<Vec<u8>, ContentError> {
+    encode(size, outboard, group, group_data, true)
+}
+
+/// Like [`encode_chunk_group`], but without checking the bytes first: the proof of what is stored, as it
+/// is. A terminal answers the router's audits with it and signs it, so a damaged copy shows as a proof
+/// that fails [`verify_chunk_group`], not as a refusal. Only the lengths are checked.
+pub fn encode_chunk_group_as_stored(
+    size: u64,
+    outboard: &[u8],
+    group: u64,
+    group_data: &[u8],
+) -> Result<Vec<u8>, ContentError> {
+    encode(size, outboard, group, group_data, false)
+}
+
+fn encode(
+    size: u64,
+    outboard: &[u8],
+    group: u64,
+    group_data: &[u8],
+    validated: bool,
 ) -> Result<Vec<u8>, ContentError> {
     let range = group_range_or_err(size, group)?;
     let expected = range.end - range.start;
@@ -57,12 +81,21 @@ pub fn encode_chunk_group(
     let data = GroupAt {
         start: range.start,
         bytes: group_data,
+        size,
     };
     // A path from the root has fewer than 64 parents.
     let mut proof = Vec::with_capacity(group_data.len() + 64 * PAIR_LEN);
     // After the length checks above, bao-tree can only fail on hashes that do not match, or on
     // needing bytes it was not given, which equally means the inputs do not belong together.
-    encode_ranges_validated(data, stored, &group_chunks(group), &mut proof).map_err(|_| corrupt)?;
+    let chunks = group_chunks(group);
+    let done = if validated {
+        encode_ranges_validated(data, stored, &chunks, &mut proof).is_ok()
+    } else {
+        encode_ranges(data, stored, &chunks, &mut proof).is_ok()
+    };
+    if !done {
+        return Err(corrupt);
+    }
     Ok(proof)
 }
 
@@ -136,6 +169,14 @@ fn group_chunks(group: u64) -> ChunkRanges {
 struct GroupAt<'a> {
     start: u64,
     bytes: &'a [u8],
+    /// The whole content's size.
+    size: u64,
+}
+
+impl Size for GroupAt<'_> {
+    fn size(&self) -> io::Result<Option<u64>> {
+        Ok(Some(self.size))
+    }
 }
 
 impl ReadAt for GroupAt<'_> {

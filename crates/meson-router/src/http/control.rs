@@ -135,19 +135,16 @@ pub(crate) async fn heartbeat(
     let node = *v.signer.as_bytes();
     let in_rotation = s
         .registry
-        .heartbeat(
-            v.signer.as_bytes(),
-            v.body.active_connections,
-            v.body.draining,
-            s.cfg.heartbeat,
-        )
+        .heartbeat(v.signer.as_bytes(), &v.body, s.cfg.heartbeat)
         .ok_or_else(|| not_admitted(&v))?;
+    s.holdings.report(node, &v.body.added, &v.body.evicted);
     s.jobs.confirm(&node, v.body.done);
     Ok(Json(HeartbeatReply {
         in_rotation,
         sites_version: s.sites.version(),
         // A job a terminal received but never confirmed (it crashed, the reply was lost) goes again.
         jobs: s.jobs.for_terminal(&node, s.cfg.heartbeat * 3),
+        suspended: s.registry.suspension(&node),
     }))
 }
 
@@ -197,6 +194,6 @@ pub(crate) async fn usage(
             v.body.records.len()
         )));
     }
-    let receipt = usage::accept(&s, &v.signer, &v.body.records).await?;
+    let receipt = usage::accept(&s, &v.signer, &v.body.records, &msg).await?;
     Ok(Json(receipt))
 }

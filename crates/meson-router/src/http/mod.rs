@@ -3,6 +3,7 @@
 //! [`openapi`] assembles; [`error`] is the leaf they share (the error type and the extractors). No handler
 //! file imports another one, the routes or the document.
 
+mod audits;
 mod claims;
 mod control;
 mod council;
@@ -12,6 +13,7 @@ mod jobs;
 mod ledger;
 mod openapi;
 mod redirect;
+mod roots;
 pub(crate) mod routes;
 mod sites;
 mod terminals;

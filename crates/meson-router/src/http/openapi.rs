@@ -13,7 +13,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
-use super::{claims, control, council, info, jobs, ledger, sites, terminals};
+use super::{audits, claims, control, council, info, jobs, ledger, roots, sites, terminals};
 
 /// The scheme of a business account's API key.
 pub(crate) const API_KEY: &str = "api_key";
@@ -39,6 +39,8 @@ pub(crate) const OPERATOR: &str = "operator";
         sites::site_stats,
         jobs::purge_site,
         jobs::push_site,
+        roots::push_roots,
+        roots::known_roots,
         jobs::job,
         ledger::site_billing,
         ledger::terminal_earnings,
@@ -59,6 +61,8 @@ pub(crate) const OPERATOR: &str = "operator";
         ledger::payout_proof,
         terminals::terminals,
         terminals::rejections,
+        audits::evidence,
+        audits::audits,
         control::register,
         control::heartbeat,
         control::sites,
@@ -68,11 +72,11 @@ pub(crate) const OPERATOR: &str = "operator";
     modifiers(&Refusals),
     tags(
         (name = "router", description = "The router's identity and this document"),
-        (name = "sites", description = "Accounts, sites, their usage, purges and pushes"),
+        (name = "sites", description = "Accounts, sites, their usage, purges, pushes and object roots"),
         (name = "ledger", description = "The token ledger: its signed head and audit log, accounts, transfers, payouts"),
         (name = "claims", description = "Claims against staked keys and their verdicts"),
         (name = "council", description = "The council's terms and stakes"),
-        (name = "terminals", description = "The terminal registry"),
+        (name = "terminals", description = "The terminal registry, its audits and the evidence against terminals"),
         (name = "control", description = "Signed control messages from terminals"),
         (name = "operator", description = "What only the router's operator may do"),
     )

@@ -203,10 +203,13 @@ fn redirect_inner(
     let terminal = picked.node;
     let serial = s.serials.next().map_err(|e| internal(e.to_string()))?;
     let now = unix_now();
+    let object = object_digest(cache_key.as_bytes());
+    s.roots.seen(site, object, &keyed);
+    s.holdings.routed(*terminal.as_bytes(), object);
     let ticket = Ticket {
         terminal: terminal.short_id(),
         site: site.id as u64,
-        object: object_digest(cache_key.as_bytes()),
+        object,
         client_prefix: ClientPrefix::around(client),
         expires: now + s.cfg.ticket_lifetime_secs,
         serial,

@@ -11,7 +11,10 @@ use axum::Router;
 use meson_core::wire;
 use meson_node::{HEALTH_PATH, METRICS_PATH};
 
-use super::{claims, control, council, info, jobs, ledger, openapi, redirect, sites, terminals};
+use super::{
+    audits, claims, control, council, info, jobs, ledger, openapi, redirect, roots, sites,
+    terminals,
+};
 use crate::Shared;
 
 /// One `/v1` route: its method, its path as axum and the OpenAPI document both spell it, its handler.
@@ -47,6 +50,8 @@ pub(crate) fn api() -> Vec<Route> {
         route(M::GET, "/v1/sites/{host}/stats", sites::site_stats),
         route(M::POST, "/v1/sites/{host}/purge", jobs::purge_site),
         route(M::POST, "/v1/sites/{host}/push", jobs::push_site),
+        route(M::POST, "/v1/sites/{host}/roots", roots::push_roots),
+        route(M::GET, "/v1/sites/{host}/roots", roots::known_roots),
         route(M::GET, "/v1/jobs/{id}", jobs::job),
         route(M::GET, "/v1/sites/{host}/billing", ledger::site_billing),
         route(
@@ -87,6 +92,8 @@ pub(crate) fn api() -> Vec<Route> {
             "/v1/terminals/{node}/rejections",
             terminals::rejections,
         ),
+        route(M::GET, "/v1/terminals/{node}/evidence", audits::evidence),
+        route(M::GET, "/v1/terminals/{node}/audits", audits::audits),
         route(M::POST, wire::REGISTER_PATH, control::register),
         route(M::POST, wire::HEARTBEAT_PATH, control::heartbeat),
         route(M::POST, wire::SITES_PATH, control::sites),

@@ -3,13 +3,16 @@
 //! [`meson_ledger`] and submit what those return. Handlers in `crate::http` call them; they call the
 //! store below.
 
+pub mod audit;
 pub(crate) mod billing;
 pub(crate) mod claims;
 pub(crate) mod council;
 pub(crate) mod error;
+pub(crate) mod holdings;
 pub(crate) mod jobs;
 pub mod ledger;
 pub(crate) mod registry;
+pub(crate) mod roots;
 pub(crate) mod serial;
 pub(crate) mod sites;
 pub(crate) mod stake;

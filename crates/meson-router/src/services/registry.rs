@@ -14,6 +14,7 @@ use hyper_util::rt::TokioExecutor;
 use meson_api::terminals::{Health, TerminalView};
 use meson_core::identity::{IdentityError, NodeId};
 use meson_core::schedule::{Candidate, CandidateSet, CoverageZones, Region};
+use meson_core::wire::Heartbeat;
 use meson_store::{TerminalRecord, TerminalState};
 use tokio::sync::watch;
 
@@ -33,16 +34,23 @@ struct Entry {
     /// Redirects sent to it since that heartbeat.
     redirected: u64,
     draining: bool,
+    /// Its disk is full (or below its free-space floor): pushes go elsewhere.
+    disk_full: bool,
+    free_disk: u64,
     probe_ok: bool,
     /// Holds at least the minimum stake (always, when none is required).
     staked: bool,
+    /// Passed enough audits for full traffic (always, when the router does not audit).
+    vetted: bool,
+    /// Why its audits keep it out of rotation, if they do.
+    suspended: Option<String>,
     /// What the health task last logged, to log only transitions.
     reported: Health,
 }
 
 impl Entry {
     /// A terminal known from the store or just admitted, not yet heard from.
-    fn new(record: TerminalRecord, region: Region) -> Self {
+    fn new(record: TerminalRecord, region: Region, vetted: bool) -> Self {
         Entry {
             record,
             region,
@@ -50,9 +58,23 @@ impl Entry {
             load: 0,
             redirected: 0,
             draining: false,
+            disk_full: false,
+            free_disk: 0,
             probe_ok: true,
             staked: true,
+            vetted,
+            suspended: None,
             reported: Health::Down,
+        }
+    }
+
+    /// Its scheduling weight: its capacity in GiB once vetted; 1, the least, while new terminals are
+    /// vetted, so they get a small share of traffic until they have passed enough audits.
+    fn weight(&self) -> u32 {
+        if self.vetted {
+            weight(self.record.declared.capacity_bytes)
+        } else {
+            1
         }
     }
 
@@ -69,6 +91,7 @@ impl Entry {
         self.health(interval) == Health::Healthy
             && !self.draining
             && self.staked
+            && self.suspended.is_none()
             && self.record.state == TerminalState::Admitted
     }
 }
@@ -103,6 +126,8 @@ pub(crate) struct Picked {
 pub(crate) struct Registry {
     entries: Mutex<HashMap<[u8; 32], Entry>>,
     schedule: Mutex<Option<Schedule>>,
+    /// Terminals start unvetted (the router audits them).
+    vetting: std::sync::atomic::AtomicBool,
 }
 
 /// The region a terminal is placed in: declared, else its address's coverage zone, else [`UNPLACED`].
@@ -140,8 +165,10 @@ impl Registry {
             zones,
         )
         .unwrap_or_else(|| Region::new(UNPLACED).expect("valid region name"));
-        self.lock()
-            .insert(record.declared.node_id, Entry::new(record, region));
+        self.lock().insert(
+            record.declared.node_id,
+            Entry::new(record, region, self.vetted_at_start()),
+        );
         self.invalidate();
     }
 
@@ -152,7 +179,7 @@ impl Registry {
         let mut entries = self.lock();
         let entry = entries
             .entry(node)
-            .or_insert_with(|| Entry::new(record.clone(), region.clone()));
+            .or_insert_with(|| Entry::new(record.clone(), region.clone(), self.vetted_at_start()));
         entry.record = record;
         entry.region = region;
         entry.last_heartbeat = Some(Instant::now());
@@ -161,25 +188,55 @@ impl Registry {
         self.invalidate();
     }
 
+    /// Terminals joining from now on start unvetted: the router audits them.
+    pub fn start_vetting(&self) {
+        self.vetting
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        for e in self.lock().values_mut() {
+            e.vetted = false;
+        }
+        self.invalidate();
+    }
+
+    fn vetted_at_start(&self) -> bool {
+        !self.vetting.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Records what audits say of a terminal; true if that changed its traffic (vetted, or suspended).
+    pub fn set_quality(&self, node: &[u8; 32], vetted: bool, suspended: Option<String>) -> bool {
+        let changed = self.lock().get_mut(node).is_some_and(|e| {
+            let changed = e.vetted != vetted || e.suspended.is_some() != suspended.is_some();
+            e.vetted = vetted;
+            e.suspended = suspended;
+            changed
+        });
+        if changed {
+            self.invalidate();
+        }
+        changed
+    }
+
+    /// Why audits keep the terminal out of rotation, if they do.
+    pub fn suspension(&self, node: &[u8; 32]) -> Option<String> {
+        self.lock().get(node)?.suspended.clone()
+    }
+
     pub fn is_admitted(&self, node: &[u8; 32]) -> bool {
         self.lock().contains_key(node)
     }
 
     /// Records a heartbeat; returns whether the terminal is now in rotation, or None if not admitted.
-    pub fn heartbeat(
-        &self,
-        node: &[u8; 32],
-        active_connections: u64,
-        draining: bool,
-        interval: Duration,
-    ) -> Option<bool> {
+    pub fn heartbeat(&self, node: &[u8; 32], hb: &Heartbeat, interval: Duration) -> Option<bool> {
+        let active_connections = hb.active_connections;
         let mut entries = self.lock();
         let entry = entries.get_mut(node)?;
         let before = entry.in_rotation(interval);
         entry.last_heartbeat = Some(Instant::now());
         entry.load = active_connections;
         entry.redirected = 0;
-        entry.draining = draining;
+        entry.draining = hb.draining;
+        entry.disk_full = hb.disk_full;
+        entry.free_disk = hb.free_disk_bytes;
         let after = entry.in_rotation(interval);
         drop(entries);
         if before != after {
@@ -252,7 +309,7 @@ impl Registry {
                 candidates.push(Candidate {
                     id: *id,
                     region: e.region.clone(),
-                    weight: weight(e.record.declared.capacity_bytes),
+                    weight: e.weight(),
                     load: e.load + e.redirected,
                 });
             }
@@ -307,6 +364,8 @@ impl Registry {
                     draining: e.draining || e.record.state == TerminalState::Draining,
                     in_rotation: e.in_rotation(interval),
                     staked: e.staked,
+                    disk_full: e.disk_full,
+                    free_disk_bytes: e.free_disk,
                     last_heartbeat_age_secs: e.last_heartbeat.map(crate::age),
                     load: e.load + e.redirected,
                 }
@@ -317,17 +376,18 @@ impl Registry {
     }
 
     /// The terminals the scheduler would send each region's clients to for `key`: one per region with
-    /// terminals in rotation, ignoring load. Where a push places an object.
+    /// terminals in rotation and room on disk (a full one would pass the object through uncached),
+    /// ignoring load. Where a push places an object.
     pub fn placements(&self, key: &[u8], interval: Duration) -> Vec<[u8; 32]> {
         let entries = self.lock();
         let (ids, candidates): (Vec<[u8; 32]>, Vec<Candidate>) = entries
             .iter()
-            .filter(|(_, e)| e.in_rotation(interval))
+            .filter(|(_, e)| e.in_rotation(interval) && !e.disk_full)
             .map(|(id, e)| {
                 let c = Candidate {
                     id: *id,
                     region: e.region.clone(),
-                    weight: weight(e.record.declared.capacity_bytes),
+                    weight: e.weight(),
                     load: 0,
                 };
                 (*id, c)
@@ -356,6 +416,16 @@ impl Registry {
         self.lock()
             .iter()
             .map(|(id, e)| (*id, e.region.clone(), e.in_rotation(interval)))
+            .collect()
+    }
+
+    /// Admitted terminals heard from lately (healthy or suspect, not down), with their public URLs: what
+    /// the auditor may challenge, in rotation or not.
+    pub(crate) fn up(&self, interval: Duration) -> Vec<([u8; 32], String)> {
+        self.lock()
+            .iter()
+            .filter(|(_, e)| e.health(interval) != Health::Down)
+            .map(|(id, e)| (*id, e.record.declared.public_url.clone()))
             .collect()
     }
 
@@ -457,5 +527,67 @@ async fn futures_join(
     let handles: Vec<_> = probes.map(tokio::spawn).collect();
     for h in handles {
         let _ = h.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use meson_store::TerminalRegistration;
+
+    fn record(n: u8) -> TerminalRecord {
+        let key = meson_core::identity::NodeKey::from_secret_bytes([n; 32]);
+        TerminalRecord {
+            declared: TerminalRegistration {
+                node_id: *key.id().as_bytes(),
+                public_url: format!("http://127.0.0.{n}:80"),
+                capacity_bytes: 50 << 30,
+                region: None,
+                lat: None,
+                lon: None,
+                hardware_json: "{}".into(),
+            },
+            state: TerminalState::Admitted,
+            registered_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn unvetted_terminals_get_a_small_share_and_suspended_ones_none() {
+        let r = Registry::default();
+        r.start_vetting();
+        let (a, b) = (record(1), record(2));
+        let (ida, idb) = (a.declared.node_id, b.declared.node_id);
+        r.admit(a, None);
+        r.admit(b, None);
+        assert!(r.set_quality(&ida, true, None), "a is vetted");
+        let hb = Duration::from_secs(60);
+        let mut to_b = 0;
+        for k in 0..2000u32 {
+            let picked = r
+                .pick(None, &k.to_le_bytes(), f64::INFINITY, hb)
+                .unwrap()
+                .unwrap();
+            to_b += usize::from(*picked.node.as_bytes() == idb);
+        }
+        // Weight 1 against 50: about 2 %.
+        assert!(
+            (1..200).contains(&to_b),
+            "{to_b} of 2000 went to the unvetted terminal"
+        );
+        assert!(r.set_quality(&ida, true, Some("failing".into())));
+        assert_eq!(r.suspension(&ida).as_deref(), Some("failing"));
+        for k in 0..100u32 {
+            let picked = r
+                .pick(None, &k.to_le_bytes(), f64::INFINITY, hb)
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                *picked.node.as_bytes(),
+                idb,
+                "a suspended terminal gets nothing"
+            );
+        }
     }
 }

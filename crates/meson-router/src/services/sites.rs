@@ -50,6 +50,16 @@ impl SiteCache {
         self.1.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// The site with this id (a scan: for background tasks, not for every request).
+    pub fn by_id(&self, id: i64) -> Option<Arc<Site>> {
+        self.0
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .find(|s| s.id == id)
+            .cloned()
+    }
+
     /// Starts at the router's start time, so a restarted router never repeats a version a terminal saw.
     pub fn version(&self) -> u64 {
         self.1.load(Ordering::Relaxed)

@@ -79,6 +79,23 @@ pub async fn add_site_for(
     .await
 }
 
+/// A router configured by `tweak`, a real origin, an account, and the account's site `host` in front of
+/// the origin with query mode `mode`: the router, the origin, the API key and the site's id.
+pub async fn router_with_site(
+    dir: &std::path::Path,
+    host: &str,
+    mode: &str,
+    tweak: impl FnOnce(&mut RouterConfig),
+) -> (Router, meson_testkit::Origin, String, u64) {
+    let router = start(dir, tweak).await;
+    let origin = meson_testkit::Origin::start().await;
+    let key = account(router.addr).await;
+    let site = add_site_for(router.addr, &key, host, &origin.url(), mode).await;
+    assert_eq!(site.status, 201, "{:?}", site.json());
+    let site_id = site.parse::<meson_api::SiteInfo>().id;
+    (router, origin, key, site_id)
+}
+
 /// Base units of a token amount the router sent (`"1.5"`).
 pub fn tokens(amount: &str) -> u128 {
     meson_ledger::parse_amount(amount).unwrap()
@@ -114,6 +131,17 @@ pub async fn network_terminal(
     dir: &std::path::Path,
     policy: meson_terminal::network::sites::TicketPolicy,
 ) -> meson_terminal::Terminal {
+    network_terminal_with(router, listen_ip, dir, policy, |_| {}).await
+}
+
+/// [`network_terminal`] with its configuration changed by `tweak`.
+pub async fn network_terminal_with(
+    router: SocketAddr,
+    listen_ip: &str,
+    dir: &std::path::Path,
+    policy: meson_terminal::network::sites::TicketPolicy,
+    tweak: impl FnOnce(&mut meson_terminal::TerminalConfig),
+) -> meson_terminal::Terminal {
     let mut cfg = meson_terminal::TerminalConfig::new(
         "http://unused.invalid".parse().unwrap(),
         dir.to_path_buf(),
@@ -123,6 +151,7 @@ pub async fn network_terminal(
     cfg.fsync = meson_terminal::config::FsyncPolicy::Never;
     cfg.min_free_disk = 0;
     cfg.timeouts.shutdown_grace = Duration::from_secs(5);
+    tweak(&mut cfg);
     let net = meson_terminal::network::NetworkConfig {
         router: format!("http://{router}"),
         public_url: None,

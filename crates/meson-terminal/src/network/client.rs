@@ -1,6 +1,7 @@
 //! The terminal's side of the control protocol: signed JSON requests to the router (see
 //! [`meson_core::wire`]).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -44,14 +45,14 @@ impl CallError {
 
 pub struct RouterClient {
     base: String,
-    key: NodeKey,
+    key: Arc<NodeKey>,
     client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
     timeout: Duration,
 }
 
 impl RouterClient {
     /// `base` is the router's URL (`http://host:port`); calls give up after `timeout`.
-    pub fn new(base: &str, key: NodeKey, timeout: Duration) -> Self {
+    pub fn new(base: &str, key: Arc<NodeKey>, timeout: Duration) -> Self {
         RouterClient {
             base: base.trim_end_matches('/').to_owned(),
             key,

@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{watch, Notify};
 
 use crate::cache::Cache;
+use crate::index::Journal;
 use crate::object::Purge;
 use crate::ops;
 use crate::site::Admitted;
@@ -67,6 +68,9 @@ pub struct Standing {
     pub usage_pending: usize,
     pub usage_accepted: u64,
     pub last_error: Option<String>,
+    /// Why the router keeps this terminal out of rotation for its audits, if it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspended: Option<String>,
 }
 
 pub struct Node {
@@ -79,6 +83,8 @@ pub struct Node {
     draining: AtomicBool,
     region: Mutex<Option<String>>,
     last_error: Mutex<Option<String>>,
+    /// The router's reason for suspending this terminal, from the last heartbeat reply.
+    suspended: Mutex<Option<String>>,
     sites_version: AtomicU64,
     usage_accepted: AtomicU64,
     /// Results of the router's jobs, for the next heartbeat.
@@ -101,6 +107,7 @@ impl Node {
             draining: AtomicBool::new(false),
             region: Mutex::new(None),
             last_error: Mutex::new(None),
+            suspended: Mutex::new(None),
             sites_version: AtomicU64::new(u64::MAX),
             usage_accepted: AtomicU64::new(0),
             done: Mutex::new(Vec::new()),
@@ -123,6 +130,7 @@ impl Node {
             usage_pending: self.sites.book.len(),
             usage_accepted: self.usage_accepted.load(Ordering::Relaxed),
             last_error: lock(&self.last_error).clone(),
+            suspended: lock(&self.suspended).clone(),
         }
     }
 
@@ -158,6 +166,18 @@ impl Node {
             tracing::warn!(error = %text, "router call failed");
         }
         *last = Some(text);
+    }
+
+    /// Logs a change of the router's verdict on this terminal's audits.
+    fn note_suspension(&self, now: &Option<String>) {
+        let mut suspended = lock(&self.suspended);
+        if *suspended != *now {
+            match now {
+                Some(why) => tracing::warn!(reason = %why, "the router suspended this terminal"),
+                None => tracing::info!("the router lifted this terminal's suspension"),
+            }
+            suspended.clone_from(now);
+        }
     }
 
     fn succeeded(&self) {
@@ -248,13 +268,15 @@ impl Node {
 
     async fn beat(self: Arc<Self>, cache: &Arc<Cache>) -> Result<(), CallError> {
         let index_summary = {
-            let index = cache.index();
+            let mut index = cache.index();
             (
                 index.object_count() as u64,
                 index.used_bytes(),
                 index.roots_digest(),
+                index.take_journal(),
             )
         };
+        let journal = index_summary.3;
         let stats = &cache.stats;
         let hb = Heartbeat {
             active_connections: stats.active_connections.load(Ordering::Relaxed),
@@ -267,6 +289,8 @@ impl Node {
             draining: self.draining.load(Ordering::Relaxed),
             version: env!("CARGO_PKG_VERSION").into(),
             done: std::mem::take(&mut *lock(&self.done)),
+            added: journal.added,
+            evicted: journal.evicted,
         };
         let reply: HeartbeatReply = match self
             .client
@@ -276,9 +300,14 @@ impl Node {
             Ok(r) => r,
             Err(e) => {
                 lock(&self.done).extend(hb.done);
+                cache.index().restore_journal(Journal {
+                    added: hb.added,
+                    evicted: hb.evicted,
+                });
                 return Err(e);
             }
         };
+        self.note_suspension(&reply.suspended);
         if self.in_rotation.swap(reply.in_rotation, Ordering::Relaxed) != reply.in_rotation {
             tracing::info!(in_rotation = reply.in_rotation, "rotation changed");
         }

@@ -2,13 +2,15 @@
 //! router signed for this terminal, this site, this object and this client.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use http::{Method, StatusCode, Uri};
+use meson_core::audit::{self, Answer, Challenge};
 use meson_core::http_cache::CacheSettings;
-use meson_core::identity::NodeId;
+use meson_core::identity::{NodeId, NodeKey};
 use meson_core::keying::{self, host_name, TICKET_PARAM};
+use meson_core::signed::{ReplayGuard, SignedMessage};
 use meson_core::ticket::{object_digest, Expect, Ticket, TicketError};
 use meson_core::wire::SiteInfo;
 
@@ -16,6 +18,9 @@ use super::usage::UsageBook;
 use crate::cache::unix_now;
 use crate::origin::OriginClient;
 use crate::site::{Admitted, Meter, Refused, RequestInfo, Site, Sites};
+
+/// Challenges remembered against replay at most; past it, challenges are refused until older ones expire.
+const CHALLENGES_REMEMBERED: usize = 10_000;
 
 /// What a terminal does with a request whose ticket is missing or not good for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -50,7 +55,10 @@ pub struct RouterSites {
     router_url: String,
     /// The router's identity, known once `GET /v1/router` answered; until then every ticket is refused.
     router: OnceLock<NodeId>,
+    key: Arc<NodeKey>,
     me: u64,
+    /// Challenges already answered, against replay.
+    challenges: Mutex<ReplayGuard>,
     policy: TicketPolicy,
     base: CacheSettings,
     origin_connect: Duration,
@@ -62,7 +70,7 @@ pub struct RouterSites {
 impl RouterSites {
     pub fn new(
         router_url: &str,
-        me: u64,
+        key: Arc<NodeKey>,
         policy: TicketPolicy,
         base: CacheSettings,
         origin_connect: Duration,
@@ -71,7 +79,12 @@ impl RouterSites {
         RouterSites {
             router_url: router_url.trim_end_matches('/').to_owned(),
             router: OnceLock::new(),
-            me,
+            me: key.id().short_id(),
+            key,
+            challenges: Mutex::new(ReplayGuard::new(
+                audit::MAX_CHALLENGE_SECS,
+                CHALLENGES_REMEMBERED,
+            )),
             policy,
             base,
             origin_connect,
@@ -171,6 +184,26 @@ impl RouterSites {
 }
 
 impl Sites for RouterSites {
+    fn check_challenge(&self, msg: &SignedMessage<Challenge>) -> Result<Challenge, String> {
+        let router = self
+            .router
+            .get()
+            .ok_or("this terminal has not yet reached its router")?;
+        let now = unix_now();
+        let mut guard = self.challenges.lock().unwrap_or_else(|e| e.into_inner());
+        let v = msg
+            .verify(audit::CHALLENGE, now, &mut guard)
+            .map_err(|e| e.to_string())?;
+        audit::check_challenge(&v.signer, &v.body, router, &self.key.id(), now)
+            .map_err(|e| e.to_string())?;
+        Ok(v.body)
+    }
+
+    fn sign_answer(&self, answer: &Answer) -> Result<SignedMessage<Answer>, String> {
+        SignedMessage::sign(&self.key, audit::ANSWER, unix_now(), rand::random(), answer)
+            .map_err(|e| e.to_string())
+    }
+
     fn admit(&self, req: &RequestInfo<'_>) -> Result<Admitted, Refused> {
         let map = self.map();
         let by_host = req.host.map(host_name).and_then(|h| map.by_host.get(&h));

@@ -4,7 +4,10 @@
 //! A serial is reported once, whole: the router accepts each serial only once, so a record is held while
 //! its ticket is still valid (a player may send more range requests under it) or a response under it is
 //! still streaming, and sent after. A batch the router did not acknowledge is kept and sent again; the
-//! router counts a resent serial as a duplicate, never twice. Records live in memory: a terminal that
+//! router counts a resent serial as a duplicate, never twice. A serial's bytes are capped at the object's
+//! length as the responses gave it: the router refuses, as evidence of inflation, a record that claims
+//! more than the object has, and a client that asks for the same bytes twice under one ticket must not
+//! make an honest terminal look like a cheat. Records live in memory: a terminal that
 //! crashes loses the usage it had not yet reported, which costs only its own earnings.
 
 use std::collections::HashMap;
@@ -29,6 +32,23 @@ struct Pending {
     served_at: u64,
     /// Responses under this ticket still being sent.
     open: u32,
+    /// The object's length, once a response under the ticket told it.
+    object_len: Option<u64>,
+}
+
+impl Pending {
+    fn new(ticket: &str, expires: u64, served_at: u64) -> Self {
+        Pending {
+            ticket: ticket.into(),
+            expires,
+            bytes: 0,
+            requests: 0,
+            hits: 0,
+            served_at,
+            open: 0,
+            object_len: None,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -43,6 +63,7 @@ pub struct Charge {
     serial: u64,
     bytes: u64,
     hit: bool,
+    object_len: Option<u64>,
 }
 
 impl UsageBook {
@@ -63,15 +84,9 @@ impl UsageBook {
             metrics::counter!("meson_terminal_usage_unrecorded_total").increment(1);
             return None;
         }
-        let p = pending.entry(serial).or_insert_with(|| Pending {
-            ticket: ticket.into(),
-            expires,
-            bytes: 0,
-            requests: 0,
-            hits: 0,
-            served_at: now,
-            open: 0,
-        });
+        let p = pending
+            .entry(serial)
+            .or_insert_with(|| Pending::new(ticket, expires, now));
         p.requests += 1;
         p.open += 1;
         Some(Charge {
@@ -79,12 +94,14 @@ impl UsageBook {
             serial,
             bytes: 0,
             hit: false,
+            object_len: None,
         })
     }
 
-    fn close(&self, serial: u64, bytes: u64, hit: bool) {
+    fn close(&self, serial: u64, bytes: u64, hit: bool, object_len: Option<u64>) {
         if let Some(p) = self.lock().get_mut(&serial) {
-            p.bytes += bytes;
+            p.object_len = p.object_len.max(object_len);
+            p.bytes = (p.bytes + bytes).min(p.object_len.unwrap_or(u64::MAX));
             p.hits += u64::from(hit);
             p.open = p.open.saturating_sub(1);
         }
@@ -119,15 +136,9 @@ impl UsageBook {
     pub fn restore(&self, records: Vec<(u64, UsageRecord)>) {
         let mut pending = self.lock();
         for (serial, r) in records {
-            let p = pending.entry(serial).or_insert_with(|| Pending {
-                ticket: r.ticket.as_str().into(),
-                expires: 0,
-                bytes: 0,
-                requests: 0,
-                hits: 0,
-                served_at: r.served_at,
-                open: 0,
-            });
+            let p = pending
+                .entry(serial)
+                .or_insert_with(|| Pending::new(&r.ticket, 0, r.served_at));
             p.bytes += r.bytes;
             p.requests += r.requests;
             p.hits += r.hits;
@@ -146,8 +157,14 @@ impl UsageBook {
 
 /// Counts the body's bytes against the ticket.
 impl Meter for Charge {
-    fn meter(mut self: Box<Self>, body: ResponseBody, hit: bool) -> ResponseBody {
+    fn meter(
+        mut self: Box<Self>,
+        body: ResponseBody,
+        hit: bool,
+        object_len: Option<u64>,
+    ) -> ResponseBody {
         self.hit = hit;
+        self.object_len = object_len;
         let mut charge = self;
         body.map_frame(move |f| {
             // The closure must own the whole charge, not copy its counter: the charge is final when
@@ -166,6 +183,30 @@ impl Meter for Charge {
 /// with no body, when the charge itself is dropped).
 impl Drop for Charge {
     fn drop(&mut self) {
-        self.book.close(self.serial, self.bytes, self.hit);
+        self.book
+            .close(self.serial, self.bytes, self.hit, self.object_len);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tickets_bytes_never_exceed_the_objects_length() {
+        let book = Arc::new(UsageBook::default());
+        for served in [80, 80] {
+            let mut charge = book.open(7, "t", 10, 1).unwrap();
+            charge.bytes = served;
+            charge.object_len = Some(100);
+        }
+        let mut unknown = book.open(8, "u", 10, 1).unwrap();
+        unknown.bytes = 500;
+        drop(unknown);
+        let mut due = book.take_due(10, false, 10);
+        due.sort_by_key(|(s, _)| *s);
+        let bytes: Vec<(u64, u64, u64)> =
+            due.iter().map(|(s, r)| (*s, r.bytes, r.requests)).collect();
+        assert_eq!(bytes, vec![(7, 100, 2), (8, 500, 1)]);
     }
 }

@@ -1,0 +1,124 @@
+//! What the router found about a terminal: the evidence it keeps (terminal-signed records that contradict
+//! what it knows) and its spot-check audits. Readable by anyone: evidence is meant to be re-checked.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use meson_api::verification::{
+    Audit, AuditEpoch, EpochsQuery, Evidence, TerminalAudits, UsageEvidence,
+};
+use meson_core::content::Root;
+use meson_core::identity::NodeId;
+
+use crate::http::error::{bad_request, ApiError, ApiResult, PathParam, QueryParams};
+use crate::services::audit::standing_of;
+use crate::Shared;
+
+/// Evidence and audits shown at most.
+const SHOWN: usize = 100;
+
+pub(crate) fn node(text: &str) -> ApiResult<NodeId> {
+    text.parse()
+        .map_err(|e| bad_request(format!("{text:?} is not a node id: {e}")))
+}
+
+pub(crate) fn audit_view(a: &meson_store::AuditRecord) -> Audit {
+    Audit {
+        epoch: a.epoch,
+        at: a.at,
+        root: Root(a.root).to_string(),
+        group: a.group,
+        outcome: a.outcome.as_str().to_owned(),
+        detail: a.detail.clone(),
+        evidence: a.evidence.clone(),
+    }
+}
+
+#[utoipa::path(
+    get, path = "/v1/terminals/{node}/evidence", tag = "terminals", params(("node" = String, Path, description = "The terminal's node id")),
+    responses(
+        (status = 200, description = "The terminal-signed records that contradict what the router knows", body = Evidence),
+        (status = 400, description = "Not a node id"),
+        (status = 500, description = "The store failed"),
+    )
+)]
+pub(crate) async fn evidence(
+    State(s): State<Arc<Shared>>,
+    PathParam(text): PathParam<String>,
+) -> ApiResult<Json<Evidence>> {
+    let id = node(&text)?;
+    let usage = s.store.usage_evidence(*id.as_bytes(), SHOWN).await?;
+    let audits = s.store.audits(*id.as_bytes(), SHOWN, true).await?;
+    Ok(Json(Evidence {
+        node_id: id.to_string(),
+        usage: usage
+            .into_iter()
+            .map(|e| UsageEvidence {
+                serial: e.serial,
+                site_id: e.site_id,
+                object_key: hex::encode(e.object_key),
+                claimed: e.claimed,
+                size: e.size,
+                signed_batch: e.signed_batch,
+                received_at: e.received_at,
+            })
+            .collect(),
+        audits: audits.iter().map(audit_view).collect(),
+    }))
+}
+
+#[utoipa::path(
+    get, path = "/v1/terminals/{node}/audits", tag = "terminals", params(("node" = String, Path, description = "The terminal's node id"), EpochsQuery),
+    responses(
+        (status = 200, description = "The terminal's standing from spot-check audits, per epoch and latest", body = TerminalAudits),
+        (status = 400, description = "Not a node id"),
+        (status = 409, description = "This router does not audit terminals"),
+        (status = 500, description = "The store failed"),
+    )
+)]
+pub(crate) async fn audits(
+    State(s): State<Arc<Shared>>,
+    PathParam(text): PathParam<String>,
+    QueryParams(q): QueryParams<EpochsQuery>,
+) -> ApiResult<Json<TerminalAudits>> {
+    let id = node(&text)?;
+    let Some(cfg) = &s.cfg.audit else {
+        return Err(ApiError(
+            StatusCode::CONFLICT,
+            "this router does not audit terminals (start it with audits on)".into(),
+        ));
+    };
+    let terminal = *id.as_bytes();
+    let (standing, tallies) = standing_of(&s, cfg, terminal).await?;
+    let epoch = meson_node::unix_now() / cfg.epoch_secs;
+    let shown = q.epochs.unwrap_or(24).clamp(1, 24 * 365);
+    let recent_rate = crate::services::audit::recent(&tallies, epoch).pass_rate();
+    let recent = s.store.audits(terminal, 20, false).await?;
+    let (routed, claimed) = s.holdings.sizes(&terminal);
+    Ok(Json(TerminalAudits {
+        node_id: id.to_string(),
+        epoch_secs: cfg.epoch_secs,
+        epoch,
+        passed: tallies.iter().map(|t| t.pass).sum(),
+        standing: standing.as_str().to_owned(),
+        pass_rate: recent_rate,
+        suspended: standing.suspension(&cfg.rules),
+        routed_sample: routed as u64,
+        claimed_sample: claimed as u64,
+        epochs: tallies
+            .iter()
+            .filter(|t| t.epoch + shown > epoch)
+            .map(|t| AuditEpoch {
+                epoch: t.epoch,
+                pass: t.pass,
+                fail: t.fail,
+                missing: t.missing,
+                not_held: t.not_held,
+                timeout: t.timeout,
+            })
+            .collect(),
+        recent: recent.iter().map(audit_view).collect(),
+    }))
+}
