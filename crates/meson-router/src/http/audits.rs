@@ -12,7 +12,7 @@ use meson_api::verification::{
 use meson_core::content::Root;
 use meson_core::identity::NodeId;
 
-use crate::http::error::{bad_request, ApiError, ApiResult, PathParam, QueryParams};
+use crate::http::error::{bad_request, store_error, ApiError, ApiResult, PathParam, QueryParams};
 use crate::services::audit::standing_of;
 use crate::Shared;
 
@@ -49,8 +49,16 @@ pub(crate) async fn evidence(
     PathParam(text): PathParam<String>,
 ) -> ApiResult<Json<Evidence>> {
     let id = node(&text)?;
-    let usage = s.store.usage_evidence(*id.as_bytes(), SHOWN).await?;
-    let audits = s.store.audits(*id.as_bytes(), SHOWN, true).await?;
+    let usage = s
+        .store
+        .usage_evidence(*id.as_bytes(), SHOWN)
+        .await
+        .map_err(store_error)?;
+    let audits = s
+        .store
+        .audits(*id.as_bytes(), SHOWN, true)
+        .await
+        .map_err(store_error)?;
     Ok(Json(Evidence {
         node_id: id.to_string(),
         usage: usage
@@ -91,11 +99,15 @@ pub(crate) async fn audits(
         ));
     };
     let terminal = *id.as_bytes();
-    let (standing, tallies) = standing_of(&s, cfg, terminal).await?;
+    let (standing, tallies) = standing_of(&s, cfg, terminal).await.map_err(store_error)?;
     let epoch = meson_node::unix_now() / cfg.epoch_secs;
     let shown = q.epochs.unwrap_or(24).clamp(1, 24 * 365);
     let recent_rate = crate::services::audit::recent(&tallies, epoch).pass_rate();
-    let recent = s.store.audits(terminal, 20, false).await?;
+    let recent = s
+        .store
+        .audits(terminal, 20, false)
+        .await
+        .map_err(store_error)?;
     let (routed, claimed) = s.holdings.sizes(&terminal);
     Ok(Json(TerminalAudits {
         node_id: id.to_string(),

@@ -9,7 +9,7 @@ use axum::Json;
 use meson_api::verification::{KnownObject, KnownObjects, LimitQuery, RootsRecorded, RootsRequest};
 use meson_core::content::{ObjectRoots, Root};
 
-use crate::http::error::{bad_request, ApiResult, JsonBody, PathParam, QueryParams};
+use crate::http::error::{bad_request, store_error, ApiResult, JsonBody, PathParam, QueryParams};
 use crate::services::{roots, sites};
 use crate::Shared;
 
@@ -89,7 +89,11 @@ pub(crate) async fn known_roots(
 ) -> ApiResult<Json<KnownObjects>> {
     let site = sites::owned_site(&s, &headers, &host).await?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    let objects = s.store.list_known_objects(site.id, limit).await?;
+    let objects = s
+        .store
+        .list_known_objects(site.id, limit)
+        .await
+        .map_err(store_error)?;
     Ok(Json(KnownObjects {
         host: site.host,
         objects: objects.iter().map(view).collect(),
