@@ -134,9 +134,7 @@ async fn a_router_killed_mid_settlement_settles_each_epoch_exactly_once() {
     r.kill();
     // The usage is in the epochs (1 s each) up to the second the last receipt came in; settling starts
     // once that epoch is over.
-    while unix_now() <= accepted_by {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    meson_testkit::second_over(accepted_by).await;
 
     // Settlement starts as soon as the epoch has ended; kill it at staggered moments, and note how far
     // the log had got before billing and after each kill (entries are whole batches: the terminals'

@@ -283,9 +283,7 @@ async fn a_wallet_moves_tokens_with_every_command_and_verifies_its_payout() {
     let accepted_by = unix_now();
     r.kill();
     // Billing settles an epoch (1 s below) once it is over.
-    while unix_now() <= accepted_by {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    meson_testkit::second_over(accepted_by).await;
     let billing = [
         &params[..],
         &["--billing", "--epoch-secs", "1"],

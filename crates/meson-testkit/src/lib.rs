@@ -82,3 +82,13 @@ pub async fn eventually_within(limit: Duration, what: &str, mut f: impl FnMut() 
     }
     panic!("timed out after {limit:?} waiting for: {what}");
 }
+
+/// Returns once the wall clock has left Unix second `t`: what a test waits for when the event is an epoch
+/// ending by the clock itself (the router that would settle it is stopped, so nothing else signals it).
+/// It sleeps exactly up to the next second boundary, not by polling.
+pub async fn second_over(t: u64) {
+    let end = std::time::UNIX_EPOCH + Duration::from_secs(t + 1);
+    if let Ok(left) = end.duration_since(std::time::SystemTime::now()) {
+        tokio::time::sleep(left).await;
+    }
+}
