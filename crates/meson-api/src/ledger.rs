@@ -333,6 +333,12 @@ pub struct EarnedEpoch {
     pub earned: String,
     /// Added by the treasury, kept apart from `earned`.
     pub subsidy: String,
+    /// Why `earned` is what it is: the terminal's quality is its uptime times its audit pass rate, in
+    /// basis points (10 000 is 100 %). Uptime is the share of the epoch the router saw it in rotation
+    /// (since the router last started); the pass rate is over the epoch's counted spot-check audits
+    /// (10 000 when none ran).
+    pub uptime_bps: u32,
+    pub audit_pass_bps: u32,
 }
 
 /// A terminal's earnings account and its earnings per epoch with usage.

@@ -236,10 +236,12 @@ pub fn run(args: WalletArgs) -> anyhow::Result<()> {
                     for row in &e.epochs {
                         let subsidy = if row.subsidy != "0" { format!(", subsidy {}", row.subsidy) } else { String::new() };
                         println!(
-                            "  epoch {} ({} bytes): earned {}{subsidy}{}",
+                            "  epoch {} ({} bytes): earned {}{subsidy} at uptime {:.2} % x audits passed {:.2} %{}",
                             row.epoch,
                             row.bytes,
                             row.earned,
+                            f64::from(row.uptime_bps) / 100.0,
+                            f64::from(row.audit_pass_bps) / 100.0,
                             if row.settled { "" } else { " (not settled yet)" }
                         );
                     }

@@ -200,6 +200,28 @@ impl Tally {
         let n = self.counted();
         (n > 0).then(|| self.pass as f64 / n as f64)
     }
+
+    /// Passes among counted audits in basis points (rounded down, so a terminal that failed one audit in
+    /// a million is not paid as perfect); 10 000 without any: nobody audited is not presumed to cheat.
+    pub fn pass_bps(&self) -> u32 {
+        match self.counted() {
+            0 => 10_000,
+            n => (u128::from(self.pass) * 10_000 / u128::from(n)) as u32,
+        }
+    }
+}
+
+impl std::ops::Add for Tally {
+    type Output = Tally;
+
+    fn add(self, other: Tally) -> Tally {
+        Tally {
+            pass: self.pass + other.pass,
+            fail: self.fail + other.fail,
+            missing: self.missing + other.missing,
+            timeout: self.timeout + other.timeout,
+        }
+    }
 }
 
 /// How audits decide a terminal's traffic.
@@ -275,6 +297,26 @@ mod tests {
     use crate::content::{chunk_group_range, ContentHasher};
     use crate::identity::NodeKey;
     use crate::signed::ReplayGuard;
+
+    #[test]
+    fn the_pass_rate_in_basis_points_rounds_down_and_is_full_without_audits() {
+        assert_eq!(Tally::default().pass_bps(), 10_000);
+        let t = |pass, fail, missing, timeout| Tally {
+            pass,
+            fail,
+            missing,
+            timeout,
+        };
+        assert_eq!(t(1, 1, 0, 0).pass_bps(), 5_000);
+        assert_eq!(t(2, 0, 1, 0).pass_bps(), 6_666);
+        assert_eq!(t(0, 0, 0, 3).pass_bps(), 0, "timeouts count as not passed");
+        assert_eq!(
+            t(999_999, 1, 0, 0).pass_bps(),
+            9_999,
+            "one failure is never perfect"
+        );
+        assert_eq!((t(1, 0, 0, 0) + t(0, 1, 2, 3)), t(1, 1, 2, 3));
+    }
 
     fn keys() -> (NodeKey, NodeKey) {
         (

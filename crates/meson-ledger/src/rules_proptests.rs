@@ -69,9 +69,11 @@ fn node(i: u8) -> [u8; 32] {
     [i + 1; 32]
 }
 
+#[derive(Default)]
 struct World {
     regions: BTreeMap<[u8; 32], Region>,
     uptime: BTreeMap<[u8; 32], u32>,
+    audits: BTreeMap<[u8; 32], u32>,
 }
 
 impl Terminals for World {
@@ -81,6 +83,10 @@ impl Terminals for World {
 
     fn uptime_bps(&self, node: &[u8; 32]) -> u32 {
         self.uptime.get(node).copied().unwrap_or(10_000)
+    }
+
+    fn audit_pass_bps(&self, node: &[u8; 32]) -> u32 {
+        self.audits.get(node).copied().unwrap_or(10_000)
     }
 }
 
@@ -130,6 +136,7 @@ proptest! {
         subsidy_bps in prop_oneof![Just(0u32), 0u32..=12_000],
         subsidy_cap in prop_oneof![Just(0u128), 0u128..2_000_000_000],
         uptime in proptest::collection::vec(0u32..=10_000, 4),
+        audits in proptest::collection::vec(0u32..=10_000, 4),
         epoch in 0u64..1_000,
     ) {
         let (mut l, usage) = funded_sites(&escrows, treasury, usage);
@@ -145,6 +152,7 @@ proptest! {
         let world = World {
             regions: [(node(0), Region::new("eu/west").unwrap())].into_iter().collect(),
             uptime: (0..4).map(|n| (node(n), uptime[n as usize])).collect(),
+            audits: (0..4).map(|n| (node(n), audits[n as usize])).collect(),
         };
         let before: Vec<Amount> = (0..sites as i64)
             .map(|s| l.account(escrow_account(s)).unwrap().balance().unwrap())
@@ -178,6 +186,34 @@ proptest! {
         // And the payout leaves account for every token terminals received.
         if let Some(leaves) = settlement::payout_leaves(&l, epoch, &usage) {
             prop_assert_eq!(leaves.iter().map(|(_, _, a)| a).sum::<Amount>(), earnings);
+        }
+    }
+
+    #[test]
+    fn audits_failed_cut_the_payout_and_what_the_site_pays_never_the_fee(
+        bytes in 1u64..(64 << 30),
+        lower in 0u32..=10_000,
+        higher in 0u32..=10_000,
+    ) {
+        let (lower, higher) = (lower.min(higher), lower.max(higher));
+        let cfg = BillingConfig::default();
+        let paid = |pass_bps: u32| {
+            let (l, usage) = funded_sites(&[1_000 * ONE_TOKEN], 0, vec![(0, 0, bytes)]);
+            let world = World { audits: [(node(0), pass_bps)].into_iter().collect(), ..World::default() };
+            let plan = settlement::plan(&l, &cfg, 3, &usage, &world);
+            let of = |code| plan.transfers.iter().filter(|t| t.code == code).map(|t| t.amount).sum::<Amount>();
+            (of(TransferCode::Payout), of(TransferCode::Burn), plan.spent[0].1)
+        };
+        let (low_pay, low_fee, low_spent) = paid(lower);
+        let (high_pay, high_fee, high_spent) = paid(higher);
+        let (full_pay, full_fee, _) = paid(10_000);
+        prop_assert!(low_pay <= high_pay && high_pay <= full_pay, "pay grows with the pass rate");
+        prop_assert!(low_spent <= high_spent, "the site pays only for the quality it got");
+        prop_assert_eq!(low_fee, full_fee, "the fee is on the charge, whatever the quality");
+        prop_assert_eq!(high_fee, full_fee);
+        prop_assert_eq!(full_pay * u128::from(lower) / 10_000, low_pay, "pay is in proportion to the pass rate");
+        if lower == 0 {
+            prop_assert_eq!(low_pay, 0, "a terminal that failed every audit earns nothing");
         }
     }
 
@@ -358,7 +394,7 @@ proptest! {
         let (mut l, usage) = funded_sites(&escrows, treasury, usage);
         let on = BillingConfig { subsidy_bps, subsidy_cap, ..BillingConfig::default() };
         let off = BillingConfig { subsidy_bps: 0, ..on.clone() };
-        let world = World { regions: BTreeMap::new(), uptime: BTreeMap::new() };
+        let world = World::default();
         let epoch = 7;
         // The epoch settles in two batches: the first sites' usage (a batch cut short, or a router
         // that saw only part of it), then all of it. The subsidy is on for both, or only for the second.

@@ -85,6 +85,9 @@ pub trait Terminals {
     fn region(&self, node: &[u8; 32]) -> Option<&Region>;
     /// The share of the epoch it was in rotation, in basis points.
     fn uptime_bps(&self, node: &[u8; 32]) -> u32;
+    /// The share of its spot-check audits in the epoch it passed, in basis points (10 000 when none
+    /// counted: a terminal nobody audited is not presumed to cheat).
+    fn audit_pass_bps(&self, node: &[u8; 32]) -> u32;
 }
 
 /// What settling an epoch takes: open `accounts`, then submit `transfers` as one batch.
@@ -154,8 +157,8 @@ pub fn plan(
         let mut lines: Vec<Line> = lines_of
             .iter()
             .map(|(node, bytes)| {
-                // Audits are not there yet: the pass rate is full until they report.
-                let quality = quality_bps(terminals.uptime_bps(node), 10_000);
+                let quality =
+                    quality_bps(terminals.uptime_bps(node), terminals.audit_pass_bps(node));
                 line(
                     *bytes,
                     cfg.price_in(terminals.region(node)),

@@ -219,6 +219,17 @@ impl RouterConfig {
         }
         if let Some(a) = &self.audit {
             a.validate().map_err(RouterError::Config)?;
+            // Settlement pays by the pass rate of the epoch it settles: one period for both.
+            if let Some(b) = self
+                .billing
+                .as_ref()
+                .filter(|b| b.epoch_secs != a.epoch_secs)
+            {
+                return Err(RouterError::Config(format!(
+                    "audits are tallied by the billing epoch: audit epoch {} s differs from billing epoch {} s",
+                    a.epoch_secs, b.epoch_secs
+                )));
+            }
         }
         if self.load_bound.is_nan() || self.load_bound < 1.0 {
             return Err(RouterError::Config(format!(

@@ -9,10 +9,14 @@ use std::time::Duration;
 
 use common::*;
 use meson_core::content::object_roots;
+use meson_ledger::economics::{line, quality_bps};
+use meson_ledger::settlement::BillingConfig;
+use meson_ledger::ONE_TOKEN;
 use meson_terminal::network::sites::TicketPolicy;
 use meson_terminal::Terminal;
 use meson_testkit::{get_url_from, pattern, Origin, Resource};
 
+use meson_api::ledger::{SiteBilling, TerminalEarnings};
 use meson_api::sites::JobStarted;
 use meson_api::verification::{
     AuditEpoch, Evidence, KnownObject, KnownObjects, RootsRecorded, TerminalAudits,
@@ -23,7 +27,7 @@ use serde_json::{json, Value};
 const SITE: &str = "cdn.verify.example";
 
 struct Net {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     router: meson_router::Router,
     origin: Origin,
     key: String,
@@ -36,6 +40,11 @@ impl Net {
 
     fn auth(&self) -> String {
         format!("Bearer {}", self.key)
+    }
+
+    fn operator_token(&self) -> String {
+        let token = std::fs::read_to_string(self.dir.path().join("operator.token")).unwrap();
+        token.trim().to_owned()
     }
 
     /// What the router knows of the site's objects, by keyed path.
@@ -91,7 +100,7 @@ async fn network(tweak: impl FnOnce(&mut meson_router::RouterConfig)) -> Net {
     })
     .await;
     Net {
-        _dir: dir,
+        dir,
         router,
         origin,
         key,
@@ -363,7 +372,7 @@ async fn a_terminal_answers_only_fresh_challenges_its_router_signed_for_it() {
     assert_eq!(fetch(net.addr(), "/a.bin", &[]).await.body, body);
     // The router's own key, read from its data directory, stands in for the auditor.
     let router_key =
-        meson_node::load_or_create_node_key(&net._dir.path().join("router.key")).unwrap();
+        meson_node::load_or_create_node_key(&net.dir.path().join("router.key")).unwrap();
     let roots = object_roots(&body);
     let challenge = |expires: u64| meson_core::audit::Challenge {
         terminal: me,
@@ -572,6 +581,95 @@ async fn a_new_terminal_is_vetted_by_passing_audits_and_suspended_for_failing_th
     .await
     .unwrap();
     assert_eq!(redirect.status, 503);
+    t.shutdown().await;
+    net.router.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_terminal_is_paid_by_its_audit_pass_rate() {
+    let billing = BillingConfig {
+        epoch_secs: 2,
+        price_per_gib: ONE_TOKEN,
+        fee_bps: 2_000,
+        ..BillingConfig::default()
+    };
+    let net = network(|c| {
+        auditing(c);
+        if let Some(a) = &mut c.audit {
+            a.epoch_secs = billing.epoch_secs;
+            // Never suspended: the failing terminal keeps serving, so its failures show in its pay.
+            a.rules = meson_core::audit::QualityRules {
+                vetting_audits: 0,
+                suspend_below: 0.0,
+                min_audits: 1,
+            };
+        }
+        c.billing = Some(billing.clone());
+    })
+    .await;
+    let owner = net.auth();
+    let site: SiteBilling = call(
+        net.addr(),
+        "GET",
+        &format!("/v1/sites/{SITE}/billing"),
+        &[("authorization", &owner)],
+        None,
+    )
+    .await
+    .parse();
+    let op = format!("Bearer {}", net.operator_token());
+    let minted = call(
+        net.addr(),
+        "POST",
+        "/v1/ledger/mint",
+        &[("authorization", &op)],
+        Some(json!({"id": "1", "to": site.escrow_account.to_string(), "amount": "1000"})),
+    )
+    .await;
+    assert_eq!(minted.status, 200, "{:?}", minted.json());
+
+    let body = pattern(100_000, 5);
+    net.origin.set("/a.bin", Resource::cacheable(body.clone()));
+    let tdir = tempfile::tempdir().unwrap();
+    let t = unscrubbed(net.addr(), tdir.path()).await;
+    let node = standing(&t).await["node_id"].as_str().unwrap().to_owned();
+    assert_eq!(fetch(net.addr(), "/a.bin", &[]).await.body, body);
+    eventually("the router learned the object", || async {
+        net.known_path("/a.bin").await.is_some()
+    })
+    .await;
+    damage_every_group(tdir.path(), "/a.bin", body.len());
+    eventually("the corrupted copy fails audits", || async {
+        epoch_total(net.addr(), &node, |e| e.fail).await >= 1
+    })
+    .await;
+
+    // Clients keep coming; every settled epoch pays exactly the formula with the epoch's own pass rate,
+    // until one with usage and failed audits shows the cut.
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        fetch(net.addr(), "/a.bin", &[]).await;
+        let view: TerminalEarnings = get_json(
+            net.addr(),
+            &format!("/v1/terminals/{node}/earnings?epochs=100"),
+        )
+        .await;
+        let mut cut = false;
+        for e in view.epochs.iter().filter(|e| e.settled && e.bytes > 0) {
+            let quality = quality_bps(e.uptime_bps, e.audit_pass_bps);
+            let full = line(e.bytes, ONE_TOKEN, 2_000, 10_000).earned;
+            let due = line(e.bytes, ONE_TOKEN, 2_000, quality).earned;
+            assert_eq!(tokens(&e.earned), due, "{e:?}");
+            cut |= e.audit_pass_bps < 10_000 && due < full;
+        }
+        if cut {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no settled epoch with failed audits: {view:?}"
+        );
+    }
     t.shutdown().await;
     net.router.shutdown().await;
 }

@@ -43,7 +43,7 @@ use crate::http::error::{
 };
 use crate::services::ledger;
 use crate::services::statements::{epochs, leaf_hashes, payout_leaves, settled_per_epoch};
-use crate::services::{billing, sites, stake, transactions};
+use crate::services::{audit, billing, sites, stake, transactions};
 use crate::Shared;
 
 fn account_view(a: &Account) -> AccountView {
@@ -400,6 +400,7 @@ pub(crate) async fn terminal_earnings(
     let per = settled_per_epoch(&s, epoch_secs, &epochs, |_, t| t == id.as_bytes()).await?;
     let mut rows = Vec::with_capacity(per.len());
     for (e, t) in &per {
+        let passes = audit::pass_rates(&s, *e).await.map_err(store_error)?;
         // Kept apart from `earned` so what customers paid and what the treasury added stay visible.
         let subsidy = billing::subsidy_paid(&s, *e, id.as_bytes()).await;
         rows.push(EarnedEpoch {
@@ -409,6 +410,8 @@ pub(crate) async fn terminal_earnings(
             settled: t.settled,
             earned: format_amount(t.earned),
             subsidy: format_amount(subsidy),
+            uptime_bps: s.uptime.bps(*e, id.as_bytes()),
+            audit_pass_bps: passes.bps(id.as_bytes()),
         });
     }
     Ok(Json(TerminalEarnings {

@@ -17,6 +17,7 @@
 //! | `not_held` | it lacks an object it was only sent clients for, or a piece it evicted since its last heartbeat | no | |
 //! | `timeout` | no valid signed answer in time (down, refusing, garbage) | yes | |
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -322,12 +323,42 @@ pub(crate) fn recent(tallies: &[AuditTally], epoch: u64) -> Tally {
     tallies
         .iter()
         .filter(|t| t.epoch + 1 >= epoch)
-        .fold(Tally::default(), |sum, t| Tally {
-            pass: sum.pass + t.pass,
-            fail: sum.fail + t.fail,
-            missing: sum.missing + t.missing,
-            timeout: sum.timeout + t.timeout,
-        })
+        .fold(Tally::default(), |sum, t| sum + counted(t))
+}
+
+/// What of a stored tally counts towards the pass rate (not `not_held`).
+pub(crate) fn counted(t: &AuditTally) -> Tally {
+    Tally {
+        pass: t.pass,
+        fail: t.fail,
+        missing: t.missing,
+        timeout: t.timeout,
+    }
+}
+
+/// Each audited terminal's pass rate in one epoch: the audit share of its quality at settlement.
+pub(crate) struct PassRates(BTreeMap<[u8; 32], u32>);
+
+impl PassRates {
+    /// In basis points; full for a terminal not audited in the epoch ([`Tally::pass_bps`]).
+    pub fn bps(&self, node: &[u8; 32]) -> u32 {
+        self.0
+            .get(node)
+            .copied()
+            .unwrap_or(Tally::default().pass_bps())
+    }
+}
+
+pub(crate) async fn pass_rates(s: &Shared, epoch: u64) -> meson_store::Result<PassRates> {
+    Ok(PassRates(
+        s.store
+            .audit_tallies(None, epoch)
+            .await?
+            .into_iter()
+            .filter(|(_, t)| t.epoch == epoch)
+            .map(|(node, t)| (node, counted(&t).pass_bps()))
+            .collect(),
+    ))
 }
 
 /// The auditor, until `stop`.

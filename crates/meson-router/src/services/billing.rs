@@ -24,6 +24,7 @@ use meson_ledger::{Amount, Batch, BatchResults};
 use meson_store::StoreError;
 use tokio::sync::watch;
 
+use crate::services::audit::{pass_rates, PassRates};
 use crate::services::ledger::LedgerError;
 use crate::Shared;
 
@@ -129,10 +130,12 @@ pub(crate) async fn accepted(
         .collect())
 }
 
-/// How the terminals stood in one epoch: their regions now, and their uptime sampled in the epoch.
+/// How the terminals stood in one epoch: their regions now, their uptime sampled in the epoch and their
+/// audit pass rate in it.
 struct Standing<'a> {
     regions: BTreeMap<[u8; 32], Region>,
     uptime: &'a Uptime,
+    audits: PassRates,
     epoch: u64,
 }
 
@@ -143,6 +146,10 @@ impl Terminals for Standing<'_> {
 
     fn uptime_bps(&self, node: &[u8; 32]) -> u32 {
         self.uptime.bps(self.epoch, node)
+    }
+
+    fn audit_pass_bps(&self, node: &[u8; 32]) -> u32 {
+        self.audits.bps(node)
     }
 }
 
@@ -162,6 +169,7 @@ pub(crate) async fn settle(
             .map(|(node, region, _)| (node, region))
             .collect(),
         uptime: &s.uptime,
+        audits: pass_rates(s, epoch).await?,
         epoch,
     };
     let plan = s
