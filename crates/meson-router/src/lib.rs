@@ -72,7 +72,7 @@
 mod http;
 mod services;
 
-pub use services::{audit, ledger};
+pub use services::{audit, budget, ledger};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -166,6 +166,12 @@ pub struct RouterConfig {
     pub origin_bytes_per_sec: u64,
     /// Spot-check audits of terminals; off (`None`, the default) audits nobody.
     pub audit: Option<audit::AuditConfig>,
+    /// Paid tickets per client prefix and site (default 600 a minute, bursts of 1200); with billing on
+    /// only, since without it no ticket is paid. A client past it is sent to the site's origin.
+    pub prefix_budget: budget::BudgetConfig,
+    /// The cap, applied at settlement, on the share of a terminal's paid bytes for a site that its top
+    /// client prefixes may make up (default: half from the top 3, from 1 GiB a terminal and epoch).
+    pub share_cap: meson_ledger::prefix_share::ShareCap,
 }
 
 impl RouterConfig {
@@ -190,6 +196,8 @@ impl RouterConfig {
             slash_shares: Default::default(),
             origin_bytes_per_sec: 2 << 20,
             audit: None,
+            prefix_budget: Default::default(),
+            share_cap: Default::default(),
         }
     }
 
@@ -220,6 +228,7 @@ impl RouterConfig {
         if let Some(a) = &self.audit {
             a.validate().map_err(RouterError::Config)?;
         }
+        self.share_cap.validate().map_err(RouterError::Config)?;
         if self.load_bound.is_nan() || self.load_bound < 1.0 {
             return Err(RouterError::Config(format!(
                 "load bound must be at least 1, got {}",
@@ -249,6 +258,7 @@ pub(crate) struct Shared {
     pub ledger: ledger::LedgerService,
     pub unfunded: billing::Unfunded,
     pub uptime: billing::Uptime,
+    pub budget: budget::PrefixBudget,
     /// Operator endpoints (minting) need this bearer token, from `DATA_DIR/operator.token`.
     pub operator_token: String,
 }
@@ -256,6 +266,14 @@ pub(crate) struct Shared {
 impl Shared {
     pub fn heartbeat_secs(&self) -> u64 {
         self.cfg.heartbeat.as_secs_f64().ceil().max(1.0) as u64
+    }
+
+    /// Seconds per epoch: the billing epoch, or an hour without billing (the default billing epoch).
+    pub fn epoch_secs(&self) -> u64 {
+        self.cfg.billing.as_ref().map_or(
+            meson_ledger::settlement::BillingConfig::default().epoch_secs,
+            |b| b.epoch_secs,
+        )
     }
 }
 
@@ -312,6 +330,7 @@ impl Router {
                 .as_ref()
                 .map_or(Duration::from_secs(10), |a| a.timeout),
         );
+        let cfg_budget = cfg.prefix_budget;
         let shared = Arc::new(Shared {
             replay: Mutex::new(ReplayGuard::new(cfg.max_skew_secs, REPLAY_CAPACITY)),
             prober: registry::Prober::new(cfg.probe_timeout),
@@ -335,6 +354,7 @@ impl Router {
             ledger,
             unfunded: billing::Unfunded::default(),
             uptime: billing::Uptime::default(),
+            budget: budget::PrefixBudget::new(cfg_budget, budget::MAX_TRACKED),
             operator_token,
         });
         let (shutdown, rx) = watch::channel(false);
