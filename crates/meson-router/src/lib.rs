@@ -11,7 +11,8 @@
 //! # Layers
 //!
 //! - `http/`: `routes.rs` registers every route below; one handler file per resource (`info`, `sites`,
-//!   `jobs`, `terminals`, `control`, `redirect`, `ledger`, `claims`, `council`, `roots`, `audits`) parses,
+//!   `jobs`, `terminals`, `control`, `redirect`, `ledger`, `claims`, `council`, `roots`, `audits`,
+//!   `traffic`) parses,
 //!   calls services, answers with the [`meson_api`] types and describes itself for the OpenAPI document
 //!   `openapi.rs` assembles; `error.rs` is the leaf they share (`ApiError` and the body, path and query
 //!   extractors that refuse with it). No handler imports another.
@@ -28,7 +29,8 @@
 //!   suspension), `usage` (usage intake, once per serial, judged against object sizes), `jobs` (purges
 //!   and pushes), `serial` (ticket serials), `roots` (ground truth: object sizes and roots from origins
 //!   and site owners), `holdings` (bounded samples of what each terminal should hold), `audit` (the
-//!   auditor and terminals' standing). Their errors are `services::error::ServiceError` (a plan's refusal
+//!   auditor and terminals' standing), `budget` (paid tickets per client prefix), `withholding` (the
+//!   share cap at settlement, its review, the owner's traffic view). Their errors are `services::error::ServiceError` (a plan's refusal
 //!   maps to it by kind), which `http/error.rs` turns into statuses.
 //! - below: the [`meson_store::Store`] for durable state; liveness (heartbeats, probes, load) only in
 //!   memory, so after a restart every terminal is *down* until its next heartbeat.
@@ -43,6 +45,7 @@
 //! | `POST /v1/accounts` | anyone | `{name}` → `{account_id, api_key}` (the key is shown once) |
 //! | `POST /v1/sites`, `GET /v1/sites`, `DELETE /v1/sites/{host}` | account (`Authorization: Bearer <api_key>`) | the caller's sites |
 //! | `GET /v1/sites/{host}/stats?hours=N` | site owner | accepted usage per hour: tickets, requests, hits, hit ratio, bytes |
+| `GET /v1/sites/{host}/traffic?epoch=N&top=M` | site owner | one epoch's accepted usage per terminal and per client prefix, with what the share cap withheld |
 //! | `POST /v1/sites/{host}/purge`, `POST /v1/sites/{host}/push` | site owner | a purge (`url`, `prefix`, `tag` or `all`) or a push (`path`, `root`, `ttl_secs`) as a job, `202` |
 //! | `GET /v1/jobs/{id}` | site owner | the job and each terminal's confirmation |
 //! | `GET /v1/sites/{host}/billing?epochs=N` | site owner | escrow account and balance, spend per epoch |
@@ -66,6 +69,8 @@
 //! | `POST /v1/sites/{host}/roots`, `GET /v1/sites/{host}/roots?limit=N` | site owner | an object's size and roots from its owner; what the router knows of the site's objects |
 //! | `GET /v1/terminals/{node}/audits?epochs=N` | anyone | the terminal's standing, audits per epoch and the latest ones |
 //! | `GET /v1/terminals/{node}/evidence` | anyone | inflated usage with its signed batch, failed audits with their signed answers |
+| `GET /v1/usage/withheld?state=S&limit=N` | operator | usage withheld by the share cap, latest epoch first |
+| `POST /v1/usage/withheld/{serial}`, `POST /v1/usage/withheld` | operator | `{"action": "release"\|"reject"}` for one record, or with `site`, `node_id`, `epoch` for a group |
 //! | `POST /v1/terminals/{register,heartbeat,sites,usage}` | a terminal | signed control messages, see [`meson_core::wire`] |
 //! | `GET`/`HEAD` of any path whose `Host` is a site, or `/s/<host>/<path>` | clients | `302` to a terminal with a ticket |
 
