@@ -45,7 +45,7 @@
 //! | `POST /v1/accounts` | anyone | `{name}` → `{account_id, api_key}` (the key is shown once) |
 //! | `POST /v1/sites`, `GET /v1/sites`, `DELETE /v1/sites/{host}` | account (`Authorization: Bearer <api_key>`) | the caller's sites |
 //! | `GET /v1/sites/{host}/stats?hours=N` | site owner | accepted usage per hour: tickets, requests, hits, hit ratio, bytes |
-| `GET /v1/sites/{host}/traffic?epoch=N&top=M` | site owner | one epoch's accepted usage per terminal and per client prefix, with what the share cap withheld |
+//! | `GET /v1/sites/{host}/traffic?epoch=N&top=M` | site owner | one epoch's accepted usage per terminal and per client prefix, with what the share cap withheld |
 //! | `POST /v1/sites/{host}/purge`, `POST /v1/sites/{host}/push` | site owner | a purge (`url`, `prefix`, `tag` or `all`) or a push (`path`, `root`, `ttl_secs`) as a job, `202` |
 //! | `GET /v1/jobs/{id}` | site owner | the job and each terminal's confirmation |
 //! | `GET /v1/sites/{host}/billing?epochs=N` | site owner | escrow account and balance, spend per epoch |
@@ -69,8 +69,8 @@
 //! | `POST /v1/sites/{host}/roots`, `GET /v1/sites/{host}/roots?limit=N` | site owner | an object's size and roots from its owner; what the router knows of the site's objects |
 //! | `GET /v1/terminals/{node}/audits?epochs=N` | anyone | the terminal's standing, audits per epoch and the latest ones |
 //! | `GET /v1/terminals/{node}/evidence` | anyone | inflated usage with its signed batch, failed audits with their signed answers |
-| `GET /v1/usage/withheld?state=S&limit=N` | operator | usage withheld by the share cap, latest epoch first |
-| `POST /v1/usage/withheld/{serial}`, `POST /v1/usage/withheld` | operator | `{"action": "release"\|"reject"}` for one record, or with `site`, `node_id`, `epoch` for a group |
+//! | `GET /v1/usage/withheld?state=S&limit=N` | operator | usage withheld by the share cap, latest epoch first |
+//! | `POST /v1/usage/withheld/{serial}`, `POST /v1/usage/withheld` | operator | `{"action": "release"\|"reject"}` for one record, or with `site`, `node_id`, `epoch` for a group |
 //! | `POST /v1/terminals/{register,heartbeat,sites,usage}` | a terminal | signed control messages, see [`meson_core::wire`] |
 //! | `GET`/`HEAD` of any path whose `Host` is a site, or `/s/<host>/<path>` | clients | `302` to a terminal with a ticket |
 
