@@ -117,7 +117,7 @@ pub struct Candidate {
 /// bytes cover `excess`.
 pub fn pick(records: &[Candidate], excess: u64) -> Vec<u64> {
     let mut ordered = records.to_vec();
-    ordered.sort_by(|a, b| (b.served_at, b.serial).cmp(&(a.served_at, a.serial)));
+    ordered.sort_by_key(|r| std::cmp::Reverse((r.served_at, r.serial)));
     let mut covered = 0u64;
     ordered
         .into_iter()
