@@ -17,7 +17,9 @@ use meson_ledger::economics::line;
 use meson_ledger::prefix_share::ShareCap;
 use meson_ledger::settlement::BillingConfig;
 use meson_terminal::network::sites::TicketPolicy;
-use meson_testkit::{get_url_from, publish_roots, second_over, usage_record, Got, Resource};
+use meson_testkit::{
+    get_url_from, publish_roots, second_over, ticket_in, usage_record, Got, Resource,
+};
 use serde_json::json;
 
 const SITE: &str = "cdn.example.com";
@@ -42,21 +44,17 @@ impl Billed {
         format!("Bearer {}", token.trim())
     }
 
-    fn owner(&self) -> String {
-        format!("Bearer {}", self.key)
+    /// GET `path` of the site's owner API, which must answer `200` with a `T`.
+    async fn owner_get<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
+        let auth = format!("Bearer {}", self.key);
+        let got = call(self.addr(), "GET", path, &[("authorization", &auth)], None).await;
+        assert_eq!(got.status, 200, "{:?}", got.json());
+        got.parse()
     }
 
     async fn billing(&self) -> SiteBilling {
-        let got = call(
-            self.addr(),
-            "GET",
-            &format!("/v1/sites/{SITE}/billing?epochs=100"),
-            &[("authorization", &self.owner())],
-            None,
-        )
-        .await;
-        assert_eq!(got.status, 200, "{:?}", got.json());
-        got.parse()
+        self.owner_get(&format!("/v1/sites/{SITE}/billing?epochs=100"))
+            .await
     }
 
     /// Mints `tokens` into the site's escrow and waits until redirects see it funded.
@@ -78,16 +76,8 @@ impl Billed {
     }
 
     async fn traffic(&self, epoch: u64, top: usize) -> SiteTraffic {
-        let got = call(
-            self.addr(),
-            "GET",
-            &format!("/v1/sites/{SITE}/traffic?epoch={epoch}&top={top}"),
-            &[("authorization", &self.owner())],
-            None,
-        )
-        .await;
-        assert_eq!(got.status, 200, "{:?}", got.json());
-        got.parse()
+        self.owner_get(&format!("/v1/sites/{SITE}/traffic?epoch={epoch}&top={top}"))
+            .await
     }
 
     async fn operator_call(
@@ -155,12 +145,7 @@ async fn ask(router: SocketAddr, from: &str, path: &str) -> Got {
 }
 
 fn ticket_of(redirect: &Got) -> String {
-    let location = redirect.header("location");
-    location
-        .split(['?', '&'])
-        .find_map(|p| p.strip_prefix("meson_ticket="))
-        .unwrap_or_else(|| panic!("no ticket in {location}"))
-        .to_owned()
+    ticket_in(redirect.header("location"))
 }
 
 #[tokio::test]
