@@ -11,6 +11,7 @@
 //! | [`ledger`] | `/v1/ledger/…` (head, log, accounts, transfers, mint, tx, slash, correct, payouts), site billing and terminal earnings |
 //! | [`claims`] | `/v1/ledger/claims/{claim}` and its verdict |
 //! | [`council`] | `/v1/council/term`, `/v1/council/stakes` |
+//! | [`traffic`] | `GET /v1/sites/{host}/traffic`, `GET /v1/usage/withheld`, `POST /v1/usage/withheld[/{serial}]` |
 //! | [`verification`] | `/v1/sites/{host}/roots`, `GET /v1/terminals/{node}/audits`, `GET /v1/terminals/{node}/evidence` |
 //!
 //! The control plane (`/v1/router`, `/v1/terminals/{register,heartbeat,sites,usage}`) keeps its types in
@@ -25,6 +26,7 @@ pub mod ledger;
 mod schema;
 pub mod sites;
 pub mod terminals;
+pub mod traffic;
 pub mod verification;
 
 #[cfg(test)]

@@ -41,12 +41,13 @@ enum Command {
     Router(router::RouterArgs),
     /// Create an account on a router (prints its API key).
     Account(site::AccountArgs),
-    /// Manage the sites of an account on a router: add, list, rm, stats, purge, push, roots, billing.
+    /// Manage the sites of an account on a router: add, list, rm, stats, traffic, purge, push, roots,
+    /// billing.
     Site(site::SiteArgs),
     /// Run a whole network on this machine: origin, router, three terminals in three regions, traffic.
     Demo(demo::DemoArgs),
     /// Audit a router's ledger (replay its log, check the signed head); the operator's mint, slash,
-    /// verdict and correct.
+    /// verdict, correct and review of withheld usage.
     Ledger(ledger::LedgerArgs),
     /// A key that holds tokens: signed transfers, deposits, stake, bonds; balances, earnings, payout proofs.
     Wallet(wallet::WalletArgs),

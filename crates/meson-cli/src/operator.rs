@@ -1,4 +1,4 @@
-//! `meson-cdn ledger mint|slash|verdict|correct`: what the router's operator does to the ledger, with the
+//! `meson-cdn ledger mint|slash|verdict|correct|withheld`: what the router's operator does to the ledger, with the
 //! operator token the router wrote into its data directory. Each is one call to the router's API; the
 //! router checks the token, applies the transfers once (ids come from the purchase, the evidence, the
 //! claim or the corrected transfer, so a command run twice changes nothing twice) and says why it refuses.
@@ -9,12 +9,13 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use meson_api::claims::{NoSlash, Verdict, VerdictRequest, VerdictSlash};
 use meson_api::ledger::{CorrectRequest, Corrected, MintRequest, Minted, SlashRequest, Slashed};
+use meson_api::traffic::{GroupReviewRequest, ReviewAction, ReviewRequest, Reviewed, WithheldList};
 use meson_core::identity::NodeId;
 use meson_ledger::Outcome;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::client::post;
+use crate::client::{get, post};
 
 #[derive(Args)]
 pub struct Operator {
@@ -31,19 +32,121 @@ pub struct Operator {
 }
 
 impl Operator {
-    async fn post<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &impl Serialize,
-    ) -> anyhow::Result<T> {
+    fn token(&self) -> anyhow::Result<String> {
         let token = std::fs::read_to_string(&self.operator_token).with_context(|| {
             format!(
                 "reading the operator token {} (the router's DATA_DIR/operator.token)",
                 self.operator_token.display()
             )
         })?;
-        post(&self.router, path, Some(token.trim()), body).await
+        Ok(token.trim().to_owned())
     }
+
+    async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> anyhow::Result<T> {
+        post(&self.router, path, Some(&self.token()?), body).await
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        get(&self.router, path, Some(&self.token()?)).await
+    }
+}
+
+/// What to do with usage the share cap withheld.
+#[derive(Subcommand)]
+pub enum WithheldCommand {
+    /// List withheld usage, the latest epoch first.
+    List {
+        /// withheld (awaiting review), released, rejected or all.
+        #[arg(long, default_value = "withheld")]
+        state: String,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Pay it, in the current epoch: by serial, or everything one epoch withheld of a terminal for a site.
+    Release(Selection),
+    /// Never pay it (nothing is slashed: concentrated traffic is not evidence).
+    Reject(Selection),
+}
+
+/// One record by its serial, or one (site, terminal, epoch).
+#[derive(Args)]
+pub struct Selection {
+    /// The record's ticket serial.
+    #[arg(conflicts_with_all = ["site", "node", "epoch"], required_unless_present_all = ["site", "node", "epoch"])]
+    serial: Option<u64>,
+    /// The site's host (or its id, if it was removed).
+    #[arg(long, requires_all = ["node", "epoch"])]
+    site: Option<String>,
+    /// The terminal's node id.
+    #[arg(long)]
+    node: Option<String>,
+    /// The epoch whose settlement withheld it.
+    #[arg(long)]
+    epoch: Option<u64>,
+}
+
+impl Selection {
+    async fn review(self, op: &Operator, action: ReviewAction) -> anyhow::Result<Reviewed> {
+        match (self.serial, self.site, self.node, self.epoch) {
+            (Some(serial), ..) => {
+                op.post(
+                    &format!("/v1/usage/withheld/{serial}"),
+                    &ReviewRequest { action },
+                )
+                .await
+            }
+            (None, Some(site), Some(node_id), Some(epoch)) => {
+                let body = GroupReviewRequest {
+                    action,
+                    site,
+                    node_id,
+                    epoch,
+                };
+                op.post("/v1/usage/withheld", &body).await
+            }
+            _ => bail!("give a serial, or --site, --node and --epoch"),
+        }
+    }
+}
+
+async fn withheld(op: Operator, command: WithheldCommand) -> anyhow::Result<()> {
+    let (selection, action) = match command {
+        WithheldCommand::List { state, limit } => {
+            let list: WithheldList = op
+                .get(&format!("/v1/usage/withheld?state={state}&limit={limit}"))
+                .await?;
+            println!(
+                "{:>20} {:>8} {:<10} {:<30} {:<64} {:<18} {:>14}",
+                "serial", "epoch", "state", "site", "terminal", "prefix", "bytes"
+            );
+            for r in &list.records {
+                println!(
+                    "{:>20} {:>8} {:<10} {:<30} {:<64} {:<18} {:>14}",
+                    r.serial, r.epoch, r.state, r.site, r.node_id, r.prefix, r.bytes
+                );
+            }
+            if let Some(r) = list.records.first() {
+                println!("why: {}", r.reason);
+            }
+            return Ok(());
+        }
+        WithheldCommand::Release(s) => (s, ReviewAction::Release),
+        WithheldCommand::Reject(s) => (s, ReviewAction::Reject),
+    };
+    let r = selection.review(&op, action).await?;
+    println!(
+        "{}: {} records ({} bytes) now; {} were already, {} were decided the other way and stay so",
+        meson_api::label(&r.action),
+        r.changed,
+        r.bytes,
+        r.already,
+        r.other
+    );
+    Ok(())
 }
 
 #[derive(Subcommand)]
@@ -101,6 +204,14 @@ pub enum OperatorCommand {
         #[arg(long)]
         reject: bool,
     },
+    /// Operator: review usage withheld because too much of a terminal's traffic for a site came from a
+    /// few client prefixes: list it, release it (paid now) or reject it (never paid).
+    Withheld {
+        #[command(flatten)]
+        op: Operator,
+        #[command(subcommand)]
+        command: WithheldCommand,
+    },
     /// Operator: fix a mistaken transfer with one the other way (a burn, for a mint).
     Correct {
         #[command(flatten)]
@@ -116,6 +227,7 @@ pub enum OperatorCommand {
 
 pub async fn run(command: OperatorCommand) -> anyhow::Result<()> {
     match command {
+        OperatorCommand::Withheld { op, command } => withheld(op, command).await?,
         OperatorCommand::Mint {
             op,
             id,

@@ -99,6 +99,23 @@ pub struct RouterArgs {
     /// below this is suspended from rotation.
     #[arg(long, env = "MESON_SUSPEND_BELOW", default_value_t = 0.9)]
     suspend_below: f64,
+    /// With billing on: paid tickets a minute per client prefix (/24 or /48) and site; past it, clients
+    /// are sent to the site's origin (0: no bound).
+    #[arg(long, env = "MESON_PREFIX_TICKETS_PER_MIN", default_value_t = 600)]
+    prefix_tickets_per_min: u32,
+    /// Paid tickets a client prefix may take at once after a quiet spell.
+    #[arg(long, env = "MESON_PREFIX_TICKET_BURST", default_value_t = 1200)]
+    prefix_ticket_burst: u32,
+    /// The share of a terminal's bytes for a site in an epoch that its top --max-prefix-share-top client
+    /// prefixes may make up and still be paid (0 to 1; 1 turns the cap off); beyond it, withheld for review.
+    #[arg(long, env = "MESON_MAX_PREFIX_SHARE", default_value_t = 0.5)]
+    max_prefix_share: f64,
+    /// How many client prefixes count as "few" for --max-prefix-share.
+    #[arg(long, env = "MESON_MAX_PREFIX_SHARE_TOP", default_value_t = 3)]
+    max_prefix_share_top: usize,
+    /// A terminal's bytes for a site in an epoch below which nothing is withheld.
+    #[arg(long, env = "MESON_PREFIX_SHARE_MIN_BYTES", default_value = "1GiB")]
+    prefix_share_min_bytes: meson_core::size::ByteSize,
 }
 
 pub fn run(args: RouterArgs) -> anyhow::Result<()> {
@@ -158,6 +175,21 @@ pub fn run(args: RouterArgs) -> anyhow::Result<()> {
         });
     }
     cfg.origin_bytes_per_sec = args.origin_bytes_per_sec.0;
+    cfg.prefix_budget = meson_router::budget::BudgetConfig {
+        per_min: args.prefix_tickets_per_min,
+        burst: args.prefix_ticket_burst,
+    };
+    if !(0.0..=1.0).contains(&args.max_prefix_share) {
+        anyhow::bail!(
+            "--max-prefix-share is {}: it must be a share from 0 to 1",
+            args.max_prefix_share
+        );
+    }
+    cfg.share_cap = meson_ledger::prefix_share::ShareCap {
+        max_share_bps: (args.max_prefix_share * 10_000.0).round() as u32,
+        top_k: args.max_prefix_share_top,
+        min_bytes: args.prefix_share_min_bytes.0,
+    };
     if args.audit_interval_secs > 0 {
         cfg.audit = Some(meson_router::audit::AuditConfig {
             interval: Duration::from_secs(args.audit_interval_secs),

@@ -7,6 +7,7 @@ use meson_api::ledger::SiteBilling;
 use meson_api::sites::{
     JobStarted, JobView, PurgeRequest, PushRequest, SiteRequest, SiteStats, Usage,
 };
+use meson_api::traffic::{SiteTraffic, Traffic};
 use meson_api::SiteInfo;
 
 use crate::client::{delete, get, post};
@@ -122,6 +123,17 @@ enum SiteCommand {
         #[arg(long, default_value_t = 24)]
         hours: u64,
     },
+    /// Where one epoch's traffic came from: bytes per terminal and per client prefix (the largest listed,
+    /// the rest summed), with what is withheld from payment by the share cap.
+    Traffic {
+        host: String,
+        /// The epoch [default: the current one].
+        #[arg(long)]
+        epoch: Option<u64>,
+        /// How many client prefixes to list.
+        #[arg(long, default_value_t = 20)]
+        top: usize,
+    },
     /// The site's escrow (balance, funded, low funds) and what it spent per billing epoch.
     Billing {
         host: String,
@@ -220,6 +232,46 @@ pub fn run_site(args: SiteArgs) -> anyhow::Result<()> {
                     let start =
                         std::time::UNIX_EPOCH + std::time::Duration::from_secs(h.hour_start);
                     row(&httpdate::fmt_http_date(start), &h.usage);
+                }
+                row("total", &v.total);
+            }
+            SiteCommand::Traffic { host, epoch, top } => {
+                let epoch = epoch.map(|e| format!("&epoch={e}")).unwrap_or_default();
+                let v: SiteTraffic = get(
+                    router,
+                    &format!("/v1/sites/{host}/traffic?top={top}{epoch}"),
+                    key,
+                )
+                .await?;
+                println!(
+                    "{} epoch {} ({} s from {})",
+                    v.host,
+                    v.epoch,
+                    v.epoch_secs,
+                    v.epoch * v.epoch_secs
+                );
+                let row = |label: &str, t: &Traffic| {
+                    println!(
+                        "{label:<66} {:>9} {:>16} {:>16} {:>16}",
+                        t.tickets, t.bytes, t.withheld_bytes, t.rejected_bytes
+                    )
+                };
+                let header = |what: &str| {
+                    println!(
+                        "{what:<66} {:>9} {:>16} {:>16} {:>16}",
+                        "tickets", "bytes", "withheld", "rejected"
+                    )
+                };
+                header("terminal");
+                for t in &v.terminals {
+                    row(&t.node_id, &t.traffic);
+                }
+                header("client prefix");
+                for p in &v.prefixes {
+                    row(&p.prefix, &p.traffic);
+                }
+                if v.other_prefixes > 0 {
+                    row(&format!("{} other prefixes", v.other_prefixes), &v.other);
                 }
                 row("total", &v.total);
             }

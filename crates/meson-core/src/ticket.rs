@@ -99,7 +99,7 @@ pub enum IssueError {
 }
 
 /// The network a client's address must be in for a ticket to be honoured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ClientPrefix {
     /// IPv4, or IPv6 that is not IPv4-mapped; bits past `len` are zero.
     addr: IpAddr,
@@ -167,6 +167,29 @@ impl ClientPrefix {
 impl fmt::Display for ClientPrefix {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.addr, self.len)
+    }
+}
+
+/// Why text is not a client prefix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a client prefix (ADDRESS/LENGTH with no bits set past the length)")]
+pub struct BadPrefix(pub String);
+
+/// Reads what [`ClientPrefix`]'s `Display` writes (`192.0.2.0/24`, `2001:db8::/48`): how a prefix is stored
+/// beside usage and read back. A prefix with bits set past its length is refused, not masked.
+impl std::str::FromStr for ClientPrefix {
+    type Err = BadPrefix;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || BadPrefix(s.to_owned());
+        let (addr, len) = s.split_once('/').ok_or_else(bad)?;
+        let addr: IpAddr = addr.parse().map_err(|_| bad())?;
+        let len: u8 = len.parse().map_err(|_| bad())?;
+        let prefix = ClientPrefix::new(addr, len).map_err(|_| bad())?;
+        match prefix.addr == addr && prefix.len == len {
+            true => Ok(prefix),
+            false => Err(bad()),
+        }
     }
 }
 

@@ -17,6 +17,7 @@
 //! | [`economics`] | prices, fees, quality, subsidy and slash shares, payout leaves: the formulas |
 //! | [`merkle`] | RFC 6962 trees over the payout leaves |
 //! | [`settlement`] | the plan: an epoch's settlement and subsidy, and what it settled |
+//! | [`prefix_share`] | the share cap against self-dealing: what of a terminal's usage from few client prefixes is withheld |
 //! | [`stake`] | the plans: locks released when due, a slash in its two steps |
 //! | [`claims`] | the plans: a bond's checks and a claim's verdict |
 //! | [`council`] | the council's terms, the lock a member makes, the members of a term |
@@ -123,6 +124,7 @@ pub mod ids;
 mod invariants;
 pub mod memo;
 pub mod merkle;
+pub mod prefix_share;
 pub mod refusal;
 pub mod settlement;
 pub mod stake;

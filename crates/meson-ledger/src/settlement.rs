@@ -124,22 +124,11 @@ pub fn plan(
     let mut earned: BTreeMap<[u8; 32], u128> = BTreeMap::new();
     for (site, lines_of) in by_site {
         nodes.extend(lines_of.iter().map(|(node, _)| *node));
-        let ids = lines_of.iter().flat_map(|(node, _)| {
-            [
-                Purpose::Fee {
-                    epoch,
-                    site,
-                    node: *node,
-                },
-                Purpose::Payout {
-                    epoch,
-                    site,
-                    node: *node,
-                },
-            ]
-        });
         // The site's transfers are one chain: if any exists, the site's epoch is settled.
-        if ids.into_iter().any(|p| l.transfer(p.id()).is_some()) {
+        if lines_of
+            .iter()
+            .any(|(node, _)| settled(l, epoch, site, node).is_some())
+        {
             continue;
         }
         let escrow = accounts::escrow(site);

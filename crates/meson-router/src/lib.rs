@@ -11,7 +11,8 @@
 //! # Layers
 //!
 //! - `http/`: `routes.rs` registers every route below; one handler file per resource (`info`, `sites`,
-//!   `jobs`, `terminals`, `control`, `redirect`, `ledger`, `claims`, `council`, `roots`, `audits`) parses,
+//!   `jobs`, `terminals`, `control`, `redirect`, `ledger`, `claims`, `council`, `roots`, `audits`,
+//!   `traffic`) parses,
 //!   calls services, answers with the [`meson_api`] types and describes itself for the OpenAPI document
 //!   `openapi.rs` assembles; `error.rs` is the leaf they share (`ApiError` and the body, path and query
 //!   extractors that refuse with it). No handler imports another.
@@ -28,7 +29,8 @@
 //!   suspension), `usage` (usage intake, once per serial, judged against object sizes), `jobs` (purges
 //!   and pushes), `serial` (ticket serials), `roots` (ground truth: object sizes and roots from origins
 //!   and site owners), `holdings` (bounded samples of what each terminal should hold), `audit` (the
-//!   auditor and terminals' standing). Their errors are `services::error::ServiceError` (a plan's refusal
+//!   auditor and terminals' standing), `budget` (paid tickets per client prefix), `withholding` (the
+//!   share cap at settlement, its review, the owner's traffic view). Their errors are `services::error::ServiceError` (a plan's refusal
 //!   maps to it by kind), which `http/error.rs` turns into statuses.
 //! - below: the [`meson_store::Store`] for durable state; liveness (heartbeats, probes, load) only in
 //!   memory, so after a restart every terminal is *down* until its next heartbeat.
@@ -43,6 +45,7 @@
 //! | `POST /v1/accounts` | anyone | `{name}` → `{account_id, api_key}` (the key is shown once) |
 //! | `POST /v1/sites`, `GET /v1/sites`, `DELETE /v1/sites/{host}` | account (`Authorization: Bearer <api_key>`) | the caller's sites |
 //! | `GET /v1/sites/{host}/stats?hours=N` | site owner | accepted usage per hour: tickets, requests, hits, hit ratio, bytes |
+//! | `GET /v1/sites/{host}/traffic?epoch=N&top=M` | site owner | one epoch's accepted usage per terminal and per client prefix, with what the share cap withheld |
 //! | `POST /v1/sites/{host}/purge`, `POST /v1/sites/{host}/push` | site owner | a purge (`url`, `prefix`, `tag` or `all`) or a push (`path`, `root`, `ttl_secs`) as a job, `202` |
 //! | `GET /v1/jobs/{id}` | site owner | the job and each terminal's confirmation |
 //! | `GET /v1/sites/{host}/billing?epochs=N` | site owner | escrow account and balance, spend per epoch |
@@ -66,13 +69,15 @@
 //! | `POST /v1/sites/{host}/roots`, `GET /v1/sites/{host}/roots?limit=N` | site owner | an object's size and roots from its owner; what the router knows of the site's objects |
 //! | `GET /v1/terminals/{node}/audits?epochs=N` | anyone | the terminal's standing, audits per epoch and the latest ones |
 //! | `GET /v1/terminals/{node}/evidence` | anyone | inflated usage with its signed batch, failed audits with their signed answers |
+//! | `GET /v1/usage/withheld?state=S&limit=N` | operator | usage withheld by the share cap, latest epoch first |
+//! | `POST /v1/usage/withheld/{serial}`, `POST /v1/usage/withheld` | operator | `{"action": "release"\|"reject"}` for one record, or with `site`, `node_id`, `epoch` for a group |
 //! | `POST /v1/terminals/{register,heartbeat,sites,usage}` | a terminal | signed control messages, see [`meson_core::wire`] |
 //! | `GET`/`HEAD` of any path whose `Host` is a site, or `/s/<host>/<path>` | clients | `302` to a terminal with a ticket |
 
 mod http;
 mod services;
 
-pub use services::{audit, ledger};
+pub use services::{audit, budget, ledger};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -166,6 +171,12 @@ pub struct RouterConfig {
     pub origin_bytes_per_sec: u64,
     /// Spot-check audits of terminals; off (`None`, the default) audits nobody.
     pub audit: Option<audit::AuditConfig>,
+    /// Paid tickets per client prefix and site (default 600 a minute, bursts of 1200); with billing on
+    /// only, since without it no ticket is paid. A client past it is sent to the site's origin.
+    pub prefix_budget: budget::BudgetConfig,
+    /// The cap, applied at settlement, on the share of a terminal's paid bytes for a site that its top
+    /// client prefixes may make up (default: half from the top 3, from 1 GiB a terminal and epoch).
+    pub share_cap: meson_ledger::prefix_share::ShareCap,
 }
 
 impl RouterConfig {
@@ -190,6 +201,8 @@ impl RouterConfig {
             slash_shares: Default::default(),
             origin_bytes_per_sec: 2 << 20,
             audit: None,
+            prefix_budget: Default::default(),
+            share_cap: Default::default(),
         }
     }
 
@@ -231,6 +244,7 @@ impl RouterConfig {
                 )));
             }
         }
+        self.share_cap.validate().map_err(RouterError::Config)?;
         if self.load_bound.is_nan() || self.load_bound < 1.0 {
             return Err(RouterError::Config(format!(
                 "load bound must be at least 1, got {}",
@@ -260,6 +274,7 @@ pub(crate) struct Shared {
     pub ledger: ledger::LedgerService,
     pub unfunded: billing::Unfunded,
     pub uptime: billing::Uptime,
+    pub budget: budget::PrefixBudget,
     /// Operator endpoints (minting) need this bearer token, from `DATA_DIR/operator.token`.
     pub operator_token: String,
 }
@@ -267,6 +282,14 @@ pub(crate) struct Shared {
 impl Shared {
     pub fn heartbeat_secs(&self) -> u64 {
         self.cfg.heartbeat.as_secs_f64().ceil().max(1.0) as u64
+    }
+
+    /// Seconds per epoch: the billing epoch, or an hour without billing (the default billing epoch).
+    pub fn epoch_secs(&self) -> u64 {
+        self.cfg.billing.as_ref().map_or(
+            meson_ledger::settlement::BillingConfig::default().epoch_secs,
+            |b| b.epoch_secs,
+        )
     }
 }
 
@@ -323,6 +346,7 @@ impl Router {
                 .as_ref()
                 .map_or(Duration::from_secs(10), |a| a.timeout),
         );
+        let cfg_budget = cfg.prefix_budget;
         let shared = Arc::new(Shared {
             replay: Mutex::new(ReplayGuard::new(cfg.max_skew_secs, REPLAY_CAPACITY)),
             prober: registry::Prober::new(cfg.probe_timeout),
@@ -346,6 +370,7 @@ impl Router {
             ledger,
             unfunded: billing::Unfunded::default(),
             uptime: billing::Uptime::default(),
+            budget: budget::PrefixBudget::new(cfg_budget, budget::MAX_TRACKED),
             operator_token,
         });
         let (shutdown, rx) = watch::channel(false);

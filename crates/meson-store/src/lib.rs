@@ -28,14 +28,14 @@
 //! | `sites` | `id` | `account_id` → accounts, `host` (unique, lowercase), `origin`, `default_ttl_secs`, `query_mode`, `created_at` | `(account_id)` |
 //! | `object_roots` | `(site_id, object_key, version)` | `path`, `size`, `root`, `slice_roots` (32 bytes each, concatenated), `source` (`origin` or `owner`), `learned_at`; what the router knows of each object without asking a terminal; deleted with their site | `(object_key)` |
 //! | `terminals` | `node_id` | `short_id` (first 8 bytes, unique), `public_url`, `capacity_bytes`, `region`, `lat`, `lon`, `hardware_json`, `state`, `registered_at`, `updated_at` | |
-//! | `usage_records` | `serial` | `terminal`, `site_id`, `object_key`, `bytes`, `requests`, `hits` (≤ `requests`), `served_at`, `accepted_at`, `state` (`accepted`, `held` until the size is known, `inflated`: over it), `batch` → usage_batches (held and inflated only), `judged_size` | partial, over accepted rows: `(site_id, served_at, bytes)`, `(terminal, served_at, bytes)`, `(accepted_at, site_id, terminal)`; `(site_id, object_key)` of held rows, `(terminal)` of inflated ones |
+//! | `usage_records` | `serial` | `terminal`, `site_id`, `object_key`, `bytes`, `requests`, `hits` (≤ `requests`), `served_at`, `accepted_at`, `state` (`accepted`, `held` until the size is known, `inflated`: over it), `batch` → usage_batches (held and inflated only), `judged_size`, `client_prefix` (the ticket's, as text), `withheld` (`withheld`, `released`, `rejected`: the share cap's review), `withheld_reason`, `withheld_epoch`, `reviewed_at` | partial, over accepted rows: `(site_id, served_at, bytes)`, `(terminal, served_at, bytes)`, `(accepted_at, site_id, terminal)`; `(site_id, object_key)` of held rows, `(terminal)` of inflated ones, `(withheld_epoch, site_id, terminal)` of withheld ones |
 //! | `usage_batches` | `hash` (BLAKE3 of `signed`) | `terminal`, `signed` (the batch's signed message, as received), `received_at` | |
 //! | `usage_rejections` | `(terminal, reason)` | `count` | |
 //! | `audits` | `id` | `terminal`, `epoch`, `at`, `root`, `chunk_group`, `outcome` (`pass`, `fail`, `missing`, `not_held`, `timeout`), `detail`, `evidence` (a failure's signed answer) | `(terminal, epoch)` |
 //! | `ledger_log` | `seq` | `prev_hash`, `hash` (unique), `body` (the batch, JSON), `created_at`; append-only (triggers refuse updates and deletes) | |
 //!
 //! Migrations are plain SQL files embedded in the binary and applied by [`SqliteStore::open`]
-//! (`0001_router`, `0002_usage_hits`, `0003_ledger`, `0004_verification`); sqlx records them in `_sqlx_migrations`, so opening an
+//! (`0001_router`, `0002_usage_hits`, `0003_ledger`, `0004_verification`, `0006_prefixes`); sqlx records them in `_sqlx_migrations`, so opening an
 //! up-to-date database applies nothing, and a database migrated by a newer release is refused rather than
 //! misread.
 //!
@@ -44,6 +44,9 @@
 //! - **Only accepted usage counts.** Statistics and settlement read `state = 'accepted'` rows, through
 //!   partial indexes. Held rows become accepted (with `accepted_at` set then, so they land in an open
 //!   epoch) or inflated in the transaction that records the object's size ([`Store::record_object`]).
+//! - **Withheld usage stays accepted.** The share cap withholds accepted records by a column beside their
+//!   state, so statistics still show the bytes served; settlement leaves out those awaiting review or
+//!   rejected. A release moves `accepted_at` to the time of release, so the record is paid in an open epoch.
 //! - **A serial counts once.** `serial` is the primary key of `usage_records`. [`Store::accept_usage`]
 //!   inserts a whole batch in one transaction with `ON CONFLICT (serial) DO NOTHING`; a row inserted means
 //!   accepted, none means duplicate, whether the first copy came earlier in the same batch, in an earlier
@@ -131,6 +134,7 @@ pub struct ApiKey {
 }
 
 pub use meson_core::keying::QueryMode;
+pub use meson_core::ticket::ClientPrefix;
 
 /// A site to register.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -203,6 +207,8 @@ pub struct UsageRecord {
     pub requests: u64,
     pub hits: u64,
     pub served_at: u64,
+    /// The client prefix the ticket was issued for; `None` only for records stored before prefixes were.
+    pub client_prefix: Option<ClientPrefix>,
 }
 
 /// The fate of one record of a batch.
@@ -291,6 +297,104 @@ pub struct UsageEvidence {
     pub size: u64,
     pub signed_batch: String,
     pub received_at: u64,
+}
+
+/// Where accepted usage withheld by the share cap stands (`meson_ledger::prefix_share`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WithheldState {
+    /// Not paid, awaiting the operator's review.
+    Withheld,
+    /// Paid, in the epoch it was released.
+    Released,
+    /// Never paid; not evidence of anything, so nothing is slashed.
+    Rejected,
+}
+
+impl WithheldState {
+    pub const ALL: [WithheldState; 3] = [
+        WithheldState::Withheld,
+        WithheldState::Released,
+        WithheldState::Rejected,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WithheldState::Withheld => "withheld",
+            WithheldState::Released => "released",
+            WithheldState::Rejected => "rejected",
+        }
+    }
+}
+
+impl std::str::FromStr for WithheldState {
+    type Err = StoreError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        named(
+            &WithheldState::ALL,
+            WithheldState::as_str,
+            "withheld state",
+            s,
+        )
+    }
+}
+
+/// Accepted usage of one site on one terminal from one client prefix, summed over a period by when it was
+/// accepted (a released record counts in the period it was released).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrefixUsage {
+    pub site_id: i64,
+    pub terminal: [u8; 32],
+    /// `None` for records stored before prefixes were.
+    pub client_prefix: Option<ClientPrefix>,
+    pub records: u64,
+    pub requests: u64,
+    /// Every accepted byte, whatever its review.
+    pub bytes: u64,
+    /// Of `bytes`: never withheld, withheld and awaiting review, released, rejected.
+    pub unjudged_bytes: u64,
+    pub withheld_bytes: u64,
+    pub released_bytes: u64,
+    pub rejected_bytes: u64,
+}
+
+/// A record withheld by the share cap, as the operator reviews it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WithheldRecord {
+    pub serial: u64,
+    pub site_id: i64,
+    pub terminal: [u8; 32],
+    pub client_prefix: Option<ClientPrefix>,
+    pub bytes: u64,
+    pub requests: u64,
+    pub served_at: u64,
+    /// The epoch whose settlement withheld it.
+    pub epoch: u64,
+    pub reason: String,
+    pub state: WithheldState,
+    pub reviewed_at: Option<u64>,
+}
+
+/// Which withheld usage a review decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WithheldSelector {
+    Serial(u64),
+    /// Everything one epoch's settlement withheld of one terminal's usage for one site.
+    Group {
+        site_id: i64,
+        terminal: [u8; 32],
+        epoch: u64,
+    },
+}
+
+/// What a review changed: records moved from withheld to the decided state, records already in it, and
+/// records decided the other way before (left as they are: a release is paid, a rejection final).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Reviewed {
+    pub changed: u64,
+    pub bytes: u64,
+    pub already: u64,
+    pub other: u64,
 }
 
 /// Who told the router an object's size and roots.
@@ -571,8 +675,41 @@ pub trait Store: Send + Sync {
     async fn append_ledger_entry(&self, entry: &LedgerEntry) -> Result<()>;
     /// Up to `limit` entries after `after`, in order.
     async fn ledger_entries(&self, after: u64, limit: usize) -> Result<Vec<LedgerEntry>>;
-    /// Accepted usage per site and terminal among records accepted in `from <= accepted_at < to`.
+    /// Accepted usage per site and terminal among records accepted in `from <= accepted_at < to`, leaving
+    /// out usage withheld (awaiting review or rejected): what settlement pays.
     async fn usage_accepted_between(&self, from: u64, to: u64) -> Result<Vec<UsageSum>>;
+
+    /// Accepted usage in `from <= accepted_at < to` per site (only `site_id`, if given), terminal and client
+    /// prefix, in that order.
+    async fn prefix_usage(
+        &self,
+        site_id: Option<i64>,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<PrefixUsage>>;
+    /// The never-withheld records of one site on one terminal from `prefixes`, accepted in
+    /// `from <= accepted_at < to`, as `(serial, served_at, bytes)`.
+    async fn prefix_records(
+        &self,
+        site_id: i64,
+        terminal: [u8; 32],
+        prefixes: &[ClientPrefix],
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<(u64, u64, u64)>>;
+    /// Withholds the accepted, never-withheld records among `serials` for the settlement of `epoch`, with
+    /// `reason`, in one transaction; returns how many it withheld.
+    async fn withhold_usage(&self, serials: &[u64], epoch: u64, reason: &str) -> Result<u64>;
+    /// Withheld records (in `state`, if given), the latest epoch first, then by site, terminal and serial.
+    async fn withheld_usage(
+        &self,
+        state: Option<WithheldState>,
+        limit: usize,
+    ) -> Result<Vec<WithheldRecord>>;
+    /// Releases (`to` [`WithheldState::Released`], counted as accepted now) or rejects the records awaiting
+    /// review that `which` selects. `NotFound` when it selects no record that was ever withheld.
+    async fn review_withheld(&self, which: WithheldSelector, to: WithheldState)
+        -> Result<Reviewed>;
 
     /// Waits for in-flight calls and closes the database; later calls fail.
     async fn close(&self);

@@ -13,10 +13,11 @@ use sqlx::sqlite::{
 use sqlx::Row;
 
 use crate::{
-    Account, ApiKey, AuditRecord, AuditTally, KnownObject, LedgerEntry, NewSite, QueryMode,
-    Released, Result, SignedBatch, Site, SiteHour, Store, StoreError, TerminalRecord,
-    TerminalRegistration, TerminalState, UsageEvidence, UsageOutcome, UsageRecord, UsageState,
-    UsageStatus, UsageSum, UsageTotals,
+    Account, ApiKey, AuditRecord, AuditTally, ClientPrefix, KnownObject, LedgerEntry, NewSite,
+    PrefixUsage, QueryMode, Released, Result, Reviewed, SignedBatch, Site, SiteHour, Store,
+    StoreError, TerminalRecord, TerminalRegistration, TerminalState, UsageEvidence, UsageOutcome,
+    UsageRecord, UsageState, UsageStatus, UsageSum, UsageTotals, WithheldRecord, WithheldSelector,
+    WithheldState,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -391,8 +392,8 @@ impl Store for SqliteStore {
             records.iter().zip(values)
         {
             let done = sqlx::query(
-                "INSERT INTO usage_records (serial, terminal, site_id, object_key, bytes, served_at, accepted_at, requests, hits, state, batch, judged_size) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (serial) DO NOTHING",
+                "INSERT INTO usage_records (serial, terminal, site_id, object_key, bytes, served_at, accepted_at, requests, hits, state, batch, judged_size, client_prefix) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (serial) DO NOTHING",
             )
             .bind(serial_to_sql(record.serial))
             .bind(&record.terminal[..])
@@ -410,6 +411,7 @@ impl Store for SqliteStore {
                     .map(|h| h.to_vec()),
             )
             .bind(judged)
+            .bind(record.client_prefix.map(|p| p.to_string()))
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
@@ -793,6 +795,7 @@ impl Store for SqliteStore {
         let rows = sqlx::query(
             "SELECT site_id, terminal, COUNT(*) AS records, SUM(bytes) AS bytes FROM usage_records \
              WHERE accepted_at >= ? AND accepted_at < ? AND state = 'accepted' \
+             AND (withheld IS NULL OR withheld = 'released') \
              GROUP BY site_id, terminal ORDER BY site_id, terminal",
         )
         .bind(bound(from))
@@ -813,6 +816,225 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    async fn prefix_usage(
+        &self,
+        site_id: Option<i64>,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<PrefixUsage>> {
+        let rows = sqlx::query(
+            "SELECT site_id, terminal, client_prefix, COUNT(*) AS records, SUM(requests) AS requests, \
+             SUM(bytes) AS bytes, \
+             SUM(CASE WHEN withheld IS NULL THEN bytes ELSE 0 END) AS unjudged, \
+             SUM(CASE WHEN withheld = 'withheld' THEN bytes ELSE 0 END) AS withheld, \
+             SUM(CASE WHEN withheld = 'released' THEN bytes ELSE 0 END) AS released, \
+             SUM(CASE WHEN withheld = 'rejected' THEN bytes ELSE 0 END) AS rejected \
+             FROM usage_records \
+             WHERE accepted_at >= ?1 AND accepted_at < ?2 AND state = 'accepted' \
+             AND (?3 IS NULL OR site_id = ?3) \
+             GROUP BY site_id, terminal, client_prefix ORDER BY site_id, terminal, client_prefix",
+        )
+        .bind(bound(from))
+        .bind(bound(to))
+        .bind(site_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|row| {
+                Ok(PrefixUsage {
+                    site_id: get(row, "site_id")?,
+                    terminal: blob(row, "terminal")?,
+                    client_prefix: prefix(row)?,
+                    records: get_u64(row, "records")?,
+                    requests: get_u64(row, "requests")?,
+                    bytes: get_u64(row, "bytes")?,
+                    unjudged_bytes: get_u64(row, "unjudged")?,
+                    withheld_bytes: get_u64(row, "withheld")?,
+                    released_bytes: get_u64(row, "released")?,
+                    rejected_bytes: get_u64(row, "rejected")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn prefix_records(
+        &self,
+        site_id: i64,
+        terminal: [u8; 32],
+        prefixes: &[ClientPrefix],
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<(u64, u64, u64)>> {
+        let mut out = Vec::new();
+        for p in prefixes {
+            let rows = sqlx::query(
+                "SELECT serial, served_at, bytes FROM usage_records \
+                 WHERE site_id = ? AND terminal = ? AND client_prefix = ? AND accepted_at >= ? \
+                 AND accepted_at < ? AND state = 'accepted' AND withheld IS NULL",
+            )
+            .bind(site_id)
+            .bind(&terminal[..])
+            .bind(p.to_string())
+            .bind(bound(from))
+            .bind(bound(to))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+            for row in &rows {
+                let serial: i64 = get(row, "serial")?;
+                out.push((
+                    serial as u64,
+                    get_u64(row, "served_at")?,
+                    get_u64(row, "bytes")?,
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn withhold_usage(&self, serials: &[u64], epoch: u64, reason: &str) -> Result<u64> {
+        let epoch = to_sql(epoch, "epoch")?;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(backend)?;
+        let mut withheld = 0;
+        for serial in serials {
+            withheld += sqlx::query(
+                "UPDATE usage_records SET withheld = 'withheld', withheld_reason = ?, withheld_epoch = ? \
+                 WHERE serial = ? AND state = 'accepted' AND withheld IS NULL",
+            )
+            .bind(reason)
+            .bind(epoch)
+            .bind(serial_to_sql(*serial))
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(withheld)
+    }
+
+    async fn withheld_usage(
+        &self,
+        state: Option<WithheldState>,
+        limit: usize,
+    ) -> Result<Vec<WithheldRecord>> {
+        let rows = sqlx::query(
+            "SELECT serial, site_id, terminal, client_prefix, bytes, requests, served_at, withheld_epoch, \
+             withheld_reason, withheld, reviewed_at FROM usage_records \
+             WHERE withheld IS NOT NULL AND (?1 IS NULL OR withheld = ?1) \
+             ORDER BY withheld_epoch DESC, site_id, terminal, serial LIMIT ?2",
+        )
+        .bind(state.map(WithheldState::as_str))
+        .bind(limit_sql(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|row| {
+                let serial: i64 = get(row, "serial")?;
+                let state: String = get(row, "withheld")?;
+                let reviewed: Option<i64> = get(row, "reviewed_at")?;
+                Ok(WithheldRecord {
+                    serial: serial as u64,
+                    site_id: get(row, "site_id")?,
+                    terminal: blob(row, "terminal")?,
+                    client_prefix: prefix(row)?,
+                    bytes: get_u64(row, "bytes")?,
+                    requests: get_u64(row, "requests")?,
+                    served_at: get_u64(row, "served_at")?,
+                    epoch: get_u64(row, "withheld_epoch")?,
+                    reason: get(row, "withheld_reason")?,
+                    state: state.parse()?,
+                    reviewed_at: reviewed.map(|t| from_sql(t, "reviewed_at")).transpose()?,
+                })
+            })
+            .collect()
+    }
+
+    async fn review_withheld(
+        &self,
+        which: WithheldSelector,
+        to: WithheldState,
+    ) -> Result<Reviewed> {
+        let (serial, site_id, terminal, epoch) = match which {
+            WithheldSelector::Serial(serial) => (Some(serial_to_sql(serial)), None, None, None),
+            WithheldSelector::Group {
+                site_id,
+                terminal,
+                epoch,
+            } => (
+                None,
+                Some(site_id),
+                Some(terminal.to_vec()),
+                Some(to_sql(epoch, "epoch")?),
+            ),
+        };
+        const SELECTED: &str = "withheld IS NOT NULL AND (?1 IS NULL OR serial = ?1) \
+             AND (?2 IS NULL OR (site_id = ?2 AND terminal = ?3 AND withheld_epoch = ?4))";
+        let now = to_sql(now(), "time")?;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(backend)?;
+        let counts: Vec<(String, i64)> = sqlx::query_as(&format!(
+            "SELECT withheld, COUNT(*) FROM usage_records WHERE {SELECTED} GROUP BY withheld"
+        ))
+        .bind(serial)
+        .bind(site_id)
+        .bind(terminal.clone())
+        .bind(epoch)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if counts.is_empty() {
+            return Err(StoreError::NotFound(match which {
+                WithheldSelector::Serial(serial) => format!("withheld usage with serial {serial}"),
+                WithheldSelector::Group { site_id, epoch, .. } => {
+                    format!("usage of site {site_id} withheld from that terminal in epoch {epoch}")
+                }
+            }));
+        }
+        let mut reviewed = Reviewed::default();
+        for (state, n) in counts {
+            let n = from_sql(n, "count")?;
+            match state.parse::<WithheldState>()? {
+                WithheldState::Withheld => {}
+                s if s == to => reviewed.already += n,
+                _ => reviewed.other += n,
+            }
+        }
+        // A release is paid in the epoch it happens in: the record is accepted again as of now.
+        let accepted_at = match to {
+            WithheldState::Released => "?5",
+            _ => "accepted_at",
+        };
+        let row = sqlx::query(&format!(
+            "UPDATE usage_records SET withheld = ?6, reviewed_at = ?5, accepted_at = {accepted_at} \
+             WHERE {SELECTED} AND withheld = 'withheld' RETURNING bytes"
+        ))
+        .bind(serial)
+        .bind(site_id)
+        .bind(terminal.clone())
+        .bind(epoch)
+        .bind(now)
+        .bind(to.as_str())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        for r in &row {
+            reviewed.changed += 1;
+            reviewed.bytes += get_u64(r, "bytes")?;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(reviewed)
     }
 
     async fn close(&self) {
@@ -894,6 +1116,16 @@ fn known_object_from_row(row: &SqliteRow) -> Result<KnownObject> {
         source: source.parse()?,
         learned_at: get_u64(row, "learned_at")?,
     })
+}
+
+/// The `client_prefix` column.
+fn prefix(row: &SqliteRow) -> Result<Option<ClientPrefix>> {
+    let text: Option<String> = get(row, "client_prefix")?;
+    text.map(|t| {
+        t.parse()
+            .map_err(|e: meson_core::ticket::BadPrefix| StoreError::Backend(e.to_string()))
+    })
+    .transpose()
 }
 
 /// A fixed-length blob column, such as a hash or a key.

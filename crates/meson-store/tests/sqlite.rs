@@ -68,6 +68,7 @@ fn record(
         requests: 2,
         hits: 1,
         served_at,
+        client_prefix: None,
     }
 }
 

@@ -22,7 +22,7 @@ pub use client::{
     get_url_from, json_request, request, try_request, Client, Got,
 };
 pub use meson_node::unix_now;
-pub use node::{publish_roots, redirect_ticket, usage_record, SigningTerminal};
+pub use node::{publish_roots, redirect_ticket, ticket_in, usage_record, SigningTerminal};
 pub use origin::{Origin, Resource, Seen};
 pub use store::{
     body_file, body_files, check_listing, flip_byte, flip_middle_byte, key_path, slice_count,

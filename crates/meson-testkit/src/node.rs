@@ -151,12 +151,17 @@ pub async fn redirect_ticket(router: SocketAddr, host: &str, path: &str) -> (Str
     let resp = call(router, "GET", path, &[("host", host)], None).await;
     assert_eq!(resp.status, 302, "GET {path} for {host}: {:?}", resp.json());
     let location = resp.header("location").to_owned();
-    let ticket = location
+    let ticket = ticket_in(&location);
+    (location, ticket)
+}
+
+/// The ticket a redirect's `Location` carries; panics without one.
+pub fn ticket_in(location: &str) -> String {
+    location
         .split(['?', '&'])
         .find_map(|p| p.strip_prefix("meson_ticket="))
         .unwrap_or_else(|| panic!("no ticket in {location}"))
-        .to_owned();
-    (location, ticket)
+        .to_owned()
 }
 
 /// As the owner of site `host` (API key `api_key`), tells the router the size and roots of `path`: a body

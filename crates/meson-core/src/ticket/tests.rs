@@ -480,3 +480,24 @@ fn the_issuer_check_ignores_expiry_and_request_but_not_signature_or_terminal() {
     )
     .is_err());
 }
+
+#[test]
+fn prefixes_read_back_what_they_display() {
+    for client in ["203.0.113.7", "2001:db8:1:2::9", "::ffff:198.51.100.1"] {
+        let p = ClientPrefix::around(ip(client));
+        assert_eq!(p.to_string().parse::<ClientPrefix>(), Ok(p), "{client}");
+    }
+    assert_eq!(
+        ClientPrefix::around(ip("127.0.1.1")).to_string(),
+        "127.0.1.0/24"
+    );
+    for bad in [
+        "127.0.1.1/24",
+        "127.0.1.0",
+        "127.0.1.0/33",
+        "x/24",
+        "127.0.1.0/-1",
+    ] {
+        assert!(bad.parse::<ClientPrefix>().is_err(), "{bad}");
+    }
+}

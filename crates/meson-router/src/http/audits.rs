@@ -10,19 +10,13 @@ use meson_api::verification::{
     Audit, AuditEpoch, EpochsQuery, Evidence, TerminalAudits, UsageEvidence,
 };
 use meson_core::content::Root;
-use meson_core::identity::NodeId;
 
-use crate::http::error::{bad_request, store_error, ApiError, ApiResult, PathParam, QueryParams};
+use crate::http::error::{node, store_error, ApiError, ApiResult, PathParam, QueryParams};
 use crate::services::audit::standing_of;
 use crate::Shared;
 
 /// Evidence and audits shown at most.
 const SHOWN: usize = 100;
-
-pub(crate) fn node(text: &str) -> ApiResult<NodeId> {
-    text.parse()
-        .map_err(|e| bad_request(format!("{text:?} is not a node id: {e}")))
-}
 
 pub(crate) fn audit_view(a: &meson_store::AuditRecord) -> Audit {
     Audit {

@@ -5,6 +5,7 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::Json;
+use meson_core::identity::NodeId;
 use meson_core::signed::SignedError;
 use meson_store::StoreError;
 use serde::de::DeserializeOwned;
@@ -25,6 +26,12 @@ pub fn store_error(e: StoreError) -> ApiError {
         }
     };
     ApiError(status, e.to_string())
+}
+
+/// A node id from a path or body.
+pub fn node(text: &str) -> ApiResult<NodeId> {
+    text.parse()
+        .map_err(|e| bad_request(format!("{text:?} is not a node id: {e}")))
 }
 
 /// A refused signed control message as an answer.

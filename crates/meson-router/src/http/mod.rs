@@ -17,3 +17,4 @@ mod roots;
 pub(crate) mod routes;
 mod sites;
 mod terminals;
+mod traffic;

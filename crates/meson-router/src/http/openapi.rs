@@ -13,7 +13,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
-use super::{audits, claims, control, council, info, jobs, ledger, roots, sites, terminals};
+use super::{
+    audits, claims, control, council, info, jobs, ledger, roots, sites, terminals, traffic,
+};
 
 /// The scheme of a business account's API key.
 pub(crate) const API_KEY: &str = "api_key";
@@ -37,6 +39,7 @@ pub(crate) const OPERATOR: &str = "operator";
         sites::list_sites,
         sites::remove_site,
         sites::site_stats,
+        traffic::site_traffic,
         jobs::purge_site,
         jobs::push_site,
         roots::push_roots,
@@ -61,6 +64,9 @@ pub(crate) const OPERATOR: &str = "operator";
         ledger::payout_proof,
         terminals::terminals,
         terminals::rejections,
+        traffic::withheld,
+        traffic::review_group,
+        traffic::review_one,
         audits::evidence,
         audits::audits,
         control::register,

@@ -11,11 +11,16 @@
 //!   anything else replaced by a random one. A header cannot follow a redirect, so the id travels to the
 //!   terminal as the query parameter [`RID_PARAM`] (terminals must strip it before keying, like the ticket),
 //!   and is also sent back on the `302` and logged with the ticket serial.
+//! - **Budgets**: with billing on, each client prefix (the ticket's /24 or /48) gets a bounded number of
+//!   paid tickets per site ([`crate::services::budget`]); past it, and when the site's escrow is empty, the
+//!   client is sent to the site's origin with the reason in `X-Meson-Limit: prefix-budget` or
+//!   `X-Meson-Billing: escrow-empty`.
 //! - **Logs and metrics**: each redirect is counted in `meson_router_redirects_total{outcome}`; its log
 //!   line (request id, site, client, terminal, serial) is at `debug`, so it costs nothing unless enabled.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -120,6 +125,7 @@ struct Outcomes {
     no_terminal: metrics::Counter,
     method: metrics::Counter,
     unfunded: metrics::Counter,
+    prefix_budget: metrics::Counter,
 }
 
 fn outcomes() -> &'static Outcomes {
@@ -134,6 +140,7 @@ fn outcomes() -> &'static Outcomes {
             no_terminal: outcome("no_terminal"),
             method: outcome("method"),
             unfunded: outcome("unfunded"),
+            prefix_budget: outcome("prefix_budget"),
         }
     })
 }
@@ -157,25 +164,43 @@ fn redirect_inner(
     let normalized = meson_core::path::normalize(path)
         .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))?;
     let params = client_params(query);
-    if s.cfg.billing.is_some() && s.unfunded.contains(site.id) {
+    let to_origin =
+        |why: (&'static str, &'static str), body: &'static str| -> Result<Response, ApiError> {
+            let target = meson_core::keying::with_params(&normalized, &params);
+            let location =
+                HeaderValue::from_str(&format!("{}{target}", site.origin.trim_end_matches('/')))
+                    .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))?;
+            Ok((
+                StatusCode::FOUND,
+                [
+                    (header::LOCATION, location),
+                    (
+                        header::HeaderName::from_static(why.0),
+                        HeaderValue::from_static(why.1),
+                    ),
+                ],
+                body,
+            )
+                .into_response())
+        };
+    let paid = s.cfg.billing.is_some();
+    if paid && s.unfunded.contains(site.id) {
         // Out of funds: the client goes to the origin itself. Never served by terminals for free.
         outcomes().unfunded.increment(1);
-        let target = meson_core::keying::with_params(&normalized, &params);
-        let location =
-            HeaderValue::from_str(&format!("{}{target}", site.origin.trim_end_matches('/')))
-                .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))?;
-        return Ok((
-            StatusCode::FOUND,
-            [
-                (header::LOCATION, location),
-                (
-                    header::HeaderName::from_static("x-meson-billing"),
-                    HeaderValue::from_static("escrow-empty"),
-                ),
-            ],
+        return to_origin(
+            ("x-meson-billing", "escrow-empty"),
             "the site's escrow is empty: served by its origin\n",
-        )
-            .into_response());
+        );
+    }
+    let client_prefix = ClientPrefix::around(client);
+    if paid && !s.budget.take(site.id, client_prefix, Instant::now()) {
+        // Past its prefix's budget the client is still served, by the origin: a terminal's ticket would be
+        // paid from the escrow, an unpaid one would make an honest terminal serve it for nothing.
+        outcomes().prefix_budget.increment(1);
+        return to_origin(
+            ("x-meson-limit", "prefix-budget"),
+            "this network has used its share of the site's CDN tickets for now: served by the origin\n",
+        );
     }
     let keyed = keyed_path(&normalized, &params, site.query_mode);
     let cache_key = cache_key(&site.host, &keyed);
@@ -210,7 +235,7 @@ fn redirect_inner(
         terminal: terminal.short_id(),
         site: site.id as u64,
         object,
-        client_prefix: ClientPrefix::around(client),
+        client_prefix,
         expires: now + s.cfg.ticket_lifetime_secs,
         serial,
     }

@@ -13,7 +13,7 @@ use meson_node::{HEALTH_PATH, METRICS_PATH};
 
 use super::{
     audits, claims, control, council, info, jobs, ledger, openapi, redirect, roots, sites,
-    terminals,
+    terminals, traffic,
 };
 use crate::Shared;
 
@@ -48,6 +48,7 @@ pub(crate) fn api() -> Vec<Route> {
         route(M::GET, "/v1/sites", sites::list_sites),
         route(M::DELETE, "/v1/sites/{host}", sites::remove_site),
         route(M::GET, "/v1/sites/{host}/stats", sites::site_stats),
+        route(M::GET, "/v1/sites/{host}/traffic", traffic::site_traffic),
         route(M::POST, "/v1/sites/{host}/purge", jobs::purge_site),
         route(M::POST, "/v1/sites/{host}/push", jobs::push_site),
         route(M::POST, "/v1/sites/{host}/roots", roots::push_roots),
@@ -92,6 +93,9 @@ pub(crate) fn api() -> Vec<Route> {
             "/v1/terminals/{node}/rejections",
             terminals::rejections,
         ),
+        route(M::GET, "/v1/usage/withheld", traffic::withheld),
+        route(M::POST, "/v1/usage/withheld", traffic::review_group),
+        route(M::POST, "/v1/usage/withheld/{serial}", traffic::review_one),
         route(M::GET, "/v1/terminals/{node}/evidence", audits::evidence),
         route(M::GET, "/v1/terminals/{node}/audits", audits::audits),
         route(M::POST, wire::REGISTER_PATH, control::register),

@@ -10,6 +10,8 @@
 //! - An epoch is settled once it has ended: usage accepted during `[E·len, (E+1)·len)`, so every record
 //!   falls in exactly one epoch. Settling again (after a crash, or on catching up after a restart)
 //!   applies nothing twice.
+//! - Before an epoch is paid, usage a terminal served a site mostly from a few client prefixes is
+//!   withheld for review ([`super::withholding`]); settlement pays the rest.
 //! - A site whose escrow is empty is not served by terminals: its clients are redirected to its origin
 //!   (`X-Meson-Billing: escrow-empty`), never silently served for free.
 
@@ -160,6 +162,7 @@ pub(crate) async fn settle(
     cfg: &BillingConfig,
     epoch: u64,
 ) -> Result<usize, LedgerError> {
+    super::withholding::judge(s, &s.cfg.share_cap, cfg.epoch_secs, epoch).await?;
     let usage = accepted(s, cfg.epoch_secs, epoch).await?;
     let terminals = Standing {
         regions: s

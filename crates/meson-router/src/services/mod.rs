@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub(crate) mod billing;
+pub mod budget;
 pub(crate) mod claims;
 pub(crate) mod council;
 pub(crate) mod error;
@@ -19,3 +20,4 @@ pub(crate) mod stake;
 pub(crate) mod statements;
 pub(crate) mod transactions;
 pub(crate) mod usage;
+pub(crate) mod withholding;

@@ -78,6 +78,7 @@ pub(crate) async fn accept(
             requests: r.requests,
             hits: r.hits,
             served_at: r.served_at,
+            client_prefix: Some(granted.client_prefix),
         };
         batch.push((record, state));
     }
