@@ -13,8 +13,8 @@ use sqlx::sqlite::{
 use sqlx::Row;
 
 use crate::{
-    Account, ApiKey, AuditRecord, AuditTally, KnownObject, LedgerEntry, NewSite, QueryMode,
-    Released, Result, SignedBatch, Site, SiteHour, Store, StoreError, TerminalRecord,
+    audit_outcome, Account, ApiKey, AuditRecord, AuditTally, KnownObject, LedgerEntry, NewSite,
+    QueryMode, Released, Result, SignedBatch, Site, SiteHour, Store, StoreError, TerminalRecord,
     TerminalRegistration, TerminalState, UsageEvidence, UsageOutcome, UsageRecord, UsageState,
     UsageStatus, UsageSum, UsageTotals,
 };
@@ -690,7 +690,7 @@ impl Store for SqliteStore {
                 ));
             }
             if let Some((_, tally)) = out.last_mut() {
-                tally.add(outcome.parse()?, get_u64(row, "n")?);
+                tally.add(audit_outcome(&outcome)?, get_u64(row, "n")?);
             }
         }
         Ok(out)
@@ -725,7 +725,7 @@ impl Store for SqliteStore {
                     at: get_u64(row, "at")?,
                     root: blob(row, "root")?,
                     group: get_u64(row, "chunk_group")?,
-                    outcome: outcome.parse()?,
+                    outcome: audit_outcome(&outcome)?,
                     detail: get(row, "detail")?,
                     evidence: get(row, "evidence")?,
                 })
