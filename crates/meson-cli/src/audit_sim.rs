@@ -61,9 +61,10 @@ pub struct AuditSimArgs {
     /// At most 4MiB (one piece per object).
     #[arg(long, default_value = "4MiB")]
     max_size: ByteSize,
-    /// Simulated whole-object requests per epoch, network-wide: what terminals hold and report.
-    #[arg(long, default_value_t = 50_000)]
-    requests_per_epoch: u64,
+    /// Simulated whole-object requests per epoch, per terminal (on average): what terminals hold and
+    /// report.
+    #[arg(long, default_value_t = 50)]
+    requests_per_terminal: u64,
     /// Bytes per second each terminal serves in reality, the volume the auditor's traffic is compared to.
     #[arg(long, default_value = "1MiB")]
     served_per_terminal: ByteSize,
@@ -130,7 +131,7 @@ impl AuditSimArgs {
             bodies: self.bodies,
             min_size: self.min_size.0,
             max_size: self.max_size.0,
-            requests_per_epoch: self.requests_per_epoch,
+            requests_per_terminal: self.requests_per_terminal,
             served_bytes_per_sec: self.served_per_terminal.0,
             origin_bytes_per_sec: self.origin_bytes_per_sec.0,
             audit_interval_secs: self.audit_interval_secs,

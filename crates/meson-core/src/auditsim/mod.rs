@@ -16,7 +16,7 @@
 //! `warmup_epochs + epochs` epochs; cheaters behave honestly during the warm-up (so they get vetted) and
 //! cheat from then on. Each epoch:
 //!
-//! 1. **Requests.** `requests_per_epoch` whole-object requests draw objects by Zipf popularity and go to
+//! 1. **Requests.** `requests_per_terminal` whole-object requests per terminal draw objects by Zipf popularity and go to
 //!    the terminal rendezvous hashing picks among those in rotation (weight 1 while vetting,
 //!    `vetted_weight` once vetted, out while suspended; standings as of the epoch's start). The router
 //!    adds the object to the terminal's routed sample; the terminal stores it and reports it held at its
@@ -102,8 +102,8 @@ pub struct Config {
     pub bodies: usize,
     pub min_size: u64,
     pub max_size: u64,
-    /// Simulated requests per epoch over the whole network: they decide what terminals hold and report.
-    pub requests_per_epoch: u64,
+    /// Simulated requests per epoch, times the terminals: they decide what terminals hold and report.
+    pub requests_per_terminal: u64,
     /// Bytes per second each terminal serves in reality: the volume the auditor's traffic is compared
     /// with (the simulated requests are a sample of it).
     pub served_bytes_per_sec: u64,
@@ -133,7 +133,7 @@ impl Default for Config {
             bodies: 64,
             min_size: 1024,
             max_size: 4 << 20,
-            requests_per_epoch: 50_000,
+            requests_per_terminal: 50,
             served_bytes_per_sec: 1 << 20,
             origin_bytes_per_sec: 2 << 20,
             audit_interval_secs: 900.0,

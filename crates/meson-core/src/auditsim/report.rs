@@ -174,12 +174,12 @@ impl fmt::Display for Report {
         let c = &self.config;
         writeln!(
             f,
-            "audit-sim: {} seeds x {} terminals, {} objects (Zipf {}), {} requests/epoch; audit every {} s per terminal, epochs of {} s; vetting {} audits, suspended below {} over >= {} audits; {} warm-up + {} epochs of cheating",
+            "audit-sim: {} seeds x {} terminals, {} objects (Zipf {}), {} requests per terminal and epoch; audit every {} s per terminal, epochs of {} s; vetting {} audits, suspended below {} over >= {} audits; {} warm-up + {} epochs of cheating",
             self.seeds,
             c.terminals,
             c.objects,
             c.zipf,
-            c.requests_per_epoch,
+            c.requests_per_terminal,
             c.audit_interval_secs,
             c.epoch_secs,
             c.rules.vetting_audits,

@@ -9,7 +9,7 @@ fn small(groups: Vec<(Strategy, usize)>) -> Config {
         bodies: 8,
         min_size: 1024,
         max_size: 128 * 1024,
-        requests_per_epoch: 2_000,
+        requests_per_terminal: 50,
         origin_bytes_per_sec: 64 * 1024,
         warmup_epochs: 3,
         epochs: 4,
