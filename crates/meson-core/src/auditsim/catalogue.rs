@@ -37,7 +37,7 @@ impl Catalogue {
     /// `bodies` bodies of sizes spread evenly on a log scale from `min_size` to `max_size` (web objects
     /// span orders of magnitude), with content from a fixed generator: the same for every seed.
     pub fn new(bodies: usize, min_size: u64, max_size: u64, objects: u64, zipf: f64) -> Self {
-        let mut rng = StdRng::seed_from_u64(0x6d65_736f_6e);
+        let mut rng = StdRng::seed_from_u64(0x006d_6573_6f6e);
         let (lo, hi) = (
             (min_size.max(1)) as f64,
             max_size.max(min_size).max(1) as f64,

@@ -239,10 +239,10 @@ impl fmt::Display for Report {
         let t = &self.traffic;
         writeln!(
             f,
-            "\ntraffic per seed ({:.0} h): served {} ({} per terminal); audit answers {} ({} of served), challenges {} ({}), origin fetches {} ({}); {:.2} audits per terminal-hour, {} of audit ticks found no target with a known root; {:.0} sampled requests unserved, {:.0} usage records still held",
+            "\ntraffic per seed ({:.0} h): served {} ({}/s per terminal); audit answers {} ({} of served), challenges {} ({}), origin fetches {} ({}); {:.2} audits per terminal-hour, {} of audit ticks found no target with a known root; {:.0} sampled requests unserved, {:.0} usage records still held",
             t.hours,
             bytes(t.served_bytes),
-            format!("{}/s", bytes(c.served_bytes_per_sec as f64)),
+            bytes(c.served_bytes_per_sec as f64),
             bytes(t.answer_bytes),
             pct_fine(t.answer_share),
             bytes(t.challenge_bytes),
