@@ -1,5 +1,6 @@
 //! `meson-cdn`: one subcommand per role and tool.
 
+mod audit_sim;
 mod cache_sim;
 mod client;
 mod demo;
@@ -53,6 +54,9 @@ enum Command {
     Wallet(wallet::WalletArgs),
     /// Replay a request trace through the terminal's eviction policies and print hit ratios.
     CacheSim(cache_sim::CacheSimArgs),
+    /// Simulate spot-check audits over many seeded networks with cheating terminals: detection per
+    /// epoch, false positives, the auditor's traffic.
+    AuditSim(audit_sim::AuditSimArgs),
 }
 
 fn init_logging(filter: &str, json: bool) -> anyhow::Result<()> {
@@ -81,5 +85,6 @@ fn main() -> anyhow::Result<()> {
         Command::Ledger(args) => ledger::run(args),
         Command::Wallet(args) => wallet::run(args),
         Command::CacheSim(args) => cache_sim::run(args),
+        Command::AuditSim(args) => audit_sim::run(args),
     }
 }

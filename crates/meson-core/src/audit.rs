@@ -13,6 +13,12 @@
 //! [`judge`] decides an answer against the root the checker knows from elsewhere (never from the
 //! terminal): a proof that does not verify is a [`Verdict::Fail`], and since the terminal signed it, the
 //! signed answer is objective evidence anyone can re-check with [`judge`].
+//!
+//! The auditor's other decisions, shared by the router and the simulator, are in [`plan`] (when, what,
+//! which group, which outcome) and [`holdings`] (the bounded samples of what each terminal should hold).
+
+pub mod holdings;
+pub mod plan;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -169,15 +175,54 @@ pub fn judge(
         Reply::NotHeld => Verdict::NotHeld,
         Reply::Proof(text) => match STANDARD.decode(text) {
             Err(_) => Verdict::Fail("the proof is not base64".into()),
-            Ok(proof) => {
-                match content::verify_chunk_group(known_root, known_size, challenge.group, &proof) {
-                    Ok(_) => Verdict::Pass,
-                    Err(e) => Verdict::Fail(e.to_string()),
-                }
-            }
+            Ok(proof) => check_proof(known_root, known_size, challenge.group, &proof),
         },
     };
     Ok((challenge, verdict))
+}
+
+/// The verdict on a proof of chunk group `group` against the known root and size: the part of
+/// [`judge`] that is not about signatures.
+pub fn check_proof(known_root: &Root, known_size: u64, group: u64, proof: &[u8]) -> Verdict {
+    match content::verify_chunk_group(known_root, known_size, group, proof) {
+        Ok(_) => Verdict::Pass,
+        Err(e) => Verdict::Fail(e.to_string()),
+    }
+}
+
+/// How one spot check ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// The proof verified against the known root.
+    Pass,
+    /// The signed proof did not verify: evidence.
+    Fail,
+    /// The terminal said it does not hold content it reported holding.
+    Missing,
+    /// The terminal does not hold an object it was sent clients for but never reported holding.
+    NotHeld,
+    /// No valid signed answer in time.
+    Timeout,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 5] = [
+        Outcome::Pass,
+        Outcome::Fail,
+        Outcome::Missing,
+        Outcome::NotHeld,
+        Outcome::Timeout,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Fail => "fail",
+            Outcome::Missing => "missing",
+            Outcome::NotHeld => "not_held",
+            Outcome::Timeout => "timeout",
+        }
+    }
 }
 
 /// Audits that count towards a terminal's pass rate (`not_held`, for an object it was only sent clients
@@ -209,6 +254,17 @@ impl Tally {
             n => (u128::from(self.pass) * 10_000 / u128::from(n)) as u32,
         }
     }
+
+    /// Counts one audit (`not_held` is not counted).
+    pub fn record(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Pass => self.pass += 1,
+            Outcome::Fail => self.fail += 1,
+            Outcome::Missing => self.missing += 1,
+            Outcome::Timeout => self.timeout += 1,
+            Outcome::NotHeld => {}
+        }
+    }
 }
 
 impl std::ops::Add for Tally {
@@ -224,8 +280,17 @@ impl std::ops::Add for Tally {
     }
 }
 
+/// The counted audits of epoch `epoch` and the one before, from per-epoch tallies `(epoch, tally)`: the
+/// window a terminal's standing is judged on.
+pub fn recent(tallies: impl IntoIterator<Item = (u64, Tally)>, epoch: u64) -> Tally {
+    tallies
+        .into_iter()
+        .filter(|(e, _)| e + 1 >= epoch)
+        .fold(Tally::default(), |sum, (_, t)| sum + t)
+}
+
 /// How audits decide a terminal's traffic.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct QualityRules {
     /// Audits a new terminal must pass before it gets full traffic.
     pub vetting_audits: u64,

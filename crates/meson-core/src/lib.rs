@@ -4,6 +4,7 @@
 //! decisions back. That keeps every rule testable on its own and identical wherever it runs.
 
 pub mod audit;
+pub mod auditsim;
 pub mod cachesim;
 pub mod content;
 pub mod eviction;

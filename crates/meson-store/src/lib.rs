@@ -458,47 +458,11 @@ pub struct Released {
     pub inflated: u64,
 }
 
-/// How one spot check ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuditOutcome {
-    /// The proof verified against the known root.
-    Pass,
-    /// The signed proof did not verify: evidence.
-    Fail,
-    /// The terminal said it does not hold content it reported holding.
-    Missing,
-    /// The terminal does not hold an object it was sent clients for but never reported holding.
-    NotHeld,
-    /// No valid signed answer in time.
-    Timeout,
-}
+/// How one spot check ended, as stored (`audits.outcome` holds [`AuditOutcome::as_str`]).
+pub use meson_core::audit::Outcome as AuditOutcome;
 
-impl AuditOutcome {
-    pub const ALL: [AuditOutcome; 5] = [
-        AuditOutcome::Pass,
-        AuditOutcome::Fail,
-        AuditOutcome::Missing,
-        AuditOutcome::NotHeld,
-        AuditOutcome::Timeout,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuditOutcome::Pass => "pass",
-            AuditOutcome::Fail => "fail",
-            AuditOutcome::Missing => "missing",
-            AuditOutcome::NotHeld => "not_held",
-            AuditOutcome::Timeout => "timeout",
-        }
-    }
-}
-
-impl std::str::FromStr for AuditOutcome {
-    type Err = StoreError;
-
-    fn from_str(s: &str) -> Result<Self> {
-        named(&AuditOutcome::ALL, AuditOutcome::as_str, "audit outcome", s)
-    }
+pub(crate) fn audit_outcome(s: &str) -> Result<AuditOutcome> {
+    named(&AuditOutcome::ALL, AuditOutcome::as_str, "audit outcome", s)
 }
 
 /// One spot check of one terminal.
@@ -536,6 +500,16 @@ impl AuditTally {
             AuditOutcome::Timeout => &mut self.timeout,
         };
         *slot += n;
+    }
+
+    /// The audits that count towards the pass rate.
+    pub fn counted(&self) -> meson_core::audit::Tally {
+        meson_core::audit::Tally {
+            pass: self.pass,
+            fail: self.fail,
+            missing: self.missing,
+            timeout: self.timeout,
+        }
     }
 }
 

@@ -13,11 +13,11 @@ use sqlx::sqlite::{
 use sqlx::Row;
 
 use crate::{
-    Account, ApiKey, AuditRecord, AuditTally, ClientPrefix, KnownObject, LedgerEntry, NewSite,
-    PrefixUsage, QueryMode, Released, Result, Reviewed, SignedBatch, Site, SiteHour, Store,
-    StoreError, TerminalRecord, TerminalRegistration, TerminalState, UsageEvidence, UsageOutcome,
-    UsageRecord, UsageState, UsageStatus, UsageSum, UsageTotals, WithheldRecord, WithheldSelector,
-    WithheldState,
+    audit_outcome, Account, ApiKey, AuditRecord, AuditTally, ClientPrefix, KnownObject,
+    LedgerEntry, NewSite, PrefixUsage, QueryMode, Released, Result, Reviewed, SignedBatch, Site,
+    SiteHour, Store, StoreError, TerminalRecord, TerminalRegistration, TerminalState,
+    UsageEvidence, UsageOutcome, UsageRecord, UsageState, UsageStatus, UsageSum, UsageTotals,
+    WithheldRecord, WithheldSelector, WithheldState,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -692,7 +692,7 @@ impl Store for SqliteStore {
                 ));
             }
             if let Some((_, tally)) = out.last_mut() {
-                tally.add(outcome.parse()?, get_u64(row, "n")?);
+                tally.add(audit_outcome(&outcome)?, get_u64(row, "n")?);
             }
         }
         Ok(out)
@@ -727,7 +727,7 @@ impl Store for SqliteStore {
                     at: get_u64(row, "at")?,
                     root: blob(row, "root")?,
                     group: get_u64(row, "chunk_group")?,
-                    outcome: outcome.parse()?,
+                    outcome: audit_outcome(&outcome)?,
                     detail: get(row, "detail")?,
                     evidence: get(row, "evidence")?,
                 })

@@ -4,7 +4,8 @@
 //! audit per terminal every [`AuditConfig::interval`], it picks a terminal that is up at random, a
 //! target from what that terminal should hold ([`super::holdings`]: a piece it reported holding, or an
 //! object it was sent clients for) whose root the router knows independently ([`super::roots`]), and a
-//! random chunk group of it. It `POST`s a challenge signed with the router's node key to the terminal's
+//! random chunk group of it. Those choices and the outcome's classification are
+//! [`meson_core::audit::plan`]'s, which the audit simulator runs too. It `POST`s a challenge signed with the router's node key to the terminal's
 //! public [`meson_core::audit::AUDIT_PATH`] and judges the signed answer with
 //! [`meson_core::audit::judge`] against the root it knows. Each audit is stored per terminal and epoch
 //! (`GET /v1/terminals/{node}/audits`) with its outcome:
@@ -26,15 +27,15 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use meson_core::audit::holdings::Target;
+use meson_core::audit::plan::{self, Piece};
 use meson_core::audit::{self, Answer, Challenge, QualityRules, Standing, Tally, Verdict};
-use meson_core::content::{self, Root};
 use meson_core::identity::NodeId;
 use meson_core::signed::SignedMessage;
 use meson_store::{AuditOutcome, AuditRecord, AuditTally};
 use rand::Rng;
 use tokio::sync::watch;
 
-use super::holdings::Target;
 use crate::Shared;
 
 /// A signed answer carries one 16 KiB chunk group and its proof; anything much larger is not an answer.
@@ -103,43 +104,12 @@ impl Auditor {
     }
 }
 
-/// A piece of content to challenge: its root and length, and whether the terminal claimed it.
-struct Piece {
-    root: Root,
-    len: u64,
-    claimed: bool,
-}
-
-/// The piece to challenge for `target`, among what the router knows; None when it knows nothing that
-/// matches (the object is not learned yet, or the terminal holds a version the router does not know).
+/// The piece to challenge for `target`, among the versions the router knows
+/// ([`plan::choose_piece`]).
 async fn piece(s: &Shared, target: Target) -> Option<Piece> {
-    let object = match target {
-        Target::Claimed(c) => c.object,
-        Target::Routed(o) => o,
-    };
-    let known = s.store.known_objects(object).await.ok()?;
-    match target {
-        Target::Claimed(c) => known
-            .iter()
-            .flat_map(super::roots::pieces)
-            .find(|(root, len)| *root == c.root && *len == c.len)
-            .map(|(root, len)| Piece {
-                root,
-                len,
-                claimed: true,
-            }),
-        Target::Routed(_) => {
-            // The latest version; of a sliced object one slice, since terminals store those by slice.
-            let pieces = super::roots::pieces(known.first()?);
-            let from = usize::from(pieces.len() > 1);
-            let (root, len) = pieces[rand::rng().random_range(from..pieces.len())];
-            Some(Piece {
-                root,
-                len,
-                claimed: false,
-            })
-        }
-    }
+    let known = s.store.known_objects(target.object()).await.ok()?;
+    let versions: Vec<_> = known.iter().map(super::roots::pieces).collect();
+    plan::choose_piece(target, &versions, &mut rand::rng())
 }
 
 /// Sends the challenge and returns the terminal's signed answer, or why there is none.
@@ -202,19 +172,21 @@ fn decide(
             None,
         );
     }
-    match audit::judge(&answer, &s.id, &piece.root, piece.len) {
-        Err(e) => (AuditOutcome::Timeout, e.to_string(), None),
-        Ok((_, Verdict::Pass)) => (AuditOutcome::Pass, "the proof verifies".into(), None),
-        Ok((_, Verdict::NotHeld)) if piece.claimed => (
-            AuditOutcome::Missing,
-            "reported held, not produced".into(),
-            None,
-        ),
-        Ok((_, Verdict::NotHeld)) => (AuditOutcome::NotHeld, "not held".into(), None),
-        Ok((_, Verdict::Fail(why))) => {
-            (AuditOutcome::Fail, why, serde_json::to_string(&answer).ok())
-        }
-    }
+    let verdict = match audit::judge(&answer, &s.id, &piece.root, piece.len) {
+        Err(e) => return (AuditOutcome::Timeout, e.to_string(), None),
+        Ok((_, verdict)) => verdict,
+    };
+    let outcome = plan::classify(Some(&verdict), piece.claimed);
+    let detail = match (outcome, verdict) {
+        (_, Verdict::Fail(why)) => why,
+        (AuditOutcome::Missing, _) => "reported held, not produced".into(),
+        (AuditOutcome::NotHeld, _) => "not held".into(),
+        _ => "the proof verifies".into(),
+    };
+    let evidence = (outcome == AuditOutcome::Fail)
+        .then(|| serde_json::to_string(&answer).ok())
+        .flatten();
+    (outcome, detail, evidence)
 }
 
 /// Audits `terminal` at `url` once, if the router knows a root of something it should hold; stores the
@@ -229,7 +201,7 @@ pub(crate) async fn audit_one(
     let piece = piece(s, target).await?;
     let node = NodeId::from_bytes(&terminal).ok()?;
     let now = meson_node::unix_now();
-    let group = rand::rng().random_range(0..content::chunk_group_count(piece.len));
+    let group = plan::chunk_group(piece.len, &mut rand::rng());
     let challenge = Challenge {
         terminal: node,
         root: piece.root,
@@ -242,11 +214,10 @@ pub(crate) async fn audit_one(
     let answer = ask(s, url, &sent, cfg.timeout).await;
     let (mut outcome, mut detail, evidence) = decide(s, &sent, &piece, answer);
     if outcome == AuditOutcome::Missing {
-        // An honest terminal may have evicted the piece since its last heartbeat: its next one says so.
-        // Missing is what it still claims after that.
+        // Judged once the terminal's next heartbeats are in (plan::recheck).
         tokio::time::sleep(s.cfg.heartbeat * 2).await;
-        if !s.holdings.claims(&terminal, &piece.root) {
-            outcome = AuditOutcome::NotHeld;
+        outcome = plan::recheck(outcome, s.holdings.claims(&terminal, &piece.root));
+        if outcome == AuditOutcome::NotHeld {
             detail = "evicted, as its next heartbeat reported".into();
         }
     }
@@ -320,20 +291,7 @@ pub(crate) async fn standing_of(
 
 /// The counted audits of epoch `epoch` and the one before.
 pub(crate) fn recent(tallies: &[AuditTally], epoch: u64) -> Tally {
-    tallies
-        .iter()
-        .filter(|t| t.epoch + 1 >= epoch)
-        .fold(Tally::default(), |sum, t| sum + counted(t))
-}
-
-/// What of a stored tally counts towards the pass rate (not `not_held`).
-pub(crate) fn counted(t: &AuditTally) -> Tally {
-    Tally {
-        pass: t.pass,
-        fail: t.fail,
-        missing: t.missing,
-        timeout: t.timeout,
-    }
+    audit::recent(tallies.iter().map(|t| (t.epoch, t.counted())), epoch)
 }
 
 /// Each audited terminal's pass rate in one epoch: the audit share of its quality at settlement.
@@ -356,7 +314,7 @@ pub(crate) async fn pass_rates(s: &Shared, epoch: u64) -> meson_store::Result<Pa
             .await?
             .into_iter()
             .filter(|(_, t)| t.epoch == epoch)
-            .map(|(node, t)| (node, counted(&t).pass_bps()))
+            .map(|(node, t)| (node, t.counted().pass_bps()))
             .collect(),
     ))
 }
@@ -368,12 +326,9 @@ pub(crate) async fn run(s: Arc<Shared>, cfg: AuditConfig, mut stop: watch::Recei
     }
     loop {
         let up = s.registry.up(s.cfg.heartbeat);
-        // Exponential gaps averaging `interval / terminals`: every terminal is audited `interval` apart
-        // on average, at times it cannot predict.
-        let mean = cfg.interval.as_secs_f64() / up.len().max(1) as f64;
-        let gap = -mean * (1.0 - rand::rng().random::<f64>()).ln();
+        let gap = plan::next_gap(cfg.interval.as_secs_f64(), up.len(), &mut rand::rng());
         tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs_f64(gap.min(cfg.interval.as_secs_f64() * 10.0))) => {}
+            _ = tokio::time::sleep(Duration::from_secs_f64(gap)) => {}
             _ = stop.wait_for(|s| *s) => return,
         }
         if up.is_empty() {
