@@ -82,7 +82,7 @@ pub struct AuditSimArgs {
     /// Pass rate below which a terminal is suspended (`--suspend-below`).
     #[arg(long, default_value_t = 0.9)]
     suspend_below: f64,
-    /// Counted audits of this epoch and the last needed to judge (default: --vetting-audits, as the
+    /// Counted audits of the latest epochs needed to judge (default: --vetting-audits, as the
     /// router does).
     #[arg(long)]
     min_audits: Option<u64>,

@@ -95,7 +95,7 @@ pub struct RouterArgs {
     /// Audits a new terminal must pass before it gets full traffic.
     #[arg(long, env = "MESON_VETTING_AUDITS", default_value_t = 10)]
     vetting_audits: u64,
-    /// A terminal whose pass rate (this audit epoch and the last, at least --vetting-audits audits) falls
+    /// A terminal whose pass rate (over its latest epochs holding at least --vetting-audits audits) falls
     /// below this is suspended from rotation.
     #[arg(long, env = "MESON_SUSPEND_BELOW", default_value_t = 0.9)]
     suspend_below: f64,

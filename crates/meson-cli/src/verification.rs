@@ -70,7 +70,7 @@ pub(crate) async fn show_audits(router: &str, node: &NodeId, epochs: u64) -> any
         .pass_rate
         .map_or("-".to_owned(), |r| format!("{:.1} %", r * 100.0));
     println!(
-        "terminal {}: {}, {} audits passed since it joined, pass rate {rate} (this epoch and the last)",
+        "terminal {}: {}, {} audits passed since it joined, pass rate {rate} (latest audits)",
         a.node_id, a.standing, a.passed
     );
     if let Some(why) = &a.suspended {

@@ -280,13 +280,33 @@ impl std::ops::Add for Tally {
     }
 }
 
-/// The counted audits of epoch `epoch` and the one before, from per-epoch tallies `(epoch, tally)`: the
-/// window a terminal's standing is judged on.
-pub fn recent(tallies: impl IntoIterator<Item = (u64, Tally)>, epoch: u64) -> Tally {
-    tallies
+/// Epochs back a terminal's standing looks at most.
+pub const WINDOW_EPOCHS: u64 = 24;
+
+/// The window a terminal's standing is judged on, from per-epoch tallies `(epoch, tally)`: the counted
+/// audits of epoch `epoch` and those before it, newest epoch first, until at least `min_audits` are in
+/// (whole epochs), at most [`WINDOW_EPOCHS`] back. A window of a fixed number of epochs would hold too
+/// few audits at realistic rates (4 an hour never reach 10 in two 1-hour epochs, so nobody would ever
+/// be suspended); a window of a number of audits judges a terminal on as much evidence whatever the rate,
+/// and forgets old failures once enough new audits pass.
+pub fn recent(
+    tallies: impl IntoIterator<Item = (u64, Tally)>,
+    epoch: u64,
+    min_audits: u64,
+) -> Tally {
+    let mut by_epoch: Vec<(u64, Tally)> = tallies
         .into_iter()
-        .filter(|(e, _)| e + 1 >= epoch)
-        .fold(Tally::default(), |sum, (_, t)| sum + t)
+        .filter(|(e, _)| *e <= epoch && e + WINDOW_EPOCHS > epoch)
+        .collect();
+    by_epoch.sort_by(|a, b| b.0.cmp(&a.0));
+    let mut sum = Tally::default();
+    for (_, t) in by_epoch {
+        if sum.counted() >= min_audits.max(1) {
+            break;
+        }
+        sum = sum + t;
+    }
+    sum
 }
 
 /// How audits decide a terminal's traffic.

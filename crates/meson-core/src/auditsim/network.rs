@@ -78,8 +78,8 @@ struct Terminal {
     stored: HashSet<u32>,
     unreported: Vec<Claimed>,
     passed: u64,
-    /// Its tallies of the latest epoch it was audited in and the one before, newest first.
-    tallies: [(u64, Tally); 2],
+    /// Its tallies of the epochs it was audited in within [`audit::WINDOW_EPOCHS`], newest first.
+    tallies: VecDeque<(u64, Tally)>,
     weight: u32,
     run: TerminalRun,
 }
@@ -131,7 +131,7 @@ impl<'a> Network<'a> {
                 stored: HashSet::new(),
                 unreported: Vec::new(),
                 passed: 0,
-                tallies: [(0, Tally::default()); 2],
+                tallies: VecDeque::new(),
                 weight: initial,
                 run: TerminalRun {
                     group,
@@ -437,14 +437,22 @@ impl<'a> Network<'a> {
         if let Some(i) = Outcome::ALL.iter().position(|o| *o == outcome) {
             term.run.outcomes[i] += 1;
         }
-        if term.tallies[0].0 != epoch {
-            term.tallies = [(epoch, Tally::default()), term.tallies[0]];
+        if term.tallies.front().is_none_or(|(e, _)| *e != epoch) {
+            term.tallies.push_front((epoch, Tally::default()));
+            term.tallies
+                .retain(|(e, _)| e + audit::WINDOW_EPOCHS > epoch);
         }
-        term.tallies[0].1.record(outcome);
+        if let Some((_, tally)) = term.tallies.front_mut() {
+            tally.record(outcome);
+        }
         if outcome == Outcome::Pass {
             term.passed += 1;
         }
-        let standing = audit::standing(term.passed, &audit::recent(term.tallies, epoch), &rules);
+        let standing = audit::standing(
+            term.passed,
+            &audit::recent(term.tallies.iter().copied(), epoch, rules.min_audits),
+            &rules,
+        );
         term.weight = weight(&standing, vetted_weight);
         if matches!(standing, Standing::Suspended { .. }) {
             term.run.suspended.get_or_insert(epoch);

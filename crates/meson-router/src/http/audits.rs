@@ -96,7 +96,7 @@ pub(crate) async fn audits(
     let (standing, tallies) = standing_of(&s, cfg, terminal).await.map_err(store_error)?;
     let epoch = meson_node::unix_now() / cfg.epoch_secs;
     let shown = q.epochs.unwrap_or(24).clamp(1, 24 * 365);
-    let recent_rate = crate::services::audit::recent(&tallies, epoch).pass_rate();
+    let recent_rate = crate::services::audit::recent(&tallies, epoch, &cfg.rules).pass_rate();
     let recent = s
         .store
         .audits(terminal, 20, false)

@@ -51,7 +51,7 @@ pub struct AuditConfig {
     /// Seconds per audit epoch, the period audits are tallied by (default 3600).
     pub epoch_secs: u64,
     /// Vetting and suspension (defaults: 10 audits passed to be vetted; suspended below a 90 % pass rate
-    /// over at least 10 audits of this epoch and the last).
+    /// over at least its latest 10 counted audits: [`audit::recent`]).
     pub rules: QualityRules,
 }
 
@@ -270,7 +270,7 @@ pub(crate) async fn update_quality(s: &Shared, cfg: &AuditConfig, terminal: [u8;
     }
 }
 
-/// A terminal's standing from its stored audits: passes ever, and the tally of this epoch and the last.
+/// A terminal's standing from its stored audits: passes ever, and the tally of its latest ones.
 pub(crate) async fn standing_of(
     s: &Shared,
     cfg: &AuditConfig,
@@ -285,13 +285,17 @@ pub(crate) async fn standing_of(
         .collect();
     let epoch = meson_node::unix_now() / cfg.epoch_secs;
     let passed = tallies.iter().map(|t| t.pass).sum();
-    let standing = audit::standing(passed, &recent(&tallies, epoch), &cfg.rules);
+    let standing = audit::standing(passed, &recent(&tallies, epoch, &cfg.rules), &cfg.rules);
     Ok((standing, tallies))
 }
 
-/// The counted audits of epoch `epoch` and the one before.
-pub(crate) fn recent(tallies: &[AuditTally], epoch: u64) -> Tally {
-    audit::recent(tallies.iter().map(|t| (t.epoch, t.counted())), epoch)
+/// The counted audits a terminal's standing is judged on ([`audit::recent`]).
+pub(crate) fn recent(tallies: &[AuditTally], epoch: u64, rules: &QualityRules) -> Tally {
+    audit::recent(
+        tallies.iter().map(|t| (t.epoch, t.counted())),
+        epoch,
+        rules.min_audits,
+    )
 }
 
 /// Each audited terminal's pass rate in one epoch: the audit share of its quality at settlement.
