@@ -298,7 +298,7 @@ pub fn recent(
         .into_iter()
         .filter(|(e, _)| *e <= epoch && e + WINDOW_EPOCHS > epoch)
         .collect();
-    by_epoch.sort_by(|a, b| b.0.cmp(&a.0));
+    by_epoch.sort_by_key(|(e, _)| std::cmp::Reverse(*e));
     let mut sum = Tally::default();
     for (_, t) in by_epoch {
         if sum.counted() >= min_audits.max(1) {
