@@ -3,6 +3,7 @@
 mod cache_sim;
 mod client;
 mod demo;
+mod evidence;
 mod ledger;
 mod operator;
 mod router;
@@ -48,6 +49,8 @@ enum Command {
     /// Audit a router's ledger (replay its log, check the signed head); the operator's mint, slash,
     /// verdict and correct.
     Ledger(ledger::LedgerArgs),
+    /// Objective evidence against a terminal: re-verify a slash offline.
+    Evidence(evidence::EvidenceArgs),
     /// A key that holds tokens: signed transfers, deposits, stake, bonds; balances, earnings, payout proofs.
     Wallet(wallet::WalletArgs),
     /// Replay a request trace through the terminal's eviction policies and print hit ratios.
@@ -78,6 +81,7 @@ fn main() -> anyhow::Result<()> {
         Command::Site(args) => site::run_site(args),
         Command::Demo(args) => demo::run(args),
         Command::Ledger(args) => ledger::run(args),
+        Command::Evidence(args) => evidence::run(args),
         Command::Wallet(args) => wallet::run(args),
         Command::CacheSim(args) => cache_sim::run(args),
     }

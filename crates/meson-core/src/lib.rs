@@ -7,6 +7,7 @@ pub mod audit;
 pub mod cachesim;
 pub mod content;
 pub mod eviction;
+pub mod evidence;
 pub mod http_cache;
 pub mod identity;
 pub mod keying;

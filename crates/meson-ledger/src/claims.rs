@@ -160,6 +160,7 @@ pub fn verdict(
             amount,
             claimant: c.bond.debit_account,
             evidence: *claim,
+            owed: Vec::new(),
         },
         return_bond: resolve(&c.bond, Purpose::ReturnBond { claim: *claim }, true),
         bond,

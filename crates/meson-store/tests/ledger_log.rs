@@ -85,6 +85,7 @@ async fn usage_is_summed_by_when_it_was_accepted() {
         requests: 1,
         hits: 0,
         served_at: 5,
+        version: None,
     };
     store
         .accept_usage(&[rec(1, 1, 100), rec(2, 1, 50), rec(3, 2, 7)])

@@ -62,6 +62,8 @@ pub(crate) const OPERATOR: &str = "operator";
         terminals::terminals,
         terminals::rejections,
         audits::evidence,
+        audits::slashes,
+        audits::evidence_by_id,
         audits::audits,
         control::register,
         control::heartbeat,
