@@ -852,7 +852,7 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> Result<Vec<EvidenceRecord>> {
         let rows = sqlx::query(&format!(
-            "SELECT {EVIDENCE_COLUMNS} FROM evidence WHERE accused = ? ORDER BY recorded_at DESC, id LIMIT ?"
+            "SELECT {EVIDENCE_COLUMNS} FROM evidence WHERE accused = ? ORDER BY rowid DESC LIMIT ?"
         ))
         .bind(&accused[..])
         .bind(limit_sql(limit))
@@ -864,7 +864,7 @@ impl Store for SqliteStore {
 
     async fn unslashed_evidence(&self, limit: usize) -> Result<Vec<EvidenceRecord>> {
         let rows = sqlx::query(&format!(
-            "SELECT {EVIDENCE_COLUMNS} FROM evidence WHERE outcome IS NULL ORDER BY recorded_at, id LIMIT ?"
+            "SELECT {EVIDENCE_COLUMNS} FROM evidence WHERE outcome IS NULL ORDER BY rowid LIMIT ?"
         ))
         .bind(limit_sql(limit))
         .fetch_all(&self.pool)
