@@ -218,21 +218,22 @@ pub struct TxApplied {
 }
 
 /// `POST /v1/ledger/slash` (operator): slash stake for objective evidence.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SlashRequest {
-    /// Whose stake: a terminal's (or any staker's) public key.
+    /// Whose stake: the accused terminal's public key, which the evidence must name.
     pub owner: NodeId,
-    /// Tokens, with up to 9 decimals (at most what is at stake is taken).
+    /// Tokens, with up to 9 decimals: raised to cover the refunds owed to the cheated sites, at most
+    /// what is at stake.
     pub amount: String,
     /// The account paid the claimant's share.
     #[serde(with = "u128_string")]
     #[schema(value_type = String)]
     pub claimant: u128,
-    /// The objective evidence (bytes not matching a root, a serial claimed twice, a failed spot check),
-    /// as the audit that found it recorded it; its BLAKE3 makes the slash's transfer ids, so one piece of
-    /// evidence slashes once.
-    pub evidence: serde_json::Value,
+    /// The objective evidence, refused unless it verifies against the router's key
+    /// (`meson_core::evidence::verify`); the BLAKE3 of its canonical JSON makes the slash's transfer
+    /// ids, so one piece of evidence slashes once.
+    pub evidence: meson_core::evidence::Evidence,
 }
 
 /// A slash, shared between claimant, burn and treasury (tokens each).
@@ -240,10 +241,12 @@ pub struct SlashRequest {
 pub struct Slashed {
     /// Tokens taken from the stake.
     pub slashed: String,
+    /// Of them, refunded to the sites that paid for the accused's bytes in the affected epochs.
+    pub refunded: String,
     pub claimant: String,
     pub burned: String,
     pub treasury: String,
-    /// BLAKE3 of the evidence.
+    /// The evidence's id: BLAKE3 of its canonical JSON (`GET /v1/evidence/{id}`).
     pub evidence: Hash32,
 }
 

@@ -150,3 +150,31 @@ pub struct Evidence {
     pub usage: Vec<UsageEvidence>,
     pub audits: Vec<Audit>,
 }
+
+/// One piece of objective evidence against a terminal and its slash (`GET /v1/terminals/{node}/slashes`);
+/// the evidence itself is at `GET /v1/evidence/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SlashView {
+    /// BLAKE3 of the evidence's canonical JSON.
+    pub id: crate::Hash32,
+    /// `audit_failed`, `usage_over_size`, `serial_twice` or `root_mismatch`.
+    pub kind: String,
+    /// The epochs of its earliest and latest signed messages: the affected epochs.
+    pub first_epoch: u64,
+    pub epoch: u64,
+    pub recorded_at: u64,
+    /// `slashed`, `nothing_at_stake` or `before` (slashed through `POST /v1/ledger/slash`); absent while
+    /// the slash has not run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    /// Tokens taken from the stake, and of them refunded to the cheated sites.
+    pub slashed: String,
+    pub refunded: String,
+}
+
+/// `GET /v1/terminals/{node}/slashes`: the objective evidence against a terminal, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TerminalSlashes {
+    pub node_id: String,
+    pub slashes: Vec<SlashView>,
+}

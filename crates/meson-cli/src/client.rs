@@ -21,6 +21,12 @@ pub(crate) async fn get<T: DeserializeOwned>(
     read("GET", path, &bytes)
 }
 
+/// `GET path`, the answer's bytes as they came (for a signed or hashed document, which must not be
+/// re-encoded).
+pub(crate) async fn get_bytes(server: &str, path: &str) -> anyhow::Result<Bytes> {
+    exchange(server, "GET", path, None, None).await
+}
+
 /// `POST path` with `body` as JSON, the answer read as `T`.
 pub(crate) async fn post<T: DeserializeOwned>(
     server: &str,

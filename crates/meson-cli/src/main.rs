@@ -4,6 +4,7 @@ mod audit_sim;
 mod cache_sim;
 mod client;
 mod demo;
+mod evidence;
 mod ledger;
 mod operator;
 mod router;
@@ -50,6 +51,8 @@ enum Command {
     /// Audit a router's ledger (replay its log, check the signed head); the operator's mint, slash,
     /// verdict, correct and review of withheld usage.
     Ledger(ledger::LedgerArgs),
+    /// Objective evidence against a terminal: re-verify a slash offline.
+    Evidence(evidence::EvidenceArgs),
     /// A key that holds tokens: signed transfers, deposits, stake, bonds; balances, earnings, payout proofs.
     Wallet(wallet::WalletArgs),
     /// Replay a request trace through the terminal's eviction policies and print hit ratios.
@@ -83,6 +86,7 @@ fn main() -> anyhow::Result<()> {
         Command::Site(args) => site::run_site(args),
         Command::Demo(args) => demo::run(args),
         Command::Ledger(args) => ledger::run(args),
+        Command::Evidence(args) => evidence::run(args),
         Command::Wallet(args) => wallet::run(args),
         Command::CacheSim(args) => cache_sim::run(args),
         Command::AuditSim(args) => audit_sim::run(args),

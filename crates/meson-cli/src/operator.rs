@@ -265,8 +265,8 @@ pub async fn run(command: OperatorCommand) -> anyhow::Result<()> {
         } => {
             let text = std::fs::read_to_string(&evidence)
                 .with_context(|| format!("reading the evidence {}", evidence.display()))?;
-            let evidence: serde_json::Value = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not JSON", evidence.display()))?;
+            let evidence: meson_core::evidence::Evidence = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not evidence", evidence.display()))?;
             let body = SlashRequest {
                 owner,
                 amount,
@@ -275,8 +275,8 @@ pub async fn run(command: OperatorCommand) -> anyhow::Result<()> {
             };
             let r: Slashed = op.post("/v1/ledger/slash", &body).await?;
             println!(
-                "slashed {} of {owner}: {} to the claimant, {} burned, {} to the treasury",
-                r.slashed, r.claimant, r.burned, r.treasury
+                "slashed {} of {owner}: {} refunded to the cheated sites, {} to the claimant, {} burned, {} to the treasury",
+                r.slashed, r.refunded, r.claimant, r.burned, r.treasury
             );
         }
         OperatorCommand::Verdict {

@@ -67,6 +67,10 @@ pub struct RouterArgs {
     /// Tokens a terminal must hold at stake (staked with its node key) to receive traffic.
     #[arg(long, env = "MESON_MIN_STAKE", default_value = "0")]
     min_stake: String,
+    /// Tokens slashed automatically per piece of objective evidence against a terminal (raised to cover
+    /// the refunds owed to the sites it cheated, at most what it has at stake).
+    #[arg(long, env = "MESON_SLASH_TOKENS", default_value = "10")]
+    slash_tokens: String,
     /// Seconds an unstake waits before the tokens return to the wallet; longer than --dispute-secs.
     #[arg(long, env = "MESON_UNBONDING_SECS", default_value_t = 7 * 24 * 3600)]
     unbonding_secs: u64,
@@ -126,6 +130,8 @@ pub fn run(args: RouterArgs) -> anyhow::Result<()> {
     cfg.network = args.network.clone();
     cfg.min_stake = meson_ledger::parse_amount(&args.min_stake)
         .with_context(|| format!("--min-stake {:?}", args.min_stake))?;
+    cfg.slash_tokens = meson_ledger::parse_amount(&args.slash_tokens)
+        .with_context(|| format!("--slash-tokens {:?}", args.slash_tokens))?;
     cfg.unbonding_secs = args.unbonding_secs;
     cfg.dispute_secs = args.dispute_secs;
     cfg.min_bond = meson_ledger::parse_amount(&args.min_bond)

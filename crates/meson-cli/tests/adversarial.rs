@@ -268,6 +268,23 @@ async fn cheaters_are_caught_suspended_slashed_and_the_site_refunded() {
         "1000",
     ])
     .await;
+    until(
+        "the router sees the site funded",
+        Duration::from_secs(30),
+        || async {
+            let b = json_request(
+                net.addr(),
+                Some(&net.owner),
+                "GET",
+                &format!("/v1/sites/{SITE}/billing"),
+                None,
+            )
+            .await
+            .parse::<SiteBilling>();
+            b.funded.then_some(())
+        },
+    )
+    .await;
 
     // Five terminals join and stake.
     let names = ["honest-a", "honest-b", "corrupter", "dropper", "inflater"];
@@ -309,7 +326,7 @@ async fn cheaters_are_caught_suspended_slashed_and_the_site_refunded() {
             assert_eq!(got.status, 200, "{location}");
             assert_eq!(got.body, bodies[i as usize], "{location}");
             let k = (0..nodes.len()).find(|&k| served_by(&nodes[k..=k], &location).is_some());
-            served[k.expect("a redirect to one of ours")] += 1;
+            served[k.unwrap_or_else(|| panic!("a redirect to none of ours: {location}"))] += 1;
         }
         let mut ready = served.iter().all(|s| *s > 0);
         for n in &nodes {

@@ -27,9 +27,16 @@ const SMALL: [&str; 18] = [
     "3",
 ];
 
+/// Runs the small network with `extra` flags, each replacing the small network's value of that flag.
 async fn sim(extra: &[&str]) -> Output {
+    let mut args: Vec<&str> = Vec::new();
+    for pair in SMALL.chunks(2) {
+        if !extra.contains(&pair[0]) {
+            args.extend(pair);
+        }
+    }
     let mut cmd = command();
-    cmd.arg("audit-sim").args(SMALL).args(extra);
+    cmd.arg("audit-sim").args(args).args(extra);
     run(cmd).await
 }
 

@@ -8,6 +8,7 @@ pub mod auditsim;
 pub mod cachesim;
 pub mod content;
 pub mod eviction;
+pub mod evidence;
 pub mod http_cache;
 pub mod identity;
 pub mod keying;

@@ -132,6 +132,10 @@ pub struct HeldPiece {
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub root: crate::content::Root,
     pub len: u64,
+    /// The origin's version of the object as the terminal stored it ([`crate::evidence::origin_version`]);
+    /// absent from older terminals, and when the origin named none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -212,6 +216,11 @@ pub struct UsageRecord {
     pub hits: u64,
     /// Unix seconds of the first request.
     pub served_at: u64,
+    /// The origin's version of what was served ([`crate::evidence::origin_version`]): the router judges
+    /// the bytes against that version's size. Absent from older terminals, and when the origin named
+    /// none: such a record is judged against the largest known version and is never evidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -285,6 +294,7 @@ mod tests {
                 object: "ab".repeat(16),
                 root: crate::content::Root([3; 32]),
                 len: 10,
+                version: Some("\"v1\"".into()),
             }],
             evicted: vec![crate::content::Root([4; 32])],
         };

@@ -108,7 +108,8 @@ pub enum Verdict {
     /// two, the claim is still open and the verdict, given again, finds the evidence used and only
     /// returns the bond.
     Uphold {
-        slash: Slash,
+        /// Boxed: a slash carries its list of refunds, far larger than a rejection.
+        slash: Box<Slash>,
         return_bond: Transfer,
         bond: Amount,
     },
@@ -155,12 +156,13 @@ pub fn verdict(
     }
     let amount = refusal::amount("slash", slash.ok_or(Refusal::UpholdWithoutSlash)?)?;
     Ok(Verdict::Uphold {
-        slash: Slash {
+        slash: Box::new(Slash {
             owner: c.accused,
             amount,
             claimant: c.bond.debit_account,
             evidence: *claim,
-        },
+            owed: Vec::new(),
+        }),
         return_bond: resolve(&c.bond, Purpose::ReturnBond { claim: *claim }, true),
         bond,
     })

@@ -112,7 +112,7 @@ pub fn subsidies(earned: &[u128], subsidy_bps: u32, cap: u128, treasury: u128) -
 }
 
 /// `⌊a × b / c⌋` for `a ≤ c` (so the result, at most `b`, fits), exact over a 256-bit product.
-fn mul_div_floor(a: u128, b: u128, c: u128) -> u128 {
+pub(crate) fn mul_div_floor(a: u128, b: u128, c: u128) -> u128 {
     debug_assert!(a <= c && c > 0);
     if let Some(p) = a.checked_mul(b) {
         return p / c;

@@ -73,6 +73,9 @@ pub enum Purpose {
     Subsidy { epoch: u64, node: [u8; 32] },
     /// Transfer: one share of the slash for the evidence whose digest is `evidence`.
     Slash { evidence: [u8; 32], part: SlashPart },
+    /// Transfer: the refund to a site's escrow, out of the slash for the evidence whose digest is
+    /// `evidence`, of what the site paid for the accused terminal's bytes in the affected epochs.
+    SlashRefund { evidence: [u8; 32], site: i64 },
     /// Transfer: the post (unstake) or void (council lock) of a lock whose time has come.
     Unbond { pending: u128 },
     /// Transfer: the void (unbonding) or post (council lock) of the lock `pending` ahead of a slash.
@@ -144,6 +147,11 @@ impl Purpose {
             Purpose::Slash { evidence, part } => {
                 vec![b"slash".to_vec(), evidence.to_vec(), part.tag().to_vec()]
             }
+            Purpose::SlashRefund { evidence, site } => vec![
+                b"slash-refund".to_vec(),
+                evidence.to_vec(),
+                site.to_le_bytes().to_vec(),
+            ],
             Purpose::Unbond { pending: p } => vec![b"unbond".to_vec(), pending(p)],
             Purpose::SlashUnlock {
                 evidence,

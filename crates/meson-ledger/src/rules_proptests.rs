@@ -218,6 +218,72 @@ proptest! {
     }
 
     #[test]
+    fn a_slash_refunds_the_cheated_sites_first_never_more_than_they_paid_nor_than_it_takes(
+        escrows in proptest::collection::vec(0u128..5_000_000_000, 1..4),
+        usage in proptest::collection::vec((0usize..3, 0u8..3, 0u64..(8 << 30)), 1..10),
+        staked in 0u128..3_000_000_000,
+        amount in 0u128..3_000_000_000,
+        claimant_bps in 0u32..=10_000,
+        burn_bps in 0u32..=10_000,
+        epoch in 0u64..1_000,
+    ) {
+        let (mut l, usage) = funded_sites(&escrows, 0, usage);
+        let sites: Vec<i64> = (0..escrows.len() as i64).collect();
+        let plan = settlement::plan(&l, &BillingConfig::default(), epoch, &usage, &World::default());
+        open(&mut l, plan.accounts.clone());
+        apply_once(&mut l, &plan.transfers);
+        let accused = node(0);
+        open(&mut l, vec![accounts::wallet(&accused), accounts::stake(&accused)]);
+        mint(&mut l, 2, wallet_account(&accused), staked);
+        if staked > 0 {
+            apply_once(&mut l, &[Transfer::new(10, wallet_account(&accused), stake_account(&accused), staked, TransferCode::Stake)]);
+        }
+        // What each site paid for the accused's bytes: its fee and payout transfers.
+        let paid = |site: i64| -> Amount {
+            plan.transfers.iter().filter(|t| t.debit_account == escrow_account(site)
+                && (t.id == crate::ids::Purpose::Fee { epoch, site, node: accused }.id()
+                    || t.id == crate::ids::Purpose::Payout { epoch, site, node: accused }.id()))
+                .map(|t| t.amount).sum()
+        };
+        let owed = stake::owed(&l, &accused, &[epoch, epoch, epoch + 1], &sites);
+        for r in &owed {
+            prop_assert_eq!(r.amount, paid(r.site));
+        }
+        prop_assert_eq!(owed.len(), sites.iter().filter(|s| paid(**s) > 0).count());
+        let owed_total: Amount = owed.iter().map(|r| r.amount).sum();
+        let before: Vec<Amount> = sites.iter().map(|s| l.account(escrow_account(*s)).unwrap().balance().unwrap()).collect();
+        let supply = l.supply();
+
+        let slash = Slash { owner: accused, amount, claimant: TREASURY, evidence: [4; 32], owed: owed.clone() };
+        let unlocks = slash.unlocks(&l).unwrap();
+        prop_assert!(unlocks.is_empty());
+        match slash.plan(&l, SlashShares { claimant_bps, burn_bps }) {
+            SlashPlan::Nothing => prop_assert_eq!(staked, 0),
+            SlashPlan::Take { transfers, amount: taken, refunds, claimant, burned, treasury } => {
+                prop_assert_eq!(taken, amount.max(owed_total).min(staked), "at least the refunds, at most the stake");
+                let refunded: Amount = refunds.iter().map(|r| r.amount).sum();
+                prop_assert!(refunded <= taken);
+                prop_assert_eq!(refunded + claimant + burned + treasury, taken, "no unit lost");
+                if taken >= owed_total {
+                    prop_assert_eq!(&refunds, &owed, "refunded in full");
+                }
+                apply_once(&mut l, &transfers);
+                supply_holds(&l);
+                prop_assert_eq!(l.supply(), supply - burned);
+                for (i, site) in sites.iter().enumerate() {
+                    let back = refunds.iter().find(|r| r.site == *site).map_or(0, |r| r.amount);
+                    prop_assert!(back <= paid(*site), "never more than the site paid");
+                    let now = l.account(escrow_account(*site)).unwrap().balance().unwrap();
+                    prop_assert_eq!(now - before[i], back);
+                }
+                prop_assert_eq!(l.account(stake_account(&accused)).unwrap().balance().unwrap(), staked - taken);
+                prop_assert!(slash.done(&l));
+                prop_assert_eq!(slash.unlocks(&l), None, "the same evidence slashes once");
+            }
+        }
+    }
+
+    #[test]
     fn a_slash_takes_at_most_what_is_at_stake_once_and_loses_no_unit(
         staked in 0u128..1_000_000,
         unstaking in 0u128..1_000_000,
@@ -252,7 +318,7 @@ proptest! {
         let supply = l.supply();
 
         let evidence = [9u8; 32];
-        let slash = Slash { owner, amount, claimant: wallet_account(&hunter), evidence };
+        let slash = Slash { owner, amount, claimant: wallet_account(&hunter), evidence, owed: Vec::new() };
         let unlocks = slash.unlocks(&l).unwrap();
         apply_once(&mut l, &unlocks);
         prop_assert_eq!(l.open_pending().count(), 0, "everything at stake is unlocked");
@@ -261,7 +327,7 @@ proptest! {
         let shares = SlashShares { claimant_bps, burn_bps };
         match slash.plan(&l, shares) {
             SlashPlan::Nothing => prop_assert_eq!(amount.min(held), 0),
-            SlashPlan::Take { transfers, amount: taken, claimant, burned, treasury } => {
+            SlashPlan::Take { transfers, amount: taken, claimant, burned, treasury, .. } => {
                 prop_assert_eq!(taken, amount.min(held));
                 prop_assert_eq!(claimant + burned + treasury, taken, "no unit lost");
                 apply_once(&mut l, &transfers);

@@ -30,7 +30,8 @@
 //!   and pushes), `serial` (ticket serials), `roots` (ground truth: object sizes and roots from origins
 //!   and site owners), `holdings` (bounded samples of what each terminal should hold), `audit` (the
 //!   auditor and terminals' standing), `budget` (paid tickets per client prefix), `withholding` (the
-//!   share cap at settlement, its review, the owner's traffic view). Their errors are `services::error::ServiceError` (a plan's refusal
+//!   share cap at settlement, its review, the owner's traffic view), `slashing` (objective evidence built,
+//!   verified, stored and slashed once, refunds first). Their errors are `services::error::ServiceError` (a plan's refusal
 //!   maps to it by kind), which `http/error.rs` turns into statuses.
 //! - below: the [`meson_store::Store`] for durable state; liveness (heartbeats, probes, load) only in
 //!   memory, so after a restart every terminal is *down* until its next heartbeat.
@@ -57,7 +58,7 @@
 //! | `GET /v1/ledger/transfers/{id}` | anyone | one transfer as submitted, what it moved, and a pending one's status |
 //! | `POST /v1/ledger/mint` | operator | `{"id","to" or "owner","amount"}`: new tokens into an account or a key's wallet |
 //! | `POST /v1/ledger/tx` | a key holder | a signed [`meson_ledger::tx::Tx`]: transfer, deposit, stake, unstake, claim bond or council stake |
-//! | `POST /v1/ledger/slash` | operator | `{"owner","amount","claimant","evidence"}`: stake slashed once per piece of evidence |
+//! | `POST /v1/ledger/slash` | operator | `{"owner","amount","claimant","evidence"}`: stake slashed once per piece of objective evidence ([`meson_core::evidence::Evidence`], refused unless it verifies and names `owner`), refunds to the cheated sites first |
 //! | `POST /v1/ledger/correct` | operator | `{"reverses","amount"?}`: a transfer back (a burn, for a mint) fixing a mistaken one |
 //! | `GET /v1/ledger/claims/{claim}` | anyone | the claim's accused, hunter, bond, window and status |
 //! | `POST /v1/ledger/claims/{claim}/verdict` | operator | `{"upheld": true, "slash": "TOKENS"}` or `{"upheld": false}` |
@@ -71,6 +72,8 @@
 //! | `GET /v1/terminals/{node}/evidence` | anyone | inflated usage with its signed batch, failed audits with their signed answers |
 //! | `GET /v1/usage/withheld?state=S&limit=N` | operator | usage withheld by the share cap, latest epoch first |
 //! | `POST /v1/usage/withheld/{serial}`, `POST /v1/usage/withheld` | operator | `{"action": "release"\|"reject"}` for one record, or with `site`, `node_id`, `epoch` for a group |
+//! | `GET /v1/terminals/{node}/slashes` | anyone | the objective evidence against the terminal, each with its slash and refunds |
+//! | `GET /v1/evidence/{id}` | anyone | one piece of objective evidence, the exact JSON bytes its id is the BLAKE3 of |
 //! | `POST /v1/terminals/{register,heartbeat,sites,usage}` | a terminal | signed control messages, see [`meson_core::wire`] |
 //! | `GET`/`HEAD` of any path whose `Host` is a site, or `/s/<host>/<path>` | clients | `302` to a terminal with a ticket |
 
@@ -84,7 +87,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use services::{billing, holdings, jobs, registry, roots, serial, sites, stake};
+use services::{billing, holdings, jobs, registry, roots, serial, sites, slashing, stake};
 
 use meson_core::identity::{NodeId, NodeKey};
 use meson_core::schedule::{CoverageZones, ZoneError};
@@ -166,6 +169,9 @@ pub struct RouterConfig {
     pub council_min_stake: u128,
     /// How slashed stake is shared between claimant, burn and treasury.
     pub slash_shares: meson_ledger::economics::SlashShares,
+    /// Base units slashed automatically per piece of objective evidence (default 10 tokens), raised to
+    /// cover the refunds owed to the cheated sites, at most what is at stake.
+    pub slash_tokens: u128,
     /// The learner's budget for fetching objects from origins to learn their sizes and roots, in bytes
     /// per second (default 2 MiB/s); 0 fetches nothing, and only roots pushed by site owners are known.
     pub origin_bytes_per_sec: u64,
@@ -199,11 +205,22 @@ impl RouterConfig {
             council_term_secs: 30 * 24 * 3600,
             council_min_stake: 100 * meson_ledger::ONE_TOKEN,
             slash_shares: Default::default(),
+            slash_tokens: 10 * meson_ledger::ONE_TOKEN,
             origin_bytes_per_sec: 2 << 20,
             audit: None,
             prefix_budget: Default::default(),
             share_cap: Default::default(),
         }
+    }
+
+    /// Seconds per epoch, the period evidence names its affected epochs by: billing's, else the audits',
+    /// else an hour.
+    pub fn epoch_secs(&self) -> u64 {
+        self.billing
+            .as_ref()
+            .map(|b| b.epoch_secs)
+            .or(self.audit.as_ref().map(|a| a.epoch_secs))
+            .unwrap_or(3600)
     }
 
     fn validate(&self) -> Result<(), RouterError> {
@@ -393,6 +410,7 @@ impl Router {
             server,
             health,
             tokio::spawn(stake::run(shared.clone(), rx.clone())),
+            tokio::spawn(slashing::resume(shared.clone())),
         ];
         if shared.cfg.origin_bytes_per_sec > 0 {
             tasks.push(tokio::spawn(roots::run(

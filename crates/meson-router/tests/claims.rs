@@ -17,6 +17,7 @@ use meson_core::signed::SignedMessage;
 use meson_ledger::accounts::{stake_account, wallet_account};
 use meson_ledger::tx::{Tx, TxAction, TX};
 use meson_ledger::{PendingStatus, ONE_TOKEN};
+use meson_testkit::evidence::{failed_audit, router_key};
 use serde_json::{json, Value};
 
 struct Net {
@@ -90,7 +91,7 @@ async fn net(
     (router, net)
 }
 
-fn bond(evidence: &Value, accused: &NodeKey, amount: u128) -> (String, TxAction) {
+fn bond(evidence: &impl ToString, accused: &NodeKey, amount: u128) -> (String, TxAction) {
     let claim = *blake3::hash(evidence.to_string().as_bytes()).as_bytes();
     let action = TxAction::Bond {
         claim,
@@ -216,8 +217,8 @@ async fn a_bond_is_returned_when_upheld_forfeited_when_rejected_and_released_whe
 
     // Evidence that has slashed already (here by the operator's own slash) can no longer be rejected:
     // the claim can only be upheld, and its bond comes back.
-    let evidence = json!({"kind": "serial_claimed_twice", "serial": 42});
-    let (claim, action) = bond(&evidence, &terminal, ONE_TOKEN);
+    let evidence = failed_audit(&router_key(dir.path()), &terminal, 42);
+    let (claim, action) = bond(&evidence.to_canonical(), &terminal, ONE_TOKEN);
     assert_eq!(n.tx(&hunter, 5, action).await.status, 200);
     let slashed = n
         .post(
@@ -339,7 +340,7 @@ async fn council_stake_is_locked_for_its_term_slashable_and_released_after_it() 
             "/v1/ledger/slash",
             true,
             json!({"owner": member.id().to_string(), "amount": "1", "claimant": "3",
-                   "evidence": {"kind": "vote_on_forged_evidence"}}),
+                   "evidence": failed_audit(&router_key(dir.path()), &member, 7)}),
         )
         .await;
     assert_eq!(slashed.status, 200, "{:?}", slashed.json());

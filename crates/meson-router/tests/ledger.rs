@@ -13,6 +13,7 @@ use meson_core::signed::SignedMessage;
 use meson_ledger::accounts::wallet_account;
 use meson_ledger::tx::{Tx, TxAction, TX};
 use meson_ledger::{TransferCode, ONE_TOKEN};
+use meson_testkit::evidence::{failed_audit, router_key};
 use serde_json::{json, Value};
 
 fn signed(key: &NodeKey, network: &str, nonce: u64, expires: u64, action: TxAction) -> Value {
@@ -325,8 +326,9 @@ async fn stake_gates_rotation_unbonds_after_its_period_and_is_slashed_once_per_e
     let hunter = NodeKey::from_secret_bytes([9; 32]);
     let claimant = mint("11", hunter.id().to_string(), "0.000000001").await;
     let claimant = claimant.parse::<Minted>().account.to_string();
-    let evidence = json!({"kind": "root_mismatch", "root": "ab12", "terminal": node});
-    let slash = |amount: &str| {
+    let router_key = router_key(dir.path());
+    let evidence = failed_audit(&router_key, &t.key, 1);
+    let slash_with = |amount: &str, evidence: Value| {
         let body =
             json!({"owner": node, "amount": amount, "claimant": claimant, "evidence": evidence});
         let op = op.clone();
@@ -341,6 +343,29 @@ async fn stake_gates_rotation_unbonds_after_its_period_and_is_slashed_once_per_e
             .await
         }
     };
+    let slash = |amount: &str| slash_with(amount, json!(evidence));
+    // Evidence that does not verify, or accuses another key, slashes nothing.
+    let mut forged = json!(evidence);
+    let body = forged["answer"]["body"]
+        .as_str()
+        .unwrap()
+        .replacen("proof", "Proof", 1);
+    forged["answer"]["body"] = json!(body);
+    let refused = slash_with("2", forged).await;
+    assert_eq!(refused.status, 422, "{:?}", refused.json());
+    assert!(
+        refused.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("does not verify"),
+        "{:?}",
+        refused.json()
+    );
+    let other = NodeKey::from_secret_bytes([31; 32]);
+    let refused = slash_with("2", json!(failed_audit(&router_key, &other, 1))).await;
+    assert_eq!(refused.status, 422, "{:?}", refused.json());
+    let not_router = slash_with("2", json!(failed_audit(&other, &t.key, 1))).await;
+    assert_eq!(not_router.status, 422, "{:?}", not_router.json());
     let done = slash("2").await;
     assert_eq!(done.status, 200, "{:?}", done.json());
     let done: Slashed = done.parse();

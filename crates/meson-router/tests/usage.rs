@@ -226,9 +226,17 @@ async fn an_inflated_claim_is_refused_through_the_api_and_kept_as_signed_evidenc
     assert_eq!(receipt.rejected, vec![(INFLATED.to_owned(), 1)]);
     let stats = site_stats(a, &key).await;
     assert_eq!((stats.total.tickets, stats.total.bytes), (0, 0));
-    // The serial is spent: the same ticket reported honestly afterwards is a duplicate, never paid.
+    // The serial is spent: the same ticket reported afterwards with other bytes is never paid, and is a
+    // second claim of one serial (evidence in its own right), not a resend.
     let again = t.usage(a, vec![record(&ticket, 1024)]).await;
-    assert_eq!(counted(&again), (0, 1));
+    assert_eq!(counted(&again), (0, 0));
+    assert_eq!(
+        again.parse::<UsageReceipt>().rejected,
+        vec![(
+            "serial claimed before with other numbers (kept as evidence)".to_owned(),
+            1
+        )]
+    );
 
     let e = evidence(a, &t).await;
     let usage = &e.usage;

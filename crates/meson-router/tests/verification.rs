@@ -638,17 +638,25 @@ async fn a_terminal_is_paid_by_its_audit_pass_rate() {
         net.known_path("/a.bin").await.is_some()
     })
     .await;
-    damage_every_group(tdir.path(), "/a.bin", body.len());
-    eventually("the corrupted copy fails audits", || async {
-        epoch_total(net.addr(), &node, |e| e.fail).await >= 1
+    // The terminal drops the body it reports holding, again whenever a client's request brings it back:
+    // its audits come back `missing`, which is not evidence (a crash looks the same) but lowers its pass
+    // rate, and its pay with it. (A failed proof would be evidence: slashed, and the epoch not paid at all.)
+    let body_file = meson_testkit::body_file(tdir.path(), "/a.bin", 0);
+    let drop_body = || {
+        let _ = std::fs::remove_file(&body_file);
+    };
+    drop_body();
+    eventually("the dropped copy is found missing", || async {
+        epoch_total(net.addr(), &node, |e| e.missing).await >= 1
     })
     .await;
 
     // Clients keep coming; every settled epoch pays exactly the formula with the epoch's own pass rate,
-    // until one with usage and failed audits shows the cut.
+    // until one with usage and missing audits shows the cut.
     let deadline = std::time::Instant::now() + Duration::from_secs(90);
     loop {
         fetch(net.addr(), "/a.bin", &[]).await;
+        drop_body();
         let view: TerminalEarnings = get_json(
             net.addr(),
             &format!("/v1/terminals/{node}/earnings?epochs=100"),
@@ -667,7 +675,7 @@ async fn a_terminal_is_paid_by_its_audit_pass_rate() {
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "no settled epoch with failed audits: {view:?}"
+            "no settled epoch with missing audits: {view:?}"
         );
     }
     t.shutdown().await;

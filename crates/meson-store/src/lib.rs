@@ -196,7 +196,7 @@ pub struct TerminalRecord {
 
 /// Bytes a terminal served against one ticket serial, as the router accepts it: the ticket is already
 /// verified as issued to `terminal` and `bytes` already capped by the object's size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageRecord {
     pub serial: u64,
     pub terminal: [u8; 32],
@@ -209,6 +209,8 @@ pub struct UsageRecord {
     pub served_at: u64,
     /// The client prefix the ticket was issued for; `None` only for records stored before prefixes were.
     pub client_prefix: Option<ClientPrefix>,
+    /// The origin's version the terminal says it served (`meson_core::wire::UsageRecord::version`).
+    pub version: Option<String>,
 }
 
 /// The fate of one record of a batch.
@@ -220,8 +222,12 @@ pub enum UsageStatus {
     Held,
     /// First time this serial was seen: stored as evidence, never counted.
     Inflated,
-    /// The serial was already accepted (earlier in the batch, or before): not counted again.
+    /// The serial was already claimed (earlier in the batch, or before) with the same numbers: a resent
+    /// record, not counted again.
     Duplicate,
+    /// The serial was already claimed with other numbers (or by another terminal): not counted, and the
+    /// two signed batches of one terminal are evidence.
+    Conflict,
 }
 
 /// Per-record results of [`Store::accept_usage`], in the batch's order.
@@ -245,6 +251,10 @@ impl UsageOutcome {
 
     pub fn inflated(&self) -> usize {
         self.count(UsageStatus::Inflated)
+    }
+
+    pub fn conflicts(&self) -> usize {
+        self.count(UsageStatus::Conflict)
     }
 
     fn count(&self, status: UsageStatus) -> usize {
@@ -452,10 +462,83 @@ pub struct KnownObject {
 }
 
 /// Held usage an object's newly known size settled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Released {
     pub accepted: u64,
     pub inflated: u64,
+    /// The serials refused as inflated that named the version learned: judged against its own size,
+    /// evidence when the version is a strong one.
+    pub over_version: Vec<u64>,
+}
+
+/// A stored usage record and the signed batch it came in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub record: UsageRecord,
+    pub state: String,
+    /// The batch as the terminal signed it (JSON of its signed message); None for records stored before
+    /// batches were kept for every record.
+    pub signed_batch: Option<String>,
+}
+
+/// A piece of objective evidence against a terminal and how its slash went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceRecord {
+    /// BLAKE3 of `json`.
+    pub id: [u8; 32],
+    pub accused: [u8; 32],
+    /// `meson_core::evidence::Kind::as_str`.
+    pub kind: String,
+    /// The epochs of its earliest and latest signed messages.
+    pub first_epoch: u64,
+    pub epoch: u64,
+    /// The evidence's canonical JSON, exactly as served.
+    pub json: String,
+    pub recorded_at: u64,
+    pub slash: Option<SlashRecord>,
+}
+
+/// What the slash for a piece of evidence did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlashRecord {
+    pub outcome: SlashOutcome,
+    /// Base units taken from the stake, and of them refunded to the cheated sites.
+    pub slashed: u128,
+    pub refunded: u128,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlashOutcome {
+    /// Taken now.
+    Slashed,
+    /// Nothing was at stake: the evidence is kept, the terminal's quality suspends it anyway.
+    NothingAtStake,
+    /// The ledger had slashed for this evidence before (through `POST /v1/ledger/slash`).
+    Before,
+}
+
+impl SlashOutcome {
+    pub const ALL: [SlashOutcome; 3] = [
+        SlashOutcome::Slashed,
+        SlashOutcome::NothingAtStake,
+        SlashOutcome::Before,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SlashOutcome::Slashed => "slashed",
+            SlashOutcome::NothingAtStake => "nothing_at_stake",
+            SlashOutcome::Before => "before",
+        }
+    }
+}
+
+impl std::str::FromStr for SlashOutcome {
+    type Err = StoreError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        named(&SlashOutcome::ALL, SlashOutcome::as_str, "slash outcome", s)
+    }
 }
 
 /// How one spot check ended, as stored (`audits.outcome` holds [`AuditOutcome::as_str`]).
@@ -588,7 +671,10 @@ pub trait Store: Send + Sync {
     /// Stores each record whose serial was never claimed as accepted, atomically and durably before
     /// returning: [`Store::record_usage`] with every record [`UsageState::Accepted`].
     async fn accept_usage(&self, batch: &[UsageRecord]) -> Result<UsageOutcome> {
-        let records: Vec<_> = batch.iter().map(|r| (*r, UsageState::Accepted)).collect();
+        let records: Vec<_> = batch
+            .iter()
+            .map(|r| (r.clone(), UsageState::Accepted))
+            .collect();
         self.record_usage(&records, None).await
     }
     /// Adds `count` to the terminal's tally of records refused for `reason`.
@@ -605,7 +691,9 @@ pub trait Store: Send + Sync {
     ) -> Result<UsageTotals>;
 
     /// Stores each record whose serial was never claimed, in the state given, atomically and durably;
-    /// `batch` (required for held and inflated records) is kept beside them as the terminal signed it.
+    /// `batch` (required for held and inflated records) is kept beside them as the terminal signed it. A
+    /// serial claimed before is a [`UsageStatus::Duplicate`] when its numbers are the same, else a
+    /// [`UsageStatus::Conflict`].
     async fn record_usage(
         &self,
         records: &[(UsageRecord, UsageState)],
@@ -613,16 +701,26 @@ pub trait Store: Send + Sync {
     ) -> Result<UsageOutcome>;
     /// Records refused as inflated for the terminal, newest first.
     async fn usage_evidence(&self, terminal: [u8; 32], limit: usize) -> Result<Vec<UsageEvidence>>;
+    /// The record stored for `serial`, with its signed batch.
+    async fn claim(&self, serial: u64) -> Result<Option<Claim>>;
     /// Up to `limit` objects with held usage, as `(site_id, object_key)`.
     async fn held_objects(&self, limit: usize) -> Result<Vec<(i64, [u8; 16])>>;
 
     /// Remembers one version of an object (the latest report of a version wins), then settles the held
-    /// usage of the object against the largest size of its known versions, in the same transaction: a
-    /// record within it is accepted (as of now, for settlement), one over it refused as inflated.
+    /// usage of the object in the same transaction: a record naming this version against its size, any
+    /// other against the largest size of its known versions; a record within it is accepted (as of now,
+    /// for settlement), one over it refused as inflated.
     /// `NotFound` without such a site.
     async fn record_object(&self, object: &KnownObject) -> Result<Released>;
     /// The largest size of the object's known versions: what usage under one ticket may claim at most.
     async fn object_size(&self, site_id: i64, object_key: [u8; 16]) -> Result<Option<u64>>;
+    /// One known version of an object.
+    async fn object_version(
+        &self,
+        site_id: i64,
+        object_key: [u8; 16],
+        version: &str,
+    ) -> Result<Option<KnownObject>>;
     /// Every known version of objects with this key, on any site.
     async fn known_objects(&self, object_key: [u8; 16]) -> Result<Vec<KnownObject>>;
     /// The site's known objects, most recently learned first.
@@ -643,6 +741,22 @@ pub trait Store: Send + Sync {
         limit: usize,
         with_evidence: bool,
     ) -> Result<Vec<AuditRecord>>;
+
+    /// Stores a piece of evidence, unless one with its id is stored: whether it is new.
+    async fn record_evidence(&self, evidence: &EvidenceRecord) -> Result<bool>;
+    async fn evidence(&self, id: [u8; 32]) -> Result<Option<EvidenceRecord>>;
+    /// Evidence against `accused`, newest first.
+    async fn evidence_against(
+        &self,
+        accused: [u8; 32],
+        limit: usize,
+    ) -> Result<Vec<EvidenceRecord>>;
+    /// Evidence whose slash has not run yet, oldest first.
+    async fn unslashed_evidence(&self, limit: usize) -> Result<Vec<EvidenceRecord>>;
+    /// Records how the slash for evidence `id` went. `NotFound` without such evidence.
+    async fn record_slash(&self, id: [u8; 32], slash: &SlashRecord) -> Result<()>;
+    /// Terminals with evidence whose affected epochs include `epoch`: their usage of it is not paid.
+    async fn withheld(&self, epoch: u64) -> Result<Vec<[u8; 32]>>;
 
     /// Appends the next entry of the ledger's audit log, durably. `Conflict` unless `seq` is one past the
     /// last entry and `prev_hash` is that entry's hash (zeros and seq 1 for the first).

@@ -13,11 +13,11 @@ use sqlx::sqlite::{
 use sqlx::Row;
 
 use crate::{
-    audit_outcome, Account, ApiKey, AuditRecord, AuditTally, ClientPrefix, KnownObject,
-    LedgerEntry, NewSite, PrefixUsage, QueryMode, Released, Result, Reviewed, SignedBatch, Site,
-    SiteHour, Store, StoreError, TerminalRecord, TerminalRegistration, TerminalState,
-    UsageEvidence, UsageOutcome, UsageRecord, UsageState, UsageStatus, UsageSum, UsageTotals,
-    WithheldRecord, WithheldSelector, WithheldState,
+    audit_outcome, Account, ApiKey, AuditRecord, AuditTally, Claim, ClientPrefix, EvidenceRecord,
+    KnownObject, LedgerEntry, NewSite, PrefixUsage, QueryMode, Released, Result, Reviewed,
+    SignedBatch, Site, SiteHour, SlashRecord, Store, StoreError, TerminalRecord,
+    TerminalRegistration, TerminalState, UsageEvidence, UsageOutcome, UsageRecord, UsageState,
+    UsageStatus, UsageSum, UsageTotals, WithheldRecord, WithheldSelector, WithheldState,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -367,11 +367,8 @@ impl Store for SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(backend)?;
-        let kept = records
-            .iter()
-            .any(|(_, state)| *state != UsageState::Accepted);
         let batch_hash = match batch {
-            Some(b) if kept => {
+            Some(b) => {
                 sqlx::query(
                     "INSERT INTO usage_batches (hash, terminal, signed, received_at) VALUES (?, ?, ?, ?) \
                      ON CONFLICT (hash) DO NOTHING",
@@ -383,17 +380,17 @@ impl Store for SqliteStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(backend)?;
-                Some(b.hash)
+                Some(b.hash.to_vec())
             }
-            _ => None,
+            None => None,
         };
         let mut statuses = Vec::with_capacity(records.len());
         for ((record, state), (bytes, served_at, requests, hits, judged)) in
             records.iter().zip(values)
         {
             let done = sqlx::query(
-                "INSERT INTO usage_records (serial, terminal, site_id, object_key, bytes, served_at, accepted_at, requests, hits, state, batch, judged_size, client_prefix) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (serial) DO NOTHING",
+                "INSERT INTO usage_records (serial, terminal, site_id, object_key, bytes, served_at, accepted_at, requests, hits, state, batch, judged_size, client_prefix, version) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (serial) DO NOTHING",
             )
             .bind(serial_to_sql(record.serial))
             .bind(&record.terminal[..])
@@ -405,18 +402,35 @@ impl Store for SqliteStore {
             .bind(requests)
             .bind(hits)
             .bind(state.as_str())
-            .bind(
-                batch_hash
-                    .filter(|_| *state != UsageState::Accepted)
-                    .map(|h| h.to_vec()),
-            )
+            .bind(&batch_hash)
             .bind(judged)
             .bind(record.client_prefix.map(|p| p.to_string()))
+            .bind(&record.version)
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
             statuses.push(match (done.rows_affected(), state) {
-                (0, _) => UsageStatus::Duplicate,
+                (0, _) => {
+                    // The same numbers again are a resent record; others are a second claim.
+                    let same: Option<i64> = sqlx::query_scalar(
+                        "SELECT 1 FROM usage_records WHERE serial = ? AND terminal = ? AND bytes = ? \
+                         AND requests = ? AND hits = ? AND served_at = ? AND version IS ?",
+                    )
+                    .bind(serial_to_sql(record.serial))
+                    .bind(&record.terminal[..])
+                    .bind(bytes)
+                    .bind(requests)
+                    .bind(hits)
+                    .bind(served_at)
+                    .bind(&record.version)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                    match same {
+                        Some(_) => UsageStatus::Duplicate,
+                        None => UsageStatus::Conflict,
+                    }
+                }
                 (_, UsageState::Accepted) => UsageStatus::Accepted,
                 (_, UsageState::Held) => UsageStatus::Held,
                 (_, UsageState::Inflated { .. }) => UsageStatus::Inflated,
@@ -451,6 +465,38 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    async fn claim(&self, serial: u64) -> Result<Option<Claim>> {
+        let row = sqlx::query(
+            "SELECT u.serial, u.terminal, u.site_id, u.object_key, u.bytes, u.requests, u.hits, u.served_at, \
+             u.version, u.client_prefix, u.state, b.signed FROM usage_records u LEFT JOIN usage_batches b ON b.hash = u.batch \
+             WHERE u.serial = ?",
+        )
+        .bind(serial_to_sql(serial))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.map(|row| {
+            let serial: i64 = get(&row, "serial")?;
+            Ok(Claim {
+                record: UsageRecord {
+                    serial: serial as u64,
+                    terminal: blob(&row, "terminal")?,
+                    site_id: get(&row, "site_id")?,
+                    object_key: blob(&row, "object_key")?,
+                    bytes: get_u64(&row, "bytes")?,
+                    requests: get_u64(&row, "requests")?,
+                    hits: get_u64(&row, "hits")?,
+                    served_at: get_u64(&row, "served_at")?,
+                    version: get(&row, "version")?,
+                    client_prefix: prefix(&row)?,
+                },
+                state: get(&row, "state")?,
+                signed_batch: get(&row, "signed")?,
+            })
+        })
+        .transpose()
     }
 
     async fn held_objects(&self, limit: usize) -> Result<Vec<(i64, [u8; 16])>> {
@@ -577,32 +623,53 @@ impl Store for SqliteStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(backend)?;
-        let accepted = sqlx::query(
-            "UPDATE usage_records SET state = 'accepted', accepted_at = ? \
-             WHERE site_id = ? AND object_key = ? AND state = 'held' AND bytes <= ?",
+        // A record naming this version is judged against its size, any other against the largest.
+        const LIMIT: &str = "CASE WHEN version = ?1 THEN ?2 ELSE ?3 END";
+        let over_version: Vec<i64> = sqlx::query_scalar(
+            "SELECT serial FROM usage_records WHERE site_id = ?4 AND object_key = ?5 AND state = 'held' \
+             AND version = ?1 AND bytes > ?2 ORDER BY serial",
         )
-        .bind(to_sql(now(), "time")?)
+        .bind(&object.version)
+        .bind(size)
+        .bind(max)
         .bind(object.site_id)
         .bind(&object.object_key[..])
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let accepted = sqlx::query(&format!(
+            "UPDATE usage_records SET state = 'accepted', accepted_at = ?6 \
+             WHERE site_id = ?4 AND object_key = ?5 AND state = 'held' AND bytes <= {LIMIT}"
+        ))
+        .bind(&object.version)
+        .bind(size)
         .bind(max)
+        .bind(object.site_id)
+        .bind(&object.object_key[..])
+        .bind(to_sql(now(), "time")?)
         .execute(&mut *tx)
         .await
         .map_err(backend)?
         .rows_affected();
-        let inflated = sqlx::query(
-            "UPDATE usage_records SET state = 'inflated', judged_size = ? \
-             WHERE site_id = ? AND object_key = ? AND state = 'held' AND bytes > ?",
-        )
+        let inflated = sqlx::query(&format!(
+            "UPDATE usage_records SET state = 'inflated', judged_size = {LIMIT} \
+             WHERE site_id = ?4 AND object_key = ?5 AND state = 'held' AND bytes > {LIMIT}"
+        ))
+        .bind(&object.version)
+        .bind(size)
         .bind(max)
         .bind(object.site_id)
         .bind(&object.object_key[..])
-        .bind(max)
         .execute(&mut *tx)
         .await
         .map_err(backend)?
         .rows_affected();
         tx.commit().await.map_err(backend)?;
-        Ok(Released { accepted, inflated })
+        Ok(Released {
+            accepted,
+            inflated,
+            over_version: over_version.into_iter().map(|s| s as u64).collect(),
+        })
     }
 
     async fn object_size(&self, site_id: i64, object_key: [u8; 16]) -> Result<Option<u64>> {
@@ -615,6 +682,24 @@ impl Store for SqliteStore {
         .await
         .map_err(backend)?;
         size.map(|s| from_sql(s, "size")).transpose()
+    }
+
+    async fn object_version(
+        &self,
+        site_id: i64,
+        object_key: [u8; 16],
+        version: &str,
+    ) -> Result<Option<KnownObject>> {
+        let row = sqlx::query(&format!(
+            "SELECT {OBJECT_COLUMNS} FROM object_roots WHERE site_id = ? AND object_key = ? AND version = ?"
+        ))
+        .bind(site_id)
+        .bind(&object_key[..])
+        .bind(version)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(known_object_from_row).transpose()
     }
 
     async fn known_objects(&self, object_key: [u8; 16]) -> Result<Vec<KnownObject>> {
@@ -733,6 +818,89 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    async fn record_evidence(&self, e: &EvidenceRecord) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO evidence (id, accused, kind, first_epoch, epoch, json, recorded_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&e.id[..])
+        .bind(&e.accused[..])
+        .bind(&e.kind)
+        .bind(to_sql(e.first_epoch, "epoch")?)
+        .bind(to_sql(e.epoch, "epoch")?)
+        .bind(&e.json)
+        .bind(to_sql(e.recorded_at, "time")?)
+        .execute(&self.pool)
+        .await
+        .map_err(|err| constraint(err, None, None))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn evidence(&self, id: [u8; 32]) -> Result<Option<EvidenceRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {EVIDENCE_COLUMNS} FROM evidence WHERE id = ?"
+        ))
+        .bind(&id[..])
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(evidence_from_row).transpose()
+    }
+
+    async fn evidence_against(
+        &self,
+        accused: [u8; 32],
+        limit: usize,
+    ) -> Result<Vec<EvidenceRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {EVIDENCE_COLUMNS} FROM evidence WHERE accused = ? ORDER BY rowid DESC LIMIT ?"
+        ))
+        .bind(&accused[..])
+        .bind(limit_sql(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(evidence_from_row).collect()
+    }
+
+    async fn unslashed_evidence(&self, limit: usize) -> Result<Vec<EvidenceRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {EVIDENCE_COLUMNS} FROM evidence WHERE outcome IS NULL ORDER BY rowid LIMIT ?"
+        ))
+        .bind(limit_sql(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(evidence_from_row).collect()
+    }
+
+    async fn record_slash(&self, id: [u8; 32], slash: &SlashRecord) -> Result<()> {
+        let done =
+            sqlx::query("UPDATE evidence SET outcome = ?, slashed = ?, refunded = ? WHERE id = ?")
+                .bind(slash.outcome.as_str())
+                .bind(slash.slashed.to_string())
+                .bind(slash.refunded.to_string())
+                .bind(&id[..])
+                .execute(&self.pool)
+                .await
+                .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("evidence {}", hex(&id))));
+        }
+        Ok(())
+    }
+
+    async fn withheld(&self, epoch: u64) -> Result<Vec<[u8; 32]>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT accused FROM evidence WHERE first_epoch = ?1 OR epoch = ?1 ORDER BY accused",
+        )
+        .bind(bound(epoch))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(|row| blob(row, "accused")).collect()
     }
 
     async fn append_ledger_entry(&self, entry: &LedgerEntry) -> Result<()> {
@@ -1098,6 +1266,37 @@ fn terminal_state_name(state: TerminalState) -> &'static str {
 
 const OBJECT_COLUMNS: &str =
     "site_id, object_key, version, path, size, root, slice_roots, source, learned_at";
+
+const EVIDENCE_COLUMNS: &str =
+    "id, accused, kind, first_epoch, epoch, json, recorded_at, outcome, slashed, refunded";
+
+fn evidence_from_row(row: &SqliteRow) -> Result<EvidenceRecord> {
+    let outcome: Option<String> = get(row, "outcome")?;
+    let amount = |column: &str| -> Result<u128> {
+        let text: Option<String> = get(row, column)?;
+        text.unwrap_or_default()
+            .parse()
+            .map_err(|_| StoreError::Backend(format!("evidence {column} is not a number")))
+    };
+    let slash = match outcome {
+        None => None,
+        Some(o) => Some(SlashRecord {
+            outcome: o.parse()?,
+            slashed: amount("slashed")?,
+            refunded: amount("refunded")?,
+        }),
+    };
+    Ok(EvidenceRecord {
+        id: blob(row, "id")?,
+        accused: blob(row, "accused")?,
+        kind: get(row, "kind")?,
+        first_epoch: get_u64(row, "first_epoch")?,
+        epoch: get_u64(row, "epoch")?,
+        json: get(row, "json")?,
+        recorded_at: get_u64(row, "recorded_at")?,
+        slash,
+    })
+}
 
 fn known_object_from_row(row: &SqliteRow) -> Result<KnownObject> {
     let slices: Vec<u8> = get(row, "slice_roots")?;

@@ -86,6 +86,7 @@ async fn usage_is_summed_by_when_it_was_accepted() {
         hits: 0,
         served_at: 5,
         client_prefix: None,
+        version: None,
     };
     store
         .accept_usage(&[rec(1, 1, 100), rec(2, 1, 50), rec(3, 2, 7)])

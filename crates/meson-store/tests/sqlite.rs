@@ -69,6 +69,7 @@ fn record(
         hits: 1,
         served_at,
         client_prefix: None,
+        version: None,
     }
 }
 
@@ -330,23 +331,27 @@ async fn a_serial_is_accepted_once() {
     );
     assert_eq!((outcome.accepted(), outcome.duplicates()), (2, 1));
 
-    // A re-sent serial is a duplicate even with other figures or from another terminal.
+    // A serial claimed again with other figures or by another terminal is never counted again either:
+    // it is a conflict (evidence, when the batches are signed), not a resend.
     let outcome = store
         .accept_usage(&[
             record(11, t, 1, 999, 1000),
             record(12, t, 1, 300, 1000),
             record(10, node(2), 1, 5, 1000),
+            record(11, t, 1, 200, 1000),
         ])
         .await
         .unwrap();
     assert_eq!(
         outcome.statuses,
         vec![
-            UsageStatus::Duplicate,
+            UsageStatus::Conflict,
             UsageStatus::Accepted,
+            UsageStatus::Conflict,
             UsageStatus::Duplicate
         ]
     );
+    assert_eq!((outcome.conflicts(), outcome.duplicates()), (2, 1));
 
     assert_eq!(store.accept_usage(&[]).await.unwrap().statuses, vec![]);
 
@@ -752,7 +757,7 @@ async fn held_usage_counts_only_once_the_size_is_known_and_inflation_is_kept_as_
         ])
         .await
         .unwrap();
-    assert_eq!(again.duplicates(), 2);
+    assert_eq!((again.duplicates(), again.conflicts()), (1, 1));
     assert_eq!(
         store.held_objects(10).await.unwrap(),
         vec![(site.id, [7; 16])]

@@ -127,6 +127,7 @@ impl Index {
                 object: hex::encode(object_digest(o.meta.key.as_bytes())),
                 root,
                 len,
+                version: meson_core::evidence::origin_version(&o.meta.headers),
             });
         }
     }

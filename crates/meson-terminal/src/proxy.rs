@@ -128,7 +128,8 @@ pub async fn handle(
                 CacheStatus::Hit | CacheStatus::Stale | CacheStatus::Revalidated
             );
             let len = object_len(&resp);
-            resp.map(|b| m.meter(b, hit, len))
+            let version = meson_core::evidence::origin_version(resp.headers());
+            resp.map(|b| m.meter(b, hit, len, version))
         }
         None => resp,
     };

@@ -62,12 +62,14 @@ pub struct RequestInfo<'a> {
 /// ticket), so the engine meters without knowing what is metered or why.
 pub trait Meter: Send {
     /// Wraps the response body; `hit` says the response came from the cache, `object_len` is the length
-    /// of the whole object the response is (part of), when it says.
+    /// of the whole object the response is (part of), when it says, and `version` the origin's version
+    /// of it ([`meson_core::evidence::origin_version`]).
     fn meter(
         self: Box<Self>,
         body: ResponseBody,
         hit: bool,
         object_len: Option<u64>,
+        version: Option<String>,
     ) -> ResponseBody;
 }
 

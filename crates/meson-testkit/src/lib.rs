@@ -4,7 +4,8 @@
 //! [`Got::parse`] read an answer as its type), a terminal reduced to its node key and health path for
 //! driving a router's control API ([`SigningTerminal`]), deterministic bodies ([`pattern`]), bounded
 //! polling ([`eventually`]), and helpers that read, check and damage what a terminal stored under its data
-//! directory ([`body_files`], [`check_listing`], [`flip_byte`], …).
+//! directory ([`body_files`], [`check_listing`], [`flip_byte`], …), and objective evidence signed with real
+//! keys ([`evidence`]).
 //!
 //! Every wait is bounded (by [`WAIT`] unless a test names its own limit): a hang fails instead of blocking CI.
 
@@ -13,6 +14,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 mod client;
+pub mod evidence;
 mod node;
 mod origin;
 mod store;

@@ -142,6 +142,7 @@ pub fn usage_record(ticket: &str, bytes: u64, requests: u64, hits: u64) -> wire:
         requests,
         hits,
         served_at: unix_now(),
+        version: None,
     }
 }
 

@@ -55,6 +55,10 @@ fn decode(preimage: &[u8]) -> Option<Purpose> {
             evidence: b32(e)?,
             part: *SlashPart::ALL.iter().find(|p| p.tag() == *part)?,
         },
+        [b"slash-refund", e, s] => Purpose::SlashRefund {
+            evidence: b32(e)?,
+            site: i64_(s)?,
+        },
         [b"unbond", p] => Purpose::Unbond { pending: u128_(p)? },
         [b"forfeit-treasury", c] => Purpose::ForfeitToTreasury { claim: b32(c)? },
         [b"correction", r] => Purpose::Correction {
@@ -102,6 +106,10 @@ fn one_of_each() -> Vec<Purpose> {
             evidence: k,
             part: SlashPart::Claimant,
         },
+        Purpose::SlashRefund {
+            evidence: k,
+            site: 9,
+        },
         Purpose::Unbond { pending: 9 },
         Purpose::SlashUnlock {
             evidence: k,
@@ -126,6 +134,7 @@ fn one_of_each() -> Vec<Purpose> {
             | Purpose::Payout { .. }
             | Purpose::Subsidy { .. }
             | Purpose::Slash { .. }
+            | Purpose::SlashRefund { .. }
             | Purpose::Unbond { .. }
             | Purpose::SlashUnlock { .. }
             | Purpose::Forfeit { .. }
@@ -301,6 +310,7 @@ fn purpose() -> impl Strategy<Value = Purpose> {
         }),
         (any::<u64>(), k()).prop_map(|(epoch, node)| Purpose::Subsidy { epoch, node }),
         (k(), part).prop_map(|(evidence, part)| Purpose::Slash { evidence, part }),
+        (k(), any::<i64>()).prop_map(|(evidence, site)| Purpose::SlashRefund { evidence, site }),
         any::<u128>().prop_map(|pending| Purpose::Unbond { pending }),
         (k(), any::<u128>())
             .prop_map(|(evidence, pending)| Purpose::SlashUnlock { evidence, pending }),

@@ -1,17 +1,24 @@
 //! What the router found about a terminal: the evidence it keeps (terminal-signed records that contradict
-//! what it knows) and its spot-check audits. Readable by anyone: evidence is meant to be re-checked.
+//! what it knows), its spot-check audits, and the objective evidence it slashed for, each piece served as
+//! the exact bytes its id hashes. Readable by anyone: evidence is meant to be re-checked
+//! (`meson-cdn evidence verify`).
 
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::Json;
 use meson_api::verification::{
-    Audit, AuditEpoch, EpochsQuery, Evidence, TerminalAudits, UsageEvidence,
+    Audit, AuditEpoch, EpochsQuery, Evidence, SlashView, TerminalAudits, TerminalSlashes,
+    UsageEvidence,
 };
+use meson_api::Hash32;
 use meson_core::content::Root;
 
-use crate::http::error::{node, store_error, ApiError, ApiResult, PathParam, QueryParams};
+use crate::http::error::{
+    bad_request, node, store_error, ApiError, ApiResult, PathParam, QueryParams,
+};
 use crate::services::audit::standing_of;
 use crate::Shared;
 
@@ -126,5 +133,71 @@ pub(crate) async fn audits(
             })
             .collect(),
         recent: recent.iter().map(audit_view).collect(),
+    }))
+}
+
+/// One piece of objective evidence, as the exact JSON bytes its id is the BLAKE3 of.
+#[utoipa::path(
+    get, path = "/v1/evidence/{id}", tag = "terminals", params(("id" = String, Path, description = "The evidence's id: BLAKE3 of its canonical JSON, 64 hex digits")),
+    responses(
+        (status = 200, description = "The evidence, byte for byte as stored", body = meson_core::evidence::Evidence),
+        (status = 400, description = "Not 64 hex digits"),
+        (status = 404, description = "No such evidence"),
+        (status = 500, description = "The store failed"),
+    )
+)]
+pub(crate) async fn evidence_by_id(
+    State(s): State<Arc<Shared>>,
+    PathParam(text): PathParam<String>,
+) -> ApiResult<impl IntoResponse> {
+    let mut id = [0u8; 32];
+    hex::decode_to_slice(&text, &mut id)
+        .map_err(|_| bad_request(format!("{text:?} is not an evidence id (64 hex digits)")))?;
+    let record = s
+        .store
+        .evidence(id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no evidence {text}")))?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        record.json,
+    ))
+}
+
+#[utoipa::path(
+    get, path = "/v1/terminals/{node}/slashes", tag = "terminals", params(("node" = String, Path, description = "The terminal's node id")),
+    responses(
+        (status = 200, description = "The objective evidence against the terminal and its slashes, newest first", body = TerminalSlashes),
+        (status = 400, description = "Not a node id"),
+        (status = 500, description = "The store failed"),
+    )
+)]
+pub(crate) async fn slashes(
+    State(s): State<Arc<Shared>>,
+    PathParam(text): PathParam<String>,
+) -> ApiResult<Json<TerminalSlashes>> {
+    let id = node(&text)?;
+    let found = s
+        .store
+        .evidence_against(*id.as_bytes(), SHOWN)
+        .await
+        .map_err(store_error)?;
+    let tokens = |amount: Option<u128>| meson_ledger::format_amount(amount.unwrap_or(0));
+    Ok(Json(TerminalSlashes {
+        node_id: id.to_string(),
+        slashes: found
+            .into_iter()
+            .map(|e| SlashView {
+                id: Hash32(e.id),
+                kind: e.kind,
+                first_epoch: e.first_epoch,
+                epoch: e.epoch,
+                recorded_at: e.recorded_at,
+                outcome: e.slash.map(|s| s.outcome.as_str().to_owned()),
+                slashed: tokens(e.slash.map(|s| s.slashed)),
+                refunded: tokens(e.slash.map(|s| s.refunded)),
+            })
+            .collect(),
     }))
 }

@@ -105,6 +105,7 @@ pub(crate) async fn verdict(
                         claimant,
                         burned,
                         treasury,
+                        ..
                     } => VerdictSlash::Slashed(SlashShares {
                         amount: format_amount(amount),
                         claimant: format_amount(claimant),

@@ -21,7 +21,7 @@ use meson_node::unix_now;
 use crate::http::error::{bad_request, signed_error, store_error, ApiError, ApiResult, JsonBody};
 use crate::services::registry::place;
 use crate::services::sites::site_info;
-use crate::services::usage;
+use crate::services::{slashing, usage};
 use crate::Shared;
 
 /// Records per usage batch; terminals send more often rather than more at once.
@@ -138,6 +138,9 @@ pub(crate) async fn heartbeat(
         .heartbeat(v.signer.as_bytes(), &v.body, s.cfg.heartbeat)
         .ok_or_else(|| not_admitted(&v))?;
     s.holdings.report(node, &v.body.added, &v.body.evicted);
+    if !v.body.added.is_empty() {
+        tokio::spawn(slashing::check_pieces(s.clone(), msg, v.body.clone()));
+    }
     s.jobs.confirm(&node, v.body.done);
     Ok(Json(HeartbeatReply {
         in_rotation,

@@ -9,6 +9,7 @@
 //! | `GET /v1/ledger/accounts/{id}/transfers?limit=N` | anyone | the account's transfers, newest first |
 //! | `GET /v1/ledger/transfers/{id}` | anyone | one transfer as submitted, what it moved, and a pending one's status |
 //! | `POST /v1/ledger/mint` | operator | `{"id","to" or "owner","amount"}`: new tokens into an account or a key's wallet (a purchase) |
+//! | `POST /v1/ledger/slash` | operator | objective evidence that verifies and accuses `owner`: its stake slashed once, refunds first |
 //! | `POST /v1/ledger/correct` | operator | `{"reverses","amount"?}`: a transfer back (a burn, for a mint) fixing a mistaken one |
 //! | `POST /v1/ledger/tx` | a key holder | a signed [`meson_ledger::tx::Tx`]: transfer, deposit, stake, unstake, claim bond or council stake from the signer's wallet |
 //! | `GET /v1/sites/{host}/billing?epochs=N` | site owner | escrow account and balance, spend per epoch |
@@ -28,13 +29,12 @@ use meson_api::ledger::{
     TerminalEarnings, TransferView, TxApplied,
 };
 use meson_api::Hash32;
+use meson_core::evidence;
 use meson_core::identity::NodeId;
 use meson_core::signed::SignedMessage;
 use meson_ledger::accounts::{escrow_account, terminal_account};
-use meson_ledger::claims::claim_id;
 use meson_ledger::economics::{payout_root_message, PAYOUT_ROOT_DOMAIN};
 use meson_ledger::merkle;
-use meson_ledger::stake::Slash;
 use meson_ledger::tx::Tx;
 use meson_ledger::{format_amount, parse_amount, Account};
 
@@ -43,7 +43,7 @@ use crate::http::error::{
 };
 use crate::services::ledger;
 use crate::services::statements::{epochs, leaf_hashes, payout_leaves, settled_per_epoch};
-use crate::services::{audit, billing, sites, stake, transactions};
+use crate::services::{audit, billing, sites, slashing, stake, transactions};
 use crate::Shared;
 
 fn account_view(a: &Account) -> AccountView {
@@ -229,14 +229,15 @@ pub(crate) async fn mint(
     }))
 }
 
-/// Operator: slashes stake for objective evidence, shared between claimant, burn and treasury.
+/// Operator: slashes stake for objective evidence that verifies against the router's key and accuses the
+/// owner: refunds to the cheated sites first, the rest shared between claimant, burn and treasury.
 #[utoipa::path(
     post, path = "/v1/ledger/slash", tags = ["ledger", "operator"], request_body = SlashRequest, security(("operator" = [])),
     responses(
         (status = 200, description = "The stake slashed and how it was shared", body = Slashed),
         (status = 400, description = "The amount is not tokens"),
         (status = 409, description = "This evidence was already used to slash"),
-        (status = 422, description = "Nothing at stake to slash, or the ledger refuses it (an unknown claimant account)"),
+        (status = 422, description = "The evidence does not verify or accuses someone else, nothing is at stake, or the ledger refuses it (an unknown claimant account)"),
         (status = 503, description = "The ledger could not write: nothing was applied"),
     )
 )]
@@ -247,35 +248,37 @@ pub(crate) async fn slash(
 ) -> ApiResult<Json<Slashed>> {
     ledger::operator(&s, &headers)?;
     let amount = parse_amount(&req.amount).map_err(|e| bad_request(format!("amount: {e}")))?;
-    let evidence = claim_id(req.evidence.to_string().as_bytes());
-    let slash = Slash {
-        owner: *req.owner.as_bytes(),
-        amount,
-        claimant: req.claimant,
-        evidence,
-    };
-    let done = stake::slash(&s, slash).await?;
+    let refuse = |why: String| ApiError(StatusCode::UNPROCESSABLE_ENTITY, why);
+    let finding = evidence::verify(&req.evidence, &s.id)
+        .map_err(|e| refuse(format!("the evidence does not verify: {e}")))?;
+    if finding.terminal != req.owner {
+        return Err(refuse(format!(
+            "the evidence accuses {}, not the owner {}",
+            finding.terminal, req.owner
+        )));
+    }
+    let record = slashing::store(&s, &req.evidence, &finding).await?;
+    let (done, _) = slashing::slash(&s, &record, amount, req.claimant).await?;
     match done {
         stake::Slashed::Now {
             amount,
+            refunded,
             claimant,
             burned,
             treasury,
         } => Ok(Json(Slashed {
             slashed: format_amount(amount),
+            refunded: format_amount(refunded),
             claimant: format_amount(claimant),
             burned: format_amount(burned),
             treasury: format_amount(treasury),
-            evidence: Hash32(evidence),
+            evidence: Hash32(record.id),
         })),
         stake::Slashed::Before => Err(ApiError(
             StatusCode::CONFLICT,
             "this evidence was already used to slash".into(),
         )),
-        stake::Slashed::Nothing => Err(ApiError(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "nothing at stake to slash".into(),
-        )),
+        stake::Slashed::Nothing => Err(refuse("nothing at stake to slash".into())),
     }
 }
 

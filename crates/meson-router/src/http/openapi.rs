@@ -68,6 +68,8 @@ pub(crate) const OPERATOR: &str = "operator";
         traffic::review_group,
         traffic::review_one,
         audits::evidence,
+        audits::slashes,
+        audits::evidence_by_id,
         audits::audits,
         control::register,
         control::heartbeat,

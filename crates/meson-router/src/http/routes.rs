@@ -97,6 +97,8 @@ pub(crate) fn api() -> Vec<Route> {
         route(M::POST, "/v1/usage/withheld", traffic::review_group),
         route(M::POST, "/v1/usage/withheld/{serial}", traffic::review_one),
         route(M::GET, "/v1/terminals/{node}/evidence", audits::evidence),
+        route(M::GET, "/v1/terminals/{node}/slashes", audits::slashes),
+        route(M::GET, "/v1/evidence/{id}", audits::evidence_by_id),
         route(M::GET, "/v1/terminals/{node}/audits", audits::audits),
         route(M::POST, wire::REGISTER_PATH, control::register),
         route(M::POST, wire::HEARTBEAT_PATH, control::heartbeat),

@@ -13,7 +13,7 @@
 //! | outcome | when | counted against the pass rate | evidence kept |
 //! | --- | --- | --- | --- |
 //! | `pass` | the proof verifies | yes, as a pass | |
-//! | `fail` | the signed proof does not verify | yes | the signed answer |
+//! | `fail` | the signed proof does not verify | yes | the signed answer, which slashes ([`super::slashing`]) |
 //! | `missing` | the terminal says it lacks a piece it reported holding, and its heartbeats two intervals later still report it held | yes | |
 //! | `not_held` | it lacks an object it was only sent clients for, or a piece it evicted since its last heartbeat | no | |
 //! | `timeout` | no valid signed answer in time (down, refusing, garbage) | yes | |
@@ -239,6 +239,13 @@ pub(crate) async fn audit_one(
     }
     if let Err(e) = s.store.record_audit(&record).await {
         tracing::warn!(error = %e, "cannot store an audit");
+    }
+    if let Some(answer) = record
+        .evidence
+        .as_deref()
+        .and_then(|e| serde_json::from_str(e).ok())
+    {
+        super::slashing::found(s, meson_core::evidence::Evidence::AuditFailed { answer }).await;
     }
     update_quality(s, cfg, terminal).await;
     Some(record)

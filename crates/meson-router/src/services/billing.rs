@@ -113,14 +113,19 @@ impl Unfunded {
     }
 }
 
-/// The usage the router accepted in `epoch`, one line per site and terminal.
+/// The usage the router accepted in `epoch`, one line per site and terminal, but for unsettled lines of
+/// terminals with evidence against them in the epoch: those are never paid
+/// ([`crate::services::slashing`]). Lines settled before the evidence came stay, so what was paid (and
+/// the epoch's signed payout root) never changes after the fact.
 pub(crate) async fn accepted(
     s: &Shared,
     epoch_secs: u64,
     epoch: u64,
 ) -> Result<Vec<Usage>, StoreError> {
     let from = epoch * epoch_secs;
-    Ok(s.store
+    let withheld = s.store.withheld(epoch).await?;
+    let lines: Vec<Usage> = s
+        .store
         .usage_accepted_between(from, from + epoch_secs)
         .await?
         .into_iter()
@@ -129,7 +134,21 @@ pub(crate) async fn accepted(
             node: u.terminal,
             bytes: u.bytes,
         })
-        .collect())
+        .collect();
+    if withheld.is_empty() {
+        return Ok(lines);
+    }
+    Ok(s.ledger
+        .read(|l| {
+            lines
+                .into_iter()
+                .filter(|u| {
+                    !withheld.contains(&u.node)
+                        || settlement::settled(l, epoch, u.site, &u.node).is_some()
+                })
+                .collect()
+        })
+        .await)
 }
 
 /// How the terminals stood in one epoch: their regions now, their uptime sampled in the epoch and their

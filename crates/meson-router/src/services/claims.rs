@@ -65,7 +65,7 @@ pub(crate) async fn judge(
             return_bond,
             bond,
         } => {
-            let slashed = stake::slash(s, slash).await?;
+            let slashed = stake::slash(s, *slash).await?;
             submit(s, vec![return_bond]).await?;
             Ok(Verdict::Upheld {
                 slashed,

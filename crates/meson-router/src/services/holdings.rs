@@ -85,6 +85,7 @@ mod tests {
             object: "02".repeat(16),
             root: Root([3; 32]),
             len: 10,
+            version: None,
         };
         h.report(t, &[c.clone(), c.clone()], &[]);
         assert_eq!(h.sizes(&t).1, 1);

@@ -16,6 +16,7 @@ pub(crate) mod registry;
 pub(crate) mod roots;
 pub(crate) mod serial;
 pub(crate) mod sites;
+pub(crate) mod slashing;
 pub(crate) mod stake;
 pub(crate) mod statements;
 pub(crate) mod transactions;

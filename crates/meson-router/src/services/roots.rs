@@ -193,6 +193,7 @@ impl Roots {
 pub(crate) async fn record(s: &Shared, object: KnownObject) -> ServiceResult<Released> {
     let released = s.store.record_object(&object).await?;
     s.roots.tried((object.site_id, object.object_key), true);
+    super::slashing::held_over_size(s, &released.over_version).await;
     metrics::counter!("meson_router_objects_learned_total", "source" => object.source.as_str())
         .increment(1);
     if released != Released::default() {
@@ -262,13 +263,9 @@ pub(crate) fn pieces(known: &KnownObject) -> Vec<(Root, u64)> {
         .collect()
 }
 
-/// The origin's version of what it sent: its `ETag`, else its `Last-Modified`, else empty.
+/// The origin's version of what it sent, named as terminals name it; empty when it names none.
 fn version(headers: &http::HeaderMap) -> String {
-    [http::header::ETAG, http::header::LAST_MODIFIED]
-        .iter()
-        .find_map(|h| headers.get(h)?.to_str().ok())
-        .unwrap_or_default()
-        .to_owned()
+    meson_core::evidence::origin_version(headers).unwrap_or_default()
 }
 
 /// Fetches `url` and hashes what the origin answers, within the pace.

@@ -74,9 +74,10 @@ pub(crate) async fn run(s: Arc<Shared>, mut stop: watch::Receiver<bool>) {
 
 /// What a slash did.
 pub(crate) enum Slashed {
-    /// Moved out of the stake now.
+    /// Moved out of the stake now: `refunded` of it back to the cheated sites first.
     Now {
         amount: Amount,
+        refunded: Amount,
         claimant: Amount,
         burned: Amount,
         treasury: Amount,
@@ -102,9 +103,11 @@ pub(crate) async fn slash(s: &Shared, slash: Slash) -> ServiceResult<Slashed> {
             .await?;
     }
     let plan = s.ledger.read(|l| slash.plan(l, s.cfg.slash_shares)).await;
+    // Refunds go to site escrows, which settlement opened when the sites paid.
     let SlashPlan::Take {
         transfers,
         amount,
+        refunds,
         claimant,
         burned,
         treasury,
@@ -124,6 +127,7 @@ pub(crate) async fn slash(s: &Shared, slash: Slash) -> ServiceResult<Slashed> {
     }
     Ok(Slashed::Now {
         amount,
+        refunded: refunds.iter().map(|r| r.amount).sum(),
         claimant,
         burned,
         treasury,

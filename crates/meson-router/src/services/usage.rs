@@ -2,7 +2,10 @@
 //! ticket this router issued to the reporting terminal, then judged against the object's size as the
 //! router knows it ([`crate::services::roots`]): within it, accepted; over it, refused and kept with the
 //! signed batch as evidence of inflation; unknown yet, held (stored, not counted) until the size is
-//! learned, and the learner asked to fetch the object first.
+//! learned, and the learner asked to fetch the object first. A record naming the origin's version it
+//! served is judged against that version's size (held while the router does not know the version); one
+//! without, against the largest known. Every record keeps its signed batch: a serial claimed again with
+//! other numbers, and a record over its version's size, are evidence ([`super::slashing`]).
 
 use std::collections::BTreeMap;
 
@@ -13,6 +16,7 @@ use meson_core::wire::{UsageBatch, UsageReceipt, UsageRecord as Reported};
 use meson_store::{SignedBatch, UsageRecord, UsageState, UsageStatus};
 
 use super::error::{ServiceError, ServiceResult};
+use super::slashing;
 use crate::Shared;
 
 /// Why a usage record was refused; the text is what the receipt and the per-terminal tally show.
@@ -21,6 +25,7 @@ const MALFORMED: &str = "malformed ticket";
 const OTHER_TERMINAL: &str = "ticket issued to another terminal";
 const BAD_NUMBERS: &str = "bytes, requests, hits or served_at out of range";
 const INFLATED: &str = "bytes over the object's size (kept as evidence)";
+const CLAIMED_TWICE: &str = "serial claimed before with other numbers (kept as evidence)";
 
 /// Checks that this router signed `token` for terminal `short_id`. Expiry does not apply (usage is
 /// reported after the fact), nor do site, object and client (only the terminal saw the request).
@@ -64,7 +69,15 @@ pub(crate) async fn accept(
             *rejected.entry(BAD_NUMBERS).or_default() += 1;
             continue;
         };
-        let state = match s.store.object_size(site_id, granted.object).await? {
+        let size = match &r.version {
+            Some(v) => s
+                .store
+                .object_version(site_id, granted.object, v)
+                .await?
+                .map(|k| k.size),
+            None => s.store.object_size(site_id, granted.object).await?,
+        };
+        let state = match size {
             Some(size) if r.bytes > size => UsageState::Inflated { size },
             Some(_) => UsageState::Accepted,
             None => UsageState::Held,
@@ -79,21 +92,26 @@ pub(crate) async fn accept(
             hits: r.hits,
             served_at: r.served_at,
             client_prefix: Some(granted.client_prefix),
+            version: r.version.clone(),
         };
         batch.push((record, state));
     }
-    let kept = batch.iter().any(|(_, st)| *st != UsageState::Accepted);
-    let evidence = match kept {
-        true => Some(signed_batch(terminal, signed)?),
-        false => None,
-    };
-    let outcome = s.store.record_usage(&batch, evidence.as_ref()).await?;
+    let outcome = s
+        .store
+        .record_usage(&batch, Some(&signed_batch(terminal, signed)?))
+        .await?;
     for ((record, _), status) in batch.iter().zip(&outcome.statuses) {
         match status {
             UsageStatus::Held => s.roots.want(record.site_id, record.object_key),
             UsageStatus::Inflated => {
                 tracing::warn!(terminal = %signer, serial = record.serial, claimed = record.bytes, "usage over the object's size refused and kept as evidence");
                 *rejected.entry(INFLATED).or_default() += 1;
+                slashing::usage_over_size(s, signed.clone(), record.serial).await;
+            }
+            UsageStatus::Conflict => {
+                tracing::warn!(terminal = %signer, serial = record.serial, "serial claimed again with other numbers");
+                *rejected.entry(CLAIMED_TWICE).or_default() += 1;
+                slashing::serial_twice(s, signed.clone(), record.serial).await;
             }
             _ => {}
         }

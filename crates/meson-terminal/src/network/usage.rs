@@ -34,6 +34,33 @@ struct Pending {
     open: u32,
     /// The object's length, once a response under the ticket told it.
     object_len: Option<u64>,
+    /// The origin's version of what was served under the ticket; cleared if responses under it named
+    /// different versions, since the record then claims no single one.
+    version: Version,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Version {
+    NotYet,
+    One(String),
+    Mixed,
+}
+
+impl Version {
+    fn served(&mut self, version: Option<String>) {
+        *self = match (std::mem::replace(self, Version::Mixed), version) {
+            (Version::NotYet, Some(v)) => Version::One(v),
+            (Version::One(old), Some(v)) if old == v => Version::One(old),
+            _ => Version::Mixed,
+        };
+    }
+
+    fn named(&self) -> Option<String> {
+        match self {
+            Version::One(v) => Some(v.clone()),
+            _ => None,
+        }
+    }
 }
 
 impl Pending {
@@ -47,6 +74,7 @@ impl Pending {
             served_at,
             open: 0,
             object_len: None,
+            version: Version::NotYet,
         }
     }
 }
@@ -64,6 +92,7 @@ pub struct Charge {
     bytes: u64,
     hit: bool,
     object_len: Option<u64>,
+    version: Option<String>,
 }
 
 impl UsageBook {
@@ -95,11 +124,19 @@ impl UsageBook {
             bytes: 0,
             hit: false,
             object_len: None,
+            version: None,
         })
     }
 
-    fn close(&self, serial: u64, bytes: u64, hit: bool, object_len: Option<u64>) {
+    fn close(&self, serial: u64, charge: &Charge) {
+        let Charge {
+            bytes,
+            hit,
+            object_len,
+            ..
+        } = *charge;
         if let Some(p) = self.lock().get_mut(&serial) {
+            p.version.served(charge.version.clone());
             p.object_len = p.object_len.max(object_len);
             p.bytes = (p.bytes + bytes).min(p.object_len.unwrap_or(u64::MAX));
             p.hits += u64::from(hit);
@@ -126,6 +163,7 @@ impl UsageBook {
                     requests: p.requests,
                     hits: p.hits,
                     served_at: p.served_at,
+                    version: p.version.named(),
                 };
                 (s, record)
             })
@@ -143,6 +181,7 @@ impl UsageBook {
             p.requests += r.requests;
             p.hits += r.hits;
             p.served_at = p.served_at.min(r.served_at);
+            p.version.served(r.version);
         }
     }
 
@@ -162,9 +201,11 @@ impl Meter for Charge {
         body: ResponseBody,
         hit: bool,
         object_len: Option<u64>,
+        version: Option<String>,
     ) -> ResponseBody {
         self.hit = hit;
         self.object_len = object_len;
+        self.version = version;
         let mut charge = self;
         body.map_frame(move |f| {
             // The closure must own the whole charge, not copy its counter: the charge is final when
@@ -183,8 +224,7 @@ impl Meter for Charge {
 /// with no body, when the charge itself is dropped).
 impl Drop for Charge {
     fn drop(&mut self) {
-        self.book
-            .close(self.serial, self.bytes, self.hit, self.object_len);
+        self.book.close(self.serial, self);
     }
 }
 
