@@ -118,12 +118,14 @@ pub struct TerminalAudits {
     pub epoch: u64,
     /// Audits passed since the terminal joined.
     pub passed: u64,
-    /// `vetting` (new: limited traffic until it passed enough audits), `vetted` or `suspended`.
+    /// `vetting` (new: limited traffic until it passed enough audits), `vetted`, `suspended` (its pass
+    /// rate is below the threshold: back once it recovers) or `disqualified` (objective evidence against
+    /// it: out for good).
     pub standing: String,
-    /// Share of passes among the counted audits (pass, fail, missing, timeout) of this epoch and the
-    /// last; null without any.
+    /// Share of passes among the counted audits (pass, fail, missing, timeout) of its latest audits
+    /// (whole epochs back until enough are counted); null without any.
     pub pass_rate: Option<f64>,
-    /// Why the terminal is out of rotation for its audits, if it is.
+    /// Why the terminal is out of rotation (suspended or disqualified), if it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suspended: Option<String>,
     /// Entries in the router's bounded samples of what the terminal should hold (at most 256 each): objects

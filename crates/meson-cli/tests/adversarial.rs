@@ -20,12 +20,14 @@ use std::time::{Duration, Instant};
 
 use meson_api::accounts::AccountCreated;
 use meson_api::ledger::{AccountView, SiteBilling, TerminalEarnings};
-use meson_api::verification::TerminalAudits;
+use meson_api::verification::{SlashView, TerminalAudits, TerminalSlashes};
 use meson_api::SiteInfo;
-use meson_core::identity::NodeKey;
+use meson_core::identity::{NodeId, NodeKey};
 use meson_core::signed::SignedMessage;
+use meson_core::ticket::Ticket;
 use meson_core::wire::{self, UsageBatch};
 use meson_ledger::accounts::stake_account;
+use meson_ledger::economics::line;
 use support::*;
 
 const SITE: &str = "cdn.adversarial.example";
@@ -73,6 +75,31 @@ impl Net {
 
     async fn audits(&self, node: &Node) -> TerminalAudits {
         self.get(&format!("/v1/terminals/{}/audits", node.id)).await
+    }
+
+    async fn earnings(&self, node: &Node) -> TerminalEarnings {
+        self.get(&format!("/v1/terminals/{}/earnings?epochs=744", node.id))
+            .await
+    }
+
+    async fn slashes(&self, node: &Node) -> Vec<SlashView> {
+        let view: TerminalSlashes = self
+            .get(&format!("/v1/terminals/{}/slashes", node.id))
+            .await;
+        view.slashes
+    }
+
+    async fn billing(&self) -> SiteBilling {
+        let got = json_request(
+            self.addr(),
+            Some(&self.owner),
+            "GET",
+            &format!("/v1/sites/{SITE}/billing?epochs=744"),
+            None,
+        )
+        .await;
+        assert_eq!(got.status, 200, "{:?}", got.body);
+        got.parse()
     }
 
     async fn balance(&self, account: u128) -> u128 {
@@ -198,11 +225,73 @@ async fn redirect(net: &Net, from: &str, path: &str) -> String {
         .await
         .unwrap();
     assert_eq!(r.status, 302, "{:?}", r.body);
-    r.header("location").to_owned()
+    let location = r.header("location");
+    assert!(
+        !location.starts_with(&net.origin.url()),
+        "{from} sent to the origin for {path}: billing {:?}, limit {:?}",
+        r.header("x-meson-billing"),
+        r.header("x-meson-limit")
+    );
+    location.to_owned()
 }
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
+}
+
+fn tokens(amount: &str) -> u128 {
+    meson_ledger::parse_amount(amount).unwrap()
+}
+
+/// One round of clients: every object once, asked by a client at `from`; which terminal served each.
+/// The first `honest` terminals must serve the object's exact bytes; what a cheater sends is its own
+/// business (and its audits').
+async fn round(
+    net: &Net,
+    nodes: &[Node],
+    bodies: &[bytes::Bytes],
+    from: &str,
+    honest: usize,
+) -> Vec<usize> {
+    let mut by = Vec::new();
+    for (i, body) in bodies.iter().enumerate() {
+        let location = redirect(net, from, &format!("/o/{i}")).await;
+        let k = (0..nodes.len())
+            .find(|&k| served_by(&nodes[k..=k], &location).is_some())
+            .unwrap_or_else(|| panic!("a redirect to none of ours: {location}"));
+        let got = get_url_from(ip(from), &location, &[]).await;
+        if k < honest {
+            let got = got.unwrap();
+            assert_eq!(got.status, 200, "{location}");
+            assert_eq!(&got.body, body, "{location}");
+        }
+        by.push(k);
+    }
+    by
+}
+
+/// A ticket the router issues to one of `targets` for some object, taken by a client that never uses
+/// it: the ticket and the object's number.
+async fn ticket_for(
+    net: &Net,
+    targets: &[Node],
+    clients: &mut impl Iterator<Item = String>,
+) -> (String, u64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let from = clients.next().unwrap();
+        for i in 0..OBJECTS {
+            let location = redirect(net, &from, &format!("/o/{i}")).await;
+            if served_by(targets, &location).is_some() {
+                let ticket = location
+                    .split(['?', '&'])
+                    .find_map(|p| p.strip_prefix("meson_ticket="))
+                    .expect("a ticket in the redirect");
+                return (ticket.to_owned(), i);
+            }
+        }
+        assert!(Instant::now() < deadline, "no redirect to the target");
+    }
 }
 
 fn served_by<'a>(nodes: &'a [Node], location: &str) -> Option<&'a Node> {
@@ -315,18 +404,14 @@ async fn cheaters_are_caught_suspended_slashed_and_the_site_refunded() {
     }
 
     // Clients everywhere, until every terminal holds some of the objects and is vetted.
-    let mut clients = (0u32..).map(|c| format!("127.0.{}.{}", 1 + c / 250, 1 + c % 250));
+    // Each client in a /24 of its own, as clients in different places are (one prefix's paid tickets
+    // are budgeted).
+    let mut clients = (0u32..).map(|c| format!("127.{}.{}.1", 1 + c / 250, 1 + c % 250));
     let mut served = vec![0u64; nodes.len()];
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let from = clients.next().unwrap();
-        for i in 0..OBJECTS {
-            let location = redirect(&net, &from, &format!("/o/{i}")).await;
-            let got = get_url_from(ip(&from), &location, &[]).await.unwrap();
-            assert_eq!(got.status, 200, "{location}");
-            assert_eq!(got.body, bodies[i as usize], "{location}");
-            let k = (0..nodes.len()).find(|&k| served_by(&nodes[k..=k], &location).is_some());
-            served[k.unwrap_or_else(|| panic!("a redirect to none of ours: {location}"))] += 1;
+        for k in round(&net, &nodes, &bodies, &clients.next().unwrap(), 5).await {
+            served[k] += 1;
         }
         let mut ready = served.iter().all(|s| *s > 0);
         for n in &nodes {
@@ -341,8 +426,34 @@ async fn cheaters_are_caught_suspended_slashed_and_the_site_refunded() {
         );
     }
 
-    // The cheating starts.
+    // The inflater takes a real ticket the router issued to it (its client never uses it), and waits until
+    // the epoch the ticket expired in is settled with the inflater paid for real bytes in it.
     let (corrupter, dropper, inflater) = (&nodes[2], &nodes[3], &nodes[4]);
+    let router_id: NodeId = net.router.id.parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let (ticket, object, paid_epoch) = 'ticket: loop {
+        assert!(
+            Instant::now() < deadline,
+            "the inflater was never paid in a ticket's epoch"
+        );
+        let (ticket, object) = ticket_for(&net, &nodes[4..], &mut clients).await;
+        let expires = Ticket::verify_issuer(&ticket, &router_id, inflater.key().id().short_id())
+            .unwrap()
+            .expires;
+        let epoch = expires / EPOCH_SECS;
+        while meson_node::unix_now() / EPOCH_SECS <= epoch + 3 {
+            round(&net, &nodes, &bodies, &clients.next().unwrap(), 5).await;
+            let view = net.earnings(inflater).await;
+            if let Some(e) = view.epochs.iter().find(|e| e.epoch == epoch && e.settled) {
+                if tokens(&e.earned) > 0 {
+                    break 'ticket (ticket, object, e.clone());
+                }
+                break;
+            }
+        }
+    };
+
+    // The cheating starts.
     let cheat_epoch = meson_node::unix_now() / EPOCH_SECS;
     for f in body_files(&corrupter.dir) {
         for at in (0..OBJECT_LEN as u64).step_by(16 * 1024) {
@@ -352,29 +463,18 @@ async fn cheaters_are_caught_suspended_slashed_and_the_site_refunded() {
     for f in body_files(&dropper.dir) {
         std::fs::remove_file(f).unwrap();
     }
-    // A real ticket the router issued to the inflater (the client never uses it), and a record for it
-    // signed with the inflater's own node key claiming 10^15 bytes.
-    let ticket = until(
-        "a redirect to the inflater",
-        Duration::from_secs(60),
-        || {
-            let from = clients.next().unwrap();
-            let (nodes, net) = (&nodes, &net);
-            async move {
-                for i in 0..OBJECTS {
-                    let location = redirect(net, &from, &format!("/o/{i}")).await;
-                    if served_by(&nodes[4..], &location).is_some() {
-                        return location
-                            .split(['?', '&'])
-                            .find_map(|p| p.strip_prefix("meson_ticket="))
-                            .map(str::to_owned);
-                    }
-                }
-                None
-            }
-        },
+    // A record for the unused ticket, signed with the inflater's own node key, claiming 10^15 bytes of the
+    // 64 KiB object for the version the origin serves.
+    let origin_copy = get_url_from(
+        ip("127.0.0.1"),
+        &format!("{}/o/{object}", net.origin.url()),
+        &[],
     )
-    .await;
+    .await
+    .unwrap();
+    let version = origin_copy.header("etag").to_owned();
+    let mut record = usage_record(&ticket, 1_000_000_000_000_000, 1, 0);
+    record.version = Some(version);
     let inflated = SignedMessage::sign(
         &inflater.key(),
         wire::USAGE,
@@ -385,7 +485,7 @@ async fn cheaters_are_caught_suspended_slashed_and_the_site_refunded() {
             .first_chunk()
             .unwrap(),
         &UsageBatch {
-            records: vec![usage_record(&ticket, 1_000_000_000_000_000, 1, 0)],
+            records: vec![record],
         },
     )
     .unwrap();
@@ -401,27 +501,23 @@ async fn cheaters_are_caught_suspended_slashed_and_the_site_refunded() {
     let receipt: meson_api::UsageReceipt = receipt.parse();
     assert_eq!(receipt.accepted, 0, "{receipt:?}");
 
-    // Traffic goes on, and within a bounded number of epochs every cheater is out of rotation while the
-    // honest terminals stay in.
+    // Traffic goes on, and within a bounded number of epochs every cheater is out of rotation: those with
+    // objective evidence against them for good, the dropper (no evidence: a crash looks the same) until
+    // its audits recover. The honest terminals stay in, and every byte they serve is the object's.
     let deadline = (cheat_epoch + CAUGHT_WITHIN) * EPOCH_SECS;
-    let mut caught = false;
-    while !caught {
+    loop {
         assert!(
             meson_node::unix_now() < deadline,
             "not every cheater caught within {CAUGHT_WITHIN} epochs"
         );
-        let from = clients.next().unwrap();
-        for i in 0..OBJECTS {
-            let location = redirect(&net, &from, &format!("/o/{i}")).await;
-            // A cheater's answer is whatever it is; an honest one's is the object.
-            let got = get_url_from(ip(&from), &location, &[]).await;
-            if served_by(&nodes[..2], &location).is_some() {
-                assert_eq!(got.unwrap().body, bodies[i as usize], "{location}");
-            }
-        }
-        caught = true;
-        for n in [corrupter, dropper] {
-            caught &= net.audits(n).await.standing == "suspended";
+        round(&net, &nodes, &bodies, &clients.next().unwrap(), 2).await;
+        let standings = [
+            net.audits(corrupter).await.standing,
+            net.audits(dropper).await.standing,
+            net.audits(inflater).await.standing,
+        ];
+        if standings == ["disqualified", "suspended", "disqualified"] {
+            break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -429,7 +525,71 @@ async fn cheaters_are_caught_suspended_slashed_and_the_site_refunded() {
         let view = net.audits(n).await;
         assert_eq!(view.standing, "vetted", "{view:?}");
     }
-    let _: Option<TerminalEarnings> = None;
+
+    // Clients stop; every epoch with usage settles.
+    until(
+        "every epoch with usage is settled",
+        Duration::from_secs(60),
+        || async {
+            let mut all = true;
+            for n in &nodes {
+                all &= net.earnings(n).await.epochs.iter().all(|e| e.settled);
+            }
+            all.then_some(())
+        },
+    )
+    .await;
+
+    // Slashed once per piece of evidence, refunds first; nobody else loses anything.
+    let slash_tokens = 10 * meson_ledger::ONE_TOKEN;
+    let price = 1000 * meson_ledger::ONE_TOKEN;
+    let mut refunded = 0;
+    for (k, n) in nodes.iter().enumerate() {
+        let slashes = net.slashes(n).await;
+        let stake = net.balance(stake_account(n.key().id().as_bytes())).await;
+        let taken: u128 = slashes.iter().map(|x| tokens(&x.slashed)).sum();
+        assert_eq!(stake, staked - taken, "{}: {slashes:?}", n.id);
+        refunded += slashes.iter().map(|x| tokens(&x.refunded)).sum::<u128>();
+        match k {
+            0 | 1 | 3 => assert!(slashes.is_empty(), "{}: {slashes:?}", n.id),
+            2 => {
+                assert!(!slashes.is_empty());
+                for x in &slashes {
+                    assert_eq!(x.kind, "audit_failed", "{x:?}");
+                    assert_eq!(x.outcome.as_deref(), Some("slashed"), "{x:?}");
+                    assert_eq!(tokens(&x.slashed), slash_tokens, "{x:?}");
+                    // Its epoch was not settled when the evidence came: not paid at all, nothing to refund.
+                    assert_eq!(tokens(&x.refunded), 0, "{x:?}");
+                    let epochs = net.earnings(n).await.epochs;
+                    let unpaid = epochs.iter().find(|e| e.epoch == x.epoch);
+                    assert!(unpaid.is_none_or(|e| tokens(&e.earned) == 0), "{unpaid:?}");
+                }
+            }
+            _ => {
+                let [x] = &slashes[..] else {
+                    panic!("one piece of evidence against the inflater: {slashes:?}")
+                };
+                assert_eq!(x.kind, "usage_over_size", "{x:?}");
+                assert_eq!(x.outcome.as_deref(), Some("slashed"), "{x:?}");
+                assert_eq!(x.first_epoch, paid_epoch.epoch);
+                // The site gets back exactly what it paid for the inflater's bytes of that epoch: the
+                // fee burned and the payout.
+                let fee = line(paid_epoch.bytes, price, 2_000, 10_000).fee;
+                let paid = tokens(&paid_epoch.earned) + fee;
+                assert_eq!(tokens(&x.refunded), paid, "{x:?} {paid_epoch:?}");
+                assert_eq!(tokens(&x.slashed), slash_tokens.max(paid), "{x:?}");
+            }
+        }
+    }
+    assert!(refunded > 0);
+    // The site's escrow: what was minted, less what every settled epoch charged, plus the refunds.
+    let billing = net.billing().await;
+    let spent: u128 = billing.epochs.iter().map(|e| tokens(&e.spent)).sum();
+    assert!(billing.epochs.iter().all(|e| e.settled), "{billing:?}");
+    assert_eq!(
+        net.balance(escrow).await,
+        1000 * meson_ledger::ONE_TOKEN - spent + refunded
+    );
 
     let mut verify = command();
     verify.args(["ledger", "verify", "--router", &net.url()]);

@@ -110,14 +110,18 @@ pub(crate) async fn audits(
         .await
         .map_err(store_error)?;
     let (routed, claimed) = s.holdings.sizes(&terminal);
+    let disqualified = s.registry.disqualification(&terminal);
     Ok(Json(TerminalAudits {
         node_id: id.to_string(),
         epoch_secs: cfg.epoch_secs,
         epoch,
         passed: tallies.iter().map(|t| t.pass).sum(),
-        standing: standing.as_str().to_owned(),
+        standing: match &disqualified {
+            Some(_) => "disqualified".to_owned(),
+            None => standing.as_str().to_owned(),
+        },
         pass_rate: recent_rate,
-        suspended: standing.suspension(&cfg.rules),
+        suspended: disqualified.or_else(|| standing.suspension(&cfg.rules)),
         routed_sample: routed as u64,
         claimed_sample: claimed as u64,
         epochs: tallies

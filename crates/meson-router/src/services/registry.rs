@@ -44,6 +44,8 @@ struct Entry {
     vetted: bool,
     /// Why its audits keep it out of rotation, if they do.
     suspended: Option<String>,
+    /// Objective evidence against it: out of rotation for good, whatever its audits say next.
+    disqualified: Option<String>,
     /// What the health task last logged, to log only transitions.
     reported: Health,
 }
@@ -64,6 +66,7 @@ impl Entry {
             staked: true,
             vetted,
             suspended: None,
+            disqualified: None,
             reported: Health::Down,
         }
     }
@@ -92,6 +95,7 @@ impl Entry {
             && !self.draining
             && self.staked
             && self.suspended.is_none()
+            && self.disqualified.is_none()
             && self.record.state == TerminalState::Admitted
     }
 }
@@ -216,9 +220,30 @@ impl Registry {
         changed
     }
 
-    /// Why audits keep the terminal out of rotation, if they do.
+    /// Takes the terminal out of rotation for good, for objective evidence against it; true the first time.
+    pub fn disqualify(&self, node: &[u8; 32], why: String) -> bool {
+        let first = self.lock().get_mut(node).is_some_and(|e| {
+            let first = e.disqualified.is_none();
+            e.disqualified.get_or_insert(why);
+            first
+        });
+        if first {
+            self.invalidate();
+        }
+        first
+    }
+
+    /// Why the terminal is out of rotation for good, if it is.
+    pub fn disqualification(&self, node: &[u8; 32]) -> Option<String> {
+        self.lock().get(node)?.disqualified.clone()
+    }
+
+    /// Why the terminal is out of rotation for what the router found (objective evidence, or its audits),
+    /// if it is.
     pub fn suspension(&self, node: &[u8; 32]) -> Option<String> {
-        self.lock().get(node)?.suspended.clone()
+        let entries = self.lock();
+        let e = entries.get(node)?;
+        e.disqualified.clone().or_else(|| e.suspended.clone())
     }
 
     pub fn is_admitted(&self, node: &[u8; 32]) -> bool {
@@ -420,11 +445,12 @@ impl Registry {
     }
 
     /// Admitted terminals heard from lately (healthy or suspect, not down), with their public URLs: what
-    /// the auditor may challenge, in rotation or not.
+    /// the auditor may challenge, in rotation or not; not the disqualified, which get no clients and whose
+    /// every further failure would slash again for what is already proven.
     pub(crate) fn up(&self, interval: Duration) -> Vec<([u8; 32], String)> {
         self.lock()
             .iter()
-            .filter(|(_, e)| e.health(interval) != Health::Down)
+            .filter(|(_, e)| e.health(interval) != Health::Down && e.disqualified.is_none())
             .map(|(id, e)| (*id, e.record.declared.public_url.clone()))
             .collect()
     }
@@ -588,6 +614,36 @@ mod tests {
                 idb,
                 "a suspended terminal gets nothing"
             );
+        }
+    }
+
+    #[test]
+    fn a_disqualified_terminal_stays_out_whatever_its_audits_say() {
+        let r = Registry::default();
+        let (a, b) = (record(1), record(2));
+        let (ida, idb) = (a.declared.node_id, b.declared.node_id);
+        r.admit(a, None);
+        r.admit(b, None);
+        let hb = Duration::from_secs(60);
+        let beat = meson_testkit::SigningTerminal::heartbeat_body(0, false);
+        for id in [ida, idb] {
+            assert_eq!(r.heartbeat(&id, &beat, hb), Some(true));
+        }
+        assert!(r.disqualify(&ida, "disqualified: evidence".into()));
+        assert!(!r.disqualify(&ida, "again".into()), "once");
+        assert!(
+            !r.set_quality(&ida, true, None),
+            "audits cannot bring it back"
+        );
+        assert_eq!(
+            r.suspension(&ida).as_deref(),
+            Some("disqualified: evidence")
+        );
+        assert_eq!(r.disqualification(&idb), None);
+        let up: Vec<_> = r.up(hb).into_iter().map(|(id, _)| id).collect();
+        assert_eq!(up, vec![idb], "the disqualified is not audited");
+        for (id, _, in_rotation) in r.rotation(hb) {
+            assert_eq!(in_rotation, id == idb);
         }
     }
 }

@@ -114,6 +114,7 @@ pub(crate) async fn store(
         metrics::counter!("meson_router_evidence_total", "kind" => finding.kind.as_str())
             .increment(1);
         tracing::warn!(terminal = %finding.terminal, kind = finding.kind.as_str(), id = %hex::encode(id), proves = %finding.proves, "objective evidence stored");
+        disqualify(s, &record);
         return Ok(record);
     }
     Ok(s.store.evidence(id).await?.unwrap_or(record))
@@ -189,8 +190,32 @@ pub(crate) async fn slash(
     Ok((done, outcome))
 }
 
-/// Slashes what was stored but not slashed before the router last stopped.
+/// Takes the accused out of rotation for good: a terminal proven to cheat is not trusted with clients
+/// again (as Storj disqualifies a node), whatever its audits say next; its operator joins again, if at
+/// all, with a new key and a new stake, vetted from scratch.
+fn disqualify(s: &Shared, record: &EvidenceRecord) {
+    let why = format!(
+        "disqualified: objective evidence of {} (GET /v1/evidence/{})",
+        record.kind,
+        hex::encode(record.id)
+    );
+    if s.registry.disqualify(&record.accused, why.clone()) {
+        let node = NodeId::from_bytes(&record.accused)
+            .map(|n| n.to_string())
+            .unwrap_or_default();
+        tracing::warn!(terminal = %node, reason = %why, "terminal disqualified from rotation");
+    }
+}
+
+/// At start: disqualifies the terminals with evidence against them, and slashes what was stored but not
+/// slashed before the router last stopped.
 pub(crate) async fn resume(s: Arc<Shared>) {
+    for (node, _) in s.registry.urls() {
+        match s.store.evidence_against(node, 1).await {
+            Ok(found) => found.iter().for_each(|r| disqualify(&s, r)),
+            Err(e) => tracing::warn!(error = %e, "cannot read the evidence against a terminal"),
+        }
+    }
     let pending = match s.store.unslashed_evidence(RESUMED).await {
         Ok(p) => p,
         Err(e) => {
