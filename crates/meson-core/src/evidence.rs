@@ -45,6 +45,10 @@ pub struct KnownObject {
     /// The roots of its slices ([`ObjectRoots`]); empty for an object of one slice or less.
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub slice_roots: Vec<Root>,
+    /// Whether the router learned it by its own fetch from the origin (else the site's owner pushed it).
+    /// Only what the router fetched itself convicts a terminal: an owner could push a false size or root
+    /// for its own objects to have the honest terminals serving them slashed.
+    pub from_origin: bool,
 }
 
 impl KnownObject {
@@ -216,6 +220,8 @@ pub enum EvidenceError {
     SameRecord(u64),
     #[error("the piece's root and length are one of the object's pieces")]
     RootMatches,
+    #[error("the statement of the object rests on its owner's word, not on the router's own fetch from the origin")]
+    NotFromOrigin,
 }
 
 /// Checks `evidence` against the router `router`'s key: every signature, and that the signed messages
@@ -297,6 +303,9 @@ fn statement(
             signer: k.signer.to_string(),
             router: router.to_string(),
         });
+    }
+    if !k.body.from_origin {
+        return Err(EvidenceError::NotFromOrigin);
     }
     let roots = k.body.roots().ok_or_else(|| {
         EvidenceError::MalformedStatement(format!(

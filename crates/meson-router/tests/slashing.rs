@@ -102,8 +102,17 @@ async fn inflated_usage_and_a_serial_claimed_twice_slash_the_stake_once_each() {
     assert_eq!(staked.status, 200, "{:?}", staked.json());
     assert_eq!(stake_of(a, &t).await, 25 * ONE_TOKEN);
 
-    let (location, ticket) = redirect_ticket(a, HOST, "/small.txt").await;
-    assert!(t.is_target_of(&location), "{location}");
+    // Every ticket the terminal will claim, taken now: after its first piece of evidence it gets no
+    // clients again.
+    let mut tickets = Vec::new();
+    for _ in 0..5 {
+        let (location, ticket) = redirect_ticket(a, HOST, "/small.txt").await;
+        assert!(t.is_target_of(&location), "{location}");
+        tickets.push(ticket);
+    }
+    let [ticket, second, third, fourth, fifth] = &tickets[..] else {
+        unreachable!()
+    };
     let (version, size) = learned(a, &key, "/small.txt").await;
     assert_eq!(size, 1024);
     assert!(evidence::is_strong(&version), "{version}");
@@ -113,7 +122,7 @@ async fn inflated_usage_and_a_serial_claimed_twice_slash_the_stake_once_each() {
     let batch = t.signed(
         meson_core::wire::USAGE,
         &meson_core::wire::UsageBatch {
-            records: vec![served(&ticket, 1_000_000_000_000_000, &version)],
+            records: vec![served(ticket, 1_000_000_000_000_000, &version)],
         },
     );
     let post = |body: serde_json::Value| async move {
@@ -135,6 +144,17 @@ async fn inflated_usage_and_a_serial_claimed_twice_slash_the_stake_once_each() {
         ),
         (Some("slashed"), "10", "0")
     );
+    // Disqualified: out of rotation for good, and told why.
+    let reply = t.heartbeat(a, 0, false).await.json();
+    assert_eq!(reply["in_rotation"], false, "{reply}");
+    assert!(
+        reply["suspended"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("disqualified: objective evidence of usage_over_size")),
+        "{reply}"
+    );
+    let refused = call(a, "GET", "/small.txt", &[("host", HOST)], None).await;
+    assert_eq!(refused.status, 503, "{:?}", refused.json());
     // The evidence is served as the bytes its id hashes, and re-verifies offline against the router's key.
     let id = found[0].id.to_string();
     let bytes = meson_testkit::get(a, &format!("/v1/evidence/{id}")).await;
@@ -152,7 +172,7 @@ async fn inflated_usage_and_a_serial_claimed_twice_slash_the_stake_once_each() {
     let resent = t.signed(
         meson_core::wire::USAGE,
         &meson_core::wire::UsageBatch {
-            records: vec![served(&ticket, 1_000_000_000_000_000, &version)],
+            records: vec![served(ticket, 1_000_000_000_000_000, &version)],
         },
     );
     let again: UsageReceipt = post(resent).await.parse();
@@ -161,15 +181,13 @@ async fn inflated_usage_and_a_serial_claimed_twice_slash_the_stake_once_each() {
     assert_eq!(slashes(a, &t).await.slashes.len(), 1);
 
     // A second ticket claimed honestly, then again with other bytes: the two signed batches slash.
-    let (location, second) = redirect_ticket(a, HOST, "/small.txt").await;
-    assert!(t.is_target_of(&location), "{location}");
     let first: UsageReceipt = t
-        .usage(a, vec![served(&second, 1000, &version)])
+        .usage(a, vec![served(second, 1000, &version)])
         .await
         .parse();
     assert_eq!(first.accepted, 1);
     let twice: UsageReceipt = t
-        .usage(a, vec![served(&second, 500, &version)])
+        .usage(a, vec![served(second, 500, &version)])
         .await
         .parse();
     assert_eq!((twice.accepted, twice.duplicate), (0, 0));
@@ -180,11 +198,9 @@ async fn inflated_usage_and_a_serial_claimed_twice_slash_the_stake_once_each() {
 
     // Evidence with less at stake than the amount takes what is left; with nothing left, it is still
     // kept.
-    let (_, third) = redirect_ticket(a, HOST, "/small.txt").await;
-    t.usage(a, vec![served(&third, 5000, &version)]).await;
+    t.usage(a, vec![served(third, 5000, &version)]).await;
     assert_eq!(stake_of(a, &t).await, 0);
-    let (_, fourth) = redirect_ticket(a, HOST, "/small.txt").await;
-    t.usage(a, vec![served(&fourth, 5000, &version)]).await;
+    t.usage(a, vec![served(fourth, 5000, &version)]).await;
     let found = slashes(a, &t).await.slashes;
     assert_eq!(found.len(), 4, "{found:?}");
     assert_eq!(
@@ -201,9 +217,8 @@ async fn inflated_usage_and_a_serial_claimed_twice_slash_the_stake_once_each() {
 
     // A record that names no version is judged against the largest known size and refused, but proves
     // nothing (the object may have changed between versions): no evidence.
-    let (_, fifth) = redirect_ticket(a, HOST, "/small.txt").await;
     let r: UsageReceipt = t
-        .usage(a, vec![usage_record(&fifth, 5000, 1, 0)])
+        .usage(a, vec![usage_record(fifth, 5000, 1, 0)])
         .await
         .parse();
     assert_eq!(r.accepted, 0);

@@ -706,7 +706,8 @@ pub trait Store: Send + Sync {
     /// Up to `limit` objects with held usage, as `(site_id, object_key)`.
     async fn held_objects(&self, limit: usize) -> Result<Vec<(i64, [u8; 16])>>;
 
-    /// Remembers one version of an object (the latest report of a version wins), then settles the held
+    /// Remembers one version of an object (the latest report of a version wins, except that an owner's
+    /// report never replaces what the router fetched from the origin), then settles the held
     /// usage of the object in the same transaction: a record naming this version against its size, any
     /// other against the largest size of its known versions; a record within it is accepted (as of now,
     /// for settlement), one over it refused as inflated.

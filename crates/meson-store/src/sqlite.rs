@@ -601,7 +601,8 @@ impl Store for SqliteStore {
             "INSERT INTO object_roots (site_id, object_key, version, path, size, root, slice_roots, source, learned_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (site_id, object_key, version) DO UPDATE SET \
              path = excluded.path, size = excluded.size, root = excluded.root, slice_roots = excluded.slice_roots, \
-             source = excluded.source, learned_at = excluded.learned_at",
+             source = excluded.source, learned_at = excluded.learned_at \
+             WHERE object_roots.source <> 'origin' OR excluded.source = 'origin'",
         )
         .bind(object.site_id)
         .bind(&object.object_key[..])

@@ -677,12 +677,49 @@ async fn known_objects_follow_their_site_and_the_largest_version_caps_usage() {
         store.object_size(site.id, [7; 16]).await.unwrap(),
         Some(1500)
     );
+    // The owner's word never replaces what the router fetched from the origin (it could shrink a size
+    // to have honest terminals' usage refused); the origin's replaces the owner's.
+    let owned = |size| KnownObject {
+        source: RootSource::Owner,
+        ..known(site.id, "\"v2\"", size)
+    };
+    store.record_object(&owned(10)).await.unwrap();
+    assert_eq!(
+        store.object_size(site.id, [7; 16]).await.unwrap(),
+        Some(1500)
+    );
+    store.record_object(&owned(10)).await.unwrap();
+    store
+        .record_object(&known(site.id, "\"v3\"", 10))
+        .await
+        .unwrap();
+    store
+        .record_object(&KnownObject {
+            source: RootSource::Owner,
+            ..known(site.id, "\"v4\"", 1600)
+        })
+        .await
+        .unwrap();
+    store
+        .record_object(&known(site.id, "\"v4\"", 1400))
+        .await
+        .unwrap();
+    let v4 = store
+        .object_version(site.id, [7; 16], "\"v4\"")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((v4.size, v4.source), (1400, RootSource::Origin));
+    assert_eq!(
+        store.object_size(site.id, [7; 16]).await.unwrap(),
+        Some(1500)
+    );
     assert_eq!(store.object_size(site.id, [8; 16]).await.unwrap(), None);
     assert_eq!(store.object_size(other.id, [7; 16]).await.unwrap(), Some(5));
     let versions = store.known_objects([7; 16]).await.unwrap();
-    assert_eq!(versions.len(), 3, "{versions:?}");
+    assert_eq!(versions.len(), 5, "{versions:?}");
     let listed = store.list_known_objects(site.id, 10).await.unwrap();
-    assert_eq!(listed.len(), 2);
+    assert_eq!(listed.len(), 4);
     assert!(
         listed
             .iter()

@@ -71,6 +71,7 @@ fn known_object(size: u64, version: &str) -> KnownObject {
         size,
         root: Root([8; 32]),
         slice_roots: Vec::new(),
+        from_origin: true,
     }
 }
 
@@ -289,6 +290,15 @@ fn usage_within_size_unversioned_weak_or_of_another_version_is_not_evidence() {
         verify(&with(5000, Some("\"v2\""), &strong), &r),
         Err(EvidenceError::OtherVersion { .. })
     ));
+    let owners = KnownObject {
+        from_origin: false,
+        ..strong.clone()
+    };
+    assert_eq!(
+        verify(&with(5000, Some(VERSION), &owners), &r),
+        Err(EvidenceError::NotFromOrigin),
+        "an owner's size convicts nobody"
+    );
     let weak = known_object(1024, "W/\"v1\"");
     assert!(matches!(
         verify(&with(5000, Some("W/\"v1\""), &weak), &r),
@@ -479,6 +489,18 @@ fn a_piece_that_matches_or_is_not_strongly_versioned_is_no_mismatch() {
         known: statement(&k.router, &weak),
     };
     assert!(matches!(verify(&e, &r), Err(EvidenceError::WeakVersion(_))));
+    // What only the site's owner said of the object convicts nobody: an owner could push a false root
+    // for its own objects to have the terminals serving them slashed.
+    let owners = KnownObject {
+        from_origin: false,
+        ..known.clone()
+    };
+    let e = Evidence::RootMismatch {
+        heartbeat: heartbeat(&k.terminal, vec![piece(Root([9; 32]), 1024, Some(VERSION))]),
+        piece: 0,
+        known: statement(&k.router, &owners),
+    };
+    assert_eq!(verify(&e, &r), Err(EvidenceError::NotFromOrigin));
 }
 
 #[test]

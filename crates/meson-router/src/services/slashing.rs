@@ -52,6 +52,7 @@ fn statement(
         size: k.size,
         root: Root(k.root),
         slice_roots: k.slice_roots.iter().copied().map(Root).collect(),
+        from_origin: k.source == meson_store::RootSource::Origin,
     };
     SignedMessage::sign(
         &s.key,
