@@ -192,23 +192,10 @@ async fn start_router(dir: &Path) -> RouterProc {
 }
 
 async fn start_terminal(router: &str, ip: &'static str, dir: PathBuf) -> Node {
-    let mut cmd = command();
-    cmd.arg("terminal")
-        .args(["--router", router])
-        .args(["--listen", &format!("{ip}:0")])
-        .args(["--admin-listen", "127.0.0.1:0"])
-        .arg("--data-dir")
-        .arg(&dir)
-        // Without the scrubber a terminal never notices what happens to its disk behind its back: the
-        // corrupter keeps its damaged bytes and the dropper keeps claiming what it deleted.
-        .args([
-            "--min-free-disk",
-            "0",
-            "--fsync",
-            "never",
-            "--scrub-rate",
-            "0",
-        ]);
+    let mut cmd = network_terminal(router, ip, &dir);
+    // Without the scrubber a terminal never notices what happens to its disk behind its back: the
+    // corrupter keeps its damaged bytes and the dropper keeps claiming what it deleted.
+    cmd.args(["--scrub-rate", "0"]);
     let proc = TerminalProc::spawn(cmd, &dir).await;
     let key = meson_node::load_or_create_node_key(&dir.join("node.key")).unwrap();
     Node {
@@ -337,15 +324,7 @@ async fn cheaters_are_caught_suspended_slashed_and_the_site_refunded() {
     .await;
     assert_eq!(site.status, 201, "{:?}", site.body);
     let _site: SiteInfo = site.parse();
-    let billing: SiteBilling = json_request(
-        net.addr(),
-        Some(&net.owner),
-        "GET",
-        &format!("/v1/sites/{SITE}/billing"),
-        None,
-    )
-    .await
-    .parse();
+    let billing = net.billing().await;
     let escrow = billing.escrow_account;
     net.operator(&[
         "mint",
@@ -360,18 +339,7 @@ async fn cheaters_are_caught_suspended_slashed_and_the_site_refunded() {
     until(
         "the router sees the site funded",
         Duration::from_secs(30),
-        || async {
-            let b = json_request(
-                net.addr(),
-                Some(&net.owner),
-                "GET",
-                &format!("/v1/sites/{SITE}/billing"),
-                None,
-            )
-            .await
-            .parse::<SiteBilling>();
-            b.funded.then_some(())
-        },
+        || async { net.billing().await.funded.then_some(()) },
     )
     .await;
 

@@ -34,18 +34,6 @@ async fn api<T: serde::de::DeserializeOwned>(
     got.parse()
 }
 
-fn network_terminal(router: &str, ip: &str, data: &std::path::Path) -> std::process::Command {
-    let mut cmd = command();
-    cmd.arg("terminal")
-        .args(["--router", router])
-        .args(["--listen", &format!("{ip}:0")])
-        .args(["--admin-listen", "127.0.0.1:0"])
-        .arg("--data-dir")
-        .arg(data)
-        .args(["--min-free-disk", "0", "--fsync", "never"]);
-    cmd
-}
-
 /// Asks the router for `path` from `from` and follows the redirect; the terminal's address and the body.
 async fn fetch(
     router: std::net::SocketAddr,

@@ -7,7 +7,7 @@ mod common;
 use std::net::SocketAddr;
 
 use common::*;
-use meson_api::verification::{KnownObjects, TerminalSlashes};
+use meson_api::verification::TerminalSlashes;
 use meson_api::UsageReceipt;
 use meson_core::evidence::{self, Evidence, Kind};
 use meson_core::signed::SignedMessage;
@@ -42,30 +42,6 @@ async fn stake_of(router: SocketAddr, t: &SigningTerminal) -> u128 {
     )
     .await;
     balance(&a)
-}
-
-/// The version and size the router learned of `path` from the origin.
-async fn learned(router: SocketAddr, key: &str, path: &str) -> (String, u64) {
-    let known = || async {
-        call(
-            router,
-            "GET",
-            &format!("/v1/sites/{HOST}/roots"),
-            &[("authorization", &format!("Bearer {key}"))],
-            None,
-        )
-        .await
-        .parse::<KnownObjects>()
-        .objects
-        .into_iter()
-        .find(|o| o.path == path)
-    };
-    eventually(&format!("the router learned {path}"), || async {
-        known().await.is_some()
-    })
-    .await;
-    let k = known().await.unwrap();
-    (k.version, k.size)
 }
 
 #[tokio::test]
@@ -113,7 +89,8 @@ async fn inflated_usage_and_a_serial_claimed_twice_slash_the_stake_once_each() {
     let [ticket, second, third, fourth, fifth] = &tickets[..] else {
         unreachable!()
     };
-    let (version, size) = learned(a, &key, "/small.txt").await;
+    let known = learned(a, &key, HOST, "/small.txt").await;
+    let (version, size) = (known.version, known.size);
     assert_eq!(size, 1024);
     assert!(evidence::is_strong(&version), "{version}");
 

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use common::*;
 use meson_api::sites::SiteStats;
 use meson_api::terminals::Rejections;
-use meson_api::verification::{Evidence, KnownObject, KnownObjects, RootsRecorded, UsageEvidence};
+use meson_api::verification::{Evidence, RootsRecorded, UsageEvidence};
 use meson_api::UsageReceipt;
 use meson_core::identity::NodeKey;
 use meson_core::signed::SignedMessage;
@@ -42,29 +42,6 @@ fn counted(receipt: &Got) -> (u64, u64) {
     (r.accepted, r.duplicate)
 }
 
-/// Waits until the router knows the size of `path` on the site (from its own origin fetch).
-async fn learned(router: SocketAddr, key: &str, path: &str) -> KnownObject {
-    let known = || async {
-        call(
-            router,
-            "GET",
-            "/v1/sites/cdn.example.com/roots",
-            &[("authorization", &format!("Bearer {key}"))],
-            None,
-        )
-        .await
-        .parse::<KnownObjects>()
-        .objects
-        .into_iter()
-        .find(|o| o.path == path)
-    };
-    eventually(&format!("the router learned {path}"), || async {
-        known().await.is_some()
-    })
-    .await;
-    known().await.unwrap()
-}
-
 /// A router, an account, and the site `cdn.example.com` in front of a real origin.
 async fn site_with_origin(
     dir: &std::path::Path,
@@ -86,7 +63,10 @@ async fn usage_counts_a_serial_once_only_for_its_terminal() {
     let (location, ticket) = ticket_for(a, "/a.bin").await;
     assert!(t.is_target_of(&location), "{location}");
     // The redirect made the object popular; the router fetches it from the origin to learn its size.
-    assert_eq!(learned(a, &key, "/a.bin").await.size, 20_000);
+    assert_eq!(
+        learned(a, &key, "cdn.example.com", "/a.bin").await.size,
+        20_000
+    );
     let first = t.usage(a, vec![record(&ticket, 1000)]).await;
     assert_eq!(first.status, 200, "{:?}", first.json());
     assert_eq!(counted(&first), (1, 0));
@@ -215,7 +195,10 @@ async fn an_inflated_claim_is_refused_through_the_api_and_kept_as_signed_evidenc
     assert_eq!(t.register(a, None).await.status, 200);
     let (location, ticket) = ticket_for(a, "/small.txt").await;
     assert!(t.is_target_of(&location), "{location}");
-    assert_eq!(learned(a, &key, "/small.txt").await.size, 1024);
+    assert_eq!(
+        learned(a, &key, "cdn.example.com", "/small.txt").await.size,
+        1024
+    );
 
     // One real ticket of a 1 KiB object, claimed as a petabyte.
     let claim = 1_000_000_000_000_000;

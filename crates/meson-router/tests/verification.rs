@@ -259,6 +259,25 @@ async fn unscrubbed(router: SocketAddr, dir: &std::path::Path) -> Terminal {
     joined_with(router, dir, |c| c.scrub_rate = 0).await
 }
 
+/// An unscrubbed terminal that served `/a.bin` (a 100 kB body drawn from `seed`) once the router learned it:
+/// its data dir, the terminal, its node id and the body.
+async fn serving_learned(
+    net: &Net,
+    seed: u64,
+) -> (tempfile::TempDir, Terminal, String, bytes::Bytes) {
+    let body = pattern(100_000, seed);
+    net.origin.set("/a.bin", Resource::cacheable(body.clone()));
+    let tdir = tempfile::tempdir().unwrap();
+    let t = unscrubbed(net.addr(), tdir.path()).await;
+    let node = standing(&t).await["node_id"].as_str().unwrap().to_owned();
+    assert_eq!(fetch(net.addr(), "/a.bin", &[]).await.body, body);
+    eventually("the router learned the object", || async {
+        net.known_path("/a.bin").await.is_some()
+    })
+    .await;
+    (tdir, t, node, body)
+}
+
 /// Flips a byte in every chunk group of the stored body of `path`: whichever group an audit asks for, the
 /// proof read from disk no longer verifies.
 fn damage_every_group(data_dir: &std::path::Path, path: &str, len: usize) {
@@ -298,16 +317,7 @@ async fn epoch_total(router: SocketAddr, node: &str, count: fn(&AuditEpoch) -> u
 async fn audits_pass_an_honest_terminal_fail_a_corrupted_one_with_evidence_and_time_out_a_stopped_one(
 ) {
     let net = network(auditing).await;
-    let body = pattern(100_000, 4);
-    net.origin.set("/a.bin", Resource::cacheable(body.clone()));
-    let tdir = tempfile::tempdir().unwrap();
-    let t = unscrubbed(net.addr(), tdir.path()).await;
-    let node = standing(&t).await["node_id"].as_str().unwrap().to_owned();
-    assert_eq!(fetch(net.addr(), "/a.bin", &[]).await.body, body);
-    eventually("the router learned the object", || async {
-        net.known_path("/a.bin").await.is_some()
-    })
-    .await;
+    let (tdir, t, node, body) = serving_learned(&net, 4).await;
 
     eventually("the honest terminal passes audits", || async {
         epoch_total(net.addr(), &node, |e| e.pass).await >= 3
@@ -628,16 +638,7 @@ async fn a_terminal_is_paid_by_its_audit_pass_rate() {
     .await;
     assert_eq!(minted.status, 200, "{:?}", minted.json());
 
-    let body = pattern(100_000, 5);
-    net.origin.set("/a.bin", Resource::cacheable(body.clone()));
-    let tdir = tempfile::tempdir().unwrap();
-    let t = unscrubbed(net.addr(), tdir.path()).await;
-    let node = standing(&t).await["node_id"].as_str().unwrap().to_owned();
-    assert_eq!(fetch(net.addr(), "/a.bin", &[]).await.body, body);
-    eventually("the router learned the object", || async {
-        net.known_path("/a.bin").await.is_some()
-    })
-    .await;
+    let (tdir, t, node, _) = serving_learned(&net, 5).await;
     // The terminal drops the body it reports holding, again whenever a client's request brings it back:
     // its audits come back `missing`, which is not evidence (a crash looks the same) but lowers its pass
     // rate, and its pay with it. (A failed proof would be evidence: slashed, and the epoch not paid at all.)

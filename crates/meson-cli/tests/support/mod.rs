@@ -143,6 +143,19 @@ impl RouterProc {
     }
 }
 
+/// `meson-cdn terminal` joining the router at `router`, listening on `ip`, data in `data`.
+pub fn network_terminal(router: &str, ip: &str, data: &std::path::Path) -> std::process::Command {
+    let mut cmd = command();
+    cmd.arg("terminal")
+        .args(["--router", router])
+        .args(["--listen", &format!("{ip}:0")])
+        .args(["--admin-listen", "127.0.0.1:0"])
+        .arg("--data-dir")
+        .arg(data)
+        .args(["--min-free-disk", "0", "--fsync", "never"]);
+    cmd
+}
+
 /// A loopback address nothing listens on now (for a process that must keep its address across restarts).
 pub fn free_addr() -> SocketAddr {
     std::net::TcpListener::bind("127.0.0.1:0")

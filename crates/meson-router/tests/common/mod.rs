@@ -174,3 +174,32 @@ pub async fn standing(t: &meson_terminal::Terminal) -> Value {
     assert_eq!(got.status, 200);
     got.json()
 }
+
+/// Waits until the router knows `path` on the site `host` (from its own origin fetch or its owner, whose
+/// API key is `key`); what it knows of its latest version.
+pub async fn learned(
+    router: SocketAddr,
+    key: &str,
+    host: &str,
+    path: &str,
+) -> meson_api::verification::KnownObject {
+    let known = || async {
+        call(
+            router,
+            "GET",
+            &format!("/v1/sites/{host}/roots"),
+            &[("authorization", &format!("Bearer {key}"))],
+            None,
+        )
+        .await
+        .parse::<meson_api::verification::KnownObjects>()
+        .objects
+        .into_iter()
+        .find(|o| o.path == path)
+    };
+    meson_testkit::eventually_async(&format!("the router learned {path}"), || async {
+        known().await.is_some()
+    })
+    .await;
+    known().await.unwrap()
+}
