@@ -314,7 +314,7 @@ async fn epoch_total(router: SocketAddr, node: &str, count: fn(&AuditEpoch) -> u
 }
 
 #[tokio::test]
-async fn audits_pass_an_honest_terminal_fail_a_corrupted_one_with_evidence_and_time_out_a_stopped_one(
+async fn audits_pass_an_honest_terminal_time_out_a_stopped_one_and_fail_a_corrupted_one_with_evidence(
 ) {
     let net = network(auditing).await;
     let (tdir, t, node, body) = serving_learned(&net, 4).await;
@@ -327,8 +327,19 @@ async fn audits_pass_an_honest_terminal_fail_a_corrupted_one_with_evidence_and_t
     assert_eq!(view.epochs[0].fail, 0, "{view:?}");
     assert_eq!(view.recent[0].root, object_roots(&body).root.to_string());
 
-    // Damage every chunk group of the stored copy on disk: whichever group is asked, the proof read from
-    // disk no longer verifies, and the terminal signed it.
+    // A stopped terminal answers nothing: timeouts, never evidence.
+    t.shutdown().await;
+    eventually("a stopped terminal times out", || async {
+        epoch_total(net.addr(), &node, |e| e.timeout).await >= 1
+    })
+    .await;
+    let evidence = net.evidence(&node).await;
+    assert!(evidence.audits.is_empty(), "{evidence:?}");
+    assert_ne!(audits_of(net.addr(), &node).await.standing, "disqualified");
+
+    // Back on the same disk, whose every chunk group is then damaged: whichever group is asked, the proof
+    // read from disk no longer verifies, and the terminal signed it.
+    let t = unscrubbed(net.addr(), tdir.path()).await;
     damage_every_group(tdir.path(), "/a.bin", body.len());
     eventually("a corrupted copy fails its audit", || async {
         epoch_total(net.addr(), &node, |e| e.fail).await >= 1
@@ -351,19 +362,12 @@ async fn audits_pass_an_honest_terminal_fail_a_corrupted_one_with_evidence_and_t
     );
     assert_eq!(challenge.terminal.to_string(), node);
     assert_eq!(answer.signer().to_string(), node);
-
-    // A stopped terminal answers nothing: timeouts, never evidence.
-    let timeouts = epoch_total(net.addr(), &node, |e| e.timeout).await;
-    t.shutdown().await;
-    eventually("a stopped terminal times out", || async {
-        epoch_total(net.addr(), &node, |e| e.timeout).await > timeouts
+    // Objective evidence: disqualified, and no longer audited.
+    eventually("the corrupted terminal is disqualified", || async {
+        audits_of(net.addr(), &node).await.standing == "disqualified"
     })
     .await;
-    let evidence = net.evidence(&node).await;
-    assert!(
-        evidence.audits.iter().all(|a| a.outcome == "fail"),
-        "{evidence:?}"
-    );
+    t.shutdown().await;
     net.router.shutdown().await;
 }
 
@@ -565,8 +569,10 @@ async fn a_new_terminal_is_vetted_by_passing_audits_and_suspended_for_failing_th
     .await;
     assert!(is_in_rotation(net.addr(), &node).await);
 
-    damage_every_group(tdir.path(), "/a.bin", body.len());
-    eventually("failed audits suspend it", || async {
+    // The terminal loses what it holds behind its back: `missing` answers, not evidence (a failed proof
+    // would disqualify it for good), suspend it until its pass rate recovers.
+    std::fs::remove_file(meson_testkit::body_file(tdir.path(), "/a.bin", 0)).unwrap();
+    eventually("missing answers suspend it", || async {
         audits_of(net.addr(), &node).await.standing == "suspended"
     })
     .await;
@@ -637,6 +643,19 @@ async fn a_terminal_is_paid_by_its_audit_pass_rate() {
     )
     .await;
     assert_eq!(minted.status, 200, "{:?}", minted.json());
+    eventually("the router sees the site funded", || async {
+        let view: SiteBilling = call(
+            net.addr(),
+            "GET",
+            &format!("/v1/sites/{SITE}/billing"),
+            &[("authorization", &owner)],
+            None,
+        )
+        .await
+        .parse();
+        view.funded
+    })
+    .await;
 
     let (tdir, t, node, _) = serving_learned(&net, 5).await;
     // The terminal drops the body it reports holding, again whenever a client's request brings it back:

@@ -7,8 +7,8 @@
 //! - A site's escrow is a ledger account ([`meson_ledger::accounts::escrow_account`]) anyone can look
 //!   up; tokens reach it by a deposit (here, an operator's mint: the on-ramp where a customer buys
 //!   tokens). A terminal's earnings account is owned by its node key.
-//! - An epoch is settled once it has ended: usage accepted during `[E·len, (E+1)·len)`, so every record
-//!   falls in exactly one epoch. Settling again (after a crash, or on catching up after a restart)
+//! - An epoch is settled once it has ended (and, with audits on, once every audit begun in it has been
+//!   judged): usage accepted during `[E·len, (E+1)·len)`, so every record falls in exactly one epoch. Settling again (after a crash, or on catching up after a restart)
 //!   applies nothing twice.
 //! - Before an epoch is paid, usage a terminal served a site mostly from a few client prefixes is
 //!   withheld for review ([`super::withholding`]); settlement pays the rest.
@@ -274,11 +274,19 @@ pub(crate) async fn run(s: Arc<Shared>, cfg: BillingConfig, mut stop: watch::Rec
     // Epochs back from now to (re)check after a start: settling is idempotent, so a router that was down
     // catches up and one that was not does nothing twice.
     let mut next = (meson_node::unix_now() / cfg.epoch_secs).saturating_sub(24);
+    // An audit is tallied in the epoch it began in and judged up to its timeout and two heartbeats later
+    // (a `missing` answer waits for the terminal's next heartbeats): an epoch is paid by its pass rate
+    // only once every audit begun in it is in.
+    let grace = s.cfg.audit.as_ref().map_or(Duration::ZERO, |a| {
+        a.timeout + s.cfg.heartbeat * 2 + Duration::from_secs(1)
+    });
     loop {
-        let current = meson_node::unix_now() / cfg.epoch_secs;
+        let now = meson_node::unix_now();
+        let current = now / cfg.epoch_secs;
         s.uptime
             .sample(current, &s.registry.rotation(s.cfg.heartbeat));
-        while next < current {
+        let judged = now.saturating_sub(grace.as_secs()) / cfg.epoch_secs;
+        while next < judged {
             match settle(&s, &cfg, next).await {
                 Ok(_) => next += 1,
                 Err(e) => {
