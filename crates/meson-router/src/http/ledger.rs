@@ -222,6 +222,7 @@ pub(crate) async fn mint(
     ledger::operator(&s, &headers)?;
     let amount = parse_amount(&req.amount).map_err(|e| bad_request(format!("amount: {e}")))?;
     let (outcome, account) = ledger::mint(&s, req.id, req.to, req.owner, amount).await?;
+    billing::refresh_funding(&s).await;
     Ok(Json(Minted {
         outcome,
         account,
@@ -330,6 +331,7 @@ pub(crate) async fn tx(
     JsonBody(msg): JsonBody<SignedMessage<Tx>>,
 ) -> ApiResult<Json<TxApplied>> {
     let done = transactions::apply(&s, msg).await?;
+    billing::refresh_funding(&s).await;
     Ok(Json(TxApplied {
         transfer: done.transfer,
         from: done.from,

@@ -241,6 +241,18 @@ pub(crate) async fn subsidy_paid(s: &Shared, epoch: u64, node: &[u8; 32]) -> Amo
         .await
 }
 
+/// Refreshes which sites' escrow is empty. Besides the billing task's tick, run after every mint and
+/// wallet transaction: a site is served by terminals from the moment its escrow is funded, and no
+/// redirect between the deposit and the next tick goes to the origin for want of funds.
+pub(crate) async fn refresh_funding(s: &Shared) {
+    if s.cfg.billing.is_none() {
+        return;
+    }
+    if let Err(e) = refresh_unfunded(s).await {
+        tracing::warn!(error = %e, "cannot refresh the funded sites");
+    }
+}
+
 /// Which sites' escrow is empty.
 async fn refresh_unfunded(s: &Shared) -> Result<(), LedgerError> {
     let sites = s.store.list_all_sites().await?;
@@ -295,9 +307,7 @@ pub(crate) async fn run(s: Arc<Shared>, cfg: BillingConfig, mut stop: watch::Rec
                 }
             }
         }
-        if let Err(e) = refresh_unfunded(&s).await {
-            tracing::warn!(error = %e, "cannot refresh the funded sites");
-        }
+        refresh_funding(&s).await;
         tokio::select! {
             _ = tokio::time::sleep(tick) => {}
             _ = stop.wait_for(|v| *v) => return,
