@@ -4,10 +4,10 @@
 #
 # Runs `meson-cdn audit-sim` (release build) over SEEDS seeded networks of TERMINALS terminals with the router's
 # realistic rates (an audit every 15 minutes per terminal, 1 h epochs, a 2 MiB/s learner), once per rule set:
-#   ours        the router's defaults: vetted after 10 passed audits, suspended below 90 % over >= 10 counted
-#               audits of this epoch and the last
+#   ours        the router's defaults: vetted after 10 passed audits, suspended below 90 % over its latest
+#               counted audits (whole epochs back until >= 10 of them, at most 24 epochs: `audit::recent`)
 #   storj-like  Storj's numbers in our rule: vetted after 100, suspended below 96 % over >= 100
-#   ours-5min   our rule with an audit every 5 minutes, the rate at which the 10-audit window fills
+#   ours-5min   our rule with an audit every 5 minutes
 # Each prints the tables of `meson-cdn audit-sim` (see bench/README.md for how to read them). Nothing listens on
 # the network and nothing is installed; it exits non-zero only if the build or a run fails.
 #
