@@ -99,10 +99,14 @@ pub struct RouterArgs {
     /// Audits a new terminal must pass before it gets full traffic.
     #[arg(long, env = "MESON_VETTING_AUDITS", default_value_t = 10)]
     vetting_audits: u64,
-    /// A terminal whose pass rate (over its latest epochs holding at least --vetting-audits audits) falls
-    /// below this is suspended from rotation.
+    /// A terminal whose pass rate (over its latest epochs holding at least --suspend-min-audits audits)
+    /// falls below this is suspended from rotation.
     #[arg(long, env = "MESON_SUSPEND_BELOW", default_value_t = 0.9)]
     suspend_below: f64,
+    /// Counted audits a terminal's pass rate is judged on at least [default: --vetting-audits]. More
+    /// spares flaky honest terminals, fewer catches droppers sooner (bench/README, audit detection).
+    #[arg(long, env = "MESON_SUSPEND_MIN_AUDITS")]
+    suspend_min_audits: Option<u64>,
     /// With billing on: paid tickets a minute per client prefix (/24 or /48) and site; past it, clients
     /// are sent to the site's origin (0: no bound).
     #[arg(long, env = "MESON_PREFIX_TICKETS_PER_MIN", default_value_t = 600)]
@@ -205,7 +209,10 @@ pub fn run(args: RouterArgs) -> anyhow::Result<()> {
             rules: meson_core::audit::QualityRules {
                 vetting_audits: args.vetting_audits,
                 suspend_below: args.suspend_below,
-                min_audits: args.vetting_audits.max(1),
+                min_audits: args
+                    .suspend_min_audits
+                    .unwrap_or(args.vetting_audits)
+                    .max(1),
             },
         });
     }
