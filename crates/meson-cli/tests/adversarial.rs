@@ -185,6 +185,8 @@ async fn start_router(dir: &Path) -> RouterProc {
             "3",
             "--vetting-audits",
             "2",
+            "--suspend-min-audits",
+            "3",
             "--suspend-below",
             "0.9",
         ],
