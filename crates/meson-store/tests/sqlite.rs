@@ -802,27 +802,37 @@ fn evidence(n: u8, accused: [u8; 32], first: u64, last: u64) -> EvidenceRecord {
         kind: "serial_twice".to_owned(),
         first_epoch: first,
         epoch: last,
-        json,
         recorded_at: unix_now(),
+        offence: *blake3::hash(format!("offence {n}").as_bytes()).as_bytes(),
+        json,
         slash: None,
     }
 }
 
 #[tokio::test]
-async fn evidence_is_kept_once_per_id_with_how_its_slash_went() {
+async fn evidence_is_kept_once_per_id_and_offence_with_how_its_slash_went() {
     let (dir, store) = fresh().await;
     let (a, b) = (node(1), node(2));
     let first = evidence(1, a, 10, 11);
-    assert!(store.record_evidence(&first).await.unwrap());
+    assert_eq!(store.record_evidence(&first).await.unwrap(), None);
     // The same evidence again (found twice, or after a restart) keeps the one stored, as stored.
     let mut again = first.clone();
     again.recorded_at += 100;
-    assert!(!store.record_evidence(&again).await.unwrap());
+    again.offence = node(7);
+    assert_eq!(store.record_evidence(&again).await.unwrap(), Some(first.clone()));
+    // Other signed messages proving the same offence are not kept either.
+    let mut same_offence = evidence(9, a, 12, 12);
+    same_offence.offence = first.offence;
+    assert_eq!(
+        store.record_evidence(&same_offence).await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(store.evidence(same_offence.id).await.unwrap(), None);
     assert_eq!(store.evidence(first.id).await.unwrap(), Some(first.clone()));
     let second = evidence(2, a, 12, 12);
     let other = evidence(3, b, 11, 11);
-    assert!(store.record_evidence(&second).await.unwrap());
-    assert!(store.record_evidence(&other).await.unwrap());
+    assert_eq!(store.record_evidence(&second).await.unwrap(), None);
+    assert_eq!(store.record_evidence(&other).await.unwrap(), None);
     let against_a = store.evidence_against(a, 10).await.unwrap();
     assert_eq!(against_a, vec![second.clone(), first.clone()], "newest first");
     assert_eq!(store.evidence_against(a, 1).await.unwrap(), vec![second.clone()]);
@@ -863,7 +873,7 @@ async fn evidence_is_kept_once_per_id_with_how_its_slash_went() {
     assert_eq!(store.withheld(10).await.unwrap(), vec![a]);
     assert_eq!(store.withheld(11).await.unwrap(), vec![a, b]);
     assert_eq!(store.withheld(12).await.unwrap(), vec![a]);
-    assert_eq!(store.withheld(13).await.unwrap(), vec![]);
+    assert!(store.withheld(13).await.unwrap().is_empty());
 
     // All of it survives reopening.
     drop(store);
