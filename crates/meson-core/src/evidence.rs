@@ -426,7 +426,10 @@ fn held_piece_offence(terminal: &NodeId, piece: &HeldPiece) -> [u8; 32] {
     let mut h = blake3::Hasher::new();
     h.update(Kind::RootMismatch.as_str().as_bytes());
     h.update(terminal.as_bytes());
-    for field in [piece.object.to_ascii_lowercase().as_bytes(), piece.version.as_deref().unwrap_or_default().as_bytes()] {
+    for field in [
+        piece.object.to_ascii_lowercase().as_bytes(),
+        piece.version.as_deref().unwrap_or_default().as_bytes(),
+    ] {
         h.update(&(field.len() as u64).to_le_bytes());
         h.update(field);
     }

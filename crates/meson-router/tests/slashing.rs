@@ -316,7 +316,10 @@ async fn a_held_piece_that_is_none_of_its_strong_versions_pieces_slashes_once() 
     .await;
     assert_eq!(
         mismatched(a, &t).await,
-        vec![hb.added[6].clone(), piece("/small.txt", wrong, 1024, &learned)]
+        vec![
+            hb.added[6].clone(),
+            piece("/small.txt", wrong, 1024, &learned)
+        ]
     );
     assert_eq!(stake_of(a, &t.key).await, 5 * ONE_TOKEN);
     let LedgerHead(head) = get_json(a, "/v1/ledger/head").await;
@@ -336,7 +339,12 @@ async fn next_epoch(secs: u64) -> u64 {
 }
 
 /// A client at each of `from` asks the router for `path`; each is sent to `t`. Their tickets.
-async fn tickets_to(router: SocketAddr, t: &SigningTerminal, from: &[&str], path: &str) -> Vec<String> {
+async fn tickets_to(
+    router: SocketAddr,
+    t: &SigningTerminal,
+    from: &[&str],
+    path: &str,
+) -> Vec<String> {
     let mut tickets = Vec::new();
     for f in from {
         let got = get_url_from(ip(f), &format!("http://{router}{path}"), &[("host", HOST)])
@@ -352,14 +360,24 @@ async fn tickets_to(router: SocketAddr, t: &SigningTerminal, from: &[&str], path
 
 /// `t` reports `bytes` for each ticket, in one batch that must be accepted whole.
 async fn serve(router: SocketAddr, t: &SigningTerminal, tickets: &[String], bytes: u64) {
-    let records = tickets.iter().map(|k| usage_record(k, bytes, 1, 0)).collect();
+    let records = tickets
+        .iter()
+        .map(|k| usage_record(k, bytes, 1, 0))
+        .collect();
     let receipt: UsageReceipt = t.usage(router, records).await.parse();
     assert_eq!(receipt.accepted, tickets.len() as u64, "{receipt:?}");
 }
 
 /// Base units in `account`; 0 before it is opened.
 async fn balance_of(router: SocketAddr, account: u128) -> u128 {
-    let got = call(router, "GET", &format!("/v1/ledger/accounts/{account}"), &[], None).await;
+    let got = call(
+        router,
+        "GET",
+        &format!("/v1/ledger/accounts/{account}"),
+        &[],
+        None,
+    )
+    .await;
     if got.status == 404 {
         return 0;
     }
@@ -423,7 +441,10 @@ async fn a_slash_refunds_what_the_site_paid_for_the_cheaters_bytes_and_leaves_it
     )
     .await;
     assert_eq!(minted.status, 200, "{:?}", minted.json());
-    eventually("the site is funded", || async { site_billing().await.funded }).await;
+    eventually("the site is funded", || async {
+        site_billing().await.funded
+    })
+    .await;
     let settled = |epoch: u64| {
         let site_billing = &site_billing;
         async move {
@@ -442,7 +463,11 @@ async fn a_slash_refunds_what_the_site_paid_for_the_cheaters_bytes_and_leaves_it
     let cheater_tickets = tickets_to(a, &cheater, &["127.1.1.1", "127.1.2.1"], "/big.bin").await;
     serve(a, &honest, &honest_tickets, N).await;
     serve(a, &cheater, &cheater_tickets, N).await;
-    assert_eq!(now() / billing.epoch_secs, first, "the usage fell in one epoch");
+    assert_eq!(
+        now() / billing.epoch_secs,
+        first,
+        "the usage fell in one epoch"
+    );
     eventually("the first epoch settles", || settled(first)).await;
     assert_eq!(earned(a, &honest).await, pay(2 * N).earned);
     assert_eq!(earned(a, &cheater).await, pay(2 * N).earned);
@@ -493,7 +518,11 @@ async fn a_slash_refunds_what_the_site_paid_for_the_cheaters_bytes_and_leaves_it
     cheater
         .usage(a, vec![usage_record(&cheater_tickets[0], N / 2, 1, 0)])
         .await;
-    assert_eq!(now() / billing.epoch_secs, second, "all of it fell in one epoch");
+    assert_eq!(
+        now() / billing.epoch_secs,
+        second,
+        "all of it fell in one epoch"
+    );
     let found = slashes_of(a, &cheater.node_id()).await;
     assert_eq!(found.len(), 2, "{found:?}");
     assert_eq!(
@@ -502,10 +531,7 @@ async fn a_slash_refunds_what_the_site_paid_for_the_cheaters_bytes_and_leaves_it
     );
     assert_eq!(stake_of(a, &cheater.key).await, 5 * ONE_TOKEN);
     eventually("the second epoch settles", || settled(second)).await;
-    assert_eq!(
-        earned(a, &honest).await,
-        pay(2 * N).earned + pay(N).earned
-    );
+    assert_eq!(earned(a, &honest).await, pay(2 * N).earned + pay(N).earned);
     assert_eq!(earned(a, &cheater).await, pay(2 * N).earned);
     assert_eq!(
         balance_of(a, escrow).await,

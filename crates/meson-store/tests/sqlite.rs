@@ -819,7 +819,10 @@ async fn evidence_is_kept_once_per_id_and_offence_with_how_its_slash_went() {
     let mut again = first.clone();
     again.recorded_at += 100;
     again.offence = node(7);
-    assert_eq!(store.record_evidence(&again).await.unwrap(), Some(first.clone()));
+    assert_eq!(
+        store.record_evidence(&again).await.unwrap(),
+        Some(first.clone())
+    );
     // Other signed messages proving the same offence are not kept either.
     let mut same_offence = evidence(9, a, 12, 12);
     same_offence.offence = first.offence;
@@ -834,8 +837,15 @@ async fn evidence_is_kept_once_per_id_and_offence_with_how_its_slash_went() {
     assert_eq!(store.record_evidence(&second).await.unwrap(), None);
     assert_eq!(store.record_evidence(&other).await.unwrap(), None);
     let against_a = store.evidence_against(a, 10).await.unwrap();
-    assert_eq!(against_a, vec![second.clone(), first.clone()], "newest first");
-    assert_eq!(store.evidence_against(a, 1).await.unwrap(), vec![second.clone()]);
+    assert_eq!(
+        against_a,
+        vec![second.clone(), first.clone()],
+        "newest first"
+    );
+    assert_eq!(
+        store.evidence_against(a, 1).await.unwrap(),
+        vec![second.clone()]
+    );
     assert_eq!(store.evidence(node(9)).await.unwrap(), None);
 
     // Nothing slashed yet: all three wait, oldest first.
@@ -865,9 +875,15 @@ async fn evidence_is_kept_once_per_id_and_offence_with_how_its_slash_went() {
         store.evidence(other.id).await.unwrap().unwrap().slash,
         Some(nothing)
     );
-    assert_eq!(ids(store.unslashed_evidence(10).await.unwrap()), vec![second.id]);
+    assert_eq!(
+        ids(store.unslashed_evidence(10).await.unwrap()),
+        vec![second.id]
+    );
     let missing = store.record_slash(node(9), &slashed).await;
-    assert!(matches!(missing, Err(StoreError::NotFound(_))), "{missing:?}");
+    assert!(
+        matches!(missing, Err(StoreError::NotFound(_))),
+        "{missing:?}"
+    );
 
     // The affected epochs are those of the earliest and latest signed messages.
     assert_eq!(store.withheld(10).await.unwrap(), vec![a]);
@@ -988,7 +1004,10 @@ async fn usage_held_on_an_unknown_version_is_judged_by_that_version_once_learned
         .await
         .unwrap();
     assert_eq!(held.held(), 4);
-    assert_eq!(store.usage_by_terminal(t, 0, u64::MAX).await.unwrap().bytes, 0);
+    assert_eq!(
+        store.usage_by_terminal(t, 0, u64::MAX).await.unwrap().bytes,
+        0
+    );
 
     // Version v2 is learned smaller than v1: its records are judged against its own 1000 bytes, not the
     // largest known 2000; the others against the largest.
