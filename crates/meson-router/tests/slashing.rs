@@ -292,6 +292,47 @@ async fn a_held_piece_that_is_none_of_its_strong_versions_pieces_slashes_once() 
         (t.key.id(), Kind::RootMismatch)
     );
     assert_eq!(mismatched(a, &t).await, vec![hb.added[1].clone()]);
+    // The operator cannot slash again with it, nor with the same offence signed in another heartbeat;
+    // the router's slash stays on record as it went.
+    let Evidence::RootMismatch {
+        piece: index,
+        known,
+        ..
+    } = e.clone()
+    else {
+        unreachable!()
+    };
+    let resigned = Evidence::RootMismatch {
+        heartbeat: meson_core::signed::SignedMessage::sign(
+            &t.key,
+            HEARTBEAT,
+            now(),
+            rand::random(),
+            &hb,
+        )
+        .unwrap(),
+        piece: index,
+        known,
+    };
+    for evidence in [e, resigned] {
+        let again = call(
+            a,
+            "POST",
+            "/v1/ledger/slash",
+            &[("authorization", &operator(dir.path()))],
+            Some(
+                json!({"owner": t.node_id(), "amount": "1", "claimant": "3", "evidence": evidence}),
+            ),
+        )
+        .await;
+        assert_eq!(again.status, 409, "{:?}", again.json());
+    }
+    let found = slashes_of(a, &t.node_id()).await;
+    assert_eq!(
+        (found.len(), found[0].outcome.as_deref(), &*found[0].slashed),
+        (1, Some("slashed"), "10")
+    );
+    assert_eq!(stake_of(a, &t.key).await, 15 * ONE_TOKEN);
 
     // A later heartbeat reports that piece again, pieces with wrong roots that prove nothing (a weak
     // ETag, a Last-Modified date, a version or an object the router does not know), the pushed version's
