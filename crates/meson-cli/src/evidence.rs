@@ -72,7 +72,10 @@ pub fn run(args: EvidenceArgs) -> anyhow::Result<()> {
             }
             (None, None) => bail!("give an evidence id or --file"),
         };
-        let e: Evidence = serde_json::from_slice(&bytes).context("not evidence")?;
+        let e: Evidence = serde_json::from_slice(&bytes).with_context(|| match &file {
+            Some(path) => format!("{} is not evidence", path.display()),
+            None => "the router served something that is not evidence".into(),
+        })?;
         let finding = evidence::verify(&e, &router_id)
             .map_err(|err| anyhow::anyhow!("the evidence does not verify: {err}"))?;
         println!(

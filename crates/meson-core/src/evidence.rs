@@ -24,7 +24,7 @@ use crate::content::{ObjectRoots, Root};
 use crate::identity::NodeId;
 use crate::signed::{SignedError, SignedMessage, Verified};
 use crate::ticket::{Ticket, TicketError};
-use crate::wire::{self, Heartbeat, UsageBatch, UsageRecord};
+use crate::wire::{self, Heartbeat, HeldPiece, UsageBatch, UsageRecord};
 
 /// Purpose of the router's statement of what it knows of one version of an object.
 pub const KNOWN_OBJECT: &str = "meson/v1/known-object";
@@ -170,6 +170,10 @@ pub struct Finding {
     /// the affected epochs, whose payments for the terminal's bytes are refunded.
     pub first_at: u64,
     pub last_at: u64,
+    /// The offence, when other signed messages can prove it again: a terminal reports a held piece in
+    /// every heartbeat it likes, each a new piece of evidence of the one wrong piece. Evidence of one
+    /// offence slashes once. None: the evidence is its own offence.
+    pub offence: Option<[u8; 32]>,
 }
 
 /// Why evidence does not verify. None of these is anything against the accused.
@@ -286,6 +290,7 @@ fn audit_failed(answer: &SignedMessage<Answer>, router: &NodeId) -> Result<Findi
             ),
             first_at: c.ts,
             last_at: c.ts,
+            offence: None,
         }),
     }
 }
@@ -392,6 +397,7 @@ fn usage_over_size(
         ),
         first_at: ticket.expires.min(b.ts),
         last_at: ticket.expires.max(b.ts),
+        offence: None,
     })
 }
 
@@ -420,7 +426,25 @@ fn serial_twice(
         ),
         first_at: a.ts.min(b.ts),
         last_at: a.ts.max(b.ts),
+        offence: None,
     })
+}
+
+/// The offence of reporting `piece` held: the terminal, and the object, version, root and length it named.
+fn held_piece_offence(terminal: &NodeId, piece: &HeldPiece) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update(Kind::RootMismatch.as_str().as_bytes());
+    h.update(terminal.as_bytes());
+    for field in [
+        piece.object.to_ascii_lowercase().as_bytes(),
+        piece.version.as_deref().unwrap_or_default().as_bytes(),
+    ] {
+        h.update(&(field.len() as u64).to_le_bytes());
+        h.update(field);
+    }
+    h.update(piece.root.as_bytes());
+    h.update(&piece.len.to_le_bytes());
+    *h.finalize().as_bytes()
 }
 
 fn root_mismatch(
@@ -457,6 +481,7 @@ fn root_mismatch(
         ),
         first_at: h.ts,
         last_at: h.ts,
+        offence: Some(held_piece_offence(&h.signer, p)),
     })
 }
 

@@ -372,6 +372,60 @@ async fn audits_pass_an_honest_terminal_time_out_a_stopped_one_and_fail_a_corrup
 }
 
 #[tokio::test]
+async fn a_refusal_or_a_timeout_never_slashes_a_staked_terminal() {
+    let net = network(auditing).await;
+    let body = pattern(60_000, 10);
+    net.origin.set("/a.bin", Resource::cacheable(body.clone()));
+    let tdir = tempfile::tempdir().unwrap();
+    let t = unscrubbed(net.addr(), tdir.path()).await;
+    let node = standing(&t).await["node_id"].as_str().unwrap().to_owned();
+    let key = meson_node::load_or_create_node_key(&tdir.path().join("node.key")).unwrap();
+    assert_eq!(key.id().to_string(), node);
+    stake(net.addr(), net.dir.path(), &key, 25).await;
+    assert_eq!(fetch(net.addr(), "/a.bin", &[]).await.body, body);
+    eventually("audits pass", || async {
+        epoch_total(net.addr(), &node, |e| e.pass).await >= 2
+    })
+    .await;
+    let untouched = || async {
+        assert_eq!(stake_of(net.addr(), &key).await, 25 * ONE_TOKEN);
+        assert!(slashes_of(net.addr(), &node).await.is_empty());
+        let evidence = net.evidence(&node).await;
+        assert!(
+            evidence.audits.is_empty() && evidence.usage.is_empty(),
+            "{evidence:?}"
+        );
+    };
+
+    // The owner purges the object: the terminal answers its audits `not_held`, a refusal.
+    let purged = call(
+        net.addr(),
+        "POST",
+        &format!("/v1/sites/{SITE}/purge"),
+        &[("authorization", &net.auth())],
+        Some(json!({"url": "/a.bin"})),
+    )
+    .await;
+    assert_eq!(purged.status, 202, "{:?}", purged.json());
+    let refused = epoch_total(net.addr(), &node, |e| e.not_held).await;
+    eventually("the terminal answers not_held", || async {
+        epoch_total(net.addr(), &node, |e| e.not_held).await >= refused + 2
+    })
+    .await;
+    untouched().await;
+
+    // Stopped, it answers nothing: its audits time out.
+    let timeouts = epoch_total(net.addr(), &node, |e| e.timeout).await;
+    t.shutdown().await;
+    eventually("the stopped terminal's audits time out", || async {
+        epoch_total(net.addr(), &node, |e| e.timeout).await >= timeouts + 2
+    })
+    .await;
+    untouched().await;
+    net.router.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_terminal_answers_only_fresh_challenges_its_router_signed_for_it() {
     let net = network(|_| {}).await;
     let body = pattern(40_000, 5);

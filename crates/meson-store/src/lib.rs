@@ -32,6 +32,7 @@
 //! | `usage_batches` | `hash` (BLAKE3 of `signed`) | `terminal`, `signed` (the batch's signed message, as received), `received_at` | |
 //! | `usage_rejections` | `(terminal, reason)` | `count` | |
 //! | `audits` | `id` | `terminal`, `epoch`, `at`, `root`, `chunk_group`, `outcome` (`pass`, `fail`, `missing`, `not_held`, `timeout`), `detail`, `evidence` (a failure's signed answer) | `(terminal, epoch)` |
+//! | `evidence` | `id` (BLAKE3 of `json`) | `accused`, `kind`, `first_epoch`, `epoch` (the affected epochs), `json` (the evidence, as served), `recorded_at`, `offence` (unique: evidence of one offence is kept once), `outcome`, `slashed`, `refunded` | `(accused, recorded_at)`, `(first_epoch)`, `(epoch)`, unslashed rows |
 //! | `ledger_log` | `seq` | `prev_hash`, `hash` (unique), `body` (the batch, JSON), `created_at`; append-only (triggers refuse updates and deletes) | |
 //!
 //! Migrations are plain SQL files embedded in the binary and applied by [`SqliteStore::open`]
@@ -495,6 +496,9 @@ pub struct EvidenceRecord {
     /// The evidence's canonical JSON, exactly as served.
     pub json: String,
     pub recorded_at: u64,
+    /// What it proves, whatever signed messages prove it (`meson_core::evidence::Finding::offence`, else
+    /// `id`): evidence of one offence is kept once.
+    pub offence: [u8; 32],
     pub slash: Option<SlashRecord>,
 }
 
@@ -743,8 +747,9 @@ pub trait Store: Send + Sync {
         with_evidence: bool,
     ) -> Result<Vec<AuditRecord>>;
 
-    /// Stores a piece of evidence, unless one with its id is stored: whether it is new.
-    async fn record_evidence(&self, evidence: &EvidenceRecord) -> Result<bool>;
+    /// Stores a piece of evidence, unless one with its id or its offence is stored: None when it is
+    /// new, else the one stored before.
+    async fn record_evidence(&self, evidence: &EvidenceRecord) -> Result<Option<EvidenceRecord>>;
     async fn evidence(&self, id: [u8; 32]) -> Result<Option<EvidenceRecord>>;
     /// Evidence against `accused`, newest first.
     async fn evidence_against(

@@ -821,10 +821,10 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn record_evidence(&self, e: &EvidenceRecord) -> Result<bool> {
+    async fn record_evidence(&self, e: &EvidenceRecord) -> Result<Option<EvidenceRecord>> {
         let done = sqlx::query(
-            "INSERT INTO evidence (id, accused, kind, first_epoch, epoch, json, recorded_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO evidence (id, accused, kind, first_epoch, epoch, json, recorded_at, offence) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         )
         .bind(&e.id[..])
         .bind(&e.accused[..])
@@ -833,10 +833,22 @@ impl Store for SqliteStore {
         .bind(to_sql(e.epoch, "epoch")?)
         .bind(&e.json)
         .bind(to_sql(e.recorded_at, "time")?)
+        .bind(&e.offence[..])
         .execute(&self.pool)
         .await
         .map_err(|err| constraint(err, None, None))?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() == 1 {
+            return Ok(None);
+        }
+        let row = sqlx::query(&format!(
+            "SELECT {EVIDENCE_COLUMNS} FROM evidence WHERE id = ? OR offence = ? ORDER BY rowid LIMIT 1"
+        ))
+        .bind(&e.id[..])
+        .bind(&e.offence[..])
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend)?;
+        evidence_from_row(&row).map(Some)
     }
 
     async fn evidence(&self, id: [u8; 32]) -> Result<Option<EvidenceRecord>> {
@@ -1269,7 +1281,7 @@ const OBJECT_COLUMNS: &str =
     "site_id, object_key, version, path, size, root, slice_roots, source, learned_at";
 
 const EVIDENCE_COLUMNS: &str =
-    "id, accused, kind, first_epoch, epoch, json, recorded_at, outcome, slashed, refunded";
+    "id, accused, kind, first_epoch, epoch, json, recorded_at, offence, outcome, slashed, refunded";
 
 fn evidence_from_row(row: &SqliteRow) -> Result<EvidenceRecord> {
     let outcome: Option<String> = get(row, "outcome")?;
@@ -1295,6 +1307,7 @@ fn evidence_from_row(row: &SqliteRow) -> Result<EvidenceRecord> {
         epoch: get_u64(row, "epoch")?,
         json: get(row, "json")?,
         recorded_at: get_u64(row, "recorded_at")?,
+        offence: blob(row, "offence")?,
         slash,
     })
 }

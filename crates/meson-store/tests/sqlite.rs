@@ -6,9 +6,9 @@ use std::process::Command;
 use std::sync::Arc;
 
 use meson_store::{
-    AuditOutcome, AuditRecord, AuditTally, KnownObject, NewSite, QueryMode, RootSource,
-    SignedBatch, SqliteStore, Store, StoreError, TerminalRegistration, TerminalState, UsageRecord,
-    UsageState, UsageStatus,
+    AuditOutcome, AuditRecord, AuditTally, EvidenceRecord, KnownObject, NewSite, QueryMode,
+    RootSource, SignedBatch, SlashOutcome, SlashRecord, SqliteStore, Store, StoreError,
+    TerminalRegistration, TerminalState, UsageRecord, UsageState, UsageStatus,
 };
 use tempfile::TempDir;
 
@@ -828,6 +828,258 @@ async fn held_usage_counts_only_once_the_size_is_known_and_inflation_is_kept_as_
     assert_eq!(claims, vec![(2, 5000, 1000), (3, 9, 5)]);
     assert!(evidence.iter().all(|e| e.signed_batch == batch.signed));
     assert_eq!(store.usage_evidence(node(2), 10).await.unwrap(), vec![]);
+}
+
+/// Evidence `n` against `accused`, its messages signed in epochs `first..=last`.
+fn evidence(n: u8, accused: [u8; 32], first: u64, last: u64) -> EvidenceRecord {
+    let json = format!("{{\"kind\":\"serial_twice\",\"n\":{n}}}");
+    EvidenceRecord {
+        id: *blake3::hash(json.as_bytes()).as_bytes(),
+        accused,
+        kind: "serial_twice".to_owned(),
+        first_epoch: first,
+        epoch: last,
+        recorded_at: unix_now(),
+        offence: *blake3::hash(format!("offence {n}").as_bytes()).as_bytes(),
+        json,
+        slash: None,
+    }
+}
+
+#[tokio::test]
+async fn evidence_is_kept_once_per_id_and_offence_with_how_its_slash_went() {
+    let (dir, store) = fresh().await;
+    let (a, b) = (node(1), node(2));
+    let first = evidence(1, a, 10, 11);
+    assert_eq!(store.record_evidence(&first).await.unwrap(), None);
+    // The same evidence again (found twice, or after a restart) keeps the one stored, as stored.
+    let mut again = first.clone();
+    again.recorded_at += 100;
+    again.offence = node(7);
+    assert_eq!(
+        store.record_evidence(&again).await.unwrap(),
+        Some(first.clone())
+    );
+    // Other signed messages proving the same offence are not kept either.
+    let mut same_offence = evidence(9, a, 12, 12);
+    same_offence.offence = first.offence;
+    assert_eq!(
+        store.record_evidence(&same_offence).await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(store.evidence(same_offence.id).await.unwrap(), None);
+    assert_eq!(store.evidence(first.id).await.unwrap(), Some(first.clone()));
+    let second = evidence(2, a, 12, 12);
+    let other = evidence(3, b, 11, 11);
+    assert_eq!(store.record_evidence(&second).await.unwrap(), None);
+    assert_eq!(store.record_evidence(&other).await.unwrap(), None);
+    let against_a = store.evidence_against(a, 10).await.unwrap();
+    assert_eq!(
+        against_a,
+        vec![second.clone(), first.clone()],
+        "newest first"
+    );
+    assert_eq!(
+        store.evidence_against(a, 1).await.unwrap(),
+        vec![second.clone()]
+    );
+    assert_eq!(store.evidence(node(9)).await.unwrap(), None);
+
+    // Nothing slashed yet: all three wait, oldest first.
+    let ids = |v: Vec<EvidenceRecord>| v.into_iter().map(|e| e.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.unslashed_evidence(10).await.unwrap()),
+        vec![first.id, second.id, other.id]
+    );
+    // Outcomes are recorded and read back exactly, amounts beyond 64 bits included.
+    let slashed = SlashRecord {
+        outcome: SlashOutcome::Slashed,
+        slashed: u128::from(u64::MAX) * 3,
+        refunded: 7,
+    };
+    store.record_slash(first.id, &slashed).await.unwrap();
+    let nothing = SlashRecord {
+        outcome: SlashOutcome::NothingAtStake,
+        slashed: 0,
+        refunded: 0,
+    };
+    store.record_slash(other.id, &nothing).await.unwrap();
+    assert_eq!(
+        store.evidence(first.id).await.unwrap().unwrap().slash,
+        Some(slashed)
+    );
+    assert_eq!(
+        store.evidence(other.id).await.unwrap().unwrap().slash,
+        Some(nothing)
+    );
+    assert_eq!(
+        ids(store.unslashed_evidence(10).await.unwrap()),
+        vec![second.id]
+    );
+    let missing = store.record_slash(node(9), &slashed).await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound(_))),
+        "{missing:?}"
+    );
+
+    // The affected epochs are those of the earliest and latest signed messages.
+    assert_eq!(store.withheld(10).await.unwrap(), vec![a]);
+    assert_eq!(store.withheld(11).await.unwrap(), vec![a, b]);
+    assert_eq!(store.withheld(12).await.unwrap(), vec![a]);
+    assert!(store.withheld(13).await.unwrap().is_empty());
+
+    // All of it survives reopening.
+    drop(store);
+    let store = open(&db_path(&dir)).await;
+    let before = SlashRecord {
+        outcome: SlashOutcome::Before,
+        slashed: 0,
+        refunded: 0,
+    };
+    store.record_slash(second.id, &before).await.unwrap();
+    let reopened = store.evidence_against(a, 10).await.unwrap();
+    assert_eq!(
+        reopened.iter().map(|e| e.slash).collect::<Vec<_>>(),
+        vec![Some(before), Some(slashed)]
+    );
+    assert_eq!(reopened[1].json, first.json);
+    assert_eq!(store.unslashed_evidence(10).await.unwrap(), vec![]);
+}
+
+#[tokio::test]
+async fn each_claim_is_kept_with_the_batch_it_was_signed_in() {
+    let (_dir, store) = fresh().await;
+    let account = store.create_account("alice").await.unwrap();
+    let site = store
+        .add_site(new_site(account.id, "img.example.com"))
+        .await
+        .unwrap();
+    let t = node(1);
+    let now = unix_now();
+    let versioned = |serial, bytes| UsageRecord {
+        version: Some("\"v1\"".to_owned()),
+        ..record(serial, t, site.id, bytes, now)
+    };
+    let first = signed_batch(t, "{\"batch\":1}");
+    let second = signed_batch(t, "{\"batch\":2}");
+    store
+        .record_usage(&[(versioned(1, 100), UsageState::Accepted)], Some(&first))
+        .await
+        .unwrap();
+    store
+        .record_usage(
+            &[
+                (versioned(2, 200), UsageState::Held),
+                (record(3, t, site.id, 300, now), UsageState::Accepted),
+            ],
+            Some(&second),
+        )
+        .await
+        .unwrap();
+    // The same serial claimed again in another batch keeps the first claim and its batch.
+    let conflict = store
+        .record_usage(&[(versioned(1, 999), UsageState::Accepted)], Some(&second))
+        .await
+        .unwrap();
+    assert_eq!(conflict.statuses, vec![UsageStatus::Conflict]);
+
+    let one = store.claim(1).await.unwrap().unwrap();
+    assert_eq!(one.record, versioned(1, 100));
+    assert_eq!(
+        (one.state.as_str(), one.signed_batch.as_deref()),
+        ("accepted", Some(first.signed.as_str()))
+    );
+    let two = store.claim(2).await.unwrap().unwrap();
+    assert_eq!(two.record, versioned(2, 200));
+    assert_eq!(
+        (two.state.as_str(), two.signed_batch.as_deref()),
+        ("held", Some(second.signed.as_str()))
+    );
+    let three = store.claim(3).await.unwrap().unwrap();
+    assert_eq!(three.record.version, None);
+    assert_eq!(three.signed_batch.as_deref(), Some(second.signed.as_str()));
+    // Accepted without its batch (as `accept_usage` stores): the claim stands, nothing proves it.
+    store
+        .accept_usage(&[record(4, t, site.id, 400, now)])
+        .await
+        .unwrap();
+    let four = store.claim(4).await.unwrap().unwrap();
+    assert_eq!((four.record.bytes, four.signed_batch), (400, None));
+    assert_eq!(store.claim(5).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn usage_held_on_an_unknown_version_is_judged_by_that_version_once_learned() {
+    let (_dir, store) = fresh().await;
+    let account = store.create_account("alice").await.unwrap();
+    let site = store
+        .add_site(new_site(account.id, "img.example.com"))
+        .await
+        .unwrap();
+    let t = node(1);
+    let now = unix_now();
+    store
+        .record_object(&known(site.id, "\"v1\"", 2000))
+        .await
+        .unwrap();
+    // Records naming a version the router does not know yet are held, whatever the known versions say.
+    let of = |serial, version: &str, bytes| UsageRecord {
+        version: Some(version.to_owned()),
+        ..record(serial, t, site.id, bytes, now)
+    };
+    let batch = signed_batch(t, "{\"held\":true}");
+    let held = store
+        .record_usage(
+            &[
+                (of(1, "\"v2\"", 1500), UsageState::Held),
+                (of(2, "\"v2\"", 1000), UsageState::Held),
+                (of(3, "\"v3\"", 1800), UsageState::Held),
+                (of(4, "W/\"v2\"", 1500), UsageState::Held),
+            ],
+            Some(&batch),
+        )
+        .await
+        .unwrap();
+    assert_eq!(held.held(), 4);
+    assert_eq!(
+        store.usage_by_terminal(t, 0, u64::MAX).await.unwrap().bytes,
+        0
+    );
+
+    // Version v2 is learned smaller than v1: its records are judged against its own 1000 bytes, not the
+    // largest known 2000; the others against the largest.
+    let released = store
+        .record_object(&known(site.id, "\"v2\"", 1000))
+        .await
+        .unwrap();
+    assert_eq!((released.accepted, released.inflated), (3, 1));
+    assert_eq!(released.over_version, vec![1]);
+    let state = |serial| {
+        let store = store.clone();
+        async move { store.claim(serial).await.unwrap().unwrap().state }
+    };
+    assert_eq!(state(1).await, "inflated");
+    for serial in [2, 3, 4] {
+        assert_eq!(state(serial).await, "accepted", "serial {serial}");
+    }
+    let totals = store.usage_by_terminal(t, 0, u64::MAX).await.unwrap();
+    assert_eq!((totals.tickets, totals.bytes), (3, 1000 + 1800 + 1500));
+    let evidence = store.usage_evidence(t, 10).await.unwrap();
+    assert_eq!(
+        evidence
+            .iter()
+            .map(|e| (e.serial, e.claimed, e.size))
+            .collect::<Vec<_>>(),
+        vec![(1, 1500, 1000)]
+    );
+    assert_eq!(evidence[0].signed_batch, batch.signed);
+    assert_eq!(store.held_objects(10).await.unwrap(), vec![]);
+    // Learning it again releases nothing more.
+    let again = store
+        .record_object(&known(site.id, "\"v2\"", 1000))
+        .await
+        .unwrap();
+    assert_eq!(again, Default::default());
 }
 
 #[tokio::test]

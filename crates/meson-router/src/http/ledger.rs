@@ -237,7 +237,7 @@ pub(crate) async fn mint(
     responses(
         (status = 200, description = "The stake slashed and how it was shared", body = Slashed),
         (status = 400, description = "The amount is not tokens"),
-        (status = 409, description = "This evidence was already used to slash"),
+        (status = 409, description = "This evidence, or evidence of the same offence, was already used to slash"),
         (status = 422, description = "The evidence does not verify or accuses someone else, nothing is at stake, or the ledger refuses it (an unknown claimant account)"),
         (status = 503, description = "The ledger could not write: nothing was applied"),
     )
@@ -259,6 +259,11 @@ pub(crate) async fn slash(
         )));
     }
     let record = slashing::store(&s, &req.evidence, &finding).await?;
+    // Slashed before (by the router, or for the same offence): asking the ledger again would record
+    // the outcome over what that slash took.
+    if record.slash.is_some() {
+        return Err(already_slashed());
+    }
     let (done, _) = slashing::slash(&s, &record, amount, req.claimant).await?;
     match done {
         stake::Slashed::Now {
@@ -275,12 +280,16 @@ pub(crate) async fn slash(
             treasury: format_amount(treasury),
             evidence: Hash32(record.id),
         })),
-        stake::Slashed::Before => Err(ApiError(
-            StatusCode::CONFLICT,
-            "this evidence was already used to slash".into(),
-        )),
+        stake::Slashed::Before => Err(already_slashed()),
         stake::Slashed::Nothing => Err(refuse("nothing at stake to slash".into())),
     }
+}
+
+fn already_slashed() -> ApiError {
+    ApiError(
+        StatusCode::CONFLICT,
+        "this evidence (or evidence of the same offence) was already used to slash".into(),
+    )
 }
 
 /// Operator: fixes a mistaken transfer by a new one the other way (a mistaken mint by a burn), never by

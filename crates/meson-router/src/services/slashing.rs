@@ -3,7 +3,9 @@
 //! version it names, a serial claimed twice with other numbers, a held piece whose root is none of its
 //! version's), it builds the [`Evidence`], verifies it as anyone would ([`evidence::verify`], in defence
 //! in depth: what does not verify is never stored nor slashed), stores it durably under its id (BLAKE3 of
-//! its canonical JSON) and slashes the accused once per id through [`super::stake::slash`]:
+//! its canonical JSON) and slashes the accused once per id through [`super::stake::slash`], and once per
+//! offence ([`Finding::offence`]: a wrong held piece reported again in a later heartbeat is new evidence
+//! of the same offence, kept and slashed once):
 //!
 //! - the amount is `RouterConfig::slash_tokens` per piece of evidence, raised to cover the refunds owed,
 //!   at most what is at stake; with nothing at stake the evidence is still kept (the terminal's quality
@@ -92,7 +94,8 @@ pub(crate) async fn found(s: &Shared, evidence: Evidence) {
     }
 }
 
-/// Stores verified evidence (once per id); the stored record.
+/// Stores verified evidence (once per id and per offence); the stored record, which is the one stored
+/// before when the offence was proven before.
 pub(crate) async fn store(
     s: &Shared,
     evidence: &Evidence,
@@ -109,16 +112,16 @@ pub(crate) async fn store(
         epoch,
         json,
         recorded_at: meson_node::unix_now(),
+        offence: finding.offence.unwrap_or(id),
         slash: None,
     };
-    if s.store.record_evidence(&record).await? {
-        metrics::counter!("meson_router_evidence_total", "kind" => finding.kind.as_str())
-            .increment(1);
-        tracing::warn!(terminal = %finding.terminal, kind = finding.kind.as_str(), id = %hex::encode(id), proves = %finding.proves, "objective evidence stored");
-        disqualify(s, &record);
-        return Ok(record);
+    if let Some(before) = s.store.record_evidence(&record).await? {
+        return Ok(before);
     }
-    Ok(s.store.evidence(id).await?.unwrap_or(record))
+    metrics::counter!("meson_router_evidence_total", "kind" => finding.kind.as_str()).increment(1);
+    tracing::warn!(terminal = %finding.terminal, kind = finding.kind.as_str(), id = %hex::encode(id), proves = %finding.proves, "objective evidence stored");
+    disqualify(s, &record);
+    Ok(record)
 }
 
 /// Slashes `amount` of the accused's stake (raised to cover the refunds owed) for the stored evidence

@@ -203,3 +203,77 @@ pub async fn learned(
     .await;
     known().await.unwrap()
 }
+
+/// The operator's `Authorization` header for the router whose data directory is `dir`.
+pub fn operator(dir: &std::path::Path) -> String {
+    let token = std::fs::read_to_string(dir.join("operator.token")).unwrap();
+    format!("Bearer {}", token.trim())
+}
+
+/// Mints `tokens` whole tokens to the wallet of `key` (as the operator of the router whose data directory
+/// is `dir`), and stakes them all with that key, as a terminal's operator does.
+pub async fn stake(
+    router: SocketAddr,
+    dir: &std::path::Path,
+    key: &meson_core::identity::NodeKey,
+    tokens: u128,
+) {
+    use meson_ledger::tx::{Tx, TxAction, TX};
+    let node = key.id().to_string();
+    let id = (rand::random::<u64>() | 1).to_string();
+    let minted = call(
+        router,
+        "POST",
+        "/v1/ledger/mint",
+        &[("authorization", &operator(dir))],
+        Some(serde_json::json!({"id": id, "owner": node, "amount": tokens.to_string()})),
+    )
+    .await;
+    assert_eq!(minted.status, 200, "{:?}", minted.json());
+    let tx = Tx {
+        network: "meson-dev".into(),
+        nonce: 1,
+        expires: now() + 60,
+        action: TxAction::Stake {
+            amount: tokens * meson_ledger::ONE_TOKEN,
+        },
+    };
+    let signed =
+        meson_core::signed::SignedMessage::sign(key, TX, now(), rand::random(), &tx).unwrap();
+    let staked = call(
+        router,
+        "POST",
+        "/v1/ledger/tx",
+        &[],
+        Some(serde_json::json!(signed)),
+    )
+    .await;
+    assert_eq!(staked.status, 200, "{:?}", staked.json());
+    assert_eq!(
+        stake_of(router, key).await,
+        tokens * meson_ledger::ONE_TOKEN
+    );
+}
+
+/// Base units at stake for `key`.
+pub async fn stake_of(router: SocketAddr, key: &meson_core::identity::NodeKey) -> u128 {
+    let a: AccountView = get_json(
+        router,
+        &format!(
+            "/v1/ledger/accounts/{}",
+            meson_ledger::accounts::stake_account(key.id().as_bytes())
+        ),
+    )
+    .await;
+    balance(&a)
+}
+
+/// The objective evidence against terminal `node` and how each slash went, newest first.
+pub async fn slashes_of(router: SocketAddr, node: &str) -> Vec<meson_api::verification::SlashView> {
+    get_json::<meson_api::verification::TerminalSlashes>(
+        router,
+        &format!("/v1/terminals/{node}/slashes"),
+    )
+    .await
+    .slashes
+}
