@@ -259,17 +259,28 @@ async fn unscrubbed(router: SocketAddr, dir: &std::path::Path) -> Terminal {
     joined_with(router, dir, |c| c.scrub_rate = 0).await
 }
 
+/// The origin's `/a.bin` set to `len` bytes drawn from `seed`, and an unscrubbed terminal joined: its data
+/// dir, the terminal, its node id and the body.
+async fn with_object(
+    net: &Net,
+    len: usize,
+    seed: u64,
+) -> (tempfile::TempDir, Terminal, String, bytes::Bytes) {
+    let body = pattern(len, seed);
+    net.origin.set("/a.bin", Resource::cacheable(body.clone()));
+    let tdir = tempfile::tempdir().unwrap();
+    let t = unscrubbed(net.addr(), tdir.path()).await;
+    let node = standing(&t).await["node_id"].as_str().unwrap().to_owned();
+    (tdir, t, node, body)
+}
+
 /// An unscrubbed terminal that served `/a.bin` (a 100 kB body drawn from `seed`) once the router learned it:
 /// its data dir, the terminal, its node id and the body.
 async fn serving_learned(
     net: &Net,
     seed: u64,
 ) -> (tempfile::TempDir, Terminal, String, bytes::Bytes) {
-    let body = pattern(100_000, seed);
-    net.origin.set("/a.bin", Resource::cacheable(body.clone()));
-    let tdir = tempfile::tempdir().unwrap();
-    let t = unscrubbed(net.addr(), tdir.path()).await;
-    let node = standing(&t).await["node_id"].as_str().unwrap().to_owned();
+    let (tdir, t, node, body) = with_object(net, 100_000, seed).await;
     assert_eq!(fetch(net.addr(), "/a.bin", &[]).await.body, body);
     eventually("the router learned the object", || async {
         net.known_path("/a.bin").await.is_some()
@@ -374,11 +385,7 @@ async fn audits_pass_an_honest_terminal_time_out_a_stopped_one_and_fail_a_corrup
 #[tokio::test]
 async fn a_refusal_or_a_timeout_never_slashes_a_staked_terminal() {
     let net = network(auditing).await;
-    let body = pattern(60_000, 10);
-    net.origin.set("/a.bin", Resource::cacheable(body.clone()));
-    let tdir = tempfile::tempdir().unwrap();
-    let t = unscrubbed(net.addr(), tdir.path()).await;
-    let node = standing(&t).await["node_id"].as_str().unwrap().to_owned();
+    let (tdir, t, node, body) = with_object(&net, 60_000, 10).await;
     let key = meson_node::load_or_create_node_key(&tdir.path().join("node.key")).unwrap();
     assert_eq!(key.id().to_string(), node);
     stake(net.addr(), net.dir.path(), &key, 25).await;
@@ -503,11 +510,7 @@ async fn a_terminal_answers_only_fresh_challenges_its_router_signed_for_it() {
 #[tokio::test]
 async fn content_a_terminal_reports_holding_and_then_loses_is_found_missing() {
     let net = network(auditing).await;
-    let body = pattern(50_000, 6);
-    net.origin.set("/a.bin", Resource::cacheable(body.clone()));
-    let tdir = tempfile::tempdir().unwrap();
-    let t = unscrubbed(net.addr(), tdir.path()).await;
-    let node = standing(&t).await["node_id"].as_str().unwrap().to_owned();
+    let (tdir, t, node, body) = with_object(&net, 50_000, 6).await;
     assert_eq!(fetch(net.addr(), "/a.bin", &[]).await.body, body);
     eventually("audits pass", || async {
         epoch_total(net.addr(), &node, |e| e.pass).await >= 2
@@ -610,11 +613,7 @@ async fn a_new_terminal_is_vetted_by_passing_audits_and_suspended_for_failing_th
         }
     })
     .await;
-    let body = pattern(100_000, 9);
-    net.origin.set("/a.bin", Resource::cacheable(body.clone()));
-    let tdir = tempfile::tempdir().unwrap();
-    let t = unscrubbed(net.addr(), tdir.path()).await;
-    let node = standing(&t).await["node_id"].as_str().unwrap().to_owned();
+    let (tdir, t, node, body) = with_object(&net, 100_000, 9).await;
     assert_eq!(audits_of(net.addr(), &node).await.standing, "vetting");
     assert_eq!(fetch(net.addr(), "/a.bin", &[]).await.body, body);
     eventually("two passed audits vet the terminal", || async {

@@ -462,6 +462,23 @@ pub struct KnownObject {
     pub learned_at: u64,
 }
 
+impl KnownObject {
+    /// Its pieces (the whole object, and each slice of a sliced one) with their lengths: what a terminal
+    /// stores and reports holding, and what an audit may ask for.
+    pub fn pieces(&self) -> Vec<(meson_core::content::Root, u64)> {
+        use meson_core::content::{ObjectRoots, Root};
+        let roots = ObjectRoots {
+            size: self.size,
+            root: Root(self.root),
+            slices: self.slice_roots.iter().copied().map(Root).collect(),
+        };
+        std::iter::once(roots.root)
+            .chain(roots.slices.iter().copied())
+            .filter_map(|r| Some((r, roots.piece_len(&r)?)))
+            .collect()
+    }
+}
+
 /// Held usage an object's newly known size settled.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Released {

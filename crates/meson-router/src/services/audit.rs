@@ -108,7 +108,7 @@ impl Auditor {
 /// ([`plan::choose_piece`]).
 async fn piece(s: &Shared, target: Target) -> Option<Piece> {
     let known = s.store.known_objects(target.object()).await.ok()?;
-    let versions: Vec<_> = known.iter().map(super::roots::pieces).collect();
+    let versions: Vec<_> = known.iter().map(meson_store::KnownObject::pieces).collect();
     plan::choose_piece(target, &versions, &mut rand::rng())
 }
 

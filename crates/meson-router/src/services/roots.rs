@@ -24,7 +24,7 @@ use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use meson_core::content::{ObjectHasher, ObjectRoots, Root};
+use meson_core::content::{ObjectHasher, ObjectRoots};
 use meson_store::{KnownObject, Released, RootSource, Site};
 use rand::Rng;
 use tokio::sync::{watch, Notify};
@@ -247,20 +247,6 @@ fn known(
         source,
         learned_at: meson_node::unix_now(),
     }
-}
-
-/// The pieces (whole object or slice) of the object `object_key` the router knows a root of, with
-/// their lengths: what an audit may ask for.
-pub(crate) fn pieces(known: &KnownObject) -> Vec<(Root, u64)> {
-    let roots = ObjectRoots {
-        size: known.size,
-        root: Root(known.root),
-        slices: known.slice_roots.iter().copied().map(Root).collect(),
-    };
-    std::iter::once(roots.root)
-        .chain(roots.slices.iter().copied())
-        .filter_map(|r| Some((r, roots.piece_len(&r)?)))
-        .collect()
 }
 
 /// The origin's version of what it sent, named as terminals name it; empty when it names none.

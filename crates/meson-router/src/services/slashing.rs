@@ -322,7 +322,8 @@ pub(crate) async fn check_pieces(
         else {
             continue;
         };
-        let matches = super::roots::pieces(k)
+        let matches = k
+            .pieces()
             .iter()
             .any(|(root, len)| *root == p.root && *len == p.len);
         if matches {
