@@ -79,6 +79,19 @@ impl Net {
         got.parse()
     }
 
+    /// The owner purges `url` from every terminal.
+    async fn purge(&self, url: &str) {
+        let purged = call(
+            self.addr(),
+            "POST",
+            &format!("/v1/sites/{SITE}/purge"),
+            &[("authorization", &self.auth())],
+            Some(json!({ "url": url })),
+        )
+        .await;
+        assert_eq!(purged.status, 202, "{:?}", purged.json());
+    }
+
     async fn push_roots(&self, body: Value) -> meson_testkit::Got {
         call(
             self.addr(),
@@ -405,15 +418,7 @@ async fn a_refusal_or_a_timeout_never_slashes_a_staked_terminal() {
     };
 
     // The owner purges the object: the terminal answers its audits `not_held`, a refusal.
-    let purged = call(
-        net.addr(),
-        "POST",
-        &format!("/v1/sites/{SITE}/purge"),
-        &[("authorization", &net.auth())],
-        Some(json!({"url": "/a.bin"})),
-    )
-    .await;
-    assert_eq!(purged.status, 202, "{:?}", purged.json());
+    net.purge("/a.bin").await;
     let refused = epoch_total(net.addr(), &node, |e| e.not_held).await;
     eventually("the terminal answers not_held", || async {
         epoch_total(net.addr(), &node, |e| e.not_held).await >= refused + 2
@@ -544,15 +549,7 @@ async fn evictions_reported_in_heartbeats_are_no_longer_claimed() {
     })
     .await;
     // The owner purges /a.bin: the terminal deletes it and says so with its next heartbeat.
-    let purged = call(
-        net.addr(),
-        "POST",
-        &format!("/v1/sites/{SITE}/purge"),
-        &[("authorization", &net.auth())],
-        Some(json!({"url": "/a.bin"})),
-    )
-    .await;
-    assert_eq!(purged.status, 202, "{:?}", purged.json());
+    net.purge("/a.bin").await;
     eventually("the eviction reached the router", || async {
         claimed().await == 1
     })

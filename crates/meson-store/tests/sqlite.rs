@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use meson_store::{
     AuditOutcome, AuditRecord, AuditTally, EvidenceRecord, KnownObject, NewSite, QueryMode,
-    RootSource, SignedBatch, SlashOutcome, SlashRecord, SqliteStore, Store, StoreError,
+    RootSource, SignedBatch, Site, SlashOutcome, SlashRecord, SqliteStore, Store, StoreError,
     TerminalRegistration, TerminalState, UsageRecord, UsageState, UsageStatus,
 };
 use tempfile::TempDir;
@@ -618,6 +618,17 @@ async fn hourly_stats_split_at_hour_boundaries() {
     assert_eq!((b_totals.tickets, b_totals.bytes), (2, 70));
 }
 
+/// A fresh store with one account's site, `img.example.com`.
+async fn fresh_site() -> (TempDir, Arc<dyn Store>, Site) {
+    let (dir, store) = fresh().await;
+    let account = store.create_account("alice").await.unwrap();
+    let site = store
+        .add_site(new_site(account.id, "img.example.com"))
+        .await
+        .unwrap();
+    (dir, store, site)
+}
+
 fn known(site_id: i64, version: &str, size: u64) -> KnownObject {
     KnownObject {
         site_id,
@@ -642,14 +653,9 @@ fn signed_batch(terminal: [u8; 32], text: &str) -> SignedBatch {
 
 #[tokio::test]
 async fn known_objects_follow_their_site_and_the_largest_version_caps_usage() {
-    let (_dir, store) = fresh().await;
-    let account = store.create_account("alice").await.unwrap();
-    let site = store
-        .add_site(new_site(account.id, "img.example.com"))
-        .await
-        .unwrap();
+    let (_dir, store, site) = fresh_site().await;
     let other = store
-        .add_site(new_site(account.id, "other.example.com"))
+        .add_site(new_site(site.account_id, "other.example.com"))
         .await
         .unwrap();
 
@@ -736,7 +742,7 @@ async fn known_objects_follow_their_site_and_the_largest_version_caps_usage() {
         .await
         .unwrap();
     store
-        .remove_site(account.id, "img.example.com")
+        .remove_site(site.account_id, "img.example.com")
         .await
         .unwrap();
     assert_eq!(store.object_size(site.id, [7; 16]).await.unwrap(), None);
@@ -751,12 +757,7 @@ async fn known_objects_follow_their_site_and_the_largest_version_caps_usage() {
 
 #[tokio::test]
 async fn held_usage_counts_only_once_the_size_is_known_and_inflation_is_kept_as_evidence() {
-    let (_dir, store) = fresh().await;
-    let account = store.create_account("alice").await.unwrap();
-    let site = store
-        .add_site(new_site(account.id, "img.example.com"))
-        .await
-        .unwrap();
+    let (_dir, store, site) = fresh_site().await;
     let t = node(1);
     let now = unix_now();
     let batch = signed_batch(t, "{\"signed\":\"batch\"}");
@@ -948,12 +949,7 @@ async fn evidence_is_kept_once_per_id_and_offence_with_how_its_slash_went() {
 
 #[tokio::test]
 async fn each_claim_is_kept_with_the_batch_it_was_signed_in() {
-    let (_dir, store) = fresh().await;
-    let account = store.create_account("alice").await.unwrap();
-    let site = store
-        .add_site(new_site(account.id, "img.example.com"))
-        .await
-        .unwrap();
+    let (_dir, store, site) = fresh_site().await;
     let t = node(1);
     let now = unix_now();
     let versioned = |serial, bytes| UsageRecord {
@@ -1010,12 +1006,7 @@ async fn each_claim_is_kept_with_the_batch_it_was_signed_in() {
 
 #[tokio::test]
 async fn usage_held_on_an_unknown_version_is_judged_by_that_version_once_learned() {
-    let (_dir, store) = fresh().await;
-    let account = store.create_account("alice").await.unwrap();
-    let site = store
-        .add_site(new_site(account.id, "img.example.com"))
-        .await
-        .unwrap();
+    let (_dir, store, site) = fresh_site().await;
     let t = node(1);
     let now = unix_now();
     store
