@@ -26,11 +26,17 @@ pub struct Piece {
 }
 
 /// The piece to challenge for `target`, given the pieces (root, length) of each version of its object
-/// that the router knows, newest first. None when it knows nothing that matches: the object is not
+/// that the router knows, newest first, and whether the terminal claims a root (`claims`: what it
+/// reported holding and not evicted). None when it knows nothing that matches: the object is not
 /// learned yet, or the terminal claims a version the router does not know.
+///
+/// A piece drawn for an object the terminal was only sent clients for still counts as claimed when the
+/// terminal reported holding it: otherwise a terminal that drops what it claims would answer `not_held`,
+/// neutral, to every audit drawn that way, half of them.
 pub fn choose_piece<R: Rng + ?Sized>(
     target: Target,
     versions: &[Vec<(Root, u64)>],
+    claims: impl Fn(&Root) -> bool,
     rng: &mut R,
 ) -> Option<Piece> {
     match target {
@@ -51,7 +57,7 @@ pub fn choose_piece<R: Rng + ?Sized>(
             Some(Piece {
                 root,
                 len,
-                claimed: false,
+                claimed: claims(&root),
             })
         }
     }
@@ -113,23 +119,36 @@ mod tests {
             })
         };
         assert_eq!(
-            choose_piece(claimed(b, 20), &versions, &mut rng),
+            choose_piece(claimed(b, 20), &versions, |_| false, &mut rng),
             Some(Piece {
                 root: b,
                 len: 20,
                 claimed: true
             })
         );
-        assert_eq!(choose_piece(claimed(b, 21), &versions, &mut rng), None);
         assert_eq!(
-            choose_piece(Target::Routed([0; 16]), &versions, &mut rng).map(|p| (p.root, p.claimed)),
+            choose_piece(claimed(b, 21), &versions, |_| false, &mut rng),
+            None
+        );
+        assert_eq!(
+            choose_piece(Target::Routed([0; 16]), &versions, |_| false, &mut rng)
+                .map(|p| (p.root, p.claimed)),
             Some((a, false))
         );
-        assert_eq!(choose_piece(Target::Routed([0; 16]), &[], &mut rng), None);
+        // Routed to it, and reported held by it: its absence is `missing`, not neutral.
+        assert_eq!(
+            choose_piece(Target::Routed([0; 16]), &versions, |r| *r == a, &mut rng)
+                .map(|p| (p.root, p.claimed)),
+            Some((a, true))
+        );
+        assert_eq!(
+            choose_piece(Target::Routed([0; 16]), &[], |_| false, &mut rng),
+            None
+        );
         // A sliced object: the whole root first, then its slices; a routed audit draws a slice.
         let sliced = vec![vec![(a, 8), (s1, 4), (s2, 4)]];
         for _ in 0..50 {
-            let p = choose_piece(Target::Routed([0; 16]), &sliced, &mut rng).unwrap();
+            let p = choose_piece(Target::Routed([0; 16]), &sliced, |_| false, &mut rng).unwrap();
             assert!(p.root == s1 || p.root == s2);
         }
     }

@@ -370,7 +370,10 @@ impl<'a> Network<'a> {
             }
             false => Vec::new(),
         };
-        let Some(piece) = plan::choose_piece(target, &versions, &mut self.rng) else {
+        let holdings = &self.terminals[t].holdings;
+        let Some(piece) =
+            plan::choose_piece(target, &versions, |r| holdings.claims(r), &mut self.rng)
+        else {
             self.out.skipped_audits += 1;
             return;
         };

@@ -106,10 +106,15 @@ impl Auditor {
 
 /// The piece to challenge for `target`, among the versions the router knows
 /// ([`plan::choose_piece`]).
-async fn piece(s: &Shared, target: Target) -> Option<Piece> {
+async fn piece(s: &Shared, terminal: &[u8; 32], target: Target) -> Option<Piece> {
     let known = s.store.known_objects(target.object()).await.ok()?;
     let versions: Vec<_> = known.iter().map(meson_store::KnownObject::pieces).collect();
-    plan::choose_piece(target, &versions, &mut rand::rng())
+    plan::choose_piece(
+        target,
+        &versions,
+        |root| s.holdings.claims(terminal, root),
+        &mut rand::rng(),
+    )
 }
 
 /// Sends the challenge and returns the terminal's signed answer, or why there is none.
@@ -198,7 +203,7 @@ pub(crate) async fn audit_one(
     url: &str,
 ) -> Option<AuditRecord> {
     let target = s.holdings.pick(&terminal)?;
-    let piece = piece(s, target).await?;
+    let piece = piece(s, &terminal, target).await?;
     let node = NodeId::from_bytes(&terminal).ok()?;
     let now = meson_node::unix_now();
     let group = plan::chunk_group(piece.len, &mut rand::rng());
