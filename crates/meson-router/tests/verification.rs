@@ -79,6 +79,20 @@ impl Net {
         got.parse()
     }
 
+    /// The site's escrow and spend, as its owner sees them.
+    async fn billing(&self) -> SiteBilling {
+        let got = call(
+            self.addr(),
+            "GET",
+            &format!("/v1/sites/{SITE}/billing"),
+            &[("authorization", &self.auth())],
+            None,
+        )
+        .await;
+        assert_eq!(got.status, 200, "{:?}", got.json());
+        got.parse()
+    }
+
     /// The owner purges `url` from every terminal.
     async fn purge(&self, url: &str) {
         let purged = call(
@@ -673,16 +687,7 @@ async fn a_terminal_is_paid_by_its_audit_pass_rate() {
         c.billing = Some(billing.clone());
     })
     .await;
-    let owner = net.auth();
-    let site: SiteBilling = call(
-        net.addr(),
-        "GET",
-        &format!("/v1/sites/{SITE}/billing"),
-        &[("authorization", &owner)],
-        None,
-    )
-    .await
-    .parse();
+    let site = net.billing().await;
     let op = format!("Bearer {}", net.operator_token());
     let minted = call(
         net.addr(),
@@ -694,16 +699,7 @@ async fn a_terminal_is_paid_by_its_audit_pass_rate() {
     .await;
     assert_eq!(minted.status, 200, "{:?}", minted.json());
     eventually("the router sees the site funded", || async {
-        let view: SiteBilling = call(
-            net.addr(),
-            "GET",
-            &format!("/v1/sites/{SITE}/billing"),
-            &[("authorization", &owner)],
-            None,
-        )
-        .await
-        .parse();
-        view.funded
+        net.billing().await.funded
     })
     .await;
 
