@@ -71,10 +71,12 @@ async fn inflated_usage_and_a_serial_claimed_twice_slash_the_stake_once_each() {
 
     // One real ticket of a 1 KiB object, claimed as a petabyte for the version served: refused, kept,
     // and slashed by the default 10 tokens.
+    // One record, sent twice below: a resent batch repeats it exactly (served_at included).
+    let inflated = served(ticket, 1_000_000_000_000_000, &version);
     let batch = t.signed(
         meson_core::wire::USAGE,
         &meson_core::wire::UsageBatch {
-            records: vec![served(ticket, 1_000_000_000_000_000, &version)],
+            records: vec![inflated.clone()],
         },
     );
     let post = |body: serde_json::Value| async move {
@@ -120,7 +122,7 @@ async fn inflated_usage_and_a_serial_claimed_twice_slash_the_stake_once_each() {
     let resent = t.signed(
         meson_core::wire::USAGE,
         &meson_core::wire::UsageBatch {
-            records: vec![served(ticket, 1_000_000_000_000_000, &version)],
+            records: vec![inflated.clone()],
         },
     );
     let again: UsageReceipt = post(resent).await.parse();
