@@ -144,22 +144,6 @@ impl Net {
     }
 }
 
-/// Polls `f` until it yields, for at most `limit`.
-async fn until<T, F: std::future::Future<Output = Option<T>>>(
-    what: &str,
-    limit: Duration,
-    mut f: impl FnMut() -> F,
-) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 async fn start_router(dir: &Path) -> RouterProc {
     let epoch = EPOCH_SECS.to_string();
     RouterProc::start(
@@ -338,11 +322,9 @@ async fn cheaters_are_caught_suspended_slashed_and_the_site_refunded() {
         "1000",
     ])
     .await;
-    until(
-        "the router sees the site funded",
-        Duration::from_secs(30),
-        || async { net.billing().await.funded.then_some(()) },
-    )
+    eventually_async("the router sees the site funded", || async {
+        net.billing().await.funded
+    })
     .await;
 
     // Five terminals join and stake.
@@ -486,10 +468,10 @@ async fn cheaters_are_caught_suspended_slashed_and_the_site_refunded() {
             net.audits(dropper).await.standing,
             net.audits(inflater).await.standing,
         ];
+        // Each pass is a round of real traffic, which paces the polling.
         if standings == ["disqualified", "suspended", "disqualified"] {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
     for n in &nodes[..2] {
         let view = net.audits(n).await;
@@ -497,17 +479,13 @@ async fn cheaters_are_caught_suspended_slashed_and_the_site_refunded() {
     }
 
     // Clients stop; every epoch with usage settles.
-    until(
-        "every epoch with usage is settled",
-        Duration::from_secs(60),
-        || async {
-            let mut all = true;
-            for n in &nodes {
-                all &= net.earnings(n).await.epochs.iter().all(|e| e.settled);
-            }
-            all.then_some(())
-        },
-    )
+    eventually_async("every epoch with usage is settled", || async {
+        let mut all = true;
+        for n in &nodes {
+            all &= net.earnings(n).await.epochs.iter().all(|e| e.settled);
+        }
+        all
+    })
     .await;
 
     // Slashed once per piece of evidence, refunds first; nobody else loses anything.
