@@ -88,12 +88,17 @@
 //! there and must be cast back to `BIGINT`; `BEGIN IMMEDIATE` becomes a plain transaction, the primary
 //! key on `serial` being what serializes racing batches.
 
+mod council;
 mod sqlite;
 
 use std::path::PathBuf;
 
 use async_trait::async_trait;
 
+pub use council::{
+    BallotRecord, ClaimFilter, ClaimKind, ClaimRecord, CouncilTermRecord, ElectionRecord,
+    VoteRecord,
+};
 pub use sqlite::SqliteStore;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -823,5 +828,36 @@ pub trait Store: Send + Sync {
         -> Result<Reviewed>;
 
     /// Waits for in-flight calls and closes the database; later calls fail.
+    /// Stores a claim once: None when stored now, the claim stored before under its id otherwise.
+    async fn file_claim(&self, claim: &ClaimRecord) -> Result<Option<ClaimRecord>>;
+    async fn claim_record(&self, id: [u8; 32]) -> Result<Option<ClaimRecord>>;
+    /// Claims oldest first, at most `limit`.
+    async fn list_claims(&self, filter: ClaimFilter, limit: usize) -> Result<Vec<ClaimRecord>>;
+    /// Moves a claim to `phase` (JSON), `executed` once its verdict's ledger effects are done.
+    async fn update_claim(&self, id: [u8; 32], phase: &str, executed: bool) -> Result<()>;
+    /// (open, filed since `since`) claims of the hunter `hunter`.
+    async fn hunter_claims(&self, hunter: [u8; 32], since: u64) -> Result<(u64, u64)>;
+    /// Records a vote once per member and round: false if the member voted in that round before.
+    async fn record_vote(&self, vote: &VoteRecord) -> Result<bool>;
+    /// A claim's votes, in the order given.
+    async fn votes(&self, claim: [u8; 32]) -> Result<Vec<VoteRecord>>;
+    /// Opens an election once: None when opened now, the election opened before otherwise.
+    async fn open_election(&self, election: &ElectionRecord) -> Result<Option<ElectionRecord>>;
+    async fn election(&self, term: u64) -> Result<Option<ElectionRecord>>;
+    /// Records a ballot, replacing the voter's earlier one in that election.
+    async fn record_ballot(&self, ballot: &BallotRecord) -> Result<()>;
+    /// An election's ballots, in the order last given.
+    async fn ballots(&self, term: u64) -> Result<Vec<BallotRecord>>;
+    /// Seats a term's members once: false if the term was seated before.
+    async fn seat_term(
+        &self,
+        term: u64,
+        seated_at: u64,
+        members: &[([u8; 32], u128)],
+    ) -> Result<bool>;
+    async fn council_term(&self, term: u64) -> Result<Option<CouncilTermRecord>>;
+    /// Notes that the term's seat rewards were paid.
+    async fn mark_rewarded(&self, term: u64) -> Result<()>;
+
     async fn close(&self);
 }

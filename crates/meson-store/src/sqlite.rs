@@ -13,12 +13,15 @@ use sqlx::sqlite::{
 use sqlx::Row;
 
 use crate::{
-    audit_outcome, Account, ApiKey, AuditRecord, AuditTally, Claim, ClientPrefix, EvidenceRecord,
-    KnownObject, LedgerEntry, NewSite, PrefixUsage, QueryMode, Released, Result, Reviewed,
-    SignedBatch, Site, SiteHour, SlashRecord, Store, StoreError, TerminalRecord,
-    TerminalRegistration, TerminalState, UsageEvidence, UsageOutcome, UsageRecord, UsageState,
-    UsageStatus, UsageSum, UsageTotals, WithheldRecord, WithheldSelector, WithheldState,
+    audit_outcome, Account, ApiKey, AuditRecord, AuditTally, BallotRecord, Claim, ClaimFilter,
+    ClaimRecord, ClientPrefix, CouncilTermRecord, ElectionRecord, EvidenceRecord, KnownObject,
+    LedgerEntry, NewSite, PrefixUsage, QueryMode, Released, Result, Reviewed, SignedBatch, Site,
+    SiteHour, SlashRecord, Store, StoreError, TerminalRecord, TerminalRegistration, TerminalState,
+    UsageEvidence, UsageOutcome, UsageRecord, UsageState, UsageStatus, UsageSum, UsageTotals,
+    VoteRecord, WithheldRecord, WithheldSelector, WithheldState,
 };
+
+mod council;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -1216,6 +1219,67 @@ impl Store for SqliteStore {
         }
         tx.commit().await.map_err(backend)?;
         Ok(reviewed)
+    }
+
+    async fn file_claim(&self, claim: &ClaimRecord) -> Result<Option<ClaimRecord>> {
+        council::file_claim(&self.pool, claim).await
+    }
+
+    async fn claim_record(&self, id: [u8; 32]) -> Result<Option<ClaimRecord>> {
+        council::claim_record(&self.pool, id).await
+    }
+
+    async fn list_claims(&self, filter: ClaimFilter, limit: usize) -> Result<Vec<ClaimRecord>> {
+        council::list_claims(&self.pool, filter, limit).await
+    }
+
+    async fn update_claim(&self, id: [u8; 32], phase: &str, executed: bool) -> Result<()> {
+        council::update_claim(&self.pool, id, phase, executed).await
+    }
+
+    async fn hunter_claims(&self, hunter: [u8; 32], since: u64) -> Result<(u64, u64)> {
+        council::hunter_claims(&self.pool, hunter, since).await
+    }
+
+    async fn record_vote(&self, vote: &VoteRecord) -> Result<bool> {
+        council::record_vote(&self.pool, vote).await
+    }
+
+    async fn votes(&self, claim: [u8; 32]) -> Result<Vec<VoteRecord>> {
+        council::votes(&self.pool, claim).await
+    }
+
+    async fn open_election(&self, election: &ElectionRecord) -> Result<Option<ElectionRecord>> {
+        council::open_election(&self.pool, election).await
+    }
+
+    async fn election(&self, term: u64) -> Result<Option<ElectionRecord>> {
+        council::election(&self.pool, term).await
+    }
+
+    async fn record_ballot(&self, ballot: &BallotRecord) -> Result<()> {
+        council::record_ballot(&self.pool, ballot).await
+    }
+
+    async fn ballots(&self, term: u64) -> Result<Vec<BallotRecord>> {
+        council::ballots(&self.pool, term).await
+    }
+
+    async fn seat_term(
+        &self,
+        term: u64,
+        seated_at: u64,
+        members: &[([u8; 32], u128)],
+    ) -> Result<bool> {
+        council::seat_term(&self.pool, term, seated_at, members).await
+    }
+
+    async fn council_term(&self, term: u64) -> Result<Option<CouncilTermRecord>> {
+        council::council_term(&self.pool, term).await
+    }
+
+    async fn mark_rewarded(&self, term: u64) -> Result<()> {
+        council::mark_rewarded(&self.pool, term).await
     }
 
     async fn close(&self) {
