@@ -1,36 +1,169 @@
-//! Claims: a hunter's bond on evidence against a staked key, and the verdict that resolves it once.
+//! Claims: a hunter's bonded evidence against a staked terminal, its life (filed, under review, decided,
+//! final, or expired) and the council's signed votes on it.
 
+use meson_core::council::Vote;
 use meson_core::identity::NodeId;
+use meson_core::signed::SignedMessage;
+use meson_ledger::tx::Tx;
 use meson_ledger::u128_string;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
+
+/// What a claim's evidence is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ClaimKind {
+    /// Objective evidence (`meson_core::evidence::Evidence`): the router verifies it when filed and the
+    /// claim is upheld at once.
+    Objective,
+    /// A probe record (`meson_core::probe::Record`): the council re-probes and votes.
+    Council,
+}
+
+/// `POST /v1/claims`: evidence and the bond on it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FileClaim {
+    pub kind: ClaimKind,
+    /// The evidence as JSON text, verbatim: its BLAKE3 is the claim's id, which the bond names.
+    pub evidence: String,
+    /// The hunter's signed `bond` transaction on this claim.
+    #[schema(schema_with = crate::schema::signed)]
+    pub bond: SignedMessage<Tx>,
+}
 
 /// Where a claim stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ClaimStatus {
-    /// Waiting for its verdict.
-    Open,
-    /// The accused was slashed and the bond returned.
-    Upheld,
-    /// The bond went to the treasury.
-    Rejected,
-    /// The dispute window closed without a verdict: the bond went back to the hunter.
+#[serde(rename_all = "snake_case")]
+pub enum PhaseName {
+    /// Bonded, waiting for a seated council.
+    Filed,
+    /// The council re-probes and votes until `until`.
+    UnderReview,
+    /// Decided; the losing party may appeal until `until`.
+    Decided,
+    /// The verdict is final (and executes).
+    Final,
+    /// No quorum of votes in time: the bond went back.
     Expired,
 }
 
-impl ClaimStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ClaimStatus::Open => "open",
-            ClaimStatus::Upheld => "upheld",
-            ClaimStatus::Rejected => "rejected",
-            ClaimStatus::Expired => "expired",
-        }
-    }
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Upheld,
+    Rejected,
 }
 
-/// `GET /v1/ledger/claims/{claim}`: the claim's accused, hunter, bond, window and status.
+/// A claim's phase.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PhaseView {
+    pub phase: PhaseName,
+    /// The review round (1, or 2 after an appeal), while under review or decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub round: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+    /// When the phase began, Unix seconds.
+    pub since: u64,
+    /// When it ends by itself (review or appeal deadline), Unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<u64>,
+}
+
+/// A member's vote, with the signed message it came in (its probe record inside).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct VoteView {
+    pub member: NodeId,
+    pub round: u8,
+    pub upheld: bool,
+    pub at: u64,
+    #[schema(schema_with = crate::schema::signed)]
+    pub signed: SignedMessage<Vote>,
+}
+
+/// The count of the current round.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TallyView {
+    pub round: u8,
+    /// Seated members who may vote: the term's members but the accused's and the hunter's keys.
+    pub eligible: Vec<NodeId>,
+    /// Seated members who recused (the accused's or the hunter's own key).
+    pub recused: Vec<NodeId>,
+    /// Votes needed either way: two thirds of the eligible, rounded up.
+    pub need: u32,
+    pub upheld: u32,
+    pub rejected: u32,
+}
+
+/// What an executed verdict moved (tokens).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Execution {
+    /// Taken from the accused's stake (upheld).
+    pub slashed: String,
+    /// Of it, refunded to the cheated sites.
+    pub refunded: String,
+    /// The hunter's reward (the claimant's share).
+    pub reward: String,
+    /// The bond: returned (upheld, expired) or forfeited to the treasury (rejected).
+    pub bond: String,
+    pub bond_returned: bool,
+}
+
+/// `GET /v1/claims/{claim}`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ClaimDetail {
+    /// The claim's id: the BLAKE3 of its evidence, 64 hex digits.
+    pub claim: String,
+    pub kind: ClaimKind,
+    pub accused: NodeId,
+    pub hunter: NodeId,
+    /// Tokens.
+    pub bond: String,
+    /// Unix seconds.
+    pub filed_at: u64,
+    pub phase: PhaseView,
+    /// The evidence, verbatim, at `GET /v1/claims/{claim}/evidence`.
+    pub evidence_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tally: Option<TallyView>,
+    pub votes: Vec<VoteView>,
+    /// Once the final verdict's ledger effects are done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executed: Option<Execution>,
+}
+
+/// `GET /v1/claims`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ClaimsQuery {
+    /// Only claims whose verdict has not executed.
+    #[serde(default)]
+    pub open: bool,
+    /// Only claims against this terminal.
+    pub accused: Option<NodeId>,
+    /// Only claims of this hunter.
+    pub hunter: Option<NodeId>,
+    /// At most this many, oldest first (default 100, at most 1000).
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ClaimList {
+    pub claims: Vec<ClaimDetail>,
+}
+
+/// A ticketed URL on the accused terminal for the claim's object, for the caller's address: fetched like
+/// any client's, so the terminal cannot tell a re-probe from a client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ProbeTicketIssued {
+    pub url: String,
+    pub terminal: NodeId,
+    /// Unix seconds.
+    pub expires: u64,
+}
+
+/// `GET /v1/ledger/claims/{claim}`: the claim's bond as the ledger holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ClaimView {
     /// The claim's id: the BLAKE3 of the evidence, 64 hex digits.
@@ -49,67 +182,32 @@ pub struct ClaimView {
     pub bond: String,
     /// Unix seconds.
     pub filed_at: u64,
-    /// When the dispute window closes, Unix seconds.
+    /// When the bond's reservation ends, Unix seconds.
     pub expires_at: u64,
     pub status: ClaimStatus,
 }
 
-/// `POST /v1/ledger/claims/{claim}/verdict` (operator, until the council judges).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct VerdictRequest {
-    pub upheld: bool,
-    /// For an upheld claim: tokens of the accused's stake to slash (at most what is at stake is taken).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slash: Option<String>,
-}
-
-/// The shares of a slash (tokens).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct SlashShares {
-    /// Taken from the stake.
-    pub amount: String,
-    /// To the hunter.
-    pub claimant: String,
-    pub burned: String,
-    pub treasury: String,
-}
-
-/// Why an upheld claim slashed nothing now.
+/// Where a claim's bond stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub enum NoSlash {
-    /// The evidence slashed before (a verdict given again, or the operator's own slash).
-    #[serde(rename = "before")]
-    Before,
-    #[serde(rename = "nothing at stake")]
-    NothingAtStake,
+#[serde(rename_all = "lowercase")]
+pub enum ClaimStatus {
+    /// Reserved, waiting for the final verdict.
+    Open,
+    /// The accused was slashed and the bond returned.
+    Upheld,
+    /// The bond went to the treasury.
+    Rejected,
+    /// No verdict in time: the bond went back to the hunter.
+    Expired,
 }
 
-/// What an upheld claim slashed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(untagged)]
-pub enum VerdictSlash {
-    Slashed(SlashShares),
-    Not(NoSlash),
-}
-
-/// What a verdict did, by `verdict`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(tag = "verdict", rename_all = "lowercase")]
-pub enum Verdict {
-    /// The accused's stake was slashed (the hunter paid as claimant) and the bond returned.
-    Upheld {
-        slashed: VerdictSlash,
-        /// Tokens.
-        bond_returned: String,
-    },
-    /// The bond was forfeited to the treasury.
-    Rejected {
-        /// Tokens.
-        forfeited: String,
-        /// The treasury's account.
-        #[serde(with = "u128_string")]
-        #[schema(value_type = String)]
-        to: u128,
-    },
+impl ClaimStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClaimStatus::Open => "open",
+            ClaimStatus::Upheld => "upheld",
+            ClaimStatus::Rejected => "rejected",
+            ClaimStatus::Expired => "expired",
+        }
+    }
 }

@@ -42,3 +42,85 @@ pub struct CouncilStakes {
     pub release_at: u64,
     pub members: Vec<CouncilMember>,
 }
+
+/// A seated member of a term.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Seat {
+    pub member: NodeId,
+    /// Tokens of approval it was elected with.
+    pub approval: String,
+}
+
+/// One candidate in an election's count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Candidate {
+    pub candidate: NodeId,
+    /// Tokens of voting power that approve it.
+    pub approval: String,
+    /// Tokens it locked as council stake for the term (a seat needs at least the least council stake).
+    pub locked: String,
+    /// Whether the count as it stands seats it.
+    pub seated: bool,
+}
+
+/// `GET /v1/council/elections/{term}`: an election's window, snapshot and count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ElectionView {
+    pub term: u64,
+    /// Unix seconds: ballots are taken in `[opens_at, closes_at)`.
+    pub opens_at: u64,
+    pub closes_at: u64,
+    /// When the snapshot of voting power was taken (null before the election opened).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opened_at: Option<u64>,
+    /// BLAKE3 of the snapshot, as logged in the ledger's audit log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_digest: Option<String>,
+    /// Keys with voting power in the snapshot.
+    pub voters: u64,
+    pub ballots: u64,
+    pub seats: u32,
+    /// Candidates by approval, largest first.
+    pub count: Vec<Candidate>,
+}
+
+/// One key's voting power in a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Power {
+    pub key: NodeId,
+    /// Tokens.
+    pub power: String,
+}
+
+/// `GET /v1/council/elections/{term}/snapshot`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SnapshotView {
+    pub term: u64,
+    pub opened_at: u64,
+    pub digest: String,
+    pub powers: Vec<Power>,
+}
+
+/// `POST /v1/council/elections/{term}/ballots`: what the ballot counts for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BallotAccepted {
+    pub term: u64,
+    pub voter: NodeId,
+    /// Tokens of voting power in the election's snapshot.
+    pub power: String,
+    pub candidates: Vec<NodeId>,
+}
+
+/// `GET /v1/council`: the seated council of the current term and the election of the next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CouncilView {
+    pub term: u64,
+    /// Unix seconds.
+    pub start: u64,
+    pub end: u64,
+    pub seats: u32,
+    /// Null while the term is not seated (no election decided it yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub members: Option<Vec<Seat>>,
+    pub next: ElectionView,
+}

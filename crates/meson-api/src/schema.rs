@@ -173,3 +173,8 @@ impl PartialSchema for Hash32 {
 }
 
 impl ToSchema for Hash32 {}
+
+/// A signed envelope, whatever its body: the body travels as text, so one schema fits all.
+pub(crate) fn signed() -> RefOr<Schema> {
+    <meson_core::signed::SignedMessage<()> as PartialSchema>::schema()
+}

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auditsim;
 pub mod cachesim;
 pub mod content;
+pub mod council;
 pub mod eviction;
 pub mod evidence;
 pub mod http_cache;
