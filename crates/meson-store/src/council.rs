@@ -101,3 +101,14 @@ pub struct CouncilTermRecord {
     pub members: Vec<([u8; 32], u128)>,
     pub rewarded: bool,
 }
+
+/// A review round of a council claim, with who may vote in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoundRecord {
+    pub claim: [u8; 32],
+    pub round: u8,
+    pub opened_at: u64,
+    /// The council term it opened in.
+    pub term: u64,
+    pub eligible: Vec<[u8; 32]>,
+}

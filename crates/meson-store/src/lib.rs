@@ -97,7 +97,7 @@ use async_trait::async_trait;
 
 pub use council::{
     BallotRecord, ClaimFilter, ClaimKind, ClaimRecord, CouncilTermRecord, ElectionRecord,
-    VoteRecord,
+    RoundRecord, VoteRecord,
 };
 pub use sqlite::SqliteStore;
 
@@ -837,6 +837,12 @@ pub trait Store: Send + Sync {
     async fn update_claim(&self, id: [u8; 32], phase: &str, executed: bool) -> Result<()>;
     /// (open, filed since `since`) claims of the hunter `hunter`.
     async fn hunter_claims(&self, hunter: [u8; 32], since: u64) -> Result<(u64, u64)>;
+    /// Opens a review round once: false if it was opened before.
+    async fn open_round(&self, round: &RoundRecord) -> Result<bool>;
+    /// A claim's rounds, first first.
+    async fn rounds(&self, claim: [u8; 32]) -> Result<Vec<RoundRecord>>;
+    /// The rounds opened in a council term, with each claim's votes in them.
+    async fn rounds_in_term(&self, term: u64) -> Result<Vec<(RoundRecord, Vec<VoteRecord>)>>;
     /// Records a vote once per member and round: false if the member voted in that round before.
     async fn record_vote(&self, vote: &VoteRecord) -> Result<bool>;
     /// A claim's votes, in the order given.

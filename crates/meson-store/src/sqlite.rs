@@ -15,10 +15,11 @@ use sqlx::Row;
 use crate::{
     audit_outcome, Account, ApiKey, AuditRecord, AuditTally, BallotRecord, Claim, ClaimFilter,
     ClaimRecord, ClientPrefix, CouncilTermRecord, ElectionRecord, EvidenceRecord, KnownObject,
-    LedgerEntry, NewSite, PrefixUsage, QueryMode, Released, Result, Reviewed, SignedBatch, Site,
-    SiteHour, SlashRecord, Store, StoreError, TerminalRecord, TerminalRegistration, TerminalState,
-    UsageEvidence, UsageOutcome, UsageRecord, UsageState, UsageStatus, UsageSum, UsageTotals,
-    VoteRecord, WithheldRecord, WithheldSelector, WithheldState,
+    LedgerEntry, NewSite, PrefixUsage, QueryMode, Released, Result, Reviewed, RoundRecord,
+    SignedBatch, Site, SiteHour, SlashRecord, Store, StoreError, TerminalRecord,
+    TerminalRegistration, TerminalState, UsageEvidence, UsageOutcome, UsageRecord, UsageState,
+    UsageStatus, UsageSum, UsageTotals, VoteRecord, WithheldRecord, WithheldSelector,
+    WithheldState,
 };
 
 mod council;
@@ -1239,6 +1240,18 @@ impl Store for SqliteStore {
 
     async fn hunter_claims(&self, hunter: [u8; 32], since: u64) -> Result<(u64, u64)> {
         council::hunter_claims(&self.pool, hunter, since).await
+    }
+
+    async fn open_round(&self, round: &RoundRecord) -> Result<bool> {
+        council::open_round(&self.pool, round).await
+    }
+
+    async fn rounds(&self, claim: [u8; 32]) -> Result<Vec<RoundRecord>> {
+        council::rounds(&self.pool, claim).await
+    }
+
+    async fn rounds_in_term(&self, term: u64) -> Result<Vec<(RoundRecord, Vec<VoteRecord>)>> {
+        council::rounds_in_term(&self.pool, term).await
     }
 
     async fn record_vote(&self, vote: &VoteRecord) -> Result<bool> {

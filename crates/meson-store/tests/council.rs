@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use meson_store::{
-    BallotRecord, ClaimFilter, ClaimKind, ClaimRecord, ElectionRecord, SqliteStore, Store,
+    BallotRecord, ClaimFilter, ClaimKind, ClaimRecord, ElectionRecord, RoundRecord, SqliteStore, Store,
     StoreError, VoteRecord,
 };
 use tempfile::TempDir;
@@ -209,4 +209,52 @@ async fn elections_open_once_ballots_replace_and_terms_seat_once_across_a_reopen
         .members
         .is_empty());
     assert_eq!(store.council_term(10).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn rounds_open_once_with_their_eligible_members_and_list_by_term_with_their_votes() {
+    let (_dir, store) = fresh().await;
+    store.file_claim(&claim(1, 1, 10)).await.unwrap();
+    store.file_claim(&claim(2, 1, 11)).await.unwrap();
+    let round = |claim: u8, round: u8, term: u64, opened_at: u64| RoundRecord {
+        claim: [claim; 32],
+        round,
+        opened_at,
+        term,
+        eligible: vec![[5; 32], [6; 32]],
+    };
+    assert!(store.open_round(&round(1, 1, 4, 40)).await.unwrap());
+    assert!(!store.open_round(&round(1, 1, 4, 41)).await.unwrap(), "opened once");
+    assert!(store.open_round(&round(2, 1, 4, 42)).await.unwrap());
+    assert!(store.open_round(&round(1, 2, 5, 50)).await.unwrap());
+    assert!(matches!(
+        store.open_round(&round(3, 1, 4, 43)).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(
+        store.rounds([1; 32]).await.unwrap(),
+        vec![round(1, 1, 4, 40), round(1, 2, 5, 50)]
+    );
+    let vote = |claim: u8, round: u8, member: u8| VoteRecord {
+        claim: [claim; 32],
+        round,
+        member: [member; 32],
+        upheld: true,
+        signed: String::new(),
+        at: 45,
+    };
+    store.record_vote(&vote(1, 1, 5)).await.unwrap();
+    store.record_vote(&vote(1, 2, 6)).await.unwrap();
+    let in_term = store.rounds_in_term(4).await.unwrap();
+    assert_eq!(
+        in_term,
+        vec![
+            (round(1, 1, 4, 40), vec![vote(1, 1, 5)]),
+            (round(2, 1, 4, 42), vec![]),
+        ]
+    );
+    assert_eq!(
+        store.rounds_in_term(5).await.unwrap(),
+        vec![(round(1, 2, 5, 50), vec![vote(1, 2, 6)])]
+    );
 }

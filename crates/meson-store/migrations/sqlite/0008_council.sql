@@ -22,6 +22,19 @@ CREATE TABLE claims (
 CREATE INDEX claims_by_hunter ON claims (hunter, filed_at);
 CREATE INDEX claims_open ON claims (executed, filed_at);
 
+-- Each review round of a council claim: who may vote in it is fixed when it opens (the members seated
+-- then, but the accused's and the hunter's keys), so seating a new term mid-review changes no count.
+CREATE TABLE claim_rounds (
+    claim BLOB NOT NULL REFERENCES claims (id),
+    round INTEGER NOT NULL CHECK (round IN (1, 2)),
+    opened_at INTEGER NOT NULL CHECK (opened_at >= 0),
+    -- The council term the round opened in.
+    term INTEGER NOT NULL CHECK (term >= 0),
+    -- JSON array of the eligible members' keys (hex).
+    eligible TEXT NOT NULL,
+    PRIMARY KEY (claim, round)
+);
+
 CREATE TABLE claim_votes (
     claim BLOB NOT NULL REFERENCES claims (id),
     round INTEGER NOT NULL CHECK (round IN (1, 2)),

@@ -4,8 +4,8 @@ use sqlx::sqlite::{SqlitePool, SqliteRow};
 
 use super::{backend, blob, constraint, get, get_u64, limit_sql, to_sql};
 use crate::{
-    BallotRecord, ClaimFilter, ClaimRecord, CouncilTermRecord, ElectionRecord, Result, StoreError,
-    VoteRecord,
+    BallotRecord, ClaimFilter, ClaimRecord, CouncilTermRecord, ElectionRecord, Result, RoundRecord,
+    StoreError, VoteRecord,
 };
 
 const CLAIM_COLUMNS: &str = "id, kind, accused, hunter, evidence, bond_tx, bond, filed_at, \
@@ -133,6 +133,96 @@ pub(super) async fn hunter_claims(
     Ok((get_u64(&row, "open")?, get_u64(&row, "recent")?))
 }
 
+fn keys_text(keys: &[[u8; 32]]) -> String {
+    serde_json::to_string(&keys.iter().map(hex::encode).collect::<Vec<_>>())
+        .expect("strings always serialise")
+}
+
+fn keys_from_text(text: &str) -> Result<Vec<[u8; 32]>> {
+    let bad = || StoreError::Backend("stored member list is malformed".into());
+    let keys: Vec<String> = serde_json::from_str(text).map_err(|_| bad())?;
+    keys.iter()
+        .map(|k| {
+            let mut key = [0u8; 32];
+            hex::decode_to_slice(k, &mut key).map_err(|_| bad())?;
+            Ok(key)
+        })
+        .collect()
+}
+
+fn round_number(row: &SqliteRow) -> Result<u8> {
+    let round: i64 = get(row, "round")?;
+    u8::try_from(round).map_err(|_| StoreError::Backend(format!("stored round {round}")))
+}
+
+fn round_from_row(row: &SqliteRow) -> Result<RoundRecord> {
+    let eligible: String = get(row, "eligible")?;
+    Ok(RoundRecord {
+        claim: blob(row, "claim")?,
+        round: round_number(row)?,
+        opened_at: get_u64(row, "opened_at")?,
+        term: get_u64(row, "term")?,
+        eligible: keys_from_text(&eligible)?,
+    })
+}
+
+pub(super) async fn open_round(pool: &SqlitePool, r: &RoundRecord) -> Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO claim_rounds (claim, round, opened_at, term, eligible) VALUES (?, ?, ?, ?, ?) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(&r.claim[..])
+    .bind(i64::from(r.round))
+    .bind(to_sql(r.opened_at, "time")?)
+    .bind(to_sql(r.term, "term")?)
+    .bind(keys_text(&r.eligible))
+    .execute(pool)
+    .await
+    .map_err(|e| constraint(e, None, Some(format!("claim {}", hex::encode(r.claim)))))?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub(super) async fn rounds(pool: &SqlitePool, claim: [u8; 32]) -> Result<Vec<RoundRecord>> {
+    sqlx::query(
+        "SELECT claim, round, opened_at, term, eligible FROM claim_rounds WHERE claim = ? \
+         ORDER BY round",
+    )
+    .bind(&claim[..])
+    .fetch_all(pool)
+    .await
+    .map_err(backend)?
+    .iter()
+    .map(round_from_row)
+    .collect()
+}
+
+pub(super) async fn rounds_in_term(
+    pool: &SqlitePool,
+    term: u64,
+) -> Result<Vec<(RoundRecord, Vec<VoteRecord>)>> {
+    let rounds: Vec<RoundRecord> = sqlx::query(
+        "SELECT claim, round, opened_at, term, eligible FROM claim_rounds WHERE term = ? \
+         ORDER BY opened_at, claim, round",
+    )
+    .bind(to_sql(term, "term")?)
+    .fetch_all(pool)
+    .await
+    .map_err(backend)?
+    .iter()
+    .map(round_from_row)
+    .collect::<Result<_>>()?;
+    let mut out = Vec::with_capacity(rounds.len());
+    for r in rounds {
+        let votes = votes(pool, r.claim)
+            .await?
+            .into_iter()
+            .filter(|v| v.round == r.round)
+            .collect();
+        out.push((r, votes));
+    }
+    Ok(out)
+}
+
 pub(super) async fn record_vote(pool: &SqlitePool, v: &VoteRecord) -> Result<bool> {
     let done = sqlx::query(
         "INSERT INTO claim_votes (claim, round, member, upheld, signed, at) VALUES (?, ?, ?, ?, ?, ?) \
@@ -161,11 +251,9 @@ pub(super) async fn votes(pool: &SqlitePool, claim: [u8; 32]) -> Result<Vec<Vote
     .map_err(backend)?
     .iter()
     .map(|row| {
-        let round: i64 = get(row, "round")?;
         Ok(VoteRecord {
             claim: blob(row, "claim")?,
-            round: u8::try_from(round)
-                .map_err(|_| StoreError::Backend(format!("stored round {round}")))?,
+            round: round_number(row)?,
             member: blob(row, "member")?,
             upheld: get::<i64>(row, "upheld")? != 0,
             signed: get(row, "signed")?,
