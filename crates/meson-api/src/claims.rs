@@ -193,11 +193,11 @@ pub struct ClaimView {
 pub enum ClaimStatus {
     /// Reserved, waiting for the final verdict.
     Open,
-    /// The accused was slashed and the bond returned.
-    Upheld,
-    /// The bond went to the treasury.
-    Rejected,
-    /// No verdict in time: the bond went back to the hunter.
+    /// Back to the hunter: the claim was upheld, or reached no verdict.
+    Returned,
+    /// To the treasury: the claim was rejected.
+    Forfeited,
+    /// The reservation ran out before any verdict: the bond went back to the hunter.
     Expired,
 }
 
@@ -205,8 +205,8 @@ impl ClaimStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             ClaimStatus::Open => "open",
-            ClaimStatus::Upheld => "upheld",
-            ClaimStatus::Rejected => "rejected",
+            ClaimStatus::Returned => "returned",
+            ClaimStatus::Forfeited => "forfeited",
             ClaimStatus::Expired => "expired",
         }
     }

@@ -7,7 +7,8 @@
 //!   claimant), then the bond is voided back to the hunter;
 //! - **rejected**: the bond is posted into the claim's escrow and forwarded to the treasury in one linked
 //!   chain, so a frivolous claim costs its bond;
-//! - **no verdict within the dispute window**: the reservation expires and the bond returns.
+//! - **no verdict** (the council reached no quorum, [`release`]): the bond is voided back to the hunter;
+//!   should the router not do so, the reservation expires with the dispute window and the bond returns.
 //!
 //! Every transfer id derives from the claim, so a verdict retried after a crash finishes what it began
 //! and never applies twice.
@@ -166,4 +167,15 @@ pub fn verdict(
         return_bond: resolve(&c.bond, Purpose::ReturnBond { claim: *claim }, true),
         bond,
     })
+}
+
+/// The bond of a claim that reached no verdict (no quorum of the council in time), voided back to the
+/// hunter under the same id as an upheld claim's return, so it moves once whichever comes.
+pub fn release(l: &Ledger, claim: &[u8; 32], now: u64) -> Result<Transfer, Refusal> {
+    let c = find(l, claim)?;
+    match Standing::of(&c.status, now) {
+        Standing::Open => Ok(resolve(&c.bond, Purpose::ReturnBond { claim: *claim }, true)),
+        Standing::Expired => Err(Refusal::DisputeClosed),
+        standing => Err(Refusal::AlreadyJudged { standing }),
+    }
 }

@@ -676,3 +676,72 @@ fn a_correction_reverses_once_and_never_a_burn() {
     );
     supply_holds(&l);
 }
+
+#[test]
+fn a_claim_without_a_verdict_releases_its_bond_once_and_is_judged_no_more() {
+    let accused = NodeKey::from_secret_bytes([3; 32]).id();
+    let owner = *accused.as_bytes();
+    let hunter = [8u8; 32];
+    let rules = BondRules {
+        min_bond: 1,
+        dispute_secs: 100,
+    };
+    let mut l = Ledger::new();
+    open(&mut l, accounts::system().to_vec());
+    open(
+        &mut l,
+        vec![
+            accounts::wallet(&owner),
+            accounts::stake(&owner),
+            accounts::wallet(&hunter),
+        ],
+    );
+    mint(&mut l, 1, wallet_account(&owner), 50);
+    mint(&mut l, 2, wallet_account(&hunter), 7);
+    apply_once(
+        &mut l,
+        &[Transfer::new(
+            10,
+            wallet_account(&owner),
+            stake_account(&owner),
+            50,
+            TransferCode::Stake,
+        )],
+    );
+    let claim = [5u8; 32];
+    assert_eq!(
+        claims::release(&l, &claim, NOW),
+        Err(refusal::Refusal::NoBond { claim })
+    );
+    let (escrow, filed) = rules
+        .bond(&l, wallet_account(&hunter), &claim, &accused, 7)
+        .unwrap();
+    open(&mut l, vec![escrow]);
+    apply_once(&mut l, &[filed]);
+    assert_eq!(
+        l.account(wallet_account(&hunter)).unwrap().available(),
+        Some(0)
+    );
+    let back = claims::release(&l, &claim, NOW).unwrap();
+    // The same transfer an upheld verdict returns the bond with: whichever comes moves it once.
+    let Verdict::Uphold { return_bond, .. } =
+        claims::verdict(&l, &claim, true, Some("1"), NOW).unwrap()
+    else {
+        panic!("upheld")
+    };
+    assert_eq!(back, return_bond);
+    apply_once(&mut l, &[back]);
+    assert_eq!(
+        l.account(wallet_account(&hunter)).unwrap().available(),
+        Some(7)
+    );
+    assert!(matches!(
+        claims::release(&l, &claim, NOW),
+        Err(refusal::Refusal::AlreadyJudged { .. })
+    ));
+    assert!(matches!(
+        claims::verdict(&l, &claim, false, None, NOW),
+        Err(refusal::Refusal::AlreadyJudged { .. })
+    ));
+    supply_holds(&l);
+}
