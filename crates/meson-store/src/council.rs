@@ -20,8 +20,8 @@ pub struct ClaimRecord {
     pub last_epoch: u64,
     /// JSON of the claim's phase.
     pub phase: String,
-    /// Whether the final verdict's ledger effects are done.
-    pub executed: bool,
+    /// What the final verdict moved in the ledger (JSON), once done.
+    pub executed: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

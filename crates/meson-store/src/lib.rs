@@ -833,8 +833,8 @@ pub trait Store: Send + Sync {
     async fn claim_record(&self, id: [u8; 32]) -> Result<Option<ClaimRecord>>;
     /// Claims oldest first, at most `limit`.
     async fn list_claims(&self, filter: ClaimFilter, limit: usize) -> Result<Vec<ClaimRecord>>;
-    /// Moves a claim to `phase` (JSON), `executed` once its verdict's ledger effects are done.
-    async fn update_claim(&self, id: [u8; 32], phase: &str, executed: bool) -> Result<()>;
+    /// Moves a claim to `phase` (JSON), with what its verdict moved (JSON) once executed.
+    async fn update_claim(&self, id: [u8; 32], phase: &str, executed: Option<&str>) -> Result<()>;
     /// (open, filed since `since`) claims of the hunter `hunter`.
     async fn hunter_claims(&self, hunter: [u8; 32], since: u64) -> Result<(u64, u64)>;
     /// Opens a review round once: false if it was opened before.

@@ -1234,7 +1234,7 @@ impl Store for SqliteStore {
         council::list_claims(&self.pool, filter, limit).await
     }
 
-    async fn update_claim(&self, id: [u8; 32], phase: &str, executed: bool) -> Result<()> {
+    async fn update_claim(&self, id: [u8; 32], phase: &str, executed: Option<&str>) -> Result<()> {
         council::update_claim(&self.pool, id, phase, executed).await
     }
 

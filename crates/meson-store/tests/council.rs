@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use meson_store::{
-    BallotRecord, ClaimFilter, ClaimKind, ClaimRecord, ElectionRecord, RoundRecord, SqliteStore, Store,
-    StoreError, VoteRecord,
+    BallotRecord, ClaimFilter, ClaimKind, ClaimRecord, ElectionRecord, RoundRecord, SqliteStore,
+    Store, StoreError, VoteRecord,
 };
 use tempfile::TempDir;
 
@@ -29,7 +29,7 @@ fn claim(id: u8, hunter: u8, filed_at: u64) -> ClaimRecord {
         first_epoch: 3,
         last_epoch: 4,
         phase: "{\"phase\":\"filed\",\"at\":1}".into(),
-        executed: false,
+        executed: None,
     }
 }
 
@@ -76,7 +76,11 @@ async fn claims_are_filed_once_listed_oldest_first_and_updated() {
         .is_empty());
 
     store
-        .update_claim([2; 32], "{\"phase\":\"final\"}", true)
+        .update_claim(
+            [2; 32],
+            "{\"phase\":\"final\"}",
+            Some("{\"slashed\":\"1\"}"),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -84,13 +88,11 @@ async fn claims_are_filed_once_listed_oldest_first_and_updated() {
         [1, 3]
     );
     let c = store.claim_record([2; 32]).await.unwrap().unwrap();
-    assert_eq!(
-        (c.phase.as_str(), c.executed),
-        ("{\"phase\":\"final\"}", true)
-    );
+    assert_eq!(c.phase, "{\"phase\":\"final\"}");
+    assert_eq!(c.executed.as_deref(), Some("{\"slashed\":\"1\"}"));
     assert_eq!(c.bond, 5_000_000_000);
     assert!(matches!(
-        store.update_claim([8; 32], "x", false).await,
+        store.update_claim([8; 32], "x", None).await,
         Err(StoreError::NotFound(_))
     ));
     // Hunter 1: claims 1 (open, filed at 10) and 2 (executed, filed at 20).
@@ -224,7 +226,10 @@ async fn rounds_open_once_with_their_eligible_members_and_list_by_term_with_thei
         eligible: vec![[5; 32], [6; 32]],
     };
     assert!(store.open_round(&round(1, 1, 4, 40)).await.unwrap());
-    assert!(!store.open_round(&round(1, 1, 4, 41)).await.unwrap(), "opened once");
+    assert!(
+        !store.open_round(&round(1, 1, 4, 41)).await.unwrap(),
+        "opened once"
+    );
     assert!(store.open_round(&round(2, 1, 4, 42)).await.unwrap());
     assert!(store.open_round(&round(1, 2, 5, 50)).await.unwrap());
     assert!(matches!(

@@ -16,11 +16,11 @@ CREATE TABLE claims (
     last_epoch INTEGER NOT NULL CHECK (last_epoch >= first_epoch),
     -- JSON of the claim's phase (meson_ledger::claim_life::Phase).
     phase TEXT NOT NULL,
-    -- Whether the final verdict's ledger effects (slash or forfeit) are done.
-    executed INTEGER NOT NULL DEFAULT 0 CHECK (executed IN (0, 1))
+    -- What the final verdict moved in the ledger (JSON), once done; null until then.
+    executed TEXT
 );
 CREATE INDEX claims_by_hunter ON claims (hunter, filed_at);
-CREATE INDEX claims_open ON claims (executed, filed_at);
+CREATE INDEX claims_open ON claims (filed_at) WHERE executed IS NULL;
 
 -- Each review round of a council claim: who may vote in it is fixed when it opens (the members seated
 -- then, but the accused's and the hunter's keys), so seating a new term mid-review changes no count.

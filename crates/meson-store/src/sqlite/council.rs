@@ -31,7 +31,7 @@ fn claim_from_row(row: &SqliteRow) -> Result<ClaimRecord> {
         first_epoch: get_u64(row, "first_epoch")?,
         last_epoch: get_u64(row, "last_epoch")?,
         phase: get(row, "phase")?,
-        executed: get::<i64>(row, "executed")? != 0,
+        executed: get(row, "executed")?,
     })
 }
 
@@ -52,7 +52,7 @@ pub(super) async fn file_claim(pool: &SqlitePool, c: &ClaimRecord) -> Result<Opt
     .bind(to_sql(c.first_epoch, "epoch")?)
     .bind(to_sql(c.last_epoch, "epoch")?)
     .bind(&c.phase)
-    .bind(i64::from(c.executed))
+    .bind(&c.executed)
     .execute(pool)
     .await
     .map_err(|e| constraint(e, None, None))?;
@@ -78,7 +78,7 @@ pub(super) async fn list_claims(
 ) -> Result<Vec<ClaimRecord>> {
     let (clause, key) = match filter {
         ClaimFilter::All => ("1 = 1", None),
-        ClaimFilter::Open => ("executed = 0", None),
+        ClaimFilter::Open => ("executed IS NULL", None),
         ClaimFilter::Against(k) => ("accused = ?", Some(k)),
         ClaimFilter::By(k) => ("hunter = ?", Some(k)),
     };
@@ -101,11 +101,11 @@ pub(super) async fn update_claim(
     pool: &SqlitePool,
     id: [u8; 32],
     phase: &str,
-    executed: bool,
+    executed: Option<&str>,
 ) -> Result<()> {
     let done = sqlx::query("UPDATE claims SET phase = ?, executed = ? WHERE id = ?")
         .bind(phase)
-        .bind(i64::from(executed))
+        .bind(executed)
         .bind(&id[..])
         .execute(pool)
         .await
@@ -122,7 +122,7 @@ pub(super) async fn hunter_claims(
     since: u64,
 ) -> Result<(u64, u64)> {
     let row = sqlx::query(
-        "SELECT COALESCE(SUM(executed = 0), 0) AS open, COALESCE(SUM(filed_at >= ?), 0) AS recent \
+        "SELECT COALESCE(SUM(executed IS NULL), 0) AS open, COALESCE(SUM(filed_at >= ?), 0) AS recent \
          FROM claims WHERE hunter = ?",
     )
     .bind(to_sql(since, "time")?)
