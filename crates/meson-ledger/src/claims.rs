@@ -174,7 +174,11 @@ pub fn verdict(
 pub fn release(l: &Ledger, claim: &[u8; 32], now: u64) -> Result<Transfer, Refusal> {
     let c = find(l, claim)?;
     match Standing::of(&c.status, now) {
-        Standing::Open => Ok(resolve(&c.bond, Purpose::ReturnBond { claim: *claim }, true)),
+        Standing::Open => Ok(resolve(
+            &c.bond,
+            Purpose::ReturnBond { claim: *claim },
+            true,
+        )),
         Standing::Expired => Err(Refusal::DisputeClosed),
         standing => Err(Refusal::AlreadyJudged { standing }),
     }

@@ -87,7 +87,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use services::{billing, holdings, jobs, registry, roots, serial, sites, slashing, stake};
+use services::{
+    billing, elections, holdings, jobs, registry, review, roots, serial, sites, slashing, stake,
+};
 
 use meson_core::identity::{NodeId, NodeKey};
 use meson_core::schedule::{CoverageZones, ZoneError};
@@ -159,12 +161,20 @@ pub struct RouterConfig {
     /// Seconds an unstake waits before the tokens return (default 7 days): longer than the dispute
     /// window, so stake under a claim cannot leave before the claim is judged.
     pub unbonding_secs: u64,
-    /// Seconds a claim may wait for its verdict (default 3 days); an unjudged claim's bond then returns.
-    pub dispute_secs: u64,
-    /// The least bond a hunter locks per claim, in base units (default 1 token).
-    pub min_bond: u128,
+    /// Seconds the council has to vote on a claim in each round (default 1 day).
+    pub review_secs: u64,
+    /// Seconds the losing party of a decided claim has to appeal it (default 1 day).
+    pub appeal_secs: u64,
+    /// What hunters' claims take: the least bond (default 1 token), and at most 10 open claims and 20
+    /// filed a day per hunter.
+    pub hunt: meson_ledger::hunting::HuntRules,
     /// Seconds per council term (default 30 days); terms are numbered from the Unix epoch.
     pub council_term_secs: u64,
+    /// Seats on the council (default 5).
+    pub council_seats: u32,
+    /// Base units paid from the treasury to each member at the end of a term in which it voted on every
+    /// claim it could (default 10 tokens).
+    pub seat_reward: u128,
     /// The least stake a council member locks for a term, in base units (default 100 tokens).
     pub council_min_stake: u128,
     /// How slashed stake is shared between claimant, burn and treasury.
@@ -200,9 +210,16 @@ impl RouterConfig {
             billing: None,
             min_stake: 0,
             unbonding_secs: 7 * 24 * 3600,
-            dispute_secs: 3 * 24 * 3600,
-            min_bond: meson_ledger::ONE_TOKEN,
+            review_secs: 24 * 3600,
+            appeal_secs: 24 * 3600,
+            hunt: meson_ledger::hunting::HuntRules {
+                min_bond: meson_ledger::ONE_TOKEN,
+                max_open_per_hunter: 10,
+                max_filed_per_day: 20,
+            },
             council_term_secs: 30 * 24 * 3600,
+            council_seats: 5,
+            seat_reward: 10 * meson_ledger::ONE_TOKEN,
             council_min_stake: 100 * meson_ledger::ONE_TOKEN,
             slash_shares: Default::default(),
             slash_tokens: 10 * meson_ledger::ONE_TOKEN,
@@ -235,15 +252,25 @@ impl RouterConfig {
                 "heartbeat interval and probe timeout must be positive".into(),
             ));
         }
-        if self.dispute_secs == 0 || self.unbonding_secs <= self.dispute_secs {
+        if self.review_secs == 0 || self.appeal_secs == 0 {
+            return Err(RouterError::Config(
+                "the review and appeal windows must be positive".into(),
+            ));
+        }
+        let dispute = self.life().dispute_secs();
+        if self.unbonding_secs <= dispute {
             return Err(RouterError::Config(format!(
-                "the unbonding period ({} s) must be longer than the dispute window ({} s), which must be positive, so there is always stake to slash",
-                self.unbonding_secs, self.dispute_secs
+                "the unbonding period ({} s) must be longer than the longest a claim can take ({dispute} s: a review to be seated, two rounds of review and appeal, and a margin), so there is always stake to slash",
+                self.unbonding_secs
             )));
         }
-        if self.council_term_secs == 0 || self.min_bond == 0 || self.council_min_stake == 0 {
+        if self.council_term_secs == 0
+            || self.hunt.min_bond == 0
+            || self.council_min_stake == 0
+            || self.council_seats == 0
+        {
             return Err(RouterError::Config(
-                "the council term, the least bond and the least council stake must be positive"
+                "the council term and seats, the least bond and the least council stake must be positive"
                     .into(),
             ));
         }
@@ -411,6 +438,8 @@ impl Router {
             health,
             tokio::spawn(stake::run(shared.clone(), rx.clone())),
             tokio::spawn(slashing::resume(shared.clone())),
+            tokio::spawn(review::run(shared.clone(), rx.clone())),
+            tokio::spawn(elections::run(shared.clone(), rx.clone())),
         ];
         if shared.cfg.origin_bytes_per_sec > 0 {
             tasks.push(tokio::spawn(roots::run(

@@ -264,7 +264,15 @@ pub(crate) async fn slash(
     if record.slash.is_some() {
         return Err(already_slashed());
     }
-    let (done, _) = slashing::slash(&s, &record, amount, req.claimant).await?;
+    let (done, _) = slashing::slash(
+        &s,
+        &record,
+        slashing::Claim::Fixed {
+            amount,
+            to: req.claimant,
+        },
+    )
+    .await?;
     match done {
         stake::Slashed::Now {
             amount,

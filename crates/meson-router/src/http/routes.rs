@@ -37,6 +37,17 @@ where
     }
 }
 
+/// Bodies of claims and votes carry probe records, whose bodies are kept verbatim: more than axum's
+/// default limit of 2 MB.
+const EVIDENCE_BODY_LIMIT: usize = 16 << 20;
+
+fn big(mut r: Route) -> Route {
+    r.handler = r
+        .handler
+        .layer(axum::extract::DefaultBodyLimit::max(EVIDENCE_BODY_LIMIT));
+    r
+}
+
 /// The `/v1` API.
 pub(crate) fn api() -> Vec<Route> {
     use Method as M;
@@ -73,14 +84,28 @@ pub(crate) fn api() -> Vec<Route> {
         route(M::POST, "/v1/ledger/tx", ledger::tx),
         route(M::POST, "/v1/ledger/slash", ledger::slash),
         route(M::POST, "/v1/ledger/correct", ledger::correct),
-        route(M::GET, "/v1/ledger/claims/{claim}", claims::show),
-        route(
-            M::POST,
-            "/v1/ledger/claims/{claim}/verdict",
-            claims::verdict,
-        ),
+        route(M::GET, "/v1/ledger/claims/{claim}", claims::bond),
+        big(route(M::POST, "/v1/claims", claims::file)),
+        route(M::GET, "/v1/claims", claims::list),
+        route(M::GET, "/v1/claims/{claim}", claims::show),
+        route(M::GET, "/v1/claims/{claim}/evidence", claims::evidence),
+        big(route(M::POST, "/v1/claims/{claim}/votes", claims::vote)),
+        route(M::POST, "/v1/claims/{claim}/appeal", claims::appeal),
+        route(M::POST, "/v1/claims/{claim}/probe", claims::probe),
+        route(M::GET, "/v1/council", council::current),
         route(M::GET, "/v1/council/term", council::term),
         route(M::GET, "/v1/council/stakes", council::stakes),
+        route(M::GET, "/v1/council/elections/{term}", council::election),
+        route(
+            M::GET,
+            "/v1/council/elections/{term}/snapshot",
+            council::snapshot,
+        ),
+        route(
+            M::POST,
+            "/v1/council/elections/{term}/ballots",
+            council::ballot,
+        ),
         route(M::GET, "/v1/ledger/payouts/{epoch}", ledger::payouts),
         route(
             M::GET,

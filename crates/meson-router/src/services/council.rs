@@ -1,14 +1,21 @@
-//! Council stake. A council member locks stake for a term with a signed
+//! The council: its configured rules, who is seated, and the signed messages of members, voters and
+//! parties ([`meson_core::council`]), checked here once for every service that takes one.
+//!
+//! A member locks stake for a term with a signed
 //! [`TxAction::CouncilStake`](meson_ledger::tx::TxAction::CouncilStake), which
-//! [`meson_ledger::council::CouncilRules::lock`] checks and turns into a pending transfer from the wallet
-//! into the member's stake account, one per member and term; [`crate::services::stake`] releases it once
-//! its term and an unbonding period have passed. This service gives the configured rules and reads the
-//! members of a term ([`meson_ledger::council::members`]).
+//! [`meson_ledger::council::CouncilRules::lock`] turns into a pending transfer from the wallet into the
+//! member's stake account; [`crate::services::stake`] releases it once its term and an unbonding period
+//! have passed. Who takes a seat is decided by election ([`crate::services::elections`]).
 
 use meson_core::identity::NodeId;
+use meson_core::signed::{SignedMessage, Verified};
+use meson_ledger::claim_life::LifeRules;
 use meson_ledger::council::{self, CouncilRules};
+use meson_ledger::election::ElectionRules;
 use meson_ledger::Amount;
+use serde::Serialize;
 
+use super::error::{ServiceError, ServiceResult};
 use crate::{RouterConfig, Shared};
 
 impl RouterConfig {
@@ -18,6 +25,22 @@ impl RouterConfig {
             term_secs: self.council_term_secs,
             unbonding_secs: self.unbonding_secs,
             min_stake: self.council_min_stake,
+        }
+    }
+
+    /// A claim's review and appeal windows, as configured.
+    pub(crate) fn life(&self) -> LifeRules {
+        LifeRules {
+            review_secs: self.review_secs,
+            appeal_secs: self.appeal_secs,
+        }
+    }
+
+    /// Seats and terms of council elections, as configured.
+    pub(crate) fn elections(&self) -> ElectionRules {
+        ElectionRules {
+            seats: self.council_seats,
+            term_secs: self.council_term_secs,
         }
     }
 }
@@ -30,4 +53,38 @@ pub(crate) async fn members(s: &Shared, term: u64) -> Vec<(Amount, NodeId)> {
         .into_iter()
         .filter_map(|(amount, owner)| Some((amount, NodeId::from_bytes(&owner).ok()?)))
         .collect()
+}
+
+/// The members seated for `term`; None while the term is not seated.
+pub(crate) async fn seated(s: &Shared, term: u64) -> ServiceResult<Option<Vec<[u8; 32]>>> {
+    Ok(s
+        .store
+        .council_term(term)
+        .await?
+        .map(|t| t.members.into_iter().map(|(m, _)| m).collect()))
+}
+
+/// A signed council message whose body names its network: verified (signature, freshness, replay),
+/// and refused when it is for another network.
+pub(crate) fn verify<T>(
+    s: &Shared,
+    msg: &SignedMessage<T>,
+    purpose: &str,
+    network: impl FnOnce(&T) -> &str,
+) -> ServiceResult<Verified<T>>
+where
+    T: Serialize + serde::de::DeserializeOwned,
+{
+    let v = {
+        let mut guard = s.replay.lock().unwrap_or_else(|e| e.into_inner());
+        msg.verify(purpose, meson_node::unix_now(), &mut guard)
+    }?;
+    let theirs = network(&v.body);
+    if theirs != s.cfg.network {
+        return Err(ServiceError::Invalid(format!(
+            "the message is for network {theirs:?}; this router's is {:?}",
+            s.cfg.network
+        )));
+    }
+    Ok(v)
 }

@@ -15,7 +15,7 @@ use meson_ledger::accounts::{self, TREASURY};
 use meson_ledger::audit::{encode_entry, Head, Replay, SignedHead};
 use meson_ledger::transactions::{correction, mint as mint_transfer};
 use meson_ledger::{
-    Account, Batch, BatchResults, Ledger, NewAccount, Outcome, Transfer, TransferCode,
+    Account, Batch, BatchResults, Ledger, LogRecord, NewAccount, Outcome, Transfer, TransferCode,
     TransferError,
 };
 use meson_store::{LedgerEntry, Store};
@@ -196,6 +196,18 @@ pub(crate) async fn submit(s: &Shared, transfers: Vec<Transfer>) -> ServiceResul
         Some(Err(e)) => Err(refused(e.to_string())),
         _ => Ok(results.into_iter().flatten().collect()),
     }
+}
+
+/// Appends a council event (a claim filed, a vote, a ballot, …) to the audit log: it moves no money,
+/// but whoever replays the log sees it, signed messages verbatim.
+pub(crate) async fn log(s: &Shared, record: LogRecord) -> ServiceResult<()> {
+    s.ledger
+        .submit(Batch::Record {
+            now: meson_node::unix_now(),
+            record,
+        })
+        .await?;
+    Ok(())
 }
 
 /// Submits one transfer, as [`submit`].

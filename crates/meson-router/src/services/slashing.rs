@@ -29,6 +29,7 @@ use meson_core::identity::NodeId;
 use meson_core::signed::SignedMessage;
 use meson_core::wire::{Heartbeat, UsageBatch};
 use meson_ledger::accounts::TREASURY;
+use meson_ledger::hunting::council_slash;
 use meson_ledger::stake::{owed, Slash};
 use meson_ledger::Amount;
 use meson_store::{EvidenceRecord, SlashOutcome, SlashRecord};
@@ -72,6 +73,15 @@ fn epochs(s: &Shared, f: &Finding) -> (u64, u64) {
     (f.first_at / len, f.last_at / len)
 }
 
+/// The router's own slash: the configured amount, the claimant's share to the treasury (the router is
+/// the protocol here).
+fn router_claim(s: &Shared) -> Claim {
+    Claim::Fixed {
+        amount: s.cfg.slash_tokens,
+        to: TREASURY,
+    }
+}
+
 /// Evidence the router found: verified, stored and slashed once. Evidence that does not verify is a bug
 /// in what built it: logged, never stored.
 pub(crate) async fn found(s: &Shared, evidence: Evidence) {
@@ -85,7 +95,7 @@ pub(crate) async fn found(s: &Shared, evidence: Evidence) {
     let done = async {
         let record = store(s, &evidence, &finding).await?;
         if record.slash.is_none() {
-            slash(s, &record, s.cfg.slash_tokens, TREASURY).await?;
+            slash(s, &record, router_claim(s)).await?;
         }
         ServiceResult::Ok(())
     };
@@ -120,22 +130,35 @@ pub(crate) async fn store(
     }
     metrics::counter!("meson_router_evidence_total", "kind" => finding.kind.as_str()).increment(1);
     tracing::warn!(terminal = %finding.terminal, kind = finding.kind.as_str(), id = %hex::encode(id), proves = %finding.proves, "objective evidence stored");
-    disqualify(s, &record);
+    disqualify(s, &record.accused, evidence_disqualifies(&record));
     Ok(record)
 }
 
-/// Slashes `amount` of the accused's stake (raised to cover the refunds owed) for the stored evidence
-/// `record`, refunds first, the claimant's share to `claimant`; records the outcome.
-pub(crate) async fn slash(
-    s: &Shared,
-    record: &EvidenceRecord,
-    amount: Amount,
-    claimant: u128,
-) -> ServiceResult<(Slashed, SlashRecord)> {
+/// What a slash is for: the accused, and the epochs its offence touched (those of the evidence's
+/// earliest and latest signed messages, or of a claim's first and last probes), named by the id of the
+/// evidence or claim, from which every transfer id derives.
+pub(crate) struct Offence {
+    pub id: [u8; 32],
+    pub accused: [u8; 32],
+    pub epochs: [u64; 2],
+}
+
+/// How much to take and who gets the claimant's share.
+pub(crate) enum Claim {
+    /// `amount`, raised to cover the refunds owed, the claimant's share to the account `to`.
+    Fixed { amount: Amount, to: u128 },
+    /// A hunter's upheld claim: the router's penalty on top of the refunds owed
+    /// ([`meson_ledger::hunting::council_slash`]), so the hunter's share survives the refunds; the
+    /// claimant's share to the hunter's wallet `to`.
+    Hunter { to: u128 },
+}
+
+/// Slashes the accused of `offence` (refunds first to the sites that paid for its bytes in the affected
+/// epochs, at most what is at stake), as `claim` says.
+pub(crate) async fn take(s: &Shared, offence: &Offence, claim: Claim) -> ServiceResult<Slashed> {
     let len = s.cfg.epoch_secs();
-    let affected = [record.first_epoch, record.epoch];
     let mut sites = Vec::new();
-    for e in affected {
+    for e in offence.epochs {
         let usage = s
             .store
             .usage_accepted_between(e * len, (e + 1) * len)
@@ -143,25 +166,47 @@ pub(crate) async fn slash(
         sites.extend(
             usage
                 .iter()
-                .filter(|u| u.terminal == record.accused)
+                .filter(|u| u.terminal == offence.accused)
                 .map(|u| u.site_id),
         );
     }
     let owed = s
         .ledger
-        .read(|l| owed(l, &record.accused, &affected, &sites))
+        .read(|l| owed(l, &offence.accused, &offence.epochs, &sites))
         .await;
-    let done = stake::slash(
+    let (amount, claimant) = match claim {
+        Claim::Fixed { amount, to } => (amount, to),
+        Claim::Hunter { to } => {
+            let owed_total = owed.iter().map(|r| r.amount).sum();
+            // At most what is at stake is the slash plan's own cap.
+            (council_slash(s.cfg.slash_tokens, owed_total, Amount::MAX), to)
+        }
+    };
+    stake::slash(
         s,
         Slash {
-            owner: record.accused,
+            owner: offence.accused,
             amount,
             claimant,
-            evidence: record.id,
+            evidence: offence.id,
             owed,
         },
     )
-    .await?;
+    .await
+}
+
+/// Slashes for the stored evidence `record` as `claim` says, and records the outcome.
+pub(crate) async fn slash(
+    s: &Shared,
+    record: &EvidenceRecord,
+    claim: Claim,
+) -> ServiceResult<(Slashed, SlashRecord)> {
+    let offence = Offence {
+        id: record.id,
+        accused: record.accused,
+        epochs: [record.first_epoch, record.epoch],
+    };
+    let done = take(s, &offence, claim).await?;
     let outcome = match &done {
         Slashed::Now {
             amount, refunded, ..
@@ -197,18 +242,21 @@ pub(crate) async fn slash(
 /// Takes the accused out of rotation for good: a terminal proven to cheat is not trusted with clients
 /// again (as Storj disqualifies a node), whatever its audits say next; its operator joins again, if at
 /// all, with a new key and a new stake, vetted from scratch.
-fn disqualify(s: &Shared, record: &EvidenceRecord) {
-    let why = format!(
-        "disqualified: objective evidence of {} (GET /v1/evidence/{})",
-        record.kind,
-        hex::encode(record.id)
-    );
-    if s.registry.disqualify(&record.accused, why.clone()) {
-        let node = NodeId::from_bytes(&record.accused)
+pub(crate) fn disqualify(s: &Shared, accused: &[u8; 32], why: String) {
+    if s.registry.disqualify(accused, why.clone()) {
+        let node = NodeId::from_bytes(accused)
             .map(|n| n.to_string())
             .unwrap_or_default();
         tracing::warn!(terminal = %node, reason = %why, "terminal disqualified from rotation");
     }
+}
+
+fn evidence_disqualifies(record: &EvidenceRecord) -> String {
+    format!(
+        "disqualified: objective evidence of {} (GET /v1/evidence/{})",
+        record.kind,
+        hex::encode(record.id)
+    )
 }
 
 /// At start: disqualifies the terminals with evidence against them, and slashes what was stored but not
@@ -216,7 +264,9 @@ fn disqualify(s: &Shared, record: &EvidenceRecord) {
 pub(crate) async fn resume(s: Arc<Shared>) {
     for (node, _) in s.registry.urls() {
         match s.store.evidence_against(node, 1).await {
-            Ok(found) => found.iter().for_each(|r| disqualify(&s, r)),
+            Ok(found) => found
+                .iter()
+                .for_each(|r| disqualify(&s, &r.accused, evidence_disqualifies(r))),
             Err(e) => tracing::warn!(error = %e, "cannot read the evidence against a terminal"),
         }
     }
@@ -228,7 +278,7 @@ pub(crate) async fn resume(s: Arc<Shared>) {
         }
     };
     for record in pending {
-        if let Err(e) = slash(&s, &record, s.cfg.slash_tokens, TREASURY).await {
+        if let Err(e) = slash(&s, &record, router_claim(&s)).await {
             tracing::warn!(error = %e, "cannot slash stored evidence");
         }
     }

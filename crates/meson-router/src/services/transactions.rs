@@ -22,8 +22,8 @@ impl RouterConfig {
             network: &self.network,
             unbonding_secs: self.unbonding_secs,
             bonds: BondRules {
-                min_bond: self.min_bond,
-                dispute_secs: self.dispute_secs,
+                min_bond: self.hunt.min_bond,
+                dispute_secs: self.life().dispute_secs(),
             },
             council: self.council(),
         }
@@ -39,7 +39,26 @@ pub(crate) struct Applied {
 }
 
 /// Verifies `msg` (signature, freshness, replay) and applies the transaction once, as its rules allow.
+/// A bond is refused here: it comes with its claim's evidence ([`crate::services::claims::file`]), which
+/// the router must check before the bond is taken.
 pub(crate) async fn apply(s: &Shared, msg: SignedMessage<Tx>) -> ServiceResult<Applied> {
+    apply_any(s, msg, false).await
+}
+
+/// [`apply`] for the bond of a claim whose evidence was checked.
+pub(crate) async fn apply_bond(s: &Shared, msg: SignedMessage<Tx>) -> ServiceResult<Applied> {
+    apply_any(s, msg, true).await
+}
+
+async fn apply_any(s: &Shared, msg: SignedMessage<Tx>, bond: bool) -> ServiceResult<Applied> {
+    let unchecked = msg.verify_signature(TX)?.body;
+    if bond != matches!(unchecked.action, TxAction::Bond { .. }) {
+        return Err(ServiceError::Invalid(if bond {
+            "a claim's bond must be a bond transaction".into()
+        } else {
+            "a bond comes with its claim's evidence: POST /v1/claims".into()
+        }));
+    }
     let v = {
         let mut guard = s.replay.lock().unwrap_or_else(|e| e.into_inner());
         msg.verify(TX, meson_node::unix_now(), &mut guard)
