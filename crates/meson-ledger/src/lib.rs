@@ -20,6 +20,7 @@
 //! | [`prefix_share`] | the share cap against self-dealing: what of a terminal's usage from few client prefixes is withheld |
 //! | [`stake`] | the plans: locks released when due, a slash in its two steps |
 //! | [`claims`] | the plans: a bond's checks and a claim's verdict |
+//! | [`claim_life`] | a claim's life: filed, under review, decided, appealed, final or expired, and the council's tally |
 //! | [`council`] | the council's terms, the lock a member makes, the members of a term |
 //! | [`transactions`] | the plans: a transaction's checks and transfer, the operator's mint and correction |
 //! | [`refusal`] | why a plan refuses, and of what kind |
@@ -117,6 +118,7 @@ mod amount;
 pub mod audit;
 mod batch;
 mod chains;
+pub mod claim_life;
 pub mod claims;
 pub mod council;
 pub mod economics;
