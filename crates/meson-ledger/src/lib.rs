@@ -22,6 +22,7 @@
 //! | [`claims`] | the plans: a bond's checks and a claim's verdict |
 //! | [`claim_life`] | a claim's life: filed, under review, decided, appealed, final or expired, and the council's tally |
 //! | [`council`] | the council's terms, the lock a member makes, the members of a term |
+//! | [`election`] | council elections: the snapshot of voting power, ballots, the tally, who is seated |
 //! | [`transactions`] | the plans: a transaction's checks and transfer, the operator's mint and correction |
 //! | [`refusal`] | why a plan refuses, and of what kind |
 //!
@@ -122,6 +123,7 @@ pub mod claim_life;
 pub mod claims;
 pub mod council;
 pub mod economics;
+pub mod election;
 pub mod ids;
 mod invariants;
 pub mod memo;
@@ -141,6 +143,8 @@ pub mod u128_string;
 mod proptests;
 #[cfg(test)]
 mod rules_proptests;
+#[cfg(test)]
+mod test_ledger;
 #[cfg(test)]
 mod tests;
 
