@@ -23,6 +23,7 @@
 //! | [`claim_life`] | a claim's life: filed, under review, decided, appealed, final or expired, and the council's tally |
 //! | [`council`] | the council's terms, the lock a member makes, the members of a term |
 //! | [`election`] | council elections: the snapshot of voting power, ballots, the tally, who is seated |
+//! | [`seat_reward`] | the plan: a term's seat rewards, to the members that voted whenever they were asked |
 //! | [`transactions`] | the plans: a transaction's checks and transfer, the operator's mint and correction |
 //! | [`refusal`] | why a plan refuses, and of what kind |
 //!
@@ -130,6 +131,7 @@ pub mod memo;
 pub mod merkle;
 pub mod prefix_share;
 pub mod refusal;
+pub mod seat_reward;
 pub mod settlement;
 pub mod stake;
 mod standing;
