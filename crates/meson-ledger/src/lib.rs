@@ -21,6 +21,7 @@
 //! | [`stake`] | the plans: locks released when due, a slash in its two steps |
 //! | [`claims`] | the plans: a bond's checks and a claim's verdict |
 //! | [`claim_life`] | a claim's life: filed, under review, decided, appealed, final or expired, and the council's tally |
+//! | [`hunting`] | hunter economics: who may file, what an upheld claim slashes and pays, what filing is worth |
 //! | [`council`] | the council's terms, the lock a member makes, the members of a term |
 //! | [`election`] | council elections: the snapshot of voting power, ballots, the tally, who is seated |
 //! | [`seat_reward`] | the plan: a term's seat rewards, to the members that voted whenever they were asked |
@@ -125,6 +126,7 @@ pub mod claims;
 pub mod council;
 pub mod economics;
 pub mod election;
+pub mod hunting;
 pub mod ids;
 mod invariants;
 pub mod memo;
