@@ -104,16 +104,18 @@
 //!
 //! # Replay and audit
 //!
-//! The ledger is a function of the batches it was given: the same [`Batch`]es, with the same `now`
-//! values, in the same order, always give the same state (no hash maps with random seeds are iterated,
-//! no clock is read). Batches serialise to JSON, with every `u128` (ids, amounts, user data) written as
-//! a decimal string so JavaScript clients keep full precision ([`u128_string`]). A server logs each batch
-//! before applying it; an auditor replays the log ([`Ledger::replay`]) and compares
-//! [`Ledger::state_digest`], a BLAKE3 hash over every account and the committed transfer count.
-//! [`Ledger::check_invariants`] re-derives every invariant by a full scan: posted debits equal posted
-//! credits and pending debits equal pending credits; no account with `debits_must_not_exceed_credits`
-//! is overdrawn; no `credits_only` account has a debit; and the balances outside issuance and burn sum
-//! to the supply.
+//! The ledger is a function of the batches it was given: the same [`Batch`]es, with the same `now` values, in
+//! the same order, always give the same state (no hash maps with random seeds are iterated, no clock is
+//! read). Batches serialise to JSON, with every `u128` (ids, amounts, user data) written as a decimal string
+//! so JavaScript clients keep full precision ([`u128_string`]). A [`Batch::Record`] carries a council event
+//! ([`LogRecord`]: a claim filed, a vote, a claim's new phase, a ballot, an election opened, a council
+//! seated): it moves nothing, but is logged and advances the ledger clock like any batch, so the council's
+//! decisions are chained into the same log as the money they move. A server logs each batch before applying
+//! it; an auditor replays the log ([`Ledger::replay`]) and compares [`Ledger::state_digest`], a BLAKE3 hash
+//! over every account and the committed transfer count. [`Ledger::check_invariants`] re-derives every
+//! invariant by a full scan: posted debits equal posted credits and pending debits equal pending credits; no
+//! account with `debits_must_not_exceed_credits` is overdrawn; no `credits_only` account has a debit; and the
+//! balances outside issuance and burn sum to the supply.
 
 mod account;
 pub mod accounts;
@@ -154,7 +156,7 @@ mod tests;
 
 pub use account::{Account, AccountError, AccountFlags, AccountKind, NewAccount};
 pub use amount::{format_amount, parse_amount, Amount, AmountError, DECIMALS, ONE_TOKEN};
-pub use batch::{Batch, BatchResults};
+pub use batch::{Batch, BatchResults, LogRecord};
 pub use invariants::InvariantError;
 pub use state::{Ledger, Outcome};
 pub use transfer::{
