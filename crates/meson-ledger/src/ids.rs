@@ -88,6 +88,8 @@ pub enum Purpose {
     ReturnBond { claim: [u8; 32] },
     /// Transfer: the correction of the mistaken transfer `reverses`.
     Correction { reverses: u128 },
+    /// Transfer: the treasury's reward to council member `owner` for its seat in `term`.
+    SeatReward { owner: [u8; 32], term: u64 },
 }
 
 const DOMAIN: &[u8] = b"meson/v1/settlement-transfer";
@@ -170,6 +172,9 @@ impl Purpose {
             ],
             Purpose::Correction { reverses } => {
                 vec![b"correction".to_vec(), reverses.to_le_bytes().to_vec()]
+            }
+            Purpose::SeatReward { owner, term } => {
+                vec![b"seat-reward".to_vec(), owner.to_vec(), le64(term)]
             }
         }
     }

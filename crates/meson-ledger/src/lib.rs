@@ -20,7 +20,11 @@
 //! | [`prefix_share`] | the share cap against self-dealing: what of a terminal's usage from few client prefixes is withheld |
 //! | [`stake`] | the plans: locks released when due, a slash in its two steps |
 //! | [`claims`] | the plans: a bond's checks and a claim's verdict |
+//! | [`claim_life`] | a claim's life: filed, under review, decided, appealed, final or expired, and the council's tally |
+//! | [`hunting`] | hunter economics: who may file, what an upheld claim slashes and pays, what filing is worth |
 //! | [`council`] | the council's terms, the lock a member makes, the members of a term |
+//! | [`election`] | council elections: the snapshot of voting power, ballots, the tally, who is seated |
+//! | [`seat_reward`] | the plan: a term's seat rewards, to the members that voted whenever they were asked |
 //! | [`transactions`] | the plans: a transaction's checks and transfer, the operator's mint and correction |
 //! | [`refusal`] | why a plan refuses, and of what kind |
 //!
@@ -100,16 +104,18 @@
 //!
 //! # Replay and audit
 //!
-//! The ledger is a function of the batches it was given: the same [`Batch`]es, with the same `now`
-//! values, in the same order, always give the same state (no hash maps with random seeds are iterated,
-//! no clock is read). Batches serialise to JSON, with every `u128` (ids, amounts, user data) written as
-//! a decimal string so JavaScript clients keep full precision ([`u128_string`]). A server logs each batch
-//! before applying it; an auditor replays the log ([`Ledger::replay`]) and compares
-//! [`Ledger::state_digest`], a BLAKE3 hash over every account and the committed transfer count.
-//! [`Ledger::check_invariants`] re-derives every invariant by a full scan: posted debits equal posted
-//! credits and pending debits equal pending credits; no account with `debits_must_not_exceed_credits`
-//! is overdrawn; no `credits_only` account has a debit; and the balances outside issuance and burn sum
-//! to the supply.
+//! The ledger is a function of the batches it was given: the same [`Batch`]es, with the same `now` values, in
+//! the same order, always give the same state (no hash maps with random seeds are iterated, no clock is
+//! read). Batches serialise to JSON, with every `u128` (ids, amounts, user data) written as a decimal string
+//! so JavaScript clients keep full precision ([`u128_string`]). A [`Batch::Record`] carries a council event
+//! ([`LogRecord`]: a claim filed, a vote, a claim's new phase, a ballot, an election opened, a council
+//! seated): it moves nothing, but is logged and advances the ledger clock like any batch, so the council's
+//! decisions are chained into the same log as the money they move. A server logs each batch before applying
+//! it; an auditor replays the log ([`Ledger::replay`]) and compares [`Ledger::state_digest`], a BLAKE3 hash
+//! over every account and the committed transfer count. [`Ledger::check_invariants`] re-derives every
+//! invariant by a full scan: posted debits equal posted credits and pending debits equal pending credits; no
+//! account with `debits_must_not_exceed_credits` is overdrawn; no `credits_only` account has a debit; and the
+//! balances outside issuance and burn sum to the supply.
 
 mod account;
 pub mod accounts;
@@ -117,15 +123,19 @@ mod amount;
 pub mod audit;
 mod batch;
 mod chains;
+pub mod claim_life;
 pub mod claims;
 pub mod council;
 pub mod economics;
+pub mod election;
+pub mod hunting;
 pub mod ids;
 mod invariants;
 pub mod memo;
 pub mod merkle;
 pub mod prefix_share;
 pub mod refusal;
+pub mod seat_reward;
 pub mod settlement;
 pub mod stake;
 mod standing;
@@ -140,11 +150,13 @@ mod proptests;
 #[cfg(test)]
 mod rules_proptests;
 #[cfg(test)]
+mod test_ledger;
+#[cfg(test)]
 mod tests;
 
 pub use account::{Account, AccountError, AccountFlags, AccountKind, NewAccount};
 pub use amount::{format_amount, parse_amount, Amount, AmountError, DECIMALS, ONE_TOKEN};
-pub use batch::{Batch, BatchResults};
+pub use batch::{Batch, BatchResults, LogRecord};
 pub use invariants::InvariantError;
 pub use state::{Ledger, Outcome};
 pub use transfer::{

@@ -7,7 +7,7 @@
 //! | --- | --- |
 //! | settlement fee and payout, subsidy | [`Memo::Epoch`] |
 //! | unstake (pending until it unlocks) | [`Memo::UnlockAt`] |
-//! | council lock (pending stake) | [`Memo::Term`] |
+//! | council lock (pending stake), seat reward | [`Memo::Term`] |
 //! | the three transfers of a slash | [`Memo::Evidence`] |
 //! | correction | [`Memo::Reverses`] |
 //!
@@ -23,7 +23,7 @@ pub enum Memo {
     Epoch(u64),
     /// The Unix second from which an unstake may be posted.
     UnlockAt(u64),
-    /// The council term a lock is for.
+    /// The council term a lock or a seat reward is for.
     Term(u64),
     /// The digest of the evidence a slash is for; the field holds its first 16 bytes, little-endian.
     Evidence([u8; 32]),

@@ -34,6 +34,10 @@ pub enum Refusal {
     AlreadyBonded { claim: [u8; 32] },
     #[error("{accused} has nothing at stake: a claim against it could slash nothing")]
     NothingAtStake { accused: String },
+    #[error("a hunter has at most {max} claims awaiting a verdict")]
+    TooManyOpenClaims { max: u32 },
+    #[error("a hunter files at most {max} claims a day")]
+    FilingRateLimited { max: u32 },
     #[error("no bond on claim {}", hex::encode(claim))]
     NoBond { claim: [u8; 32] },
     #[error("the dispute window closed without a verdict: the bond went back to the hunter")]
@@ -86,6 +90,8 @@ impl Refusal {
             | Refusal::AlreadyLocked { .. }
             | Refusal::AlreadyCorrected { .. } => RefusalKind::Conflict,
             Refusal::NothingAtStake { .. }
+            | Refusal::TooManyOpenClaims { .. }
+            | Refusal::FilingRateLimited { .. }
             | Refusal::ReservationMovedNothing
             | Refusal::BurnIsFinal => RefusalKind::Unprocessable,
             Refusal::NoBond { .. } | Refusal::NoSite { .. } | Refusal::NoTransfer { .. } => {

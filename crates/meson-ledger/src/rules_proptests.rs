@@ -15,55 +15,10 @@ use crate::council::CouncilRules;
 use crate::economics::SlashShares;
 use crate::settlement::{self, BillingConfig, Terminals, Usage};
 use crate::stake::{self, Slash, SlashPlan};
+use crate::test_ledger::{apply_once, mint, open, submit, NOW};
 use crate::transactions::{self, TxRules};
 use crate::tx::{Tx, TxAction, MAX_TX_LIFETIME_SECS};
 use crate::*;
-
-const NOW: u64 = 1_000_000;
-
-fn open(l: &mut Ledger, accounts: Vec<NewAccount>) {
-    let r = l.apply(&Batch::CreateAccounts { now: NOW, accounts });
-    let BatchResults::Accounts(r) = r else {
-        panic!("{r:?}")
-    };
-    assert!(r.iter().all(Result::is_ok), "{r:?}");
-}
-
-fn submit(l: &mut Ledger, transfers: Vec<Transfer>) -> Vec<Result<Outcome, TransferError>> {
-    match l.apply(&Batch::CreateTransfers {
-        now: NOW,
-        transfers,
-    }) {
-        BatchResults::Transfers(r) => r,
-        other => panic!("{other:?}"),
-    }
-}
-
-fn mint(l: &mut Ledger, id: u128, to: u128, amount: Amount) {
-    if amount > 0 {
-        let r = submit(l, vec![transactions::mint(id, to, amount)]);
-        assert_eq!(r, [Ok(Outcome::Created)]);
-    }
-}
-
-/// Applies `transfers` twice: the first time every one is created, the second time every one exists
-/// and the state does not move.
-fn apply_once(l: &mut Ledger, transfers: &[Transfer]) {
-    let first = submit(l, transfers.to_vec());
-    assert!(
-        first.iter().all(|r| *r == Ok(Outcome::Created)),
-        "{first:?}"
-    );
-    l.check_invariants().unwrap();
-    let digest = l.state_digest();
-    let again = submit(l, transfers.to_vec());
-    assert!(again.iter().all(|r| *r == Ok(Outcome::Exists)), "{again:?}");
-    assert_eq!(
-        l.state_digest(),
-        digest,
-        "a plan applied twice applies once"
-    );
-}
 
 fn node(i: u8) -> [u8; 32] {
     [i + 1; 32]

@@ -59,7 +59,7 @@ impl Ledger {
         Ledger::default()
     }
 
-    fn tick(&mut self, now: u64) -> u64 {
+    pub(super) fn tick(&mut self, now: u64) -> u64 {
         self.clock = self.clock.max(now);
         self.clock
     }

@@ -27,11 +27,13 @@ pub enum TransferCode {
     Subsidy,
     /// Undoes a mistake by a new transfer, since no transfer is ever edited.
     Correction,
+    /// The treasury pays a council member for its seat.
+    Reward,
 }
 
 impl TransferCode {
     /// Every code, in the order of [`TransferCode::as_u16`].
-    pub const ALL: [TransferCode; 13] = [
+    pub const ALL: [TransferCode; 14] = [
         TransferCode::Transfer,
         TransferCode::Mint,
         TransferCode::Burn,
@@ -45,6 +47,7 @@ impl TransferCode {
         TransferCode::Bond,
         TransferCode::Subsidy,
         TransferCode::Correction,
+        TransferCode::Reward,
     ];
 
     /// A stable number for the code, for binary encodings; never renumber, only append.
@@ -63,6 +66,7 @@ impl TransferCode {
             TransferCode::Bond => 11,
             TransferCode::Subsidy => 12,
             TransferCode::Correction => 13,
+            TransferCode::Reward => 14,
         }
     }
 

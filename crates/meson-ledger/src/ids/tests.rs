@@ -64,6 +64,10 @@ fn decode(preimage: &[u8]) -> Option<Purpose> {
         [b"correction", r] => Purpose::Correction {
             reverses: u128_(r)?,
         },
+        [b"seat-reward", o, t] => Purpose::SeatReward {
+            owner: b32(o)?,
+            term: u64_(t)?,
+        },
         [first, p] if glued(first, b"slash-unlock").is_some() => Purpose::SlashUnlock {
             evidence: glued(first, b"slash-unlock")?,
             pending: u128_(p)?,
@@ -119,6 +123,7 @@ fn one_of_each() -> Vec<Purpose> {
         Purpose::ForfeitToTreasury { claim: k },
         Purpose::ReturnBond { claim: k },
         Purpose::Correction { reverses: 9 },
+        Purpose::SeatReward { owner: k, term: 9 },
     ];
     for p in &all {
         match p {
@@ -140,7 +145,8 @@ fn one_of_each() -> Vec<Purpose> {
             | Purpose::Forfeit { .. }
             | Purpose::ForfeitToTreasury { .. }
             | Purpose::ReturnBond { .. }
-            | Purpose::Correction { .. } => {}
+            | Purpose::Correction { .. }
+            | Purpose::SeatReward { .. } => {}
         }
     }
     all
@@ -318,6 +324,7 @@ fn purpose() -> impl Strategy<Value = Purpose> {
         k().prop_map(|claim| Purpose::ForfeitToTreasury { claim }),
         k().prop_map(|claim| Purpose::ReturnBond { claim }),
         any::<u128>().prop_map(|reverses| Purpose::Correction { reverses }),
+        (k(), any::<u64>()).prop_map(|(owner, term)| Purpose::SeatReward { owner, term }),
     ]
 }
 
