@@ -232,7 +232,7 @@ pub(crate) async fn evidence(
 
 #[utoipa::path(
     post, path = "/v1/claims/{claim}/votes", tag = "claims", params(("claim" = String, Path, description = "The claim's id: the BLAKE3 of the evidence, 64 hex digits")),
-    request_body = SignedMessage<Vote>,
+    request_body(content = ref("#/components/schemas/SignedMessage"), description = "A signed `Vote` (purpose meson/v1/council-vote)"),
     responses(
         (status = 200, description = "The claim after the vote", body = ClaimDetail),
         (status = 400, description = "Not a claim id, a message for another claim or network, or a malformed probe record"),
@@ -253,7 +253,7 @@ pub(crate) async fn vote(
 
 #[utoipa::path(
     post, path = "/v1/claims/{claim}/appeal", tag = "claims", params(("claim" = String, Path, description = "The claim's id: the BLAKE3 of the evidence, 64 hex digits")),
-    request_body = SignedMessage<Appeal>,
+    request_body(content = ref("#/components/schemas/SignedMessage"), description = "A signed `Appeal` (purpose meson/v1/claim-appeal)"),
     responses(
         (status = 200, description = "The claim, back under review", body = ClaimDetail),
         (status = 400, description = "Not a claim id, or a message for another claim or network"),
@@ -275,7 +275,7 @@ pub(crate) async fn appeal(
 
 #[utoipa::path(
     post, path = "/v1/claims/{claim}/probe", tag = "claims", params(("claim" = String, Path, description = "The claim's id: the BLAKE3 of the evidence, 64 hex digits")),
-    request_body = SignedMessage<ProbeTicket>,
+    request_body(content = ref("#/components/schemas/SignedMessage"), description = "A signed `ProbeTicket` (purpose meson/v1/probe-ticket)"),
     responses(
         (status = 200, description = "A ticketed URL on the accused for the caller's address", body = ProbeTicketIssued),
         (status = 400, description = "Not a claim id, a message for another claim or network, or not a council claim"),

@@ -199,7 +199,7 @@ pub(crate) async fn snapshot(
 
 #[utoipa::path(
     post, path = "/v1/council/elections/{term}/ballots", tag = "council", params(("term" = u64, Path, description = "The term whose council is elected")),
-    request_body = SignedMessage<Ballot>,
+    request_body(content = ref("#/components/schemas/SignedMessage"), description = "A signed `Ballot` (purpose meson/v1/council-ballot)"),
     responses(
         (status = 200, description = "The ballot, counted with the voter's power in the snapshot", body = BallotAccepted),
         (status = 400, description = "Not a term, or a ballot for another term or network"),
