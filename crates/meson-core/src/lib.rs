@@ -15,6 +15,7 @@ pub mod keying;
 pub mod path;
 pub mod range;
 pub mod schedule;
+pub mod served;
 pub mod signed;
 pub mod size;
 pub mod ticket;
