@@ -13,6 +13,7 @@ pub mod http_cache;
 pub mod identity;
 pub mod keying;
 pub mod path;
+pub mod probe;
 pub mod range;
 pub mod schedule;
 pub mod served;
