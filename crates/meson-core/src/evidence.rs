@@ -8,6 +8,7 @@
 //! | `usage_over_size` | the terminal's usage batch, and the router's [`KnownObject`] statement of the version the record names | the terminal claimed more bytes under one ticket than that version of the object has |
 //! | `serial_twice` | two usage batches of the terminal with different records for one serial | the terminal claimed one ticket twice with different numbers (a resent batch repeats the record exactly and is not evidence) |
 //! | `root_mismatch` | the terminal's heartbeat reporting a piece held, and the router's [`KnownObject`] statement of that version | the terminal holds, for a version whose bytes are fixed, a piece that is none of that version's pieces |
+//! | `served_root_mismatch` | the terminal's [`Served`] claim (the header of a response it served), and the router's [`KnownObject`] statement of that version | the terminal serves, for a version whose bytes are fixed, an object whose roots or size are not that version's |
 //!
 //! A missing answer, a timeout or a refusal is never evidence: silence proves nothing about who is at
 //! fault. Versions: a record or a held piece names the origin's version of the object as the terminal
@@ -22,9 +23,10 @@ use serde::{Deserialize, Serialize};
 use crate::audit::{self, Answer, AuditError, Challenge, Verdict};
 use crate::content::{ObjectRoots, Root};
 use crate::identity::NodeId;
+use crate::served::Served;
 use crate::signed::{SignedError, SignedMessage, Verified};
 use crate::ticket::{Ticket, TicketError};
-use crate::wire::{self, Heartbeat, HeldPiece, UsageBatch, UsageRecord};
+use crate::wire::{self, Heartbeat, UsageBatch, UsageRecord};
 
 /// Purpose of the router's statement of what it knows of one version of an object.
 pub const KNOWN_OBJECT: &str = "meson/v1/known-object";
@@ -53,14 +55,7 @@ pub struct KnownObject {
 
 impl KnownObject {
     fn roots(&self) -> Option<ObjectRoots> {
-        let want = ObjectRoots::slice_count(self.size);
-        (self.slice_roots.is_empty() || self.slice_roots.len() as u64 == want).then(|| {
-            ObjectRoots {
-                size: self.size,
-                root: self.root,
-                slices: self.slice_roots.clone(),
-            }
-        })
+        ObjectRoots::checked(self.size, self.root, &self.slice_roots)
     }
 }
 
@@ -101,6 +96,14 @@ pub enum Evidence {
         #[cfg_attr(feature = "openapi", schema(schema_with = signed))]
         known: SignedMessage<KnownObject>,
     },
+    /// A terminal's signed claim that it serves a version the router's statement `known` describes, with
+    /// other roots or another size.
+    ServedRootMismatch {
+        #[cfg_attr(feature = "openapi", schema(schema_with = signed))]
+        served: SignedMessage<Served>,
+        #[cfg_attr(feature = "openapi", schema(schema_with = signed))]
+        known: SignedMessage<KnownObject>,
+    },
 }
 
 /// A signed envelope, whatever its body: the body travels as text ([`SignedMessage`]).
@@ -116,14 +119,16 @@ pub enum Kind {
     UsageOverSize,
     SerialTwice,
     RootMismatch,
+    ServedRootMismatch,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [
+    pub const ALL: [Kind; 5] = [
         Kind::AuditFailed,
         Kind::UsageOverSize,
         Kind::SerialTwice,
         Kind::RootMismatch,
+        Kind::ServedRootMismatch,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -132,6 +137,7 @@ impl Kind {
             Kind::UsageOverSize => "usage_over_size",
             Kind::SerialTwice => "serial_twice",
             Kind::RootMismatch => "root_mismatch",
+            Kind::ServedRootMismatch => "served_root_mismatch",
         }
     }
 }
@@ -143,6 +149,7 @@ impl Evidence {
             Evidence::UsageOverSize { .. } => Kind::UsageOverSize,
             Evidence::SerialTwice { .. } => Kind::SerialTwice,
             Evidence::RootMismatch { .. } => Kind::RootMismatch,
+            Evidence::ServedRootMismatch { .. } => Kind::ServedRootMismatch,
         }
     }
 
@@ -204,13 +211,13 @@ pub enum EvidenceError {
     NoSuchRecord(u64),
     #[error("the heartbeat reports no added piece {0}")]
     NoSuchPiece(usize),
-    #[error("the record or piece is for another object than the statement")]
+    #[error("the record, piece or claim is for another object than the statement")]
     OtherObject,
     #[error(
-        "the record or piece names no version of the object: it may have changed between versions"
+        "the record, piece or claim names no version of the object: it may have changed between versions"
     )]
     NoVersion,
-    #[error("the record or piece names version {claimed:?}, the statement {known:?}")]
+    #[error("the record, piece or claim names version {claimed:?}, the statement {known:?}")]
     OtherVersion { claimed: String, known: String },
     #[error(
         "version {0:?} is not a strong ETag: it does not promise identical bytes (RFC 9110 8.8.1)"
@@ -222,7 +229,7 @@ pub enum EvidenceError {
     OtherSigner,
     #[error("the two records of serial {0} are the same (a resent batch)")]
     SameRecord(u64),
-    #[error("the piece's root and length are one of the object's pieces")]
+    #[error("the root and length the terminal signed are the object's (or one of its pieces')")]
     RootMatches,
     #[error("the statement of the object rests on its owner's word, not on the router's own fetch from the origin")]
     NotFromOrigin,
@@ -247,7 +254,10 @@ pub fn verify(evidence: &Evidence, router: &NodeId) -> Result<Finding, EvidenceE
             heartbeat,
             piece,
             known,
-        } => root_mismatch(heartbeat, *piece, known, router),
+        } => roots::root_mismatch(heartbeat, *piece, known, router),
+        Evidence::ServedRootMismatch { served, known } => {
+            roots::served_root_mismatch(served, known, router)
+        }
     }
 }
 
@@ -267,11 +277,7 @@ pub fn is_strong(version: &str) -> bool {
 }
 
 fn audit_failed(answer: &SignedMessage<Answer>, router: &NodeId) -> Result<Finding, EvidenceError> {
-    let terminal = |source| EvidenceError::Terminal {
-        what: "audit answer",
-        source,
-    };
-    let a = answer.verify_signature(audit::ANSWER).map_err(terminal)?;
+    let a = by_terminal(answer, audit::ANSWER, "audit answer")?;
     let c: Verified<Challenge> = a
         .body
         .challenge
@@ -295,8 +301,19 @@ fn audit_failed(answer: &SignedMessage<Answer>, router: &NodeId) -> Result<Findi
     }
 }
 
-/// The router's statement, checked: its signature and its shape.
-fn statement(
+/// A message of the accused's (its `what`), checked.
+fn by_terminal<T: serde::de::DeserializeOwned>(
+    m: &SignedMessage<T>,
+    purpose: &str,
+    what: &'static str,
+) -> Result<Verified<T>, EvidenceError> {
+    m.verify_signature(purpose)
+        .map_err(|source| EvidenceError::Terminal { what, source })
+}
+
+/// The router's statement, checked: signed by `router`, and slice roots that fit its size. Whether it
+/// convicts anyone is for the caller: only what the router fetched from the origin does.
+pub fn router_statement(
     known: &SignedMessage<KnownObject>,
     router: &NodeId,
 ) -> Result<(KnownObject, ObjectRoots), EvidenceError> {
@@ -309,9 +326,6 @@ fn statement(
             router: router.to_string(),
         });
     }
-    if !k.body.from_origin {
-        return Err(EvidenceError::NotFromOrigin);
-    }
     let roots = k.body.roots().ok_or_else(|| {
         EvidenceError::MalformedStatement(format!(
             "{} slice roots for an object of {} bytes",
@@ -320,6 +334,18 @@ fn statement(
         ))
     })?;
     Ok((k.body, roots))
+}
+
+/// The router's statement, checked, when it may convict: see [`router_statement`].
+fn statement(
+    known: &SignedMessage<KnownObject>,
+    router: &NodeId,
+) -> Result<(KnownObject, ObjectRoots), EvidenceError> {
+    let (k, roots) = router_statement(known, router)?;
+    if !k.from_origin {
+        return Err(EvidenceError::NotFromOrigin);
+    }
+    Ok((k, roots))
 }
 
 /// The version `claimed` by the terminal, checked against the statement's: the same, and strong.
@@ -343,12 +369,7 @@ fn record(
     serial: u64,
     router: &NodeId,
 ) -> Result<(Verified<UsageBatch>, UsageRecord, Ticket), EvidenceError> {
-    let b = batch
-        .verify_signature(wire::USAGE)
-        .map_err(|source| EvidenceError::Terminal {
-            what: "usage batch",
-            source,
-        })?;
+    let b = by_terminal(batch, wire::USAGE, "usage batch")?;
     let mut refused = None;
     let mut found = None;
     for r in &b.body.records {
@@ -430,60 +451,6 @@ fn serial_twice(
     })
 }
 
-/// The offence of reporting `piece` held: the terminal, and the object, version, root and length it named.
-fn held_piece_offence(terminal: &NodeId, piece: &HeldPiece) -> [u8; 32] {
-    let mut h = blake3::Hasher::new();
-    h.update(Kind::RootMismatch.as_str().as_bytes());
-    h.update(terminal.as_bytes());
-    for field in [
-        piece.object.to_ascii_lowercase().as_bytes(),
-        piece.version.as_deref().unwrap_or_default().as_bytes(),
-    ] {
-        h.update(&(field.len() as u64).to_le_bytes());
-        h.update(field);
-    }
-    h.update(piece.root.as_bytes());
-    h.update(&piece.len.to_le_bytes());
-    *h.finalize().as_bytes()
-}
-
-fn root_mismatch(
-    heartbeat: &SignedMessage<Heartbeat>,
-    piece: usize,
-    known: &SignedMessage<KnownObject>,
-    router: &NodeId,
-) -> Result<Finding, EvidenceError> {
-    let h = heartbeat
-        .verify_signature(wire::HEARTBEAT)
-        .map_err(|source| EvidenceError::Terminal {
-            what: "heartbeat",
-            source,
-        })?;
-    let p = h
-        .body
-        .added
-        .get(piece)
-        .ok_or(EvidenceError::NoSuchPiece(piece))?;
-    let (k, roots) = statement(known, router)?;
-    if !p.object.eq_ignore_ascii_case(&k.object) {
-        return Err(EvidenceError::OtherObject);
-    }
-    same_strong_version(p.version.as_ref(), &k.version)?;
-    if roots.piece_len(&p.root) == Some(p.len) {
-        return Err(EvidenceError::RootMatches);
-    }
-    Ok(Finding {
-        terminal: h.signer,
-        kind: Kind::RootMismatch,
-        proves: format!(
-            "terminal {} reported holding a piece {} ({} bytes) of version {} of object {}, which is none of its pieces (root {})",
-            h.signer, p.root, p.len, k.version, k.object, k.root
-        ),
-        first_at: h.ts,
-        last_at: h.ts,
-        offence: Some(held_piece_offence(&h.signer, p)),
-    })
-}
-
+mod roots;
 #[cfg(test)]
 mod tests;

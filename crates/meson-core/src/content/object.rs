@@ -31,6 +31,16 @@ impl ObjectRoots {
         }
     }
 
+    /// The roots as a statement gives them, when they fit together: no slice roots, or exactly one per
+    /// slice of `size` bytes.
+    pub fn checked(size: u64, root: Root, slices: &[Root]) -> Option<ObjectRoots> {
+        (slices.is_empty() || slices.len() as u64 == Self::slice_count(size)).then(|| ObjectRoots {
+            size,
+            root,
+            slices: slices.to_vec(),
+        })
+    }
+
     /// The length of the piece named `root`: the whole object or one of its slices.
     pub fn piece_len(&self, root: &Root) -> Option<u64> {
         if *root == self.root {

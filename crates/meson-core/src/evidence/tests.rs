@@ -9,6 +9,8 @@ use crate::identity::NodeKey;
 use crate::ticket::ClientPrefix;
 use crate::wire::HeldPiece;
 
+mod served;
+
 const NOW: u64 = 1_700_000_000;
 const VERSION: &str = "\"v1\"";
 
@@ -187,7 +189,13 @@ fn failed_audit(k: &Keys) -> Evidence {
 }
 
 fn all(k: &Keys) -> Vec<Evidence> {
-    vec![failed_audit(k), inflated(k), twice(k), mismatch(k)]
+    vec![
+        failed_audit(k),
+        inflated(k),
+        twice(k),
+        mismatch(k),
+        served::mismatch(k),
+    ]
 }
 
 #[test]
@@ -568,7 +576,7 @@ proptest! {
 
     /// Changing any byte of any signed body, of any kind of evidence, breaks verification.
     #[test]
-    fn any_changed_byte_of_signed_text_breaks_verification(which in 0usize..4, text in any::<prop::sample::Index>(), at in any::<prop::sample::Index>(), flip in 1u8..=255) {
+    fn any_changed_byte_of_signed_text_breaks_verification(which in 0usize..5, text in any::<prop::sample::Index>(), at in any::<prop::sample::Index>(), flip in 1u8..=255) {
         let k = keys();
         let e = all(&k).swap_remove(which);
         let texts = signed_texts(&e);
