@@ -1,47 +1,37 @@
 use meson_ledger::AccountKind;
 use serde_json::json;
 
-use crate::claims::{NoSlash, SlashShares, Verdict, VerdictSlash};
+use crate::claims::{Outcome, PhaseName, PhaseView};
 use crate::ledger::{AccountView, LogPage};
 use crate::sites::{HourUsage, JobView, PurgeRequest, SiteStats, Usage};
 use crate::Hash32;
 
 #[test]
-fn verdicts_keep_the_shapes_the_router_sent() {
-    let shares = Verdict::Upheld {
-        slashed: VerdictSlash::Slashed(SlashShares {
-            amount: "2".into(),
-            claimant: "1".into(),
-            burned: "0.5".into(),
-            treasury: "0.5".into(),
-        }),
-        bond_returned: "1".into(),
+fn a_claims_phase_names_only_what_it_has() {
+    let filed = PhaseView {
+        phase: PhaseName::Filed,
+        round: None,
+        outcome: None,
+        since: 5,
+        until: None,
     };
     assert_eq!(
-        serde_json::to_value(&shares).unwrap(),
-        json!({"verdict": "upheld", "bond_returned": "1",
-               "slashed": {"amount": "2", "claimant": "1", "burned": "0.5", "treasury": "0.5"}})
+        serde_json::to_value(&filed).unwrap(),
+        json!({"phase": "filed", "since": 5})
     );
-    for (not, text) in [
-        (NoSlash::Before, "before"),
-        (NoSlash::NothingAtStake, "nothing at stake"),
-    ] {
-        let v = Verdict::Upheld {
-            slashed: VerdictSlash::Not(not),
-            bond_returned: "1".into(),
-        };
-        let sent = serde_json::to_value(&v).unwrap();
-        assert_eq!(sent["slashed"], json!(text));
-        assert_eq!(serde_json::from_value::<Verdict>(sent).unwrap(), v);
-    }
-    let rejected = Verdict::Rejected {
-        forfeited: "1".into(),
-        to: u128::MAX,
+    let decided = PhaseView {
+        phase: PhaseName::Decided,
+        round: Some(2),
+        outcome: Some(Outcome::Rejected),
+        since: 5,
+        until: Some(9),
     };
+    let sent = serde_json::to_value(&decided).unwrap();
     assert_eq!(
-        serde_json::to_value(&rejected).unwrap(),
-        json!({"verdict": "rejected", "forfeited": "1", "to": u128::MAX.to_string()})
+        sent,
+        json!({"phase": "decided", "round": 2, "outcome": "rejected", "since": 5, "until": 9})
     );
+    assert_eq!(serde_json::from_value::<PhaseView>(sent).unwrap(), decided);
 }
 
 #[test]

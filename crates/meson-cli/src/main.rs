@@ -49,7 +49,7 @@ enum Command {
     /// Run a whole network on this machine: origin, router, three terminals in three regions, traffic.
     Demo(demo::DemoArgs),
     /// Audit a router's ledger (replay its log, check the signed head); the operator's mint, slash,
-    /// verdict, correct and review of withheld usage.
+    /// correct and review of withheld usage.
     Ledger(ledger::LedgerArgs),
     /// Objective evidence against a terminal: re-verify a slash offline.
     Evidence(evidence::EvidenceArgs),

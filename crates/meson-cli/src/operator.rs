@@ -1,4 +1,4 @@
-//! `meson-cdn ledger mint|slash|verdict|correct|withheld`: what the router's operator does to the ledger, with the
+//! `meson-cdn ledger mint|slash|correct|withheld`: what the router's operator does to the ledger, with the
 //! operator token the router wrote into its data directory. Each is one call to the router's API; the
 //! router checks the token, applies the transfers once (ids come from the purchase, the evidence, the
 //! claim or the corrected transfer, so a command run twice changes nothing twice) and says why it refuses.
@@ -7,7 +7,6 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use meson_api::claims::{NoSlash, Verdict, VerdictRequest, VerdictSlash};
 use meson_api::ledger::{CorrectRequest, Corrected, MintRequest, Minted, SlashRequest, Slashed};
 use meson_api::traffic::{GroupReviewRequest, ReviewAction, ReviewRequest, Reviewed, WithheldList};
 use meson_core::identity::NodeId;
@@ -185,25 +184,6 @@ pub enum OperatorCommand {
         #[arg(long)]
         evidence: PathBuf,
     },
-    /// Operator, until the council judges: uphold a claim (slashing the accused) or reject it (its bond
-    /// goes to the treasury).
-    Verdict {
-        #[command(flatten)]
-        op: Operator,
-        /// The claim's id (64 hex digits).
-        claim: String,
-        /// Uphold the claim and slash this many tokens of the accused's stake.
-        #[arg(
-            long,
-            value_name = "TOKENS",
-            conflicts_with = "reject",
-            required_unless_present = "reject"
-        )]
-        uphold: Option<String>,
-        /// Reject the claim.
-        #[arg(long)]
-        reject: bool,
-    },
     /// Operator: review usage withheld because too much of a terminal's traffic for a site came from a
     /// few client prefixes: list it, release it (paid now) or reject it (never paid).
     Withheld {
@@ -278,47 +258,6 @@ pub async fn run(command: OperatorCommand) -> anyhow::Result<()> {
                 "slashed {} of {owner}: {} refunded to the cheated sites, {} to the claimant, {} burned, {} to the treasury",
                 r.slashed, r.refunded, r.claimant, r.burned, r.treasury
             );
-        }
-        OperatorCommand::Verdict {
-            op,
-            claim,
-            uphold,
-            reject,
-        } => {
-            let body = match (uphold, reject) {
-                (Some(tokens), false) => VerdictRequest {
-                    upheld: true,
-                    slash: Some(tokens),
-                },
-                (None, true) => VerdictRequest {
-                    upheld: false,
-                    slash: None,
-                },
-                _ => bail!("give --uphold TOKENS or --reject"),
-            };
-            let r: Verdict = op
-                .post(&format!("/v1/ledger/claims/{claim}/verdict"), &body)
-                .await?;
-            match r {
-                Verdict::Upheld {
-                    slashed,
-                    bond_returned,
-                } => {
-                    let slashed = match slashed {
-                        VerdictSlash::Slashed(s) => {
-                            format!("slashed {} ({} to the hunter)", s.amount, s.claimant)
-                        }
-                        VerdictSlash::Not(NoSlash::Before) => "slashed nothing (before)".into(),
-                        VerdictSlash::Not(NoSlash::NothingAtStake) => {
-                            "slashed nothing (nothing at stake)".into()
-                        }
-                    };
-                    println!("claim {claim} upheld: {slashed}; bond of {bond_returned} returned");
-                }
-                Verdict::Rejected { forfeited, .. } => println!(
-                    "claim {claim} rejected: bond of {forfeited} forfeited to the treasury"
-                ),
-            }
         }
         OperatorCommand::Correct {
             op,

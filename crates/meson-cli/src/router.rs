@@ -71,18 +71,34 @@ pub struct RouterArgs {
     /// the refunds owed to the sites it cheated, at most what it has at stake).
     #[arg(long, env = "MESON_SLASH_TOKENS", default_value = "10")]
     slash_tokens: String,
-    /// Seconds an unstake waits before the tokens return to the wallet; longer than --dispute-secs.
+    /// Seconds an unstake waits before the tokens return to the wallet; longer than the longest a claim
+    /// can take (--review-secs three times, --appeal-secs twice, and one more review as a margin).
     #[arg(long, env = "MESON_UNBONDING_SECS", default_value_t = 7 * 24 * 3600)]
     unbonding_secs: u64,
-    /// Seconds a claim waits for its verdict; an unjudged claim's bond then returns to the hunter.
-    #[arg(long, env = "MESON_DISPUTE_SECS", default_value_t = 3 * 24 * 3600)]
-    dispute_secs: u64,
+    /// Seconds the council has to vote on a claim, per round.
+    #[arg(long, env = "MESON_REVIEW_SECS", default_value_t = 24 * 3600)]
+    review_secs: u64,
+    /// Seconds the losing party of a decided claim has to appeal it.
+    #[arg(long, env = "MESON_APPEAL_SECS", default_value_t = 24 * 3600)]
+    appeal_secs: u64,
     /// Tokens a hunter bonds at least per claim.
     #[arg(long, env = "MESON_MIN_BOND", default_value = "1")]
     min_bond: String,
+    /// Claims a hunter may have awaiting their verdict at once.
+    #[arg(long, env = "MESON_MAX_OPEN_CLAIMS", default_value_t = 10)]
+    max_open_claims: u32,
+    /// Claims a hunter may file in any 24 hours.
+    #[arg(long, env = "MESON_MAX_CLAIMS_PER_DAY", default_value_t = 20)]
+    max_claims_per_day: u32,
     /// Seconds per council term.
     #[arg(long, env = "MESON_COUNCIL_TERM_SECS", default_value_t = 30 * 24 * 3600)]
     council_term_secs: u64,
+    /// Seats on the council.
+    #[arg(long, env = "MESON_COUNCIL_SEATS", default_value_t = 5)]
+    council_seats: u32,
+    /// Tokens the treasury pays each member at the end of a term in which it voted on every claim it could.
+    #[arg(long, env = "MESON_SEAT_REWARD", default_value = "10")]
+    seat_reward: String,
     /// Tokens a council member locks at least for a term.
     #[arg(long, env = "MESON_COUNCIL_MIN_STAKE", default_value = "100")]
     council_min_stake: String,
@@ -137,10 +153,18 @@ pub fn run(args: RouterArgs) -> anyhow::Result<()> {
     cfg.slash_tokens = meson_ledger::parse_amount(&args.slash_tokens)
         .with_context(|| format!("--slash-tokens {:?}", args.slash_tokens))?;
     cfg.unbonding_secs = args.unbonding_secs;
-    cfg.dispute_secs = args.dispute_secs;
-    cfg.min_bond = meson_ledger::parse_amount(&args.min_bond)
-        .with_context(|| format!("--min-bond {:?}", args.min_bond))?;
+    cfg.review_secs = args.review_secs;
+    cfg.appeal_secs = args.appeal_secs;
+    cfg.hunt = meson_ledger::hunting::HuntRules {
+        min_bond: meson_ledger::parse_amount(&args.min_bond)
+            .with_context(|| format!("--min-bond {:?}", args.min_bond))?,
+        max_open_per_hunter: args.max_open_claims,
+        max_filed_per_day: args.max_claims_per_day,
+    };
     cfg.council_term_secs = args.council_term_secs;
+    cfg.council_seats = args.council_seats;
+    cfg.seat_reward = meson_ledger::parse_amount(&args.seat_reward)
+        .with_context(|| format!("--seat-reward {:?}", args.seat_reward))?;
     cfg.council_min_stake = meson_ledger::parse_amount(&args.council_min_stake)
         .with_context(|| format!("--council-min-stake {:?}", args.council_min_stake))?;
     if args.subsidy_bps > 10_000 {

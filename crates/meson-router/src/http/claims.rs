@@ -73,7 +73,13 @@ fn phase_view(p: &Phase) -> PhaseView {
             round,
             since,
             until,
-        } => view(PhaseName::UnderReview, Some(round), None, since, Some(until)),
+        } => view(
+            PhaseName::UnderReview,
+            Some(round),
+            None,
+            since,
+            Some(until),
+        ),
         Phase::Decided {
             outcome: o,
             round,
@@ -192,7 +198,12 @@ pub(crate) async fn list(
     };
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let mut claims = Vec::new();
-    for c in s.store.list_claims(filter, limit).await.map_err(crate::http::error::store_error)? {
+    for c in s
+        .store
+        .list_claims(filter, limit)
+        .await
+        .map_err(crate::http::error::store_error)?
+    {
         claims.push(detail(&s, &c).await?);
     }
     Ok(Json(ClaimList { claims }))

@@ -122,17 +122,22 @@ pub(crate) async fn current(State(s): State<Arc<Shared>>) -> ApiResult<Json<Coun
     let now = meson_node::unix_now();
     let term = s.cfg.council().term(now);
     let len = s.cfg.council_term_secs;
-    let members = s.store.council_term(term).await.map_err(store_error)?.map(|t| {
-        t.members
-            .iter()
-            .filter_map(|(m, approval)| {
-                Some(Seat {
-                    member: NodeId::from_bytes(m).ok()?,
-                    approval: format_amount(*approval),
+    let members = s
+        .store
+        .council_term(term)
+        .await
+        .map_err(store_error)?
+        .map(|t| {
+            t.members
+                .iter()
+                .filter_map(|(m, approval)| {
+                    Some(Seat {
+                        member: NodeId::from_bytes(m).ok()?,
+                        approval: format_amount(*approval),
+                    })
                 })
-            })
-            .collect()
-    });
+                .collect()
+        });
     Ok(Json(CouncilView {
         term,
         start: term * len,

@@ -57,8 +57,7 @@ pub(crate) async fn members(s: &Shared, term: u64) -> Vec<(Amount, NodeId)> {
 
 /// The members seated for `term`; None while the term is not seated.
 pub(crate) async fn seated(s: &Shared, term: u64) -> ServiceResult<Option<Vec<[u8; 32]>>> {
-    Ok(s
-        .store
+    Ok(s.store
         .council_term(term)
         .await?
         .map(|t| t.members.into_iter().map(|(m, _)| m).collect()))

@@ -56,7 +56,11 @@ pub(crate) async fn open(s: &Shared, term: u64, now: u64) -> ServiceResult<Optio
         },
     )
     .await?;
-    tracing::info!(term, voters = record.snapshot.len(), "council election opened");
+    tracing::info!(
+        term,
+        voters = record.snapshot.len(),
+        "council election opened"
+    );
     Ok(Some(record))
 }
 

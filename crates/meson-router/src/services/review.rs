@@ -167,7 +167,11 @@ pub(crate) async fn run(s: Arc<Shared>, mut stop: watch::Receiver<bool>) {
 /// At start: terminals against which the council upheld a claim stay out of rotation.
 async fn resume(s: &Shared) {
     for (node, _) in s.registry.urls() {
-        let claims = match s.store.list_claims(ClaimFilter::Against(node), PER_PASS).await {
+        let claims = match s
+            .store
+            .list_claims(ClaimFilter::Against(node), PER_PASS)
+            .await
+        {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the claims against a terminal");
@@ -237,8 +241,9 @@ pub(crate) async fn vote(
     let member = *v.signer.as_bytes();
     t.record(&member, v.body.upheld)
         .map_err(|e| ServiceError::Refused(e.to_string()))?;
-    let rec: probe::Record = serde_json::from_str(&v.body.record)
-        .map_err(|e| ServiceError::Invalid(format!("the vote's record is not a probe record: {e}")))?;
+    let rec: probe::Record = serde_json::from_str(&v.body.record).map_err(|e| {
+        ServiceError::Invalid(format!("the vote's record is not a probe record: {e}"))
+    })?;
     let judged = probe::judge(&rec, &s.id, &claims::rule())
         .map_err(|e| ServiceError::Invalid(format!("the vote's probe record: {e}")))?;
     if judged.accused.as_bytes() != &c.accused {

@@ -179,7 +179,10 @@ pub(crate) async fn take(s: &Shared, offence: &Offence, claim: Claim) -> Service
         Claim::Hunter { to } => {
             let owed_total = owed.iter().map(|r| r.amount).sum();
             // At most what is at stake is the slash plan's own cap.
-            (council_slash(s.cfg.slash_tokens, owed_total, Amount::MAX), to)
+            (
+                council_slash(s.cfg.slash_tokens, owed_total, Amount::MAX),
+                to,
+            )
         }
     };
     stake::slash(
