@@ -180,3 +180,11 @@ pub struct TerminalSlashes {
     pub node_id: String,
     pub slashes: Vec<SlashView>,
 }
+
+/// `GET /v1/sites/{host}/known`: which object.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct KnownQuery {
+    /// The object's path as a client asks the router for it (with its query, if any).
+    pub path: String,
+}

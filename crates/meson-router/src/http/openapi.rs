@@ -44,6 +44,7 @@ pub(crate) const OPERATOR: &str = "operator";
         jobs::push_site,
         roots::push_roots,
         roots::known_roots,
+        roots::known,
         jobs::job,
         ledger::site_billing,
         ledger::terminal_earnings,

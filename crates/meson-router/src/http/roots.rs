@@ -1,16 +1,23 @@
 //! What a site's owner tells the router of its objects (`POST /v1/sites/{host}/roots`) and what the router
-//! knows of them from any source (`GET`).
+//! knows of them from any source (`GET`), and the router's signed statement of one object for anyone
+//! (`GET /v1/sites/{host}/known?path=`), which hunters check what terminals serve against.
 
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use meson_api::verification::{KnownObject, KnownObjects, LimitQuery, RootsRecorded, RootsRequest};
+use meson_api::verification::{
+    KnownObject, KnownObjects, KnownQuery, LimitQuery, RootsRecorded, RootsRequest,
+};
+use meson_core::evidence;
+use meson_core::signed::SignedMessage;
 use meson_core::content::{ObjectRoots, Root};
 
-use crate::http::error::{bad_request, store_error, ApiResult, JsonBody, PathParam, QueryParams};
-use crate::services::{roots, sites};
+use crate::http::error::{
+    bad_request, store_error, ApiError, ApiResult, JsonBody, PathParam, QueryParams,
+};
+use crate::services::{roots, sites, slashing};
 use crate::Shared;
 
 fn parse_root(what: &str, hex: &str) -> ApiResult<Root> {
@@ -98,4 +105,43 @@ pub(crate) async fn known_roots(
         host: site.host,
         objects: objects.iter().map(view).collect(),
     }))
+}
+
+#[utoipa::path(
+    get, path = "/v1/sites/{host}/known", tag = "sites", params(("host" = String, Path, description = "The site's host"), KnownQuery),
+    responses(
+        (status = 200, description = "The router's signed statement of the object's latest version (learned from the origin if it fetched it, else pushed by the owner)", content_type = "application/json", body = inline(Object)),
+        (status = 400, description = "Not a path"),
+        (status = 404, description = "No such site, or the router knows nothing of the object"),
+    )
+)]
+pub(crate) async fn known(
+    State(s): State<Arc<Shared>>,
+    PathParam(host): PathParam<String>,
+    QueryParams(q): QueryParams<KnownQuery>,
+) -> ApiResult<Json<SignedMessage<evidence::KnownObject>>> {
+    let not_found = |what: String| ApiError(StatusCode::NOT_FOUND, what);
+    let site = s
+        .sites
+        .get(&host.to_ascii_lowercase())
+        .ok_or_else(|| not_found(format!("no site {host:?}")))?;
+    let (path, query) = q
+        .path
+        .split_once('?')
+        .map_or((q.path.as_str(), None), |(p, q)| (p, Some(q)));
+    let normalized =
+        meson_core::path::normalize(path).map_err(|e| bad_request(format!("path: {e}")))?;
+    let params = meson_core::keying::client_params(query);
+    let keyed = meson_core::keying::keyed_path(&normalized, &params, site.query_mode);
+    let object = meson_core::ticket::object_digest(
+        meson_core::keying::cache_key(&site.host, &keyed).as_bytes(),
+    );
+    let versions = s.store.known_objects(object).await.map_err(store_error)?;
+    // The origin's word over the owner's, then the latest.
+    let best = versions
+        .iter()
+        .filter(|k| k.site_id == site.id)
+        .max_by_key(|k| (k.source == meson_store::RootSource::Origin, k.learned_at))
+        .ok_or_else(|| not_found(format!("the router knows nothing of {}", q.path)))?;
+    Ok(Json(slashing::statement(&s, best)?))
 }

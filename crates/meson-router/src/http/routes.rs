@@ -64,6 +64,7 @@ pub(crate) fn api() -> Vec<Route> {
         route(M::POST, "/v1/sites/{host}/push", jobs::push_site),
         route(M::POST, "/v1/sites/{host}/roots", roots::push_roots),
         route(M::GET, "/v1/sites/{host}/roots", roots::known_roots),
+        route(M::GET, "/v1/sites/{host}/known", roots::known),
         route(M::GET, "/v1/jobs/{id}", jobs::job),
         route(M::GET, "/v1/sites/{host}/billing", ledger::site_billing),
         route(

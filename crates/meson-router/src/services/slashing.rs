@@ -44,7 +44,7 @@ const PIECES_CHECKED: usize = 256;
 const RESUMED: usize = 1_000;
 
 /// The router's signed statement of one version of an object it knows.
-fn statement(
+pub(crate) fn statement(
     s: &Shared,
     k: &meson_store::KnownObject,
 ) -> ServiceResult<SignedMessage<KnownObject>> {
