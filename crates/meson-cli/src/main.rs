@@ -2,11 +2,15 @@
 
 mod audit_sim;
 mod cache_sim;
+mod claim;
 mod client;
+mod council;
 mod demo;
 mod evidence;
+mod hunter;
 mod ledger;
 mod operator;
+mod probing;
 mod router;
 mod signals;
 mod site;
@@ -51,9 +55,15 @@ enum Command {
     /// Audit a router's ledger (replay its log, check the signed head); the operator's mint, slash,
     /// correct and review of withheld usage.
     Ledger(ledger::LedgerArgs),
+    /// Probe terminals as a client does, and file bonded claims on what is found.
+    Hunter(hunter::HunterArgs),
+    /// Claims: file one with its evidence and bond, list, show, appeal, and re-run every check of one.
+    Claim(claim::ClaimArgs),
+    /// The council: serve as a member (re-probe and vote), show it, vote in its elections.
+    Council(council::CouncilArgs),
     /// Objective evidence against a terminal: re-verify a slash offline.
     Evidence(evidence::EvidenceArgs),
-    /// A key that holds tokens: signed transfers, deposits, stake, bonds; balances, earnings, payout proofs.
+    /// A key that holds tokens: signed transfers, deposits, stake; balances, earnings, payout proofs.
     Wallet(wallet::WalletArgs),
     /// Replay a request trace through the terminal's eviction policies and print hit ratios.
     CacheSim(cache_sim::CacheSimArgs),
@@ -87,6 +97,9 @@ fn main() -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(args),
         Command::Ledger(args) => ledger::run(args),
         Command::Evidence(args) => evidence::run(args),
+        Command::Hunter(args) => hunter::run(args),
+        Command::Claim(args) => claim::run(args),
+        Command::Council(args) => council::run(args),
         Command::Wallet(args) => wallet::run(args),
         Command::CacheSim(args) => cache_sim::run(args),
         Command::AuditSim(args) => audit_sim::run(args),

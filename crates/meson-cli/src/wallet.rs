@@ -1,7 +1,7 @@
 //! `meson-cdn wallet`: a key that holds tokens, and what a router's ledger says about it.
 //!
 //! `new` makes an ed25519 key (mode 0600); `address` shows its public key and wallet account; `transfer`,
-//! `deposit`, `stake`, `unstake`, `bond` and `council-stake` send transactions signed with it, each with
+//! `deposit`, `stake`, `unstake` and `council-stake` send transactions signed with it, each with
 //! the network's name, the next nonce (kept in `KEY.nonce`, written before the transaction is sent so a
 //! nonce is never reused) and an expiry; `balance` shows an account (or a terminal's earnings account and
 //! its payouts per epoch); `proof` fetches an epoch's payout for an account with its audit path, and checks
@@ -20,7 +20,6 @@ use meson_ledger::merkle;
 use meson_ledger::tx::{Tx, TxAction, TX};
 use meson_ledger::{format_amount, parse_amount};
 
-use meson_api::claims::ClaimView;
 use meson_api::council::CouncilTerm;
 use meson_api::ledger::{AccountView, History, PayoutProof, Payouts, TerminalEarnings, TxApplied};
 use meson_api::{label, RouterInfo};
@@ -90,25 +89,6 @@ enum RemoteCommand {
         #[arg(long)]
         amount: String,
     },
-    /// File a claim: bond tokens on evidence against a staked key.
-    ///
-    /// The claim's id is the BLAKE3 of the evidence file; the bond returns if the claim is upheld or left
-    /// unjudged, and is forfeited if it is rejected.
-    Bond {
-        /// The evidence, as the hunter files it (its BLAKE3 is the claim's id).
-        #[arg(long)]
-        evidence: PathBuf,
-        /// The accused terminal's (or staker's) public key.
-        #[arg(long)]
-        accused: NodeId,
-        #[arg(long)]
-        amount: String,
-    },
-    /// A claim's accused, bond, dispute window and status.
-    Claim {
-        /// The claim's id (64 hex digits).
-        claim: String,
-    },
     /// Lock stake for a council term: it returns after the term and the unbonding period.
     CouncilStake {
         #[arg(long)]
@@ -169,13 +149,12 @@ fn next_nonce(key: &Path) -> anyhow::Result<u64> {
     Ok(next)
 }
 
-/// Signs `action` with the wallet's key and the next nonce, and submits it.
-pub(crate) async fn send(
-    router: &str,
+/// `action` signed with the wallet's key and the next nonce.
+pub(crate) fn signed_tx(
     key_path: &Path,
     network: &str,
     action: TxAction,
-) -> anyhow::Result<TxApplied> {
+) -> anyhow::Result<SignedMessage<Tx>> {
     let key = load_key(key_path)?;
     let now = meson_node::unix_now();
     let tx = Tx {
@@ -187,7 +166,17 @@ pub(crate) async fn send(
     // The message nonce only has to be unique per signer: the transaction's nonce already is.
     let mut msg_nonce = [0u8; 16];
     msg_nonce.copy_from_slice(&blake3::hash(&tx.nonce.to_le_bytes()).as_bytes()[..16]);
-    let msg = SignedMessage::sign(&key, TX, now, msg_nonce, &tx)?;
+    Ok(SignedMessage::sign(&key, TX, now, msg_nonce, &tx)?)
+}
+
+/// Signs `action` with the wallet's key and the next nonce, and submits it.
+pub(crate) async fn send(
+    router: &str,
+    key_path: &Path,
+    network: &str,
+    action: TxAction,
+) -> anyhow::Result<TxApplied> {
+    let msg = signed_tx(key_path, network, action)?;
     post(router, "/v1/ledger/tx", None, &msg).await
 }
 
@@ -287,22 +276,6 @@ pub fn run(args: WalletArgs) -> anyhow::Result<()> {
                 let amount = parse_amount(&amount).with_context(|| format!("--amount {amount:?}"))?;
                 send(&router, &args.key, &args.network, TxAction::Unstake { amount }).await?;
                 println!("unstaking {}: it returns to the wallet after the unbonding period", format_amount(amount));
-            }
-            RemoteCommand::Bond { evidence, accused, amount } => {
-                let amount = parse_amount(&amount).with_context(|| format!("--amount {amount:?}"))?;
-                let bytes = std::fs::read(&evidence).with_context(|| format!("reading the evidence {}", evidence.display()))?;
-                let claim = meson_ledger::claims::claim_id(&bytes);
-                let r = send(&router, &args.key, &args.network, TxAction::Bond { claim, accused, amount }).await?;
-                println!("claim {} filed against {accused} with a bond of {}", hex::encode(claim), format_amount(amount));
-                println!("  escrow account {}", r.to);
-            }
-            RemoteCommand::Claim { claim } => {
-                let c: ClaimView = get(&router, &format!("/v1/ledger/claims/{claim}"), None).await?;
-                println!("claim {claim}: {}", c.status.as_str());
-                println!("  accused  {}", c.accused.map_or_else(|| "-".to_owned(), |a| a.to_string()));
-                println!("  hunter   account {}", c.hunter_account);
-                println!("  bond     {}", c.bond);
-                println!("  window   {} to {}", c.filed_at, c.expires_at);
             }
             RemoteCommand::CouncilStake { amount, term } => {
                 let amount = parse_amount(&amount).with_context(|| format!("--amount {amount:?}"))?;
