@@ -389,7 +389,10 @@ pub fn run(args: ClaimArgs) -> anyhow::Result<()> {
                     for p in &problems {
                         eprintln!("problem: {p}");
                     }
-                    bail!("claim {claim} does not check out ({} problems)", problems.len());
+                    bail!(
+                        "claim {claim} does not check out ({} problems)",
+                        problems.len()
+                    );
                 }
                 println!("every check of claim {claim} gives the same answer here");
             }

@@ -227,7 +227,10 @@ pub fn run(args: CouncilArgs) -> anyhow::Result<()> {
             }
             CouncilCommand::Show => {
                 let c: CouncilView = get(&router, "/v1/council", None).await?;
-                println!("term {} ({} to {}), {} seats", c.term, c.start, c.end, c.seats);
+                println!(
+                    "term {} ({} to {}), {} seats",
+                    c.term, c.start, c.end, c.seats
+                );
                 match &c.members {
                     Some(m) if !m.is_empty() => {
                         for s in m {
@@ -291,7 +294,11 @@ fn print_election(e: &ElectionView) {
             c.candidate,
             c.approval,
             c.locked,
-            if c.seated { " (seated by the count so far)" } else { "" }
+            if c.seated {
+                " (seated by the count so far)"
+            } else {
+                ""
+            }
         );
     }
 }

@@ -187,7 +187,10 @@ impl Hunt {
                 self.directory.terminal_of(&location)?
             }
         };
-        Some((terminal, self.probers[which].probe(terminal, &location).await))
+        Some((
+            terminal,
+            self.probers[which].probe(terminal, &location).await,
+        ))
     }
 
     async fn step(&mut self) -> anyhow::Result<()> {
@@ -203,20 +206,34 @@ impl Hunt {
             return Ok(());
         };
         let known = self.known(&host, &path).await;
-        let body = known.as_ref().and_then(|k| k.verify_signature(meson_core::evidence::KNOWN_OBJECT).ok()).map(|v| v.body);
+        let body = known
+            .as_ref()
+            .and_then(|k| k.verify_signature(meson_core::evidence::KNOWN_OBJECT).ok())
+            .map(|v| v.body);
         let verdict = probe::judge_probe(&first, &self.router_id, body.as_ref());
-        self.seen.entry(terminal).or_default().count(&first, &verdict);
+        self.seen
+            .entry(terminal)
+            .or_default()
+            .count(&first, &verdict);
         let targeted = self.args.terminals.is_empty() || self.args.terminals.contains(&terminal);
         if !targeted {
             return Ok(());
         }
-        if let (Outcome::Served { served: Some(served), .. }, Some(known)) = (&first.outcome, &known) {
+        if let (
+            Outcome::Served {
+                served: Some(served),
+                ..
+            },
+            Some(known),
+        ) = (&first.outcome, &known)
+        {
             let ev = Evidence::ServedRootMismatch {
                 served: served.clone(),
                 known: known.clone(),
             };
             if meson_core::evidence::verify(&ev, &self.router_id).is_ok() {
-                self.file(terminal, ClaimKind::Objective, ev.to_canonical()).await;
+                self.file(terminal, ClaimKind::Objective, ev.to_canonical())
+                    .await;
                 return Ok(());
             }
         }
@@ -271,11 +288,19 @@ impl Hunt {
             return;
         }
         let a = &self.args;
-        match claim::file(&a.router, &a.key, &a.network, kind, evidence, terminal, self.bond).await {
+        match claim::file(
+            &a.router, &a.key, &a.network, kind, evidence, terminal, self.bond,
+        )
+        .await
+        {
             Ok(c) => {
                 eprintln!("filed {name} claim {} against {terminal}", c.claim);
                 self.bonded += self.bond;
-                self.seen.entry(terminal).or_default().claims.push(c.claim.clone());
+                self.seen
+                    .entry(terminal)
+                    .or_default()
+                    .claims
+                    .push(c.claim.clone());
                 self.filed.push(c);
             }
             Err(e) => {
@@ -287,7 +312,11 @@ impl Hunt {
 
     fn progress(&self, started: Instant) {
         let probes: u64 = self.seen.values().map(|s| s.probes).sum();
-        let bad: u64 = self.seen.values().map(|s| s.corrupt + s.refused + s.failed).sum();
+        let bad: u64 = self
+            .seen
+            .values()
+            .map(|s| s.corrupt + s.refused + s.failed)
+            .sum();
         eprintln!(
             "{:>6.0}s {probes} probes of {} terminals, {bad} bad answers, {} claims filed, {} bonded",
             started.elapsed().as_secs_f64(),
@@ -317,16 +346,25 @@ impl Hunt {
             );
         }
         for c in &self.filed {
-            if let Ok(now) = get::<ClaimDetail>(&self.args.router, &format!("/v1/claims/{}", c.claim), None).await {
+            if let Ok(now) =
+                get::<ClaimDetail>(&self.args.router, &format!("/v1/claims/{}", c.claim), None)
+                    .await
+            {
                 let reward = now
                     .executed
                     .as_ref()
                     .map_or("not yet".to_owned(), |e| e.reward.clone());
-                println!("claim {} against {}: {:?}, reward {reward}", now.claim, now.accused, now.phase.phase);
+                println!(
+                    "claim {} against {}: {:?}, reward {reward}",
+                    now.claim, now.accused, now.phase.phase
+                );
             }
         }
         if self.redirect_errors > 0 {
-            println!("{} requests got no redirect from the router", self.redirect_errors);
+            println!(
+                "{} requests got no redirect from the router",
+                self.redirect_errors
+            );
         }
     }
 }
@@ -339,13 +377,16 @@ pub fn run(args: HunterArgs) -> anyhow::Result<()> {
         split_target(t)?;
     }
     let bond = parse_amount(&args.bond).with_context(|| format!("--bond {:?}", args.bond))?;
-    let budget = parse_amount(&args.budget).with_context(|| format!("--budget {:?}", args.budget))?;
+    let budget =
+        parse_amount(&args.budget).with_context(|| format!("--budget {:?}", args.budget))?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     rt.block_on(async move {
         let stop = Stop::install()?;
-        let router_id = get::<RouterInfo>(&args.router, "/v1/router", None).await?.id;
+        let router_id = get::<RouterInfo>(&args.router, "/v1/router", None)
+            .await?
+            .id;
         let timeout = Duration::from_secs(args.timeout_secs.max(1));
         let sources: Vec<Option<IpAddr>> = if args.sources.is_empty() {
             vec![None]
@@ -380,7 +421,8 @@ pub fn run(args: HunterArgs) -> anyhow::Result<()> {
         tokio::pin!(stopped);
         loop {
             if deadline.is_some_and(|d| Instant::now() >= d)
-                || (hunt.args.stop_after_claims > 0 && hunt.filed.len() >= hunt.args.stop_after_claims)
+                || (hunt.args.stop_after_claims > 0
+                    && hunt.filed.len() >= hunt.args.stop_after_claims)
             {
                 break;
             }

@@ -204,7 +204,11 @@ pub(crate) async fn known(
             _ => format!("%{b:02X}"),
         })
         .collect();
-    get(router, &format!("/v1/sites/{host}/known?path={value}"), None)
-        .await
-        .ok()
+    get(
+        router,
+        &format!("/v1/sites/{host}/known?path={value}"),
+        None,
+    )
+    .await
+    .ok()
 }

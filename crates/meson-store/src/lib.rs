@@ -783,7 +783,8 @@ pub trait Store: Send + Sync {
     async fn unslashed_evidence(&self, limit: usize) -> Result<Vec<EvidenceRecord>>;
     /// Records how the slash for evidence `id` went. `NotFound` without such evidence.
     async fn record_slash(&self, id: [u8; 32], slash: &SlashRecord) -> Result<()>;
-    /// Terminals with evidence whose affected epochs include `epoch`: their usage of it is not paid.
+    /// Terminals with evidence whose affected epochs include `epoch`, or a claim upheld for good whose
+    /// probes span it (its phase's JSON says `final` and `upheld`): their usage of it is not paid.
     async fn withheld(&self, epoch: u64) -> Result<Vec<[u8; 32]>>;
 
     /// Appends the next entry of the ledger's audit log, durably. `Conflict` unless `seq` is one past the

@@ -911,7 +911,11 @@ impl Store for SqliteStore {
 
     async fn withheld(&self, epoch: u64) -> Result<Vec<[u8; 32]>> {
         let rows = sqlx::query(
-            "SELECT DISTINCT accused FROM evidence WHERE first_epoch = ?1 OR epoch = ?1 ORDER BY accused",
+            "SELECT accused FROM evidence WHERE first_epoch = ?1 OR epoch = ?1 \
+             UNION SELECT accused FROM claims WHERE first_epoch <= ?1 AND ?1 <= last_epoch \
+               AND json_extract(phase, '$.phase') = 'final' \
+               AND json_extract(phase, '$.outcome') = 'upheld' \
+             ORDER BY accused",
         )
         .bind(bound(epoch))
         .fetch_all(&self.pool)

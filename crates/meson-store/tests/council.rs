@@ -263,3 +263,33 @@ async fn rounds_open_once_with_their_eligible_members_and_list_by_term_with_thei
         vec![(round(1, 2, 5, 50), vec![vote(1, 2, 6)])]
     );
 }
+
+#[tokio::test]
+async fn a_claim_upheld_for_good_withholds_the_epochs_its_probes_span() {
+    let (_dir, store) = fresh().await;
+    let mut c = claim(1, 1, 10);
+    (c.first_epoch, c.last_epoch) = (3, 5);
+    store.file_claim(&c).await.unwrap();
+    for e in 2..7 {
+        assert!(store.withheld(e).await.unwrap().is_empty(), "filed: {e}");
+    }
+    let decided =
+        "{\"phase\":\"decided\",\"outcome\":\"upheld\",\"round\":1,\"at\":1,\"appeal_until\":2}";
+    store.update_claim(c.id, decided, None).await.unwrap();
+    assert!(
+        store.withheld(4).await.unwrap().is_empty(),
+        "appealable still"
+    );
+    let rejected = "{\"phase\":\"final\",\"outcome\":\"rejected\",\"at\":3}";
+    store.update_claim(c.id, rejected, None).await.unwrap();
+    assert!(store.withheld(4).await.unwrap().is_empty(), "rejected");
+    let upheld = "{\"phase\":\"final\",\"outcome\":\"upheld\",\"at\":3}";
+    store.update_claim(c.id, upheld, None).await.unwrap();
+    for (e, held) in [(2, false), (3, true), (4, true), (5, true), (6, false)] {
+        assert_eq!(
+            store.withheld(e).await.unwrap() == vec![c.accused],
+            held,
+            "epoch {e}"
+        );
+    }
+}

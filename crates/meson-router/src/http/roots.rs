@@ -10,9 +10,9 @@ use axum::Json;
 use meson_api::verification::{
     KnownObject, KnownObjects, KnownQuery, LimitQuery, RootsRecorded, RootsRequest,
 };
+use meson_core::content::{ObjectRoots, Root};
 use meson_core::evidence;
 use meson_core::signed::SignedMessage;
-use meson_core::content::{ObjectRoots, Root};
 
 use crate::http::error::{
     bad_request, store_error, ApiError, ApiResult, JsonBody, PathParam, QueryParams,

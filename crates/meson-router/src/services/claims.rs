@@ -111,6 +111,12 @@ fn record(s: &Shared, text: &str, accused: &NodeId) -> ServiceResult<(probe::Rec
     }
     let times = rec.probes.iter().map(|p| p.at);
     let span = [times.clone().min().unwrap_or(0), times.max().unwrap_or(0)];
+    // A claim answers for the epochs its probes span, refunds included: a bounded, recent window.
+    if meson_node::unix_now().saturating_sub(span[0]) > DAY {
+        return Err(ServiceError::Invalid(
+            "the probe record holds probes older than a day".into(),
+        ));
+    }
     Ok((rec, span))
 }
 
@@ -313,7 +319,7 @@ async fn uphold(s: &Shared, c: &ClaimRecord) -> ServiceResult<Slashed> {
             let offence = Offence {
                 id: c.id,
                 accused: c.accused,
-                epochs: [c.first_epoch, c.last_epoch],
+                epochs: (c.first_epoch..=c.last_epoch).collect(),
             };
             let slashed = slashing::take(s, &offence, Claim::Hunter { to }).await?;
             slashing::disqualify(

@@ -135,12 +135,12 @@ pub(crate) async fn store(
 }
 
 /// What a slash is for: the accused, and the epochs its offence touched (those of the evidence's
-/// earliest and latest signed messages, or of a claim's first and last probes), named by the id of the
-/// evidence or claim, from which every transfer id derives.
+/// earliest and latest signed messages, or every epoch from a claim's first probe to its last), named by
+/// the id of the evidence or claim, from which every transfer id derives.
 pub(crate) struct Offence {
     pub id: [u8; 32],
     pub accused: [u8; 32],
-    pub epochs: [u64; 2],
+    pub epochs: Vec<u64>,
 }
 
 /// How much to take and who gets the claimant's share.
@@ -158,7 +158,7 @@ pub(crate) enum Claim {
 pub(crate) async fn take(s: &Shared, offence: &Offence, claim: Claim) -> ServiceResult<Slashed> {
     let len = s.cfg.epoch_secs();
     let mut sites = Vec::new();
-    for e in offence.epochs {
+    for &e in &offence.epochs {
         let usage = s
             .store
             .usage_accepted_between(e * len, (e + 1) * len)
@@ -207,7 +207,7 @@ pub(crate) async fn slash(
     let offence = Offence {
         id: record.id,
         accused: record.accused,
-        epochs: [record.first_epoch, record.epoch],
+        epochs: vec![record.first_epoch, record.epoch],
     };
     let done = take(s, &offence, claim).await?;
     let outcome = match &done {
