@@ -173,10 +173,21 @@ pub async fn get_url_from(
     url: &str,
     headers: &[(&str, &str)],
 ) -> Result<Got, String> {
+    request_from(from, "GET", url, headers, Bytes::new()).await
+}
+
+/// `method url` with `body`, sent from the local address `from`.
+pub async fn request_from(
+    from: IpAddr,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Bytes,
+) -> Result<Got, String> {
     let mut conn = HttpConnector::new();
     conn.set_local_address(Some(from));
     let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(conn);
-    exchange(client, "GET", url.to_owned(), headers, Bytes::new()).await
+    exchange(client, method, url.to_owned(), headers, body).await
 }
 
 async fn send(

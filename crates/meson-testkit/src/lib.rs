@@ -21,7 +21,7 @@ mod store;
 
 pub use client::{
     admin_request, admin_token, assert_full, assert_range, call, client, get, get_json, get_range,
-    get_url_from, json_request, request, try_request, Client, Got,
+    get_url_from, json_request, request, request_from, try_request, Client, Got,
 };
 pub use meson_node::unix_now;
 pub use node::{publish_roots, redirect_ticket, ticket_in, usage_record, SigningTerminal};

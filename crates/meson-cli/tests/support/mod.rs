@@ -109,7 +109,11 @@ impl RouterProc {
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            // MESON_TEST_ROUTER_LOG=FILE keeps the router's log when a test needs looking into.
+            .stderr(match std::env::var_os("MESON_TEST_ROUTER_LOG") {
+                Some(p) => Stdio::from(std::fs::File::create(p).unwrap()),
+                None => Stdio::null(),
+            })
             .spawn()
             .expect("spawn meson-cdn router");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
