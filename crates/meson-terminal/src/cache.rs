@@ -320,8 +320,16 @@ impl Cache {
 
 /// BLAKE3 root of the first `len` bytes of a file, read in large positioned reads.
 pub fn hash_file(f: &File, len: u64) -> std::io::Result<Root> {
-    use std::os::unix::fs::FileExt;
     let mut hasher = blake3::Hasher::new();
+    read_file(f, len, |b| {
+        hasher.update(b);
+    })?;
+    Ok(Root(*hasher.finalize().as_bytes()))
+}
+
+/// Hands the first `len` bytes of a file to `each`, in order, in large positioned reads.
+pub fn read_file(f: &File, len: u64, mut each: impl FnMut(&[u8])) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
     let mut buf = vec![0u8; 256 * 1024];
     let mut pos = 0u64;
     while pos < len {
@@ -330,8 +338,8 @@ pub fn hash_file(f: &File, len: u64) -> std::io::Result<Root> {
         if n == 0 {
             return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
-        hasher.update(&buf[..n]);
+        each(&buf[..n]);
         pos += n as u64;
     }
-    Ok(Root(*hasher.finalize().as_bytes()))
+    Ok(())
 }

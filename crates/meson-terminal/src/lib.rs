@@ -6,14 +6,15 @@
 //!
 //! The modules in layers; each uses only those of the layers before it, so no two import each other:
 //! - leaves: [`body`] (the response body type), [`config`], [`object`], [`hot`], [`telemetry`],
-//!   [`shutdown`]; then [`store`], [`index`], [`origin`], [`error`], [`hardware`];
+//!   [`shutdown`]; then [`store`], [`index`], [`origin`], [`error`], [`hardware`], [`claims`] (signed
+//!   claims of what is served, each signed once);
 //! - [`site`] (what is served, and the [`site::Meter`] hook a request is metered by) and [`fills`] (fills
 //!   in flight and what they publish);
 //! - [`cache`]: the engine's state, and every method of [`cache::Cache`];
 //! - [`fill`] (one fill: ask the origin, classify the answer with `meson_core::http_cache::classify`,
 //!   stream and store) and [`source`] (response bodies read from slices and fills);
-//! - [`audit`] (answering the router's spot checks), then [`proxy`] (one client request), [`ops`] (push),
-//!   [`scrub`];
+//! - [`audit`] (answering the router's spot checks), [`served`] (the claim a response carries), then
+//!   [`proxy`] (one client request), [`ops`] (push), [`scrub`];
 //! - [`network`] (the router link);
 //! - [`server`] and [`admin`], the listeners.
 
@@ -21,6 +22,7 @@ pub mod admin;
 pub mod audit;
 pub mod body;
 pub mod cache;
+pub mod claims;
 pub mod config;
 pub mod error;
 pub mod fill;
@@ -34,6 +36,7 @@ pub mod ops;
 pub mod origin;
 pub mod proxy;
 pub mod scrub;
+pub mod served;
 pub mod server;
 pub mod shutdown;
 pub mod site;

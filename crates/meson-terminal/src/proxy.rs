@@ -447,6 +447,13 @@ fn respond(
         }
     }
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(content_len));
+    // Only this terminal's own claim, never one stored from an origin's response (nor passed on from one).
+    headers.remove(crate::served::SERVED);
+    if matches!(status, StatusCode::OK | StatusCode::PARTIAL_CONTENT) {
+        if let Some(claim) = crate::served::header(cache, &req.site, &obj) {
+            headers.insert(crate::served::SERVED, claim);
+        }
+    }
     let body = if req.method == Method::HEAD || content_len == 0 {
         body::empty()
     } else {
@@ -520,6 +527,7 @@ fn origin_response(
 ) -> Response<ResponseBody> {
     let (mut parts, body) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers);
+    parts.headers.remove(crate::served::SERVED);
     // The client's connection has its own protocol version; the origin's (1.0, 2) says nothing about it.
     parts.version = http::Version::default();
     let body = if head_only {

@@ -12,6 +12,7 @@ use meson_core::keying::{self, QueryMode};
 use meson_core::signed::SignedMessage;
 
 use crate::body::ResponseBody;
+use crate::claims::Claims;
 use crate::origin::OriginClient;
 
 /// One site: the namespace of its cache keys, its origin and its caching rules.
@@ -119,6 +120,11 @@ pub trait Sites: Send + Sync {
     /// The answer signed with this terminal's node key.
     fn sign_answer(&self, _answer: &Answer) -> Result<SignedMessage<Answer>, String> {
         Err("this terminal has no node key".into())
+    }
+    /// This terminal's signed claims of what it serves, which every response it serves from its store
+    /// carries: only a network-mode terminal, whose every client comes with the router's ticket, makes them.
+    fn claims(&self) -> Option<&Claims> {
+        None
     }
 }
 

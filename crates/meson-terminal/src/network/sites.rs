@@ -16,6 +16,7 @@ use meson_core::wire::SiteInfo;
 
 use super::usage::UsageBook;
 use crate::cache::unix_now;
+use crate::claims::Claims;
 use crate::origin::OriginClient;
 use crate::site::{Admitted, Meter, Refused, RequestInfo, Site, Sites};
 
@@ -59,6 +60,7 @@ pub struct RouterSites {
     me: u64,
     /// Challenges already answered, against replay.
     challenges: Mutex<ReplayGuard>,
+    claims: Claims,
     policy: TicketPolicy,
     base: CacheSettings,
     origin_connect: Duration,
@@ -80,6 +82,7 @@ impl RouterSites {
             router_url: router_url.trim_end_matches('/').to_owned(),
             router: OnceLock::new(),
             me: key.id().short_id(),
+            claims: Claims::new(key.clone()),
             key,
             challenges: Mutex::new(ReplayGuard::new(
                 audit::MAX_CHALLENGE_SECS,
@@ -202,6 +205,10 @@ impl Sites for RouterSites {
     fn sign_answer(&self, answer: &Answer) -> Result<SignedMessage<Answer>, String> {
         SignedMessage::sign(&self.key, audit::ANSWER, unix_now(), rand::random(), answer)
             .map_err(|e| e.to_string())
+    }
+
+    fn claims(&self) -> Option<&Claims> {
+        Some(&self.claims)
     }
 
     fn admit(&self, req: &RequestInfo<'_>) -> Result<Admitted, Refused> {
