@@ -188,58 +188,70 @@ async fn a_wallet_moves_tokens_with_every_command_and_verifies_its_payout() {
         key: &accused_key,
     };
     them.ok(&["stake", "--amount", "1"]).await;
+    // A hunter's claim against it, filed with objective evidence (a failed audit answer it signed):
+    // checked before the bond is taken, then upheld at once.
+    let bogus = dir.path().join("bogus.json");
+    std::fs::write(&bogus, br#"{"kind":"root_mismatch","object":"/a.bin"}"#).unwrap();
     let evidence = dir.path().join("evidence.json");
-    std::fs::write(&evidence, br#"{"kind":"root_mismatch","object":"/a.bin"}"#).unwrap();
-    let bond = |amount: &'static str| {
-        let (w, evidence, accused_id) = (&w, evidence.clone(), &accused_id);
+    let ev = meson_testkit::evidence::failed_audit(
+        &meson_testkit::evidence::router_key(&data),
+        &accused,
+        1,
+    );
+    std::fs::write(&evidence, ev.to_canonical()).unwrap();
+    let file = |evidence: &Path, bond: &'static str| {
+        let (router, key, evidence) = (router.clone(), key.clone(), evidence.to_owned());
+        let accused = format!("--accused={accused_id}");
         async move {
-            let ev = evidence.to_str().unwrap().to_owned();
-            w.run(&[
-                "bond",
-                "--evidence",
-                &ev,
-                "--accused",
-                accused_id,
-                "--amount",
-                amount,
-            ])
-            .await
+            let mut cmd = command();
+            cmd.args(["claim", "--router", &router, "--key"])
+                .arg(&key)
+                .args(["file", "--kind", "objective", "--evidence"])
+                .arg(&evidence)
+                .args([accused.as_str(), "--bond", bond]);
+            run(cmd).await
         }
     };
-    let low = bond("0.1").await;
+    let forged = file(&bogus, "0.5").await;
+    assert!(
+        forged.stderr.contains("not objective evidence"),
+        "{}",
+        forged.stderr
+    );
+    let low = file(&evidence, "0.1").await;
     assert!(low.stderr.contains("at least 0.5"), "{}", low.stderr);
-    let filed = bond("0.5").await;
+    let filed = file(&evidence, "0.5").await;
     assert!(filed.status.success(), "{}", filed.stderr);
     let claim = blake3::hash(&std::fs::read(&evidence).unwrap())
         .to_hex()
         .to_string();
     assert!(
-        filed.stdout.contains(&format!("claim {claim} filed")),
+        filed
+            .stdout
+            .contains(&format!("claim {claim} (objective): final: upheld")),
         "{}",
         filed.stdout
     );
-    let shown = w.ok(&["claim", &claim]).await;
-    assert!(shown.contains(&format!("claim {claim}: open")), "{shown}");
-    assert_eq!(value(&shown, "bond"), "0.5");
+    // 1 at stake, so the slash is 1: half to the hunter, and the bond back.
+    assert!(
+        filed
+            .stdout
+            .contains("executed slashed 1 (0 refunded, 0.5 to the hunter); bond of 0.5 returned"),
+        "{}",
+        filed.stdout
+    );
 
-    // 20 - 1.5 transferred - 10 deposited - 3 staked, with 2 in council and 0.5 in a bond reserved.
+    // 20 - 1.5 transferred - 10 deposited - 3 staked + 0.5 as claimant, with 2 in council reserved.
     let balance = w.ok(&["balance", "--account", &account]).await;
-    assert_eq!(value(&balance, "balance"), "5.5");
-    assert_eq!(value(&balance, "available"), "3");
+    assert_eq!(value(&balance, "balance"), "6");
+    assert_eq!(value(&balance, "available"), "4");
     let history = w.ok(&["history"]).await;
     for code in ["mint", "transfer", "deposit", "stake", "unstake", "bond"] {
         assert!(history.contains(code), "{code} in {history}");
     }
     assert!(history.contains("(pending)"), "{history}");
 
-    // The operator upholds the claim: the accused loses 0.5 of its stake, the hunter gets its bond back
-    // and half the slash; then corrects the 1.5 sent to the treasury by mistake.
-    let upheld = operator(&router, &token, &["verdict", &claim, "--uphold", "0.5"]).await;
-    assert!(
-        upheld.contains("upheld: slashed 0.5 (0.25 to the hunter)"),
-        "{upheld}"
-    );
-    assert!(w.ok(&["claim", &claim]).await.contains(": upheld"));
+    // The operator corrects the 1.5 sent to the treasury by mistake.
     let mistake = sent
         .trim()
         .rsplit_once("(transfer ")
@@ -250,8 +262,8 @@ async fn a_wallet_moves_tokens_with_every_command_and_verifies_its_payout() {
     let fixed = operator(&router, &token, &["correct", "--reverses", &mistake]).await;
     assert!(fixed.contains("(correction): 1.5 from 3"), "{fixed}");
     let balance = w.ok(&["balance", "--account", &account]).await;
-    assert_eq!(value(&balance, "balance"), "7.25");
-    assert_eq!(value(&balance, "available"), "5.25");
+    assert_eq!(value(&balance, "balance"), "7.5");
+    assert_eq!(value(&balance, "available"), "5.5");
 
     // Usage the router accepted for a terminal (its node key reporting 1 MiB served on a ticket from a real
     // redirect), then an epoch settled by the same router with billing and a bootstrap subsidy from a
