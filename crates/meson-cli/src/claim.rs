@@ -25,29 +25,12 @@ use meson_ledger::parse_amount;
 use meson_ledger::tx::TxAction;
 
 use crate::client::{get, get_bytes, post};
-use crate::wallet::{load_key, signed_tx};
+use crate::wallet::{load_key, signed_tx, KeyHolder};
 
 #[derive(Args)]
 pub struct ClaimArgs {
-    /// The router.
-    #[arg(long, env = "MESON_ROUTER", global = true)]
-    router: Option<String>,
-    /// The key that signs (the hunter's wallet key, or the accused's node key to appeal).
-    #[arg(
-        long,
-        env = "MESON_WALLET_KEY",
-        global = true,
-        default_value = "meson-wallet.key"
-    )]
-    key: PathBuf,
-    /// The network the router runs (its `--network`).
-    #[arg(
-        long,
-        env = "MESON_NETWORK",
-        global = true,
-        default_value = "meson-dev"
-    )]
-    network: String,
+    #[command(flatten)]
+    id: KeyHolder,
     #[command(subcommand)]
     command: ClaimCommand,
 }
@@ -334,9 +317,7 @@ async fn verify(router: &str, c: &ClaimDetail) -> anyhow::Result<Vec<String>> {
 }
 
 pub fn run(args: ClaimArgs) -> anyhow::Result<()> {
-    let Some(router) = args.router else {
-        bail!("--router is required (or MESON_ROUTER)");
-    };
+    let router = args.id.router()?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -355,7 +336,16 @@ pub fn run(args: ClaimArgs) -> anyhow::Result<()> {
                     Kind::Objective => ClaimKind::Objective,
                     Kind::Council => ClaimKind::Council,
                 };
-                let c = file(&router, &args.key, &args.network, kind, text, accused, bond).await?;
+                let c = file(
+                    &router,
+                    &args.id.key,
+                    &args.id.network,
+                    kind,
+                    text,
+                    accused,
+                    bond,
+                )
+                .await?;
                 print(&c);
             }
             ClaimCommand::List {
@@ -397,14 +387,14 @@ pub fn run(args: ClaimArgs) -> anyhow::Result<()> {
                 println!("every check of claim {claim} gives the same answer here");
             }
             ClaimCommand::Appeal { claim } => {
-                let key = load_key(&args.key)?;
+                let key = load_key(&args.id.key)?;
                 let msg = SignedMessage::sign(
                     &key,
                     APPEAL,
                     meson_node::unix_now(),
                     rand::random(),
                     &Appeal {
-                        network: args.network.clone(),
+                        network: args.id.network.clone(),
                         claim: claim.clone(),
                     },
                 )?;

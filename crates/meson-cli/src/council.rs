@@ -10,10 +10,9 @@
 
 use std::collections::HashSet;
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::{Args, Subcommand};
 use meson_api::claims::{ClaimDetail, ClaimKind, ClaimList, PhaseName, ProbeTicketIssued};
 use meson_api::council::{BallotAccepted, CouncilView, ElectionView};
@@ -27,29 +26,12 @@ use serde::Serialize;
 use crate::client::{get, get_bytes, post};
 use crate::probing::{self, Prober};
 use crate::signals::Stop;
-use crate::wallet::load_key;
+use crate::wallet::{load_key, KeyHolder};
 
 #[derive(Args)]
 pub struct CouncilArgs {
-    /// The router.
-    #[arg(long, env = "MESON_ROUTER", global = true)]
-    router: Option<String>,
-    /// The member's (or voter's) key.
-    #[arg(
-        long,
-        env = "MESON_WALLET_KEY",
-        global = true,
-        default_value = "meson-wallet.key"
-    )]
-    key: PathBuf,
-    /// The network the router runs (its `--network`).
-    #[arg(
-        long,
-        env = "MESON_NETWORK",
-        global = true,
-        default_value = "meson-dev"
-    )]
-    network: String,
+    #[command(flatten)]
+    id: KeyHolder,
     #[command(subcommand)]
     command: CouncilCommand,
 }
@@ -186,9 +168,7 @@ impl Member {
 }
 
 pub fn run(args: CouncilArgs) -> anyhow::Result<()> {
-    let Some(router) = args.router else {
-        bail!("--router is required (or MESON_ROUTER)");
-    };
+    let router = args.id.router()?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -201,12 +181,12 @@ pub fn run(args: CouncilArgs) -> anyhow::Result<()> {
                 timeout_secs,
             } => {
                 let stop = Stop::install()?;
-                let key = load_key(&args.key)?;
+                let key = load_key(&args.id.key)?;
                 let router_id = get::<RouterInfo>(&router, "/v1/router", None).await?.id;
                 eprintln!("council member {} watching {router}", key.id());
                 let mut member = Member {
                     router,
-                    network: args.network,
+                    network: args.id.network,
                     key,
                     router_id,
                     prober: Prober::new(source, Duration::from_secs(timeout_secs.max(1))),
@@ -243,7 +223,7 @@ pub fn run(args: CouncilArgs) -> anyhow::Result<()> {
                 print_election(&c.next);
             }
             CouncilCommand::Ballot { term, candidates } => {
-                let key = load_key(&args.key)?;
+                let key = load_key(&args.id.key)?;
                 let term = match term {
                     Some(t) => t,
                     None => get::<CouncilView>(&router, "/v1/council", None).await?.term + 1,
@@ -252,7 +232,7 @@ pub fn run(args: CouncilArgs) -> anyhow::Result<()> {
                     &key,
                     BALLOT,
                     &Ballot {
-                        network: args.network.clone(),
+                        network: args.id.network.clone(),
                         term,
                         candidates,
                     },

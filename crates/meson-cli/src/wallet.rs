@@ -26,19 +26,20 @@ use meson_api::{label, RouterInfo};
 
 use crate::client::{get, post};
 
+/// The router, the key that signs and the network: what every command signing for a key holder takes.
 #[derive(Args)]
-pub struct WalletArgs {
+pub struct KeyHolder {
     /// The router.
     #[arg(long, env = "MESON_ROUTER", global = true)]
-    router: Option<String>,
-    /// The wallet's key file.
+    pub router: Option<String>,
+    /// The key file (a wallet's, or a terminal's `DATA_DIR/node.key`).
     #[arg(
         long,
         env = "MESON_WALLET_KEY",
         global = true,
         default_value = "meson-wallet.key"
     )]
-    key: PathBuf,
+    pub key: PathBuf,
     /// The network the router runs (its `--network`).
     #[arg(
         long,
@@ -46,7 +47,22 @@ pub struct WalletArgs {
         global = true,
         default_value = "meson-dev"
     )]
-    network: String,
+    pub network: String,
+}
+
+impl KeyHolder {
+    /// The router, required by the command.
+    pub fn router(&self) -> anyhow::Result<String> {
+        self.router
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("--router is required (or MESON_ROUTER)"))
+    }
+}
+
+#[derive(Args)]
+pub struct WalletArgs {
+    #[command(flatten)]
+    id: KeyHolder,
     #[command(subcommand)]
     command: WalletCommand,
 }
@@ -183,29 +199,27 @@ pub(crate) async fn send(
 pub fn run(args: WalletArgs) -> anyhow::Result<()> {
     let command = match args.command {
         WalletCommand::New => {
-            if args.key.exists() {
+            if args.id.key.exists() {
                 bail!(
                     "{} exists: not overwriting a wallet key",
-                    args.key.display()
+                    args.id.key.display()
                 );
             }
-            let key = meson_node::load_or_create_node_key(&args.key)?;
-            println!("new wallet key in {}", args.key.display());
+            let key = meson_node::load_or_create_node_key(&args.id.key)?;
+            println!("new wallet key in {}", args.id.key.display());
             println!("public key {}", key.id());
             println!("account    {}", wallet_account(key.id().as_bytes()));
             return Ok(());
         }
         WalletCommand::Address => {
-            let key = load_key(&args.key)?;
+            let key = load_key(&args.id.key)?;
             println!("public key {}", key.id());
             println!("account    {}", wallet_account(key.id().as_bytes()));
             return Ok(());
         }
         WalletCommand::Remote(command) => *command,
     };
-    let Some(router) = args.router else {
-        bail!("--router is required (or MESON_ROUTER)");
-    };
+    let router = args.id.router()?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -240,18 +254,18 @@ pub fn run(args: WalletArgs) -> anyhow::Result<()> {
             RemoteCommand::Transfer { to, amount } => {
                 let to: u128 = to.parse().with_context(|| format!("--to {to:?} is not an account id"))?;
                 let amount = parse_amount(&amount).with_context(|| format!("--amount {amount:?}"))?;
-                let r = send(&router, &args.key, &args.network, TxAction::Transfer { to, amount }).await?;
+                let r = send(&router, &args.id.key, &args.id.network, TxAction::Transfer { to, amount }).await?;
                 println!("sent {} to {} (transfer {})", format_amount(amount), r.to, r.transfer);
             }
             RemoteCommand::Deposit { site, amount } => {
                 let amount = parse_amount(&amount).with_context(|| format!("--amount {amount:?}"))?;
-                let r = send(&router, &args.key, &args.network, TxAction::Deposit { site: site.clone(), amount }).await?;
+                let r = send(&router, &args.id.key, &args.id.network, TxAction::Deposit { site: site.clone(), amount }).await?;
                 println!("deposited {} into the escrow of {site} (account {})", format_amount(amount), r.to);
             }
             RemoteCommand::History { account, limit } => {
                 let account = match account {
                     Some(a) => a,
-                    None => wallet_account(load_key(&args.key)?.id().as_bytes()).to_string(),
+                    None => wallet_account(load_key(&args.id.key)?.id().as_bytes()).to_string(),
                 };
                 let h: History = get(&router, &format!("/v1/ledger/accounts/{account}/transfers?limit={limit}"), None).await?;
                 println!("account {account}");
@@ -269,12 +283,12 @@ pub fn run(args: WalletArgs) -> anyhow::Result<()> {
             }
             RemoteCommand::Stake { amount } => {
                 let amount = parse_amount(&amount).with_context(|| format!("--amount {amount:?}"))?;
-                send(&router, &args.key, &args.network, TxAction::Stake { amount }).await?;
+                send(&router, &args.id.key, &args.id.network, TxAction::Stake { amount }).await?;
                 println!("staked {}", format_amount(amount));
             }
             RemoteCommand::Unstake { amount } => {
                 let amount = parse_amount(&amount).with_context(|| format!("--amount {amount:?}"))?;
-                send(&router, &args.key, &args.network, TxAction::Unstake { amount }).await?;
+                send(&router, &args.id.key, &args.id.network, TxAction::Unstake { amount }).await?;
                 println!("unstaking {}: it returns to the wallet after the unbonding period", format_amount(amount));
             }
             RemoteCommand::CouncilStake { amount, term } => {
@@ -283,7 +297,7 @@ pub fn run(args: WalletArgs) -> anyhow::Result<()> {
                     Some(t) => t,
                     None => get::<CouncilTerm>(&router, "/v1/council/term", None).await?.term,
                 };
-                send(&router, &args.key, &args.network, TxAction::CouncilStake { term, amount }).await?;
+                send(&router, &args.id.key, &args.id.network, TxAction::CouncilStake { term, amount }).await?;
                 println!("locked {} for council term {term}", format_amount(amount));
             }
             RemoteCommand::Proof { epoch, account } => {

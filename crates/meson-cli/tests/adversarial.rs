@@ -18,10 +18,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use meson_api::accounts::AccountCreated;
 use meson_api::ledger::{AccountView, SiteBilling, TerminalEarnings};
 use meson_api::verification::{SlashView, TerminalAudits, TerminalSlashes};
-use meson_api::SiteInfo;
 use meson_core::identity::{NodeId, NodeKey};
 use meson_core::signed::SignedMessage;
 use meson_core::ticket::Ticket;
@@ -278,38 +276,14 @@ async fn cheaters_are_caught_suspended_slashed_and_the_site_refunded() {
     let dir = tempfile::tempdir().unwrap();
     let router_dir = dir.path().join("router");
     let router = start_router(&router_dir).await;
-    let origin = Origin::start().await;
-    let bodies: Vec<_> = (0..OBJECTS)
-        .map(|i| meson_testkit::pattern(OBJECT_LEN, 40 + i))
-        .collect();
-    for (i, body) in bodies.iter().enumerate() {
-        origin.set(&format!("/o/{i}"), Resource::cacheable(body.clone()));
-    }
-    let created = json_request(
-        router.addr,
-        None,
-        "POST",
-        "/v1/accounts",
-        Some(serde_json::json!({"name": "shop"})),
-    )
-    .await;
-    let owner = created.parse::<AccountCreated>().api_key;
+    let shop = Shop::open(router.addr, SITE, OBJECTS, OBJECT_LEN, 40).await;
+    let bodies = shop.bodies;
     let net = Net {
         router,
         router_dir,
-        origin,
-        owner,
+        origin: shop.origin,
+        owner: shop.owner,
     };
-    let site = json_request(
-        net.addr(),
-        Some(&net.owner),
-        "POST",
-        "/v1/sites",
-        Some(serde_json::json!({"host": SITE, "origin": net.origin.url()})),
-    )
-    .await;
-    assert_eq!(site.status, 201, "{:?}", site.body);
-    let _site: SiteInfo = site.parse();
     let billing = net.billing().await;
     let escrow = billing.escrow_account;
     net.operator(&[
@@ -342,7 +316,9 @@ async fn cheaters_are_caught_suspended_slashed_and_the_site_refunded() {
     }
     for (i, n) in nodes.iter().enumerate() {
         let id = (10 + i).to_string();
-        net.operator(&["mint", "--id", &id, "--owner", &n.id, "--amount", "100"])
+        // One argument: a node id may begin with `-`.
+        let owner = format!("--owner={}", n.id);
+        net.operator(&["mint", "--id", &id, &owner, "--amount", "100"])
             .await;
         net.wallet(&n.dir.join("node.key"), &["stake", "--amount", STAKE])
             .await;

@@ -69,13 +69,14 @@ async fn evidence_verify_rechecks_a_real_slash_and_refuses_what_does_not_verify(
     let accused =
         NodeKey::from_secret_text(std::fs::read_to_string(&key_file).unwrap().trim()).unwrap();
     let accused_id = accused.id().to_string();
+    // One argument: a node id may begin with `-`.
+    let owner = format!("--owner={accused_id}");
     ok(&[
         "ledger",
         "mint",
         "--id",
         "1",
-        "--owner",
-        &accused_id,
+        &owner,
         "--amount",
         "20",
         "--router",
@@ -96,8 +97,7 @@ async fn evidence_verify_rechecks_a_real_slash_and_refuses_what_does_not_verify(
     let slashed = ok(&[
         "ledger",
         "slash",
-        "--owner",
-        &accused_id,
+        &owner,
         "--amount",
         "4",
         "--claimant",

@@ -21,7 +21,6 @@ use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
-use meson_api::accounts::AccountCreated;
 use meson_api::claims::{ClaimDetail, ClaimList, Outcome, PhaseName};
 use meson_api::council::CouncilView;
 use meson_api::ledger::{AccountView, History, SiteBilling, TerminalEarnings};
@@ -383,36 +382,14 @@ async fn a_hunter_catches_what_audits_miss_and_the_council_judges_true_and_false
             "1",
         ],
     );
-    let origin = Origin::start().await;
-    let bodies: Vec<_> = (0..OBJECTS)
-        .map(|i| meson_testkit::pattern(OBJECT_LEN, 70 + i))
-        .collect();
-    for (i, body) in bodies.iter().enumerate() {
-        origin.set(&format!("/o/{i}"), Resource::cacheable(body.clone()));
-    }
-    let created = json_request(
-        router.addr,
-        None,
-        "POST",
-        "/v1/accounts",
-        Some(serde_json::json!({"name": "shop"})),
-    )
-    .await;
+    let shop = Shop::open(router.addr, SITE, OBJECTS, OBJECT_LEN, 70).await;
+    let bodies = shop.bodies;
     let net = Net {
-        owner: created.parse::<AccountCreated>().api_key,
+        owner: shop.owner,
         router,
         router_dir,
         dir: dir.clone(),
     };
-    let site = json_request(
-        net.router.addr,
-        Some(&net.owner),
-        "POST",
-        "/v1/sites",
-        Some(serde_json::json!({"host": SITE, "origin": origin.url()})),
-    )
-    .await;
-    assert_eq!(site.status, 201, "{:?}", site.body);
     let escrow = net.billing().await.escrow_account;
     let token = net.router_dir.join("operator.token");
     net.cli(&[

@@ -214,7 +214,15 @@ async fn an_owner_publishes_roots_and_an_operator_reads_a_terminals_audits() {
     // The auditor challenges the terminal on what it was sent clients for; it never answers.
     let show = || async {
         let mut audits = command();
-        audits.args(["terminal", "audits", &t.node_id(), "--router", &router]);
+        // After `--`: a node id may begin with `-`.
+        audits.args([
+            "terminal",
+            "audits",
+            "--router",
+            &router,
+            "--",
+            &t.node_id(),
+        ]);
         let out = run(audits).await;
         assert!(out.status.success(), "{}", out.stderr);
         out.stdout

@@ -110,7 +110,14 @@ async fn a_wallet_moves_tokens_with_every_command_and_verifies_its_payout() {
     let minted = operator(
         &router,
         &token,
-        &["mint", "--id", "1", "--owner", &me_id, "--amount", "20"],
+        &[
+            "mint",
+            "--id",
+            "1",
+            &format!("--owner={me_id}"),
+            "--amount",
+            "20",
+        ],
     )
     .await;
     assert!(
@@ -120,7 +127,14 @@ async fn a_wallet_moves_tokens_with_every_command_and_verifies_its_payout() {
     let again = operator(
         &router,
         &token,
-        &["mint", "--id", "1", "--owner", &me_id, "--amount", "20"],
+        &[
+            "mint",
+            "--id",
+            "1",
+            &format!("--owner={me_id}"),
+            "--amount",
+            "20",
+        ],
     )
     .await;
     assert!(
@@ -178,7 +192,14 @@ async fn a_wallet_moves_tokens_with_every_command_and_verifies_its_payout() {
     operator(
         &router,
         &token,
-        &["mint", "--id", "2", "--owner", &accused_id, "--amount", "1"],
+        &[
+            "mint",
+            "--id",
+            "2",
+            &format!("--owner={accused_id}"),
+            "--amount",
+            "1",
+        ],
     )
     .await;
     let accused_key = dir.path().join("accused.key");
@@ -306,7 +327,7 @@ async fn a_wallet_moves_tokens_with_every_command_and_verifies_its_payout() {
     let node = terminal.node_id();
     let deadline = std::time::Instant::now() + WAIT;
     let earned = loop {
-        let out = w.ok(&["balance", "--terminal", &node]).await;
+        let out = w.ok(&["balance", &format!("--terminal={node}")]).await;
         if out.contains("earned") && !out.contains("not settled") {
             break out;
         }

@@ -438,3 +438,54 @@ pub async fn wait_stored(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// A site on a router
+// ---------------------------------------------------------------------------------------------------------
+
+/// A real origin serving `/o/0` … `/o/{count-1}`, each `len` bytes of a pattern (seeded from `seed`), and
+/// a site `host` for it on the router under a new account.
+pub struct Shop {
+    pub origin: Origin,
+    pub bodies: Vec<bytes::Bytes>,
+    /// The account's API key.
+    pub owner: String,
+}
+
+impl Shop {
+    pub async fn open(router: SocketAddr, host: &str, count: u64, len: usize, seed: u64) -> Shop {
+        let origin = Origin::start().await;
+        let bodies: Vec<_> = (0..count)
+            .map(|i| meson_testkit::pattern(len, seed + i))
+            .collect();
+        for (i, body) in bodies.iter().enumerate() {
+            origin.set(&format!("/o/{i}"), Resource::cacheable(body.clone()));
+        }
+        let created = json_request(
+            router,
+            None,
+            "POST",
+            "/v1/accounts",
+            Some(serde_json::json!({"name": "shop"})),
+        )
+        .await;
+        assert_eq!(created.status, 201, "{:?}", created.body);
+        let owner = created
+            .parse::<meson_api::accounts::AccountCreated>()
+            .api_key;
+        let site = json_request(
+            router,
+            Some(&owner),
+            "POST",
+            "/v1/sites",
+            Some(serde_json::json!({"host": host, "origin": origin.url()})),
+        )
+        .await;
+        assert_eq!(site.status, 201, "{:?}", site.body);
+        Shop {
+            origin,
+            bodies,
+            owner,
+        }
+    }
+}
