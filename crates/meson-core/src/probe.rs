@@ -165,17 +165,18 @@ pub enum ProbeError {
 /// router's: [`judge`] does):
 ///
 /// - the URL's ticket must be the router's, issued to the probed terminal, and valid at `at`; else
-///   [`ProbeVerdict::Invalid`];
+///   [`ProbeVerdict::Invalid`], whatever the terminal answered;
+/// - a refusal or a failure is [`ProbeVerdict::Refused`] or [`ProbeVerdict::Failed`];
 /// - a `200` with its body kept: the body's roots are compared with the terminal's signed claim (which
-///   must verify under the probed terminal, else Invalid) and with `known`; any difference is
-///   [`ProbeVerdict::Corrupt`], naming both roots, agreement [`ProbeVerdict::Good`]; with nothing to
-///   compare, or no body kept, [`ProbeVerdict::Unverifiable`].
+///   must verify under the probed terminal, else Invalid, and name the ticket's object) and with `known`;
+///   any difference is [`ProbeVerdict::Corrupt`], naming both roots, agreement [`ProbeVerdict::Good`];
+///   with nothing to compare, or no body kept, [`ProbeVerdict::Unverifiable`].
 ///
 /// `known` counts only where it convicts like [evidence](crate::evidence): learned from the origin (the
 /// site's owner could name false roots to have honest terminals judged faulty), of a strong version (a
-/// weak one does not promise the same bytes) and, when the terminal's claim names a version, of that
-/// version (the origin may have changed the object since the router fetched it; a claim naming no
-/// version is of a copy the origin named none for).
+/// weak one does not promise the same bytes) and, when the terminal made a claim, of the version it names
+/// (the origin may have changed the object since the router fetched it; a claim naming no version is of a
+/// copy the origin named none for).
 pub fn judge_probe(p: &Probe, router: &NodeId, known: Option<&KnownObject>) -> ProbeVerdict {
     let invalid = |why: String| ProbeVerdict::Invalid { why };
     let ticket = match ticket_of(p, router) {
