@@ -604,14 +604,8 @@ async fn a_hunter_catches_what_audits_miss_and_the_council_judges_true_and_false
     .await;
     assert_eq!(decided.phase.outcome, Some(Outcome::Upheld), "{decided:?}");
     let tally = decided.tally.as_ref().unwrap();
-    assert_eq!(
-        tally
-            .recused
-            .iter()
-            .map(|m| m.to_string())
-            .collect::<Vec<_>>(),
-        [cheater.id.clone()]
-    );
+    let recused: Vec<String> = tally.recused.iter().map(|m| m.to_string()).collect();
+    assert_eq!(recused, [cheater.id.as_str()]);
     assert_eq!((tally.eligible.len(), tally.need), (3, 2), "{tally:?}");
     assert!(
         decided.votes.len() >= 2 && decided.votes.iter().all(|v| v.upheld),
@@ -718,15 +712,15 @@ async fn a_hunter_catches_what_audits_miss_and_the_council_judges_true_and_false
     // A liar forges a record against an honest terminal: a real ticketed fetch with one byte changed.
     let treasury_before = net.balance(TREASURY).await;
     let router_id: NodeId = net.router.id.parse().unwrap();
-    let (i, location) = 'found: loop {
-        for i in 0..OBJECTS {
-            let location = redirect(&net, LIAR_IP, i).await;
-            if location.starts_with(&honest[0].public) {
-                break 'found (i, location);
-            }
+    let mut found = None;
+    for i in 0..OBJECTS {
+        let location = redirect(&net, LIAR_IP, i).await;
+        if location.starts_with(&honest[0].public) {
+            found = Some((i, location));
+            break;
         }
-        panic!("no object of honest-a for {LIAR_IP}");
-    };
+    }
+    let (i, location) = found.unwrap_or_else(|| panic!("no object of honest-a for {LIAR_IP}"));
     let honest_id: NodeId = honest[0].id.parse().unwrap();
     let mut probes = Vec::new();
     for _ in 0..3 {
