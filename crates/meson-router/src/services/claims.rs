@@ -163,7 +163,10 @@ pub(crate) async fn file(
         .store
         .hunter_claims(hunter, now.saturating_sub(DAY))
         .await?;
-    may_file(&s.cfg.hunt, saturate(open), saturate(recent), amount)?;
+    // Every limit a hunter is held to is a rule refusing a well-formed claim, the least bond included
+    // (which the ledger's own bond check counts as malformed).
+    may_file(&s.cfg.hunt, saturate(open), saturate(recent), amount)
+        .map_err(|r| ServiceError::Refused(r.to_string()))?;
     let epoch = s.cfg.epoch_secs();
     let (life_kind, span) = match kind {
         ClaimKind::Objective => {

@@ -20,7 +20,7 @@ use meson_core::keying::{cache_key, client_params, keyed_path};
 use meson_core::probe;
 use meson_core::signed::SignedMessage;
 use meson_core::ticket::{object_digest, ClientPrefix};
-use meson_ledger::claim_life::{Outcome, Party, Phase, Tally};
+use meson_ledger::claim_life::{LifeError, Outcome, Party, Phase, Tally};
 use meson_ledger::LogRecord;
 use meson_store::{ClaimFilter, ClaimKind, ClaimRecord, RoundRecord, VoteRecord};
 use tokio::sync::watch;
@@ -82,7 +82,7 @@ async fn advance(s: &Shared, c: &ClaimRecord, next: &Phase) -> ServiceResult<()>
         s,
         LogRecord::ClaimPhase {
             claim: hex::encode(c.id),
-            phase: next.clone(),
+            phase: *next,
         },
     )
     .await?;
@@ -116,14 +116,19 @@ async fn step(s: &Shared, c: &ClaimRecord, now: u64) -> ServiceResult<()> {
     let life = s.cfg.life();
     let phase = phase_of(c)?;
     let next = match &phase {
-        Phase::Filed { .. } => match seated(s, s.cfg.council().term(now)).await? {
-            Some(members) if !members.is_empty() => {
-                open_round(s, c, 1, &members, now).await?;
-                life.open_review(&phase, now)
-                    .map_err(|e| ServiceError::Conflict(e.to_string()))?
+        Phase::Filed { .. } => {
+            let members = seated(s, s.cfg.council().term(now)).await?;
+            // A council seated after the claim's wait ran out (the router was stopped meanwhile) finds
+            // it expired: no round opens, which would leave it filed for good and count against the
+            // members' seat rewards.
+            match (members, life.open_review(&phase, now)) {
+                (Some(members), Ok(next)) if !members.is_empty() => {
+                    open_round(s, c, 1, &members, now).await?;
+                    next
+                }
+                _ => life.tick(&phase, &Tally::new(&[], &c.accused, &c.hunter), now),
             }
-            _ => life.tick(&phase, &Tally::new(&[], &c.accused, &c.hunter), now),
-        },
+        }
         Phase::UnderReview { round, .. } | Phase::Decided { round, .. } => {
             let t = match tally(s, c, *round).await? {
                 Some((_, t)) => t,
@@ -239,8 +244,10 @@ pub(crate) async fn vote(
         .await?
         .ok_or_else(|| ServiceError::Conflict("the round has not opened".into()))?;
     let member = *v.signer.as_bytes();
-    t.record(&member, v.body.upheld)
-        .map_err(|e| ServiceError::Refused(e.to_string()))?;
+    t.record(&member, v.body.upheld).map_err(|e| match e {
+        LifeError::VotedAlready { .. } => ServiceError::Conflict(e.to_string()),
+        _ => ServiceError::Refused(e.to_string()),
+    })?;
     let rec: probe::Record = serde_json::from_str(&v.body.record).map_err(|e| {
         ServiceError::Invalid(format!("the vote's record is not a probe record: {e}"))
     })?;
