@@ -248,6 +248,50 @@ async fn objective_evidence_is_upheld_when_filed_and_what_is_refused_takes_no_bo
 }
 
 #[tokio::test]
+async fn every_claim_records_what_its_verdict_moved_though_the_review_loop_runs_meanwhile() {
+    let dir = tempfile::tempdir().unwrap();
+    // The loop at its quickest, so that it finds claims being executed as they are filed.
+    let router = start(dir.path(), |c| {
+        c.heartbeat = Duration::from_millis(200);
+        c.hunt.max_filed_per_day = 100;
+    })
+    .await;
+    let a = router.addr;
+    let accused = SigningTerminal::start().await;
+    assert_eq!(accused.register(a, None).await.status, 200);
+    stake(a, dir.path(), &accused.key, 1000).await;
+    let hunter = NodeKey::from_secret_bytes(rand::random());
+    mint(a, dir.path(), &hunter, "1").await;
+    let claims = 40;
+    for seed in 0..claims {
+        let evidence = failed_audit(&router_key(dir.path()), &accused.key, seed).to_canonical();
+        let bond = bond(&hunter, &evidence, &accused.key.id(), ONE_TOKEN);
+        let filed = file(a, "objective", &evidence, bond).await;
+        assert_eq!(filed.status, 201, "{:?}", filed.json());
+        let c = claim(a, &claim_id(&evidence)).await;
+        assert_eq!(
+            c.executed,
+            Some(moved("10", "5", "1", true)),
+            "claim {seed}"
+        );
+    }
+    let slashes = slashes_of(a, &accused.node_id()).await;
+    assert_eq!(slashes.len(), claims as usize);
+    assert!(slashes.iter().all(|s| s.slashed == "10"), "{slashes:?}");
+    let paid = 1 + 5 * claims as u128;
+    assert_eq!(
+        funds(a, &hunter).await,
+        (paid * ONE_TOKEN, paid * ONE_TOKEN)
+    );
+    assert_eq!(
+        stake_of(a, &accused.key).await,
+        (1000 - 10 * claims as u128) * ONE_TOKEN
+    );
+    audit(a).await;
+    router.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_council_claim_waits_for_a_council_and_without_one_expires_its_bond_returned() {
     let dir = tempfile::tempdir().unwrap();
     let router = router(dir.path(), |c| {

@@ -152,6 +152,9 @@ pub(crate) async fn file(
             "a key cannot file a claim against itself".into(),
         ));
     }
+    // Until an objective claim has executed: the review loop finds it final from the moment it is
+    // stored, and would execute it too.
+    let _moving = s.claim_moves.lock().await;
     if s.store.claim_record(id).await?.is_some() {
         return Err(ServiceError::Conflict(format!(
             "claim {} was filed before",

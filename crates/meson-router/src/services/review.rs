@@ -112,7 +112,15 @@ async fn open_round(
 }
 
 /// One claim, one step: what time has done to it.
-async fn step(s: &Shared, c: &ClaimRecord, now: u64) -> ServiceResult<()> {
+async fn step(s: &Shared, id: &[u8; 32], now: u64) -> ServiceResult<()> {
+    // Read afresh, not from the pass's list: a vote or an appeal taken while the pass went through
+    // the claims before this one would otherwise be overwritten by what time did to the older phase
+    // (an appeal in the last second of its window, turned final).
+    let _moving = s.claim_moves.lock().await;
+    let c = &find(s, id).await?;
+    if c.executed.is_some() {
+        return Ok(());
+    }
     let life = s.cfg.life();
     let phase = phase_of(c)?;
     let next = match &phase {
@@ -155,7 +163,7 @@ pub(crate) async fn run(s: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         match s.store.list_claims(ClaimFilter::Open, PER_PASS).await {
             Ok(open) => {
                 for c in open {
-                    if let Err(e) = step(&s, &c, now).await {
+                    if let Err(e) = step(&s, &c.id, now).await {
                         tracing::warn!(claim = %hex::encode(c.id), error = %e, "cannot move a claim along");
                     }
                 }
@@ -224,6 +232,7 @@ pub(crate) async fn vote(
     msg: SignedMessage<Vote>,
 ) -> ServiceResult<(ClaimRecord, Phase)> {
     let v = verify(s, &msg, VOTE, |b| &b.network)?;
+    let _moving = s.claim_moves.lock().await;
     let c = find(s, id).await?;
     claim_matches(&c, &v.body.claim)?;
     let phase = phase_of(&c)?;
@@ -319,6 +328,7 @@ pub(crate) async fn appeal(
     msg: SignedMessage<Appeal>,
 ) -> ServiceResult<Phase> {
     let v = verify(s, &msg, APPEAL, |b| &b.network)?;
+    let _moving = s.claim_moves.lock().await;
     let c = find(s, id).await?;
     claim_matches(&c, &v.body.claim)?;
     let by = if v.signer.as_bytes() == &c.accused {
