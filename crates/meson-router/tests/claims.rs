@@ -11,30 +11,16 @@ use std::time::Duration;
 
 use common::hunt::*;
 use common::*;
-use meson_api::claims::{
-    ClaimDetail, ClaimKind, ClaimStatus, ClaimView, Execution, Outcome, PhaseName,
-};
+use meson_api::claims::{ClaimKind, ClaimStatus, ClaimView, Outcome, PhaseName};
 use meson_api::council::{CouncilMember, CouncilStakes, CouncilTerm};
 use meson_core::identity::NodeKey;
 use meson_core::probe::Rule;
 use meson_ledger::accounts::{stake_account, wallet_account, TREASURY};
 use meson_ledger::tx::TxAction;
 use meson_ledger::ONE_TOKEN;
-use meson_router::RouterConfig;
 use meson_testkit::evidence::{failed_audit, router_key};
 
 const HOST: &str = "claims.test";
-
-async fn router(
-    dir: &std::path::Path,
-    tweak: impl FnOnce(&mut RouterConfig),
-) -> meson_router::Router {
-    start(dir, |c| {
-        c.heartbeat = Duration::from_millis(300);
-        tweak(c)
-    })
-    .await
-}
 
 /// Whether the router holds a bond on claim `id`.
 async fn bonded(router: std::net::SocketAddr, id: &str) -> bool {
@@ -50,21 +36,10 @@ async fn bond_view(router: std::net::SocketAddr, id: &str) -> ClaimView {
     get_json(router, &format!("/v1/ledger/claims/{id}")).await
 }
 
-/// What an executed verdict moved, in tokens.
-fn moved(slashed: &str, reward: &str, bond: &str, bond_returned: bool) -> Execution {
-    Execution {
-        slashed: slashed.into(),
-        refunded: "0".into(),
-        reward: reward.into(),
-        bond: bond.into(),
-        bond_returned,
-    }
-}
-
 #[tokio::test]
 async fn objective_evidence_is_upheld_when_filed_and_what_is_refused_takes_no_bond() {
     let dir = tempfile::tempdir().unwrap();
-    let router = router(dir.path(), |_| {}).await;
+    let router = quick_router(dir.path(), |_| {}).await;
     let a = router.addr;
     let accused = SigningTerminal::start().await;
     assert_eq!(accused.register(a, None).await.status, 200);
@@ -173,15 +148,7 @@ async fn objective_evidence_is_upheld_when_filed_and_what_is_refused_takes_no_bo
     );
     assert!(!bonded(a, &id).await);
 
-    let filed = file(
-        a,
-        "objective",
-        &evidence,
-        bond(&hunter, &evidence, &target, two),
-    )
-    .await;
-    assert_eq!(filed.status, 201, "{:?}", filed.json());
-    let c: ClaimDetail = filed.parse();
+    let c = filed(a, "objective", &evidence, &hunter, &target, two).await;
     assert_eq!(
         (c.claim.as_str(), c.kind),
         (id.as_str(), ClaimKind::Objective)
@@ -265,9 +232,15 @@ async fn every_claim_records_what_its_verdict_moved_though_the_review_loop_runs_
     let claims = 40;
     for seed in 0..claims {
         let evidence = failed_audit(&router_key(dir.path()), &accused.key, seed).to_canonical();
-        let bond = bond(&hunter, &evidence, &accused.key.id(), ONE_TOKEN);
-        let filed = file(a, "objective", &evidence, bond).await;
-        assert_eq!(filed.status, 201, "{:?}", filed.json());
+        filed(
+            a,
+            "objective",
+            &evidence,
+            &hunter,
+            &accused.key.id(),
+            ONE_TOKEN,
+        )
+        .await;
         let c = claim(a, &claim_id(&evidence)).await;
         assert_eq!(
             c.executed,
@@ -294,7 +267,7 @@ async fn every_claim_records_what_its_verdict_moved_though_the_review_loop_runs_
 #[tokio::test]
 async fn a_council_claim_waits_for_a_council_and_without_one_expires_its_bond_returned() {
     let dir = tempfile::tempdir().unwrap();
-    let router = router(dir.path(), |c| {
+    let router = quick_router(dir.path(), |c| {
         c.review_secs = 2;
         c.appeal_secs = 1;
         c.hunt.max_open_per_hunter = 1;
@@ -330,9 +303,7 @@ async fn a_council_claim_waits_for_a_council_and_without_one_expires_its_bond_re
     );
     assert!(!bonded(a, &claim_id(&short)).await);
 
-    let filed = file(a, "council", &faulty, bond(&hunter, &faulty, &target, two)).await;
-    assert_eq!(filed.status, 201, "{:?}", filed.json());
-    let c: ClaimDetail = filed.parse();
+    let c = filed(a, "council", &faulty, &hunter, &target, two).await;
     let id = claim_id(&faulty);
     assert_eq!(
         (c.claim.as_str(), c.kind),
@@ -377,8 +348,7 @@ async fn a_council_claim_waits_for_a_council_and_without_one_expires_its_bond_re
     );
 
     // Its claim no longer open, the hunter may file again.
-    let next = file(a, "council", &more, bond(&hunter, &more, &target, two)).await;
-    assert_eq!(next.status, 201, "{:?}", next.json());
+    filed(a, "council", &more, &hunter, &target, two).await;
     audit(a).await;
     router.shutdown().await;
 }
@@ -386,7 +356,7 @@ async fn a_council_claim_waits_for_a_council_and_without_one_expires_its_bond_re
 #[tokio::test]
 async fn council_stake_is_locked_for_its_term_slashable_and_released_after_it() {
     let dir = tempfile::tempdir().unwrap();
-    let router = router(dir.path(), |c| {
+    let router = quick_router(dir.path(), |c| {
         c.council_term_secs = 2;
         c.review_secs = 1;
         c.appeal_secs = 1;
@@ -445,18 +415,8 @@ async fn council_stake_is_locked_for_its_term_slashable_and_released_after_it() 
     let hunter = NodeKey::from_secret_bytes([13; 32]);
     mint(a, dir.path(), &hunter, "2").await;
     let evidence = failed_audit(&router_key(dir.path()), &member, 7).to_canonical();
-    let filed = file(
-        a,
-        "objective",
-        &evidence,
-        bond(&hunter, &evidence, &member.id(), ONE_TOKEN),
-    )
-    .await;
-    assert_eq!(filed.status, 201, "{:?}", filed.json());
-    assert_eq!(
-        filed.parse::<ClaimDetail>().executed,
-        Some(moved("1", "0.5", "1", true))
-    );
+    let c = filed(a, "objective", &evidence, &hunter, &member.id(), ONE_TOKEN).await;
+    assert_eq!(c.executed, Some(moved("1", "0.5", "1", true)));
     assert_eq!(funds(a, &hunter).await.0, 2 * ONE_TOKEN + ONE_TOKEN / 2);
     assert_eq!(funds(a, &member).await.0, 5 * ONE_TOKEN);
     assert_eq!(
@@ -491,7 +451,7 @@ async fn council_stake_is_locked_for_its_term_slashable_and_released_after_it() 
 #[tokio::test]
 async fn the_last_term_there_is_answers_instead_of_overflowing() {
     let dir = tempfile::tempdir().unwrap();
-    let router = router(dir.path(), |_| {}).await;
+    let router = quick_router(dir.path(), |_| {}).await;
     let last: CouncilStakes = get_json(
         router.addr,
         &format!("/v1/council/stakes?term={}", u64::MAX),

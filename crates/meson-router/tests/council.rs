@@ -9,12 +9,11 @@ mod common;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use common::hunt::*;
 use common::*;
 use meson_api::claims::{
-    ClaimDetail, ClaimStatus, ClaimView, Execution, Outcome, PhaseName, ProbeTicketIssued,
+    ClaimDetail, ClaimStatus, ClaimView, Outcome, PhaseName, ProbeTicketIssued,
 };
 use meson_api::council::{
     BallotAccepted, Candidate, CouncilTerm, CouncilView, ElectionView, Seat, SnapshotView,
@@ -39,8 +38,7 @@ async fn router(
     dir: &std::path::Path,
     tweak: impl FnOnce(&mut RouterConfig),
 ) -> meson_router::Router {
-    start(dir, |c| {
-        c.heartbeat = Duration::from_millis(300);
+    quick_router(dir, |c| {
         c.council_min_stake = ONE_TOKEN;
         tweak(c)
     })
@@ -437,15 +435,9 @@ async fn the_council_reviews_claims_by_two_thirds_with_one_appeal_and_pays_membe
     // The claim against the terminal that stays down: round 1, the hunter recused.
     let bonded = 2 * ONE_TOKEN;
     let accused = faulty.key.id();
-    let filed = file(
-        a,
-        "council",
-        &against_faulty,
-        bond(&hunter, &against_faulty, &accused, bonded),
-    )
-    .await;
-    assert_eq!(filed.status, 201, "{:?}", filed.json());
-    let id = claim_id(&against_faulty);
+    let id = filed(a, "council", &against_faulty, &hunter, &accused, bonded)
+        .await
+        .claim;
     let c = claim_in(a, &id, "under_review").await;
     assert_eq!(c.phase.round, Some(1));
     let t = c.tally.unwrap();
@@ -512,16 +504,7 @@ async fn the_council_reviews_claims_by_two_thirds_with_one_appeal_and_pays_membe
         (c.phase.phase, c.phase.outcome),
         (PhaseName::Final, Some(Outcome::Upheld))
     );
-    assert_eq!(
-        c.executed,
-        Some(Execution {
-            slashed: "10".into(),
-            refunded: "0".into(),
-            reward: "5".into(),
-            bond: "2".into(),
-            bond_returned: true,
-        })
-    );
+    assert_eq!(c.executed, Some(moved("10", "5", "2", true)));
     // Minted 12, locked 1, the bond back and half the slash.
     assert_eq!(funds(a, &hunter).await, (17 * ONE_TOKEN, 16 * ONE_TOKEN));
     assert_eq!(stake_of(a, &faulty.key).await, 10 * ONE_TOKEN);
@@ -537,15 +520,9 @@ async fn the_council_reviews_claims_by_two_thirds_with_one_appeal_and_pays_membe
     // The claim against the terminal that came back: its re-probes find it serving, so the members
     // reject it, and the hunter does not appeal.
     let accused = honest.key.id();
-    let filed = file(
-        a,
-        "council",
-        &against_honest,
-        bond(&hunter, &against_honest, &accused, bonded),
-    )
-    .await;
-    assert_eq!(filed.status, 201, "{:?}", filed.json());
-    let false_id = claim_id(&against_honest);
+    let false_id = filed(a, "council", &against_honest, &hunter, &accused, bonded)
+        .await
+        .claim;
     claim_in(a, &false_id, "under_review").await;
     let r1 = reprobe(a, &m1, &false_id, accused, 3).await;
     let r2 = reprobe(a, &m2, &false_id, accused, 3).await;
@@ -561,16 +538,7 @@ async fn the_council_reviews_claims_by_two_thirds_with_one_appeal_and_pays_membe
         (c.phase.phase, c.phase.outcome),
         (PhaseName::Final, Some(Outcome::Rejected))
     );
-    assert_eq!(
-        c.executed,
-        Some(Execution {
-            slashed: "0".into(),
-            refunded: "0".into(),
-            reward: "0".into(),
-            bond: "2".into(),
-            bond_returned: false,
-        })
-    );
+    assert_eq!(c.executed, Some(moved("0", "0", "2", false)));
     assert_eq!(
         funds(a, &hunter).await,
         (15 * ONE_TOKEN, 14 * ONE_TOKEN),

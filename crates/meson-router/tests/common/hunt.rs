@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Instant;
 
-use meson_api::claims::ClaimDetail;
+use meson_api::claims::{ClaimDetail, Execution};
 use meson_api::ledger::AccountView;
 use meson_core::identity::{NodeId, NodeKey};
 use meson_core::probe::{self, Outcome, Probe, Record};
@@ -19,6 +19,18 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::{balance, call, eventually, get_json, ip, now, operator, tokens, Got, SigningTerminal};
+
+/// A router whose claims' review and elections move every 300 ms, configured by `tweak`.
+pub async fn quick_router(
+    dir: &Path,
+    tweak: impl FnOnce(&mut meson_router::RouterConfig),
+) -> meson_router::Router {
+    super::start(dir, |c| {
+        c.heartbeat = std::time::Duration::from_millis(300);
+        tweak(c)
+    })
+    .await
+}
 
 /// `body` signed by `key` for `purpose`, timestamped now, with a fresh nonce, as JSON.
 pub fn signed<T: Serialize>(key: &NodeKey, purpose: &str, body: &T) -> Value {
@@ -99,6 +111,26 @@ pub async fn file(router: SocketAddr, kind: &str, evidence: &str, bond: Value) -
     call(router, "POST", "/v1/claims", &[], Some(body)).await
 }
 
+/// Files `evidence` of `kind` with `hunter`'s bond of `amount` on it, which must be taken; the claim.
+pub async fn filed(
+    router: SocketAddr,
+    kind: &str,
+    evidence: &str,
+    hunter: &NodeKey,
+    accused: &NodeId,
+    amount: u128,
+) -> ClaimDetail {
+    let got = file(
+        router,
+        kind,
+        evidence,
+        bond(hunter, evidence, accused, amount),
+    )
+    .await;
+    assert_eq!(got.status, 201, "{:?}", got.json());
+    got.parse()
+}
+
 pub async fn claim(router: SocketAddr, id: &str) -> ClaimDetail {
     get_json(router, &format!("/v1/claims/{id}")).await
 }
@@ -111,6 +143,17 @@ pub async fn claim_in(router: SocketAddr, id: &str, phase: &str) -> ClaimDetail 
     })
     .await;
     claim(router, id).await
+}
+
+/// What an executed verdict moved, in tokens.
+pub fn moved(slashed: &str, reward: &str, bond: &str, bond_returned: bool) -> Execution {
+    Execution {
+        slashed: slashed.into(),
+        refunded: "0".into(),
+        reward: reward.into(),
+        bond: bond.into(),
+        bond_returned,
+    }
 }
 
 /// Waits until the verdict on claim `id` (or its expiry) has executed; the claim then.
