@@ -321,6 +321,9 @@ pub(crate) struct Shared {
     pub budget: budget::PrefixBudget,
     /// Operator endpoints (minting) need this bearer token, from `DATA_DIR/operator.token`.
     pub operator_token: String,
+    /// Held while a claim is filed or moved along its life (`services::review`): each reads the
+    /// claim's phase, moves it and executes a final verdict, and two at once would execute it twice.
+    pub claim_moves: tokio::sync::Mutex<()>,
 }
 
 impl Shared {
@@ -416,6 +419,7 @@ impl Router {
             uptime: billing::Uptime::default(),
             budget: budget::PrefixBudget::new(cfg_budget, budget::MAX_TRACKED),
             operator_token,
+            claim_moves: tokio::sync::Mutex::new(()),
         });
         let (shutdown, rx) = watch::channel(false);
         let app = http::routes::app(shared.clone());

@@ -1,388 +1,462 @@
-//! Hunters' bonds per claim and council stake per term, against a real router and SQLite file: a bond is
-//! reserved until the verdict, returned when the claim is upheld (and the accused slashed, the hunter
-//! paid as claimant), forfeited to the treasury when rejected, and released when the dispute window
-//! closes unjudged; council stake is locked for a term, slashable, and released after the term and the
-//! unbonding period. The audit log replays clean after all of it.
+//! Hunters' claims and council stake, against a real router and SQLite file. Objective evidence is
+//! checked before its bond is taken and upheld when filed: the accused slashed (the hunter paid as
+//! claimant) and disqualified, the bond returned; whatever the router refuses takes no bond. A council
+//! claim (a probe record showing the accused faulty) waits for a seated council, and without one
+//! expires, its bond returned. Council stake is locked for a term, slashable, and released after the
+//! term and the unbonding period. The audit log replays clean after all of it.
 
 mod common;
 
-use std::net::SocketAddr;
+use std::time::Duration;
 
+use common::hunt::*;
 use common::*;
-use meson_api::claims::{ClaimStatus, ClaimView, NoSlash, Verdict, VerdictSlash};
+use meson_api::claims::{ClaimKind, ClaimStatus, ClaimView, Outcome, PhaseName};
 use meson_api::council::{CouncilMember, CouncilStakes, CouncilTerm};
-use meson_api::ledger::{AccountView, TransferView, TxApplied};
 use meson_core::identity::NodeKey;
-use meson_core::signed::SignedMessage;
-use meson_ledger::accounts::{stake_account, wallet_account};
-use meson_ledger::tx::{Tx, TxAction, TX};
-use meson_ledger::{PendingStatus, ONE_TOKEN};
+use meson_core::probe::Rule;
+use meson_ledger::accounts::{stake_account, wallet_account, TREASURY};
+use meson_ledger::tx::TxAction;
+use meson_ledger::ONE_TOKEN;
 use meson_testkit::evidence::{failed_audit, router_key};
-use serde_json::{json, Value};
 
-struct Net {
-    a: SocketAddr,
-    op: String,
-}
+const HOST: &str = "claims.test";
 
-impl Net {
-    async fn post(&self, path: &str, operator: bool, body: Value) -> Got {
-        let auth = [("authorization", self.op.as_str())];
-        let headers: &[(&str, &str)] = if operator { &auth } else { &[] };
-        call(self.a, "POST", path, headers, Some(body)).await
-    }
-
-    async fn mint(&self, id: u64, owner: &NodeKey, amount: &str) {
-        let body = json!({"id": id.to_string(), "owner": owner.id().to_string(), "amount": amount});
-        let r = self.post("/v1/ledger/mint", true, body).await;
-        assert_eq!(r.status, 200, "{:?}", r.json());
-    }
-
-    async fn tx(&self, key: &NodeKey, nonce: u64, action: TxAction) -> Got {
-        let tx = Tx {
-            network: "meson-dev".into(),
-            nonce,
-            expires: now() + 60,
-            action,
-        };
-        let msg = SignedMessage::sign(key, TX, now(), rand::random(), &tx).unwrap();
-        self.post("/v1/ledger/tx", false, serde_json::to_value(msg).unwrap())
-            .await
-    }
-
-    async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
-        get_json(self.a, path).await
-    }
-
-    async fn account(&self, id: u128) -> AccountView {
-        self.get(&format!("/v1/ledger/accounts/{id}")).await
-    }
-
-    /// An account's balance and available funds, in tokens.
-    async fn funds(&self, id: u128) -> (String, String) {
-        let a = self.account(id).await;
-        (a.balance.unwrap(), a.available.unwrap())
-    }
-
-    async fn claim(&self, claim: &str) -> ClaimView {
-        self.get(&format!("/v1/ledger/claims/{claim}")).await
-    }
-
-    async fn verdict(&self, claim: &str, body: Value) -> Got {
-        self.post(&format!("/v1/ledger/claims/{claim}/verdict"), true, body)
-            .await
+/// Whether the router holds a bond on claim `id`.
+async fn bonded(router: std::net::SocketAddr, id: &str) -> bool {
+    let got = call(router, "GET", &format!("/v1/ledger/claims/{id}"), &[], None).await;
+    match got.status {
+        200 => true,
+        404 => false,
+        s => panic!("the bond of {id}: {s} {:?}", got.json()),
     }
 }
 
-async fn net(
-    dir: &std::path::Path,
-    tweak: impl FnOnce(&mut meson_router::RouterConfig),
-) -> (meson_router::Router, Net) {
-    let router = start(dir, |c| {
-        c.heartbeat = std::time::Duration::from_millis(300);
-        tweak(c)
-    })
-    .await;
-    let op = std::fs::read_to_string(dir.join("operator.token")).unwrap();
-    let net = Net {
-        a: router.addr,
-        op: format!("Bearer {}", op.trim()),
-    };
-    (router, net)
-}
-
-fn bond(evidence: &impl ToString, accused: &NodeKey, amount: u128) -> (String, TxAction) {
-    let claim = *blake3::hash(evidence.to_string().as_bytes()).as_bytes();
-    let action = TxAction::Bond {
-        claim,
-        accused: accused.id(),
-        amount,
-    };
-    (hex::encode(claim), action)
+async fn bond_view(router: std::net::SocketAddr, id: &str) -> ClaimView {
+    get_json(router, &format!("/v1/ledger/claims/{id}")).await
 }
 
 #[tokio::test]
-async fn a_bond_is_returned_when_upheld_forfeited_when_rejected_and_released_when_unjudged() {
+async fn objective_evidence_is_upheld_when_filed_and_what_is_refused_takes_no_bond() {
     let dir = tempfile::tempdir().unwrap();
-    let (router, n) = net(dir.path(), |c| {
-        c.dispute_secs = 3;
-        c.unbonding_secs = 4;
-    })
-    .await;
-    let terminal = NodeKey::from_secret_bytes([5; 32]);
-    let hunter = NodeKey::from_secret_bytes([6; 32]);
-    let rival = NodeKey::from_secret_bytes([7; 32]);
-    n.mint(1, &terminal, "5").await;
-    n.mint(2, &hunter, "10").await;
-    n.mint(3, &rival, "10").await;
-    let evidence = json!({"kind": "root_mismatch", "object": "/a.bin", "chunk_group": 3});
-    let (claim, action) = bond(&evidence, &terminal, 2 * ONE_TOKEN);
+    let router = quick_router(dir.path(), |_| {}).await;
+    let a = router.addr;
+    let accused = SigningTerminal::start().await;
+    assert_eq!(accused.register(a, None).await.status, 200);
+    stake(a, dir.path(), &accused.key, 20).await;
+    let hunter = NodeKey::from_secret_bytes(rand::random());
+    let stranger = NodeKey::from_secret_bytes(rand::random());
+    mint(a, dir.path(), &hunter, "10").await;
+    let target = accused.key.id();
+    let evidence = failed_audit(&router_key(dir.path()), &accused.key, 1).to_canonical();
+    let id = claim_id(&evidence);
+    let two = 2 * ONE_TOKEN;
 
-    let unstaked = n.tx(&hunter, 1, action.clone()).await;
-    assert_eq!(unstaked.status, 422, "{:?}", unstaked.json());
-    assert!(unstaked.error().contains("nothing at stake"));
-    let stake = |amount| TxAction::Stake { amount };
-    assert_eq!(n.tx(&terminal, 1, stake(4 * ONE_TOKEN)).await.status, 200);
-    let (_, small) = bond(&evidence, &terminal, ONE_TOKEN / 2);
-    assert_eq!(
-        n.tx(&hunter, 2, small).await.status,
-        400,
-        "below the least bond"
-    );
-
-    let filed = n.tx(&hunter, 3, action.clone()).await;
-    assert_eq!(filed.status, 200, "{:?}", filed.json());
-    let bond_id = filed.parse::<TxApplied>().transfer;
-    let reserved: TransferView = n.get(&format!("/v1/ledger/transfers/{bond_id}")).await;
-    assert_eq!(
-        reserved.pending,
-        Some(PendingStatus::Pending {
-            expires_at: Some(reserved.at + 3)
-        }),
-        "reserved for the dispute window: {reserved:?}"
-    );
-    let wallet = wallet_account(hunter.id().as_bytes());
-    assert_eq!(n.funds(wallet).await, ("10".into(), "8".into()));
-    let view = n.claim(&claim).await;
-    assert_eq!(view.status, ClaimStatus::Open);
-    assert_eq!(view.accused, Some(terminal.id()));
-    assert_eq!(view.bond, "2");
-    let (_, again) = bond(&evidence, &terminal, 2 * ONE_TOKEN);
-    assert_eq!(
-        n.tx(&rival, 1, again).await.status,
-        409,
-        "one bond per claim"
-    );
-
-    let judged = call(
-        n.a,
-        "POST",
-        &format!("/v1/ledger/claims/{claim}/verdict"),
-        &[],
-        Some(json!({"upheld": true, "slash": "2"})),
+    // Each refusal leaves the hunter's funds whole and no bond on the claim it named.
+    let refused = |got: Got, status: u16, claim: String, why: &'static str| {
+        let hunter = &hunter;
+        async move {
+            assert_eq!(got.status, status, "{why}: {:?}", got.json());
+            assert_eq!(
+                funds(a, hunter).await,
+                (10 * ONE_TOKEN, 10 * ONE_TOKEN),
+                "{why}"
+            );
+            assert!(!bonded(a, &claim).await, "{why}: a bond was taken");
+        }
+    };
+    let unsigned = failed_audit(&stranger, &accused.key, 2).to_canonical();
+    refused(
+        file(
+            a,
+            "objective",
+            &unsigned,
+            bond(&hunter, &unsigned, &target, two),
+        )
+        .await,
+        422,
+        claim_id(&unsigned),
+        "evidence whose challenge the router did not sign",
     )
     .await;
-    assert_eq!(judged.status, 401, "only the operator judges");
-    let upheld = n
-        .verdict(&claim, json!({"upheld": true, "slash": "2"}))
-        .await;
-    assert_eq!(upheld.status, 200, "{:?}", upheld.json());
-    let Verdict::Upheld {
-        slashed: VerdictSlash::Slashed(shares),
-        ..
-    } = upheld.parse()
-    else {
-        panic!("upheld without a slash: {:?}", upheld.json());
-    };
-    assert_eq!(shares.claimant, "1");
-    assert_eq!(
-        n.funds(wallet).await,
-        ("11".into(), "11".into()),
-        "the bond back, and half the slash as claimant"
-    );
-    let staked = n.account(stake_account(terminal.id().as_bytes())).await;
-    assert_eq!(staked.balance.as_deref(), Some("2"));
-    assert_eq!(
-        n.verdict(&claim, json!({"upheld": false})).await.status,
-        409,
-        "judged once"
-    );
-    assert_eq!(n.claim(&claim).await.status, ClaimStatus::Upheld);
-
-    // A rejected claim's bond goes to the treasury.
-    let treasury_before = balance(&n.account(3).await);
-    let (claim, action) = bond(&json!({"kind": "weak"}), &terminal, 3 * ONE_TOKEN);
-    assert_eq!(n.tx(&hunter, 4, action).await.status, 200);
-    assert_eq!(
-        n.verdict(&claim, json!({"upheld": false, "slash": "1"}))
-            .await
-            .status,
+    let other = failed_audit(&router_key(dir.path()), &accused.key, 3).to_canonical();
+    refused(
+        file(
+            a,
+            "objective",
+            &evidence,
+            bond(&hunter, &other, &target, two),
+        )
+        .await,
         400,
-        "a rejected claim slashes nothing"
-    );
-    let rejected = n.verdict(&claim, json!({"upheld": false})).await;
-    assert_eq!(rejected.status, 200, "{:?}", rejected.json());
-    assert_eq!(n.account(wallet).await.balance.as_deref(), Some("8"));
+        claim_id(&other),
+        "a bond naming another claim",
+    )
+    .await;
+    refused(
+        call(
+            a,
+            "POST",
+            "/v1/ledger/tx",
+            &[],
+            Some(bond(&hunter, &evidence, &target, two)),
+        )
+        .await,
+        400,
+        id.clone(),
+        "a bond without its evidence",
+    )
+    .await;
+    refused(
+        file(
+            a,
+            "objective",
+            &evidence,
+            bond(&hunter, &evidence, &target, ONE_TOKEN / 2),
+        )
+        .await,
+        422,
+        id.clone(),
+        "under the least bond",
+    )
+    .await;
+    refused(
+        file(
+            a,
+            "objective",
+            &evidence,
+            forged(bond(&hunter, &evidence, &target, two), &stranger),
+        )
+        .await,
+        401,
+        id.clone(),
+        "a forged bond",
+    )
+    .await;
+    let own = file(
+        a,
+        "objective",
+        &evidence,
+        bond(&accused.key, &evidence, &target, two),
+    )
+    .await;
     assert_eq!(
-        balance(&n.account(3).await),
-        treasury_before + 3 * ONE_TOKEN
+        own.status,
+        400,
+        "a claim against one's own key: {:?}",
+        own.json()
+    );
+    assert!(!bonded(a, &id).await);
+
+    let c = filed(a, "objective", &evidence, &hunter, &target, two).await;
+    assert_eq!(
+        (c.claim.as_str(), c.kind),
+        (id.as_str(), ClaimKind::Objective)
     );
     assert_eq!(
-        n.account(stake_account(terminal.id().as_bytes()))
-            .await
-            .balance
-            .as_deref(),
-        Some("2")
+        (c.accused, c.hunter, c.bond.as_str()),
+        (target, hunter.id(), "2")
+    );
+    assert_eq!(
+        (c.phase.phase, c.phase.outcome),
+        (PhaseName::Final, Some(Outcome::Upheld)),
+        "objective evidence is final when filed"
+    );
+    assert_eq!(
+        c.executed,
+        Some(moved("10", "5", "2", true)),
+        "the slash raised by no refunds, half of it the hunter's"
+    );
+    assert_eq!(
+        funds(a, &hunter).await,
+        (15 * ONE_TOKEN, 15 * ONE_TOKEN),
+        "the bond back and the claimant's share"
+    );
+    assert_eq!(stake_of(a, &accused.key).await, 10 * ONE_TOKEN);
+    assert_eq!(account_funds(a, TREASURY).await.0, 2 * ONE_TOKEN);
+    assert_eq!(bond_view(a, &id).await.status, ClaimStatus::Returned);
+    let served = call(a, "GET", &format!("/v1/claims/{id}/evidence"), &[], None).await;
+    assert_eq!(served.body, evidence.as_bytes(), "the evidence, verbatim");
+    let slashes = slashes_of(a, &accused.node_id()).await;
+    assert_eq!(slashes.len(), 1, "{slashes:?}");
+    assert_eq!(
+        (slashes[0].id.to_string(), &*slashes[0].slashed),
+        (id.clone(), "10")
     );
 
-    // Evidence that has slashed already (here by the operator's own slash) can no longer be rejected:
-    // the claim can only be upheld, and its bond comes back.
-    let evidence = failed_audit(&router_key(dir.path()), &terminal, 42);
-    let (claim, action) = bond(&evidence.to_canonical(), &terminal, ONE_TOKEN);
-    assert_eq!(n.tx(&hunter, 5, action).await.status, 200);
-    let slashed = n
-        .post(
-            "/v1/ledger/slash",
-            true,
-            json!({"owner": terminal.id().to_string(), "amount": "0.5",
-                   "claimant": wallet.to_string(), "evidence": evidence}),
+    let again = file(
+        a,
+        "objective",
+        &evidence,
+        bond(&hunter, &evidence, &target, two),
+    )
+    .await;
+    assert_eq!(
+        again.status,
+        409,
+        "the same claim twice: {:?}",
+        again.json()
+    );
+    assert_eq!(funds(a, &hunter).await, (15 * ONE_TOKEN, 15 * ONE_TOKEN));
+
+    // Disqualified: out of rotation for good, and told why.
+    let reply = accused.heartbeat(a, 0, false).await.json();
+    assert_eq!(reply["in_rotation"], false, "{reply}");
+    assert!(
+        reply["suspended"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("disqualified: objective evidence of audit_failed")),
+        "{reply}"
+    );
+
+    let replay = audit(a).await;
+    assert_eq!(replay.ledger().burned(), 3 * ONE_TOKEN);
+    router.shutdown().await;
+}
+
+#[tokio::test]
+async fn every_claim_records_what_its_verdict_moved_though_the_review_loop_runs_meanwhile() {
+    let dir = tempfile::tempdir().unwrap();
+    // The loop at its quickest, so that it finds claims being executed as they are filed.
+    let router = start(dir.path(), |c| {
+        c.heartbeat = Duration::from_millis(200);
+        c.hunt.max_filed_per_day = 100;
+    })
+    .await;
+    let a = router.addr;
+    let accused = SigningTerminal::start().await;
+    assert_eq!(accused.register(a, None).await.status, 200);
+    stake(a, dir.path(), &accused.key, 1000).await;
+    let hunter = NodeKey::from_secret_bytes(rand::random());
+    mint(a, dir.path(), &hunter, "1").await;
+    let claims = 40;
+    for seed in 0..claims {
+        let evidence = failed_audit(&router_key(dir.path()), &accused.key, seed).to_canonical();
+        filed(
+            a,
+            "objective",
+            &evidence,
+            &hunter,
+            &accused.key.id(),
+            ONE_TOKEN,
         )
         .await;
-    assert_eq!(slashed.status, 200, "{:?}", slashed.json());
-    let rejected = n.verdict(&claim, json!({"upheld": false})).await;
-    assert_eq!(rejected.status, 409, "{:?}", rejected.json());
-    let upheld = n
-        .verdict(&claim, json!({"upheld": true, "slash": "1"}))
-        .await;
-    assert_eq!(upheld.status, 200, "{:?}", upheld.json());
+        let c = claim(a, &claim_id(&evidence)).await;
+        assert_eq!(
+            c.executed,
+            Some(moved("10", "5", "1", true)),
+            "claim {seed}"
+        );
+    }
+    let slashes = slashes_of(a, &accused.node_id()).await;
+    assert_eq!(slashes.len(), claims as usize);
+    assert!(slashes.iter().all(|s| s.slashed == "10"), "{slashes:?}");
+    let paid = 1 + 5 * claims as u128;
+    assert_eq!(
+        funds(a, &hunter).await,
+        (paid * ONE_TOKEN, paid * ONE_TOKEN)
+    );
+    assert_eq!(
+        stake_of(a, &accused.key).await,
+        (1000 - 10 * claims as u128) * ONE_TOKEN
+    );
+    audit(a).await;
+    router.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_council_claim_waits_for_a_council_and_without_one_expires_its_bond_returned() {
+    let dir = tempfile::tempdir().unwrap();
+    let router = quick_router(dir.path(), |c| {
+        c.review_secs = 2;
+        c.appeal_secs = 1;
+        c.hunt.max_open_per_hunter = 1;
+    })
+    .await;
+    let a = router.addr;
+    let key = account(a).await;
+    assert_eq!(add_site(a, &key, HOST, "keep").await.status, 201);
+    let accused = SigningTerminal::start().await;
+    assert_eq!(accused.register(a, None).await.status, 200);
+    stake(a, dir.path(), &accused.key, 20).await;
+    let hunter = NodeKey::from_secret_bytes(rand::random());
+    mint(a, dir.path(), &hunter, "10").await;
+    let target = accused.key.id();
+
+    // The hunter's tickets are the router's, for the accused; the accused goes down before it probes.
+    let needed = Rule::default().min_probes as usize;
+    let urls = tickets_to(a, &accused, HOST, "/obj.bin", needed + 1).await;
+    accused.stop_server();
+    refusing(&accused).await;
+    let faulty = record(HOST, "/obj.bin", &urls[..needed], target).await;
+    let more = record(HOST, "/obj.bin", &urls, target).await;
+    let short = record(HOST, "/obj.bin", &urls[..needed - 1], target).await;
+    assert!(all_failed(&faulty) && all_failed(&more) && all_failed(&short));
+    let two = 2 * ONE_TOKEN;
+
+    let too_few = file(a, "council", &short, bond(&hunter, &short, &target, two)).await;
+    assert_eq!(
+        too_few.status,
+        422,
+        "too few probes to judge: {:?}",
+        too_few.json()
+    );
+    assert!(!bonded(a, &claim_id(&short)).await);
+
+    let c = filed(a, "council", &faulty, &hunter, &target, two).await;
+    let id = claim_id(&faulty);
+    assert_eq!(
+        (c.claim.as_str(), c.kind),
+        (id.as_str(), ClaimKind::Council)
+    );
+    assert_eq!(c.phase.phase, PhaseName::Filed);
+    assert!(c.tally.is_none() && c.executed.is_none() && c.votes.is_empty());
+    assert_eq!(
+        funds(a, &hunter).await,
+        (10 * ONE_TOKEN, 8 * ONE_TOKEN),
+        "the bond reserved"
+    );
+    assert_eq!(bond_view(a, &id).await.status, ClaimStatus::Open);
+
+    let limited = file(a, "council", &more, bond(&hunter, &more, &target, two)).await;
+    assert_eq!(
+        limited.status,
+        422,
+        "past the open-claims limit: {:?}",
+        limited.json()
+    );
+    assert!(!bonded(a, &claim_id(&more)).await);
+    assert_eq!(funds(a, &hunter).await, (10 * ONE_TOKEN, 8 * ONE_TOKEN));
+
+    let expired = executed(a, &id).await;
+    assert_eq!(expired.phase.phase, PhaseName::Expired);
     assert!(
-        matches!(
-            upheld.parse(),
-            Verdict::Upheld {
-                slashed: VerdictSlash::Not(NoSlash::Before),
-                ..
-            }
-        ),
-        "the evidence slashes once: {:?}",
-        upheld.json()
+        expired.phase.since >= c.filed_at + 2,
+        "filed for the review window: {expired:?}"
     );
-    assert_eq!(n.funds(wallet).await, ("8.25".into(), "8.25".into()));
-
-    // Unjudged within the dispute window: the reservation expires and the bond is free again.
-    let (claim, action) = bond(&json!({"kind": "late"}), &terminal, ONE_TOKEN);
-    assert_eq!(n.tx(&hunter, 6, action).await.status, 200);
-    assert_eq!(n.account(wallet).await.available.as_deref(), Some("7.25"));
-    eventually("the window closes", || async {
-        n.claim(&claim).await.status == ClaimStatus::Expired
-    })
-    .await;
+    assert_eq!(expired.executed, Some(moved("0", "0", "2", true)));
     assert_eq!(
-        n.verdict(&claim, json!({"upheld": true, "slash": "1"}))
-            .await
-            .status,
-        409,
-        "too late to judge"
+        funds(a, &hunter).await,
+        (10 * ONE_TOKEN, 10 * ONE_TOKEN),
+        "the bond back"
     );
-    eventually("the bond is released", || async {
-        n.account(wallet).await.available.as_deref() == Some("8.25")
-    })
-    .await;
-
-    let replay = audit(n.a).await;
+    assert_eq!(bond_view(a, &id).await.status, ClaimStatus::Returned);
     assert_eq!(
-        replay.ledger().burned(),
-        ONE_TOKEN * 6 / 10 + ONE_TOKEN * 15 / 100
+        stake_of(a, &accused.key).await,
+        20 * ONE_TOKEN,
+        "nothing slashed"
     );
+
+    // Its claim no longer open, the hunter may file again.
+    filed(a, "council", &more, &hunter, &target, two).await;
+    audit(a).await;
     router.shutdown().await;
 }
 
 #[tokio::test]
 async fn council_stake_is_locked_for_its_term_slashable_and_released_after_it() {
     let dir = tempfile::tempdir().unwrap();
-    let (router, n) = net(dir.path(), |c| {
+    let router = quick_router(dir.path(), |c| {
         c.council_term_secs = 2;
-        c.dispute_secs = 1;
-        c.unbonding_secs = 2;
+        c.review_secs = 1;
+        c.appeal_secs = 1;
+        c.unbonding_secs = 7;
         c.council_min_stake = 2 * ONE_TOKEN;
+        c.slash_tokens = ONE_TOKEN;
     })
     .await;
+    let a = router.addr;
     let member = NodeKey::from_secret_bytes([11; 32]);
     let other = NodeKey::from_secret_bytes([12; 32]);
-    n.mint(1, &member, "10").await;
-    n.mint(2, &other, "10").await;
-    let term = n.get::<CouncilTerm>("/v1/council/term").await.term;
+    mint(a, dir.path(), &member, "10").await;
+    mint(a, dir.path(), &other, "10").await;
+    let term = get_json::<CouncilTerm>(a, "/v1/council/term").await.term;
     let lock = |term, amount| TxAction::CouncilStake { term, amount };
-    for (nonce, action, why) in [
-        (1, lock(term - 1, 5 * ONE_TOKEN), "a past term"),
-        (2, lock(term + 3, 5 * ONE_TOKEN), "too far ahead"),
-        (3, lock(term, ONE_TOKEN), "below the least council stake"),
+    for (action, why) in [
+        (lock(term - 1, 5 * ONE_TOKEN), "a past term"),
+        (lock(term + 3, 5 * ONE_TOKEN), "too far ahead"),
+        (lock(term, ONE_TOKEN), "below the least council stake"),
     ] {
-        let r = n.tx(&member, nonce, action).await;
+        let r = send_tx(a, &member, action).await;
         assert_eq!(r.status, 400, "{why}: {:?}", r.json());
     }
     // The next term, so the locks outlive this test's slash, and a term that ends while the test runs
     // does not make them past terms.
-    let locked = n.tx(&member, 4, lock(term + 1, 5 * ONE_TOKEN)).await;
+    let locked = send_tx(a, &member, lock(term + 1, 5 * ONE_TOKEN)).await;
     assert_eq!(locked.status, 200, "{:?}", locked.json());
     assert_eq!(
-        n.tx(&member, 5, lock(term + 1, 3 * ONE_TOKEN)).await.status,
+        send_tx(a, &member, lock(term + 1, 3 * ONE_TOKEN))
+            .await
+            .status,
         409,
         "one lock per term"
     );
     assert_eq!(
-        n.tx(&other, 1, lock(term + 1, 3 * ONE_TOKEN)).await.status,
+        send_tx(a, &other, lock(term + 1, 3 * ONE_TOKEN))
+            .await
+            .status,
         200
     );
-    let wallet = wallet_account(member.id().as_bytes());
-    assert_eq!(n.account(wallet).await.available.as_deref(), Some("5"));
+    assert_eq!(funds(a, &member).await, (10 * ONE_TOKEN, 5 * ONE_TOKEN));
     let lock_of = |key: &NodeKey, locked: &str| CouncilMember {
         member: key.id(),
         locked: locked.into(),
     };
-    let listed: CouncilStakes = n
-        .get(&format!("/v1/council/stakes?term={}", term + 1))
-        .await;
+    let stakes = || async move {
+        get_json::<CouncilStakes>(a, &format!("/v1/council/stakes?term={}", term + 1)).await
+    };
     assert_eq!(
-        listed.members,
+        stakes().await.members,
         [lock_of(&member, "5"), lock_of(&other, "3")]
     );
 
-    // A member's locked stake is at stake: a hunter may file a claim against it.
+    // Stake in office is at stake: a hunter's claim against it is upheld, the lock posted into the
+    // stake, then slashed.
     let hunter = NodeKey::from_secret_bytes([13; 32]);
-    n.mint(3, &hunter, "2").await;
-    let (_, action) = bond(&json!({"kind": "council_misconduct"}), &other, ONE_TOKEN);
-    let filed = n.tx(&hunter, 1, action).await;
-    assert_eq!(filed.status, 200, "{:?}", filed.json());
-
-    // Stake in office is slashable: the lock is posted into the stake, then slashed.
-    let slashed = n
-        .post(
-            "/v1/ledger/slash",
-            true,
-            json!({"owner": member.id().to_string(), "amount": "1", "claimant": "3",
-                   "evidence": failed_audit(&router_key(dir.path()), &member, 7)}),
-        )
-        .await;
-    assert_eq!(slashed.status, 200, "{:?}", slashed.json());
-    assert_eq!(n.account(wallet).await.balance.as_deref(), Some("5"));
+    mint(a, dir.path(), &hunter, "2").await;
+    let evidence = failed_audit(&router_key(dir.path()), &member, 7).to_canonical();
+    let c = filed(a, "objective", &evidence, &hunter, &member.id(), ONE_TOKEN).await;
+    assert_eq!(c.executed, Some(moved("1", "0.5", "1", true)));
+    assert_eq!(funds(a, &hunter).await.0, 2 * ONE_TOKEN + ONE_TOKEN / 2);
+    assert_eq!(funds(a, &member).await.0, 5 * ONE_TOKEN);
     assert_eq!(
-        n.account(stake_account(member.id().as_bytes()))
+        account_funds(a, stake_account(member.id().as_bytes()))
             .await
-            .balance
-            .as_deref(),
-        Some("4")
+            .0,
+        4 * ONE_TOKEN
     );
-    let listed: CouncilStakes = n
-        .get(&format!("/v1/council/stakes?term={}", term + 1))
-        .await;
     assert_eq!(
-        listed.members,
+        stakes().await.members,
         [lock_of(&other, "3")],
         "the member's lock went into the stake"
     );
 
     // The other member's lock returns once its term and the unbonding period have passed.
-    let other_wallet = wallet_account(other.id().as_bytes());
-    assert_eq!(
-        n.account(other_wallet).await.available.as_deref(),
-        Some("7")
-    );
+    assert_eq!(funds(a, &other).await, (10 * ONE_TOKEN, 7 * ONE_TOKEN));
     eventually("released after the term and unbonding", || async {
-        n.account(other_wallet).await.available.as_deref() == Some("10")
+        funds(a, &other).await.1 == 10 * ONE_TOKEN
     })
     .await;
-    assert!(now() >= (term + 2) * 2 + 2, "not before its time");
-    audit(n.a).await;
+    assert!(now() >= (term + 2) * 2 + 7, "not before its time");
+    assert_eq!(
+        account_funds(a, wallet_account(other.id().as_bytes()))
+            .await
+            .0,
+        10 * ONE_TOKEN
+    );
+    audit(a).await;
     router.shutdown().await;
 }
 
 #[tokio::test]
 async fn the_last_term_there_is_answers_instead_of_overflowing() {
     let dir = tempfile::tempdir().unwrap();
-    let (router, n) = net(dir.path(), |_| {}).await;
-    let last: CouncilStakes = n
-        .get(&format!("/v1/council/stakes?term={}", u64::MAX))
-        .await;
+    let router = quick_router(dir.path(), |_| {}).await;
+    let last: CouncilStakes = get_json(
+        router.addr,
+        &format!("/v1/council/stakes?term={}", u64::MAX),
+    )
+    .await;
     assert_eq!((last.term, last.release_at), (u64::MAX, u64::MAX));
     assert!(last.members.is_empty());
     router.shutdown().await;

@@ -227,8 +227,11 @@ async fn stake_gates_rotation_unbonds_after_its_period_and_is_slashed_once_per_e
     let router = start(dir.path(), |c| {
         c.heartbeat = std::time::Duration::from_secs(1);
         c.min_stake = ONE_TOKEN;
-        c.unbonding_secs = 2;
-        c.dispute_secs = 1;
+        // The shortest unbonding the router takes: longer than the longest a claim can take with
+        // one-second review and appeal windows (6 s).
+        c.unbonding_secs = 7;
+        c.review_secs = 1;
+        c.appeal_secs = 1;
     })
     .await;
     let a = router.addr;
@@ -284,7 +287,7 @@ async fn stake_gates_rotation_unbonds_after_its_period_and_is_slashed_once_per_e
     );
     eventually("staked: in rotation", || async { view().await.in_rotation }).await;
 
-    // Unstaking below the minimum takes it out of rotation at once; the tokens come back after 2 s.
+    // Unstaking below the minimum takes it out of rotation at once; the tokens come back after 7 s.
     assert_eq!(
         tx(
             2,

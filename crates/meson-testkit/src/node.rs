@@ -62,6 +62,17 @@ impl SigningTerminal {
         self.health.stop();
     }
 
+    /// Listens again on its URL after [`SigningTerminal::stop_server`].
+    pub async fn restart_server(&self) {
+        self.health.restart().await;
+    }
+
+    /// Its server answers `path` with `r` too, as a terminal serving an object would (without the
+    /// terminal's signed claim of it, unless `r` carries one).
+    pub fn serve(&self, path: &str, r: Resource) {
+        self.health.set(path, r);
+    }
+
     pub fn node_id(&self) -> String {
         self.key.id().to_string()
     }

@@ -158,6 +158,9 @@ pub(crate) async fn file(
             "a key cannot file a claim against itself".into(),
         ));
     }
+    // Until an objective claim has executed: the review loop finds it final from the moment it is
+    // stored, and would execute it too.
+    let _moving = s.claim_moves.lock().await;
     if s.store.claim_record(id).await?.is_some() {
         return Err(ServiceError::Conflict(format!(
             "claim {} was filed before",
@@ -169,7 +172,10 @@ pub(crate) async fn file(
         .store
         .hunter_claims(hunter, now.saturating_sub(DAY))
         .await?;
-    may_file(&s.cfg.hunt, saturate(open), saturate(recent), amount)?;
+    // Every limit a hunter is held to is a rule refusing a well-formed claim, the least bond included
+    // (which the ledger's own bond check counts as malformed).
+    may_file(&s.cfg.hunt, saturate(open), saturate(recent), amount)
+        .map_err(|r| ServiceError::Refused(r.to_string()))?;
     let epoch = s.cfg.epoch_secs();
     let (life_kind, span) = match kind {
         ClaimKind::Objective => {

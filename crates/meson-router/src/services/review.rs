@@ -20,7 +20,7 @@ use meson_core::keying::{cache_key, client_params, keyed_path};
 use meson_core::probe;
 use meson_core::signed::SignedMessage;
 use meson_core::ticket::{object_digest, ClientPrefix};
-use meson_ledger::claim_life::{Outcome, Party, Phase, Tally};
+use meson_ledger::claim_life::{LifeError, Outcome, Party, Phase, Tally};
 use meson_ledger::LogRecord;
 use meson_store::{ClaimFilter, ClaimKind, ClaimRecord, RoundRecord, VoteRecord};
 use tokio::sync::watch;
@@ -112,18 +112,31 @@ async fn open_round(
 }
 
 /// One claim, one step: what time has done to it.
-async fn step(s: &Shared, c: &ClaimRecord, now: u64) -> ServiceResult<()> {
+async fn step(s: &Shared, id: &[u8; 32], now: u64) -> ServiceResult<()> {
+    // Read afresh, not from the pass's list: a vote or an appeal taken while the pass went through
+    // the claims before this one would otherwise be overwritten by what time did to the older phase
+    // (an appeal in the last second of its window, turned final).
+    let _moving = s.claim_moves.lock().await;
+    let c = &find(s, id).await?;
+    if c.executed.is_some() {
+        return Ok(());
+    }
     let life = s.cfg.life();
     let phase = phase_of(c)?;
     let next = match &phase {
-        Phase::Filed { .. } => match seated(s, s.cfg.council().term(now)).await? {
-            Some(members) if !members.is_empty() => {
-                open_round(s, c, 1, &members, now).await?;
-                life.open_review(&phase, now)
-                    .map_err(|e| ServiceError::Conflict(e.to_string()))?
+        Phase::Filed { .. } => {
+            let members = seated(s, s.cfg.council().term(now)).await?;
+            // A council seated after the claim's wait ran out (the router was stopped meanwhile) finds
+            // it expired: no round opens, which would leave it filed for good and count against the
+            // members' seat rewards.
+            match (members, life.open_review(&phase, now)) {
+                (Some(members), Ok(next)) if !members.is_empty() => {
+                    open_round(s, c, 1, &members, now).await?;
+                    next
+                }
+                _ => life.tick(&phase, &Tally::new(&[], &c.accused, &c.hunter), now),
             }
-            _ => life.tick(&phase, &Tally::new(&[], &c.accused, &c.hunter), now),
-        },
+        }
         Phase::UnderReview { round, .. } | Phase::Decided { round, .. } => {
             let t = match tally(s, c, *round).await? {
                 Some((_, t)) => t,
@@ -150,7 +163,7 @@ pub(crate) async fn run(s: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         match s.store.list_claims(ClaimFilter::Open, PER_PASS).await {
             Ok(open) => {
                 for c in open {
-                    if let Err(e) = step(&s, &c, now).await {
+                    if let Err(e) = step(&s, &c.id, now).await {
                         tracing::warn!(claim = %hex::encode(c.id), error = %e, "cannot move a claim along");
                     }
                 }
@@ -219,6 +232,7 @@ pub(crate) async fn vote(
     msg: SignedMessage<Vote>,
 ) -> ServiceResult<(ClaimRecord, Phase)> {
     let v = verify(s, &msg, VOTE, |b| &b.network)?;
+    let _moving = s.claim_moves.lock().await;
     let c = find(s, id).await?;
     claim_matches(&c, &v.body.claim)?;
     let phase = phase_of(&c)?;
@@ -239,8 +253,10 @@ pub(crate) async fn vote(
         .await?
         .ok_or_else(|| ServiceError::Conflict("the round has not opened".into()))?;
     let member = *v.signer.as_bytes();
-    t.record(&member, v.body.upheld)
-        .map_err(|e| ServiceError::Refused(e.to_string()))?;
+    t.record(&member, v.body.upheld).map_err(|e| match e {
+        LifeError::VotedAlready { .. } => ServiceError::Conflict(e.to_string()),
+        _ => ServiceError::Refused(e.to_string()),
+    })?;
     let rec: probe::Record = serde_json::from_str(&v.body.record).map_err(|e| {
         ServiceError::Invalid(format!("the vote's record is not a probe record: {e}"))
     })?;
@@ -312,6 +328,7 @@ pub(crate) async fn appeal(
     msg: SignedMessage<Appeal>,
 ) -> ServiceResult<Phase> {
     let v = verify(s, &msg, APPEAL, |b| &b.network)?;
+    let _moving = s.claim_moves.lock().await;
     let c = find(s, id).await?;
     claim_matches(&c, &v.body.claim)?;
     let by = if v.signer.as_bytes() == &c.accused {

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part of the kit
 
+pub mod hunt;
+
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
