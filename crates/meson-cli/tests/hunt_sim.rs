@@ -24,15 +24,7 @@ const SMALL: [&str; 12] = [
 
 /// Runs the small network with `extra` flags, each replacing the small network's value of that flag.
 async fn sim(extra: &[&str]) -> Output {
-    let mut args: Vec<&str> = Vec::new();
-    for pair in SMALL.chunks(2) {
-        if !extra.contains(&pair[0]) {
-            args.extend(pair);
-        }
-    }
-    let mut cmd = command();
-    cmd.arg("hunt-sim").args(args).args(extra);
-    run(cmd).await
+    run_with("hunt-sim", &SMALL, extra).await
 }
 
 /// The table's row for `label`, split into the label's columns after it.

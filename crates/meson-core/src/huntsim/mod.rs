@@ -212,10 +212,6 @@ impl Sim {
         Ok(Sim { config, targets })
     }
 
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
     /// One seed's run.
     pub fn run(&self, seed: u64) -> SeedRun {
         network::Network::new(self, seed).run()
