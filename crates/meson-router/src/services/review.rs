@@ -82,7 +82,7 @@ async fn advance(s: &Shared, c: &ClaimRecord, next: &Phase) -> ServiceResult<()>
         s,
         LogRecord::ClaimPhase {
             claim: hex::encode(c.id),
-            phase: next.clone(),
+            phase: *next,
         },
     )
     .await?;
