@@ -2,27 +2,18 @@
 //! (`meson_core::auditsim`) for many seeds and prints, per strategy, how fast cheaters are suspended and
 //! leave objective evidence, how often honest terminals are, and what the checking costs in traffic.
 
-use std::io::{IsTerminal, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
-use std::time::Instant;
-
 use anyhow::Context;
 use clap::Args;
 use meson_core::audit::QualityRules;
-use meson_core::auditsim::{Config, SeedRun, Sim, Strategy};
+use meson_core::auditsim::{Config, Sim, Strategy};
 use meson_core::size::ByteSize;
+
+use crate::seeds::SeedArgs;
 
 #[derive(Args)]
 pub struct AuditSimArgs {
-    /// Seeds to run (0, 1, …, N - 1 from --first-seed); each is a whole network, replayed exactly.
-    #[arg(long, default_value_t = 20)]
-    seeds: u64,
-    #[arg(long, default_value_t = 0)]
-    first_seed: u64,
-    /// Seeds run in parallel (default: the machine's cores).
-    #[arg(long)]
-    threads: Option<usize>,
+    #[command(flatten)]
+    seeds: SeedArgs,
     /// Terminals in the network; those not cheating are honest.
     #[arg(long, default_value_t = 1000)]
     terminals: usize,
@@ -94,9 +85,6 @@ pub struct AuditSimArgs {
     warmup_epochs: u64,
     #[arg(long, default_value_t = 6)]
     epochs: u64,
-    /// Print the report as JSON instead of tables.
-    #[arg(long)]
-    json: bool,
 }
 
 impl AuditSimArgs {
@@ -150,50 +138,6 @@ impl AuditSimArgs {
 
 pub fn run(args: AuditSimArgs) -> anyhow::Result<()> {
     let sim = Sim::new(args.config()).context("audit-sim")?;
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .clamp(1, args.seeds.max(1) as usize);
-    let started = Instant::now();
-    let next = AtomicU64::new(0);
-    let runs: Mutex<Vec<SeedRun>> = Mutex::new(Vec::new());
-    let interactive = std::io::stderr().is_terminal();
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= args.seeds {
-                    return;
-                }
-                let run = sim.run(args.first_seed + i);
-                let mut all = runs.lock().unwrap_or_else(|e| e.into_inner());
-                all.push(run);
-                let msg = format!(
-                    "{}/{} seeds, {:.1}s",
-                    all.len(),
-                    args.seeds,
-                    started.elapsed().as_secs_f64()
-                );
-                if interactive {
-                    eprint!("\r{msg}");
-                } else {
-                    eprintln!("{msg}");
-                }
-            });
-        }
-    });
-    if interactive {
-        eprintln!();
-    }
-    let mut runs = runs.into_inner().unwrap_or_else(|e| e.into_inner());
-    runs.sort_by_key(|r| r.seed);
-    let report = sim.report(&runs);
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &report)?;
-        writeln!(out)?;
-    } else {
-        write!(out, "{report}")?;
-    }
-    Ok(())
+    let runs = args.seeds.run(|seed| sim.run(seed));
+    args.seeds.print(&sim.report(&runs))
 }

@@ -7,11 +7,13 @@ mod client;
 mod council;
 mod demo;
 mod evidence;
+mod hunt_sim;
 mod hunter;
 mod ledger;
 mod operator;
 mod probing;
 mod router;
+mod seeds;
 mod signals;
 mod site;
 mod terminal;
@@ -70,6 +72,9 @@ enum Command {
     /// Simulate spot-check audits over many seeded networks with cheating terminals: detection per
     /// epoch, false positives, the auditor's traffic.
     AuditSim(audit_sim::AuditSimArgs),
+    /// Simulate a hunter probing like a client over many seeded networks with a cheating terminal and
+    /// flaky honest ones: hours until the cheater is claimed and upheld, false claims.
+    HuntSim(hunt_sim::HuntSimArgs),
 }
 
 fn init_logging(filter: &str, json: bool) -> anyhow::Result<()> {
@@ -103,5 +108,6 @@ fn main() -> anyhow::Result<()> {
         Command::Wallet(args) => wallet::run(args),
         Command::CacheSim(args) => cache_sim::run(args),
         Command::AuditSim(args) => audit_sim::run(args),
+        Command::HuntSim(args) => hunt_sim::run(args),
     }
 }

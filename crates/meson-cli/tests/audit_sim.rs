@@ -29,15 +29,7 @@ const SMALL: [&str; 18] = [
 
 /// Runs the small network with `extra` flags, each replacing the small network's value of that flag.
 async fn sim(extra: &[&str]) -> Output {
-    let mut args: Vec<&str> = Vec::new();
-    for pair in SMALL.chunks(2) {
-        if !extra.contains(&pair[0]) {
-            args.extend(pair);
-        }
-    }
-    let mut cmd = command();
-    cmd.arg("audit-sim").args(args).args(extra);
-    run(cmd).await
+    run_with("audit-sim", &SMALL, extra).await
 }
 
 fn row<'a>(report: &'a Value, label: &str) -> &'a Value {

@@ -18,6 +18,12 @@ pub const BALLOT: &str = "meson/v1/council-ballot";
 pub const APPEAL: &str = "meson/v1/claim-appeal";
 pub const PROBE_TICKET: &str = "meson/v1/probe-ticket";
 
+/// The votes that uphold a claim before `eligible` members, and the quorum of a review: two thirds,
+/// rounded up (`meson_ledger::claim_life::Tally` counts by it; so does [`crate::huntsim`]).
+pub fn two_thirds(eligible: usize) -> usize {
+    (2 * eligible).div_ceil(3)
+}
+
 /// A member's vote on a claim in one review round.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -125,12 +125,63 @@ pub struct Rule {
     pub max_unreachable_bps: u32,
 }
 
+impl Rule {
+    /// Whether probes tallied `t` show the terminal faulty: any corrupt probe, or at least
+    /// `min_probes` valid probes of which more than `max_unreachable_bps` were refused or failed.
+    /// [`judge`] decides by it, and so does the hunt simulator ([`crate::huntsim`]).
+    pub fn faulty(&self, t: &Tally) -> bool {
+        let (valid, unreachable) = (t.valid(), t.unreachable());
+        t.corrupt > 0
+            || (valid >= u64::from(self.min_probes)
+                && unreachable * 10_000 > u64::from(self.max_unreachable_bps) * valid)
+    }
+}
+
 impl Default for Rule {
     fn default() -> Self {
         Rule {
             min_probes: 3,
             max_unreachable_bps: 5_000,
         }
+    }
+}
+
+/// A record's probes by verdict.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub good: u32,
+    pub corrupt: u32,
+    pub refused: u32,
+    pub failed: u32,
+    pub unverifiable: u32,
+    pub invalid: u32,
+}
+
+impl Tally {
+    pub fn add(&mut self, v: &ProbeVerdict) {
+        let n = match v {
+            ProbeVerdict::Good => &mut self.good,
+            ProbeVerdict::Corrupt { .. } => &mut self.corrupt,
+            ProbeVerdict::Refused { .. } => &mut self.refused,
+            ProbeVerdict::Failed => &mut self.failed,
+            ProbeVerdict::Unverifiable { .. } => &mut self.unverifiable,
+            ProbeVerdict::Invalid { .. } => &mut self.invalid,
+        };
+        *n += 1;
+    }
+
+    /// The probes that count: all but the invalid ones.
+    pub fn valid(&self) -> u64 {
+        u64::from(self.good)
+            + u64::from(self.corrupt)
+            + u64::from(self.refused)
+            + u64::from(self.failed)
+            + u64::from(self.unverifiable)
+    }
+
+    /// The valid probes refused or failed.
+    pub fn unreachable(&self) -> u64 {
+        u64::from(self.refused) + u64::from(self.failed)
     }
 }
 
@@ -331,52 +382,39 @@ pub fn judge(r: &Record, router: &NodeId, rule: &Rule) -> Result<Judgement, Prob
         None => None,
         Some(k) => Some(evidence::router_statement(k, router).map_err(ProbeError::Statement)?),
     };
-    let mut j = Judgement {
-        accused: first.terminal,
-        good: 0,
-        corrupt: 0,
-        refused: 0,
-        failed: 0,
-        unverifiable: 0,
-        invalid: 0,
-        faulty: false,
-        why: String::new(),
-    };
+    let mut t = Tally::default();
     let mut corrupt_why = None;
     for p in &r.probes {
-        match judge_probe(p, router, known.as_ref().map(|(k, _)| k)) {
-            ProbeVerdict::Good => j.good += 1,
-            ProbeVerdict::Corrupt { why } => {
-                j.corrupt += 1;
-                corrupt_why.get_or_insert(why);
-            }
-            ProbeVerdict::Refused { .. } => j.refused += 1,
-            ProbeVerdict::Failed => j.failed += 1,
-            ProbeVerdict::Unverifiable { .. } => j.unverifiable += 1,
-            ProbeVerdict::Invalid { .. } => j.invalid += 1,
+        let verdict = judge_probe(p, router, known.as_ref().map(|(k, _)| k));
+        t.add(&verdict);
+        if let ProbeVerdict::Corrupt { why } = verdict {
+            corrupt_why.get_or_insert(why);
         }
     }
-    let valid = u64::from(j.good + j.corrupt + j.refused + j.failed + j.unverifiable);
-    let unreachable = u64::from(j.refused + j.failed);
-    let too_many = unreachable * 10_000 > u64::from(rule.max_unreachable_bps) * valid;
-    (j.faulty, j.why) = match corrupt_why {
-        Some(why) => (true, format!("{} corrupt of {valid} valid probes: {why}", j.corrupt)),
-        None if valid >= u64::from(rule.min_probes) && too_many => (
-            true,
-            format!(
-                "{unreachable} of {valid} valid probes refused or failed, more than {} basis points",
-                rule.max_unreachable_bps
-            ),
+    let (valid, unreachable) = (t.valid(), t.unreachable());
+    let faulty = rule.faulty(&t);
+    let why = match corrupt_why {
+        Some(why) => format!("{} corrupt of {valid} valid probes: {why}", t.corrupt),
+        None if faulty => format!(
+            "{unreachable} of {valid} valid probes refused or failed, more than {} basis points",
+            rule.max_unreachable_bps
         ),
-        None => (
-            false,
-            format!(
-                "no corrupt probe; {unreachable} of {valid} valid probes refused or failed ({} needed to judge, at most {} basis points allowed); {} invalid",
-                rule.min_probes, rule.max_unreachable_bps, j.invalid
-            ),
+        None => format!(
+            "no corrupt probe; {unreachable} of {valid} valid probes refused or failed ({} needed to judge, at most {} basis points allowed); {} invalid",
+            rule.min_probes, rule.max_unreachable_bps, t.invalid
         ),
     };
-    Ok(j)
+    Ok(Judgement {
+        accused: first.terminal,
+        good: t.good,
+        corrupt: t.corrupt,
+        refused: t.refused,
+        failed: t.failed,
+        unverifiable: t.unverifiable,
+        invalid: t.invalid,
+        faulty,
+        why,
+    })
 }
 
 /// The outcome of a response as hunters and the council record it, so both record alike: a `2xx` is

@@ -308,7 +308,7 @@ impl Tally {
     pub fn need(&self) -> usize {
         match self.eligible.len() {
             0 => usize::MAX,
-            n => (2 * n).div_ceil(3),
+            n => meson_core::council::two_thirds(n),
         }
     }
 

@@ -73,6 +73,20 @@ pub async fn run(mut cmd: Command) -> Output {
     }
 }
 
+/// Runs `meson-cdn SUBCOMMAND` with `defaults` (flag and value pairs) and `extra` flags, each flag in
+/// `extra` replacing its pair in `defaults`: a simulator's small network, varied per test.
+pub async fn run_with(subcommand: &str, defaults: &[&str], extra: &[&str]) -> Output {
+    let mut args: Vec<&str> = Vec::new();
+    for pair in defaults.chunks(2) {
+        if !extra.contains(&pair[0]) {
+            args.extend(pair);
+        }
+    }
+    let mut cmd = command();
+    cmd.arg(subcommand).args(args).args(extra);
+    run(cmd).await
+}
+
 /// Kills the child when dropped (a failing test never leaves a process behind).
 struct ChildGuard(Child);
 

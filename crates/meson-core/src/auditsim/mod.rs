@@ -40,7 +40,9 @@ mod report;
 use serde::Serialize;
 
 use crate::audit::QualityRules;
+use crate::sim::{first_invalid, fits, is_share, pct_label};
 
+pub use crate::sim::ConfigError;
 pub use report::{Report, Row, Traffic};
 
 /// How one terminal behaves once cheating starts.
@@ -73,16 +75,16 @@ impl Strategy {
     pub fn label(&self) -> String {
         match self {
             Strategy::Honest => "honest".into(),
-            Strategy::Corrupt { fraction } => format!("corrupt {}", pct(*fraction)),
-            Strategy::Drop { fraction } => format!("drop {}", pct(*fraction)),
-            Strategy::Inflate { share, factor } => format!("inflate x{factor} on {}", pct(*share)),
-            Strategy::Flaky { timeout_rate } => format!("flaky {} timeouts", pct(*timeout_rate)),
+            Strategy::Corrupt { fraction } => format!("corrupt {}", pct_label(*fraction)),
+            Strategy::Drop { fraction } => format!("drop {}", pct_label(*fraction)),
+            Strategy::Inflate { share, factor } => {
+                format!("inflate x{factor} on {}", pct_label(*share))
+            }
+            Strategy::Flaky { timeout_rate } => {
+                format!("flaky {} timeouts", pct_label(*timeout_rate))
+            }
         }
     }
-}
-
-fn pct(share: f64) -> String {
-    format!("{}%", (share * 1000.0).round() / 10.0)
 }
 
 /// Every knob of a simulation.
@@ -150,33 +152,17 @@ impl Default for Config {
     }
 }
 
-/// Why a configuration cannot run.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
-    #[error("{cheaters} cheating terminals do not fit in {terminals}")]
-    TooManyCheaters { cheaters: usize, terminals: usize },
-    #[error("{0}")]
-    Invalid(&'static str),
-}
-
 impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
-        let cheaters: usize = self.groups.iter().map(|(_, n)| n).sum();
-        if cheaters > self.terminals {
-            return Err(ConfigError::TooManyCheaters {
-                cheaters,
-                terminals: self.terminals,
-            });
-        }
-        let share = |x: f64| (0.0..=1.0).contains(&x);
-        let shares_ok = share(self.honest_timeout_rate)
+        fits(self.groups.iter().map(|(_, n)| n).sum(), self.terminals)?;
+        let shares_ok = is_share(self.honest_timeout_rate)
             && self.groups.iter().all(|(s, _)| match *s {
                 Strategy::Honest => true,
-                Strategy::Corrupt { fraction } | Strategy::Drop { fraction } => share(fraction),
-                Strategy::Inflate { share: s, factor } => share(s) && factor > 1.0,
-                Strategy::Flaky { timeout_rate } => share(timeout_rate),
+                Strategy::Corrupt { fraction } | Strategy::Drop { fraction } => is_share(fraction),
+                Strategy::Inflate { share: s, factor } => is_share(s) && factor > 1.0,
+                Strategy::Flaky { timeout_rate } => is_share(timeout_rate),
             });
-        let checks = [
+        first_invalid(&[
             (self.terminals == 0, "there must be at least one terminal"),
             (
                 self.objects == 0 || self.objects > u32::MAX as u64,
@@ -199,7 +185,7 @@ impl Config {
                 "the audit interval and the epoch must be positive",
             ),
             (
-                !share(self.rules.suspend_below),
+                !is_share(self.rules.suspend_below),
                 "the suspension threshold is a pass rate from 0 to 1",
             ),
             (
@@ -211,11 +197,7 @@ impl Config {
                 "the vetted weight must be positive",
             ),
             (self.epochs == 0, "at least one epoch must be measured"),
-        ];
-        match checks.iter().find(|(bad, _)| *bad) {
-            Some((_, why)) => Err(ConfigError::Invalid(why)),
-            None => Ok(()),
-        }
+        ])
     }
 }
 

@@ -6,15 +6,15 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::catalogue::{mix, object_key, unit, Body};
+use super::catalogue::Body;
 use super::{SeedRun, Sim, Strategy, TerminalRun};
 use crate::audit::holdings::{Claimed, TerminalHoldings};
 use crate::audit::plan::{self, Piece};
 use crate::audit::{self, Answer, Challenge, Outcome, Reply, Standing, Tally, Verdict};
 use crate::content::{self, Root};
 use crate::identity::NodeKey;
-use crate::schedule::{self, Candidate, CandidateSet, Region};
 use crate::signed::SignedMessage;
+use crate::sim::{fixed_unit, mix, object_key, Routing};
 
 /// The bytes of a challenge and of the signed answers on the wire, measured on real signed messages.
 pub(super) struct WireSizes {
@@ -61,9 +61,6 @@ impl WireSizes {
 }
 
 const NEVER: u32 = u32::MAX;
-/// Owner cache entries: not computed yet, and no terminal in rotation.
-const UNKNOWN: u32 = u32::MAX;
-const NOBODY: u32 = u32::MAX - 1;
 
 /// Salts of the per-object draws, so corruption and dropping are independent.
 const CORRUPT: u64 = 1;
@@ -88,12 +85,10 @@ pub(super) struct Network<'a> {
     sim: &'a Sim,
     seed: u64,
     rng: StdRng,
-    region: Region,
     terminals: Vec<Terminal>,
     epoch: u64,
-    /// Routing: the candidate set and weights it was built with, and each object's terminal under it.
-    candidates: Option<(CandidateSet, Vec<u32>)>,
-    owners: Vec<u32>,
+    /// Where requests go, with the weights of the epoch's start.
+    routing: Routing,
     /// Ground truth: the epoch each object was last learned in (NEVER: its size and root are unknown).
     learned: Vec<u32>,
     /// Usage held per object for want of its size (terminal, bytes claimed), in the order wanted.
@@ -147,11 +142,9 @@ impl<'a> Network<'a> {
             sim,
             seed,
             rng,
-            region: Region::new("sim").expect("a valid region name"),
             terminals,
             epoch: 0,
-            candidates: None,
-            owners: vec![UNKNOWN; objects],
+            routing: Routing::new("audit-sim", objects as u64),
             learned: vec![NEVER; objects],
             held: HashMap::new(),
             wanted: VecDeque::new(),
@@ -192,7 +185,7 @@ impl<'a> Network<'a> {
 
     /// A draw for (terminal, object, chunk group) that is the same whenever it is asked.
     fn fixed_draw(&self, salt: u64, terminal: usize, object: u32, group: u64) -> f64 {
-        unit(mix(mix(mix(self.seed ^ salt) ^ terminal as u64) ^ object as u64) ^ group)
+        fixed_unit(self.seed, salt, &[terminal as u64, object as u64, group])
     }
 
     fn body(&self, object: u32) -> &'a Body {
@@ -209,43 +202,10 @@ impl<'a> Network<'a> {
         self.terminals[terminal].run.evidence.get_or_insert(epoch);
     }
 
-    /// The terminal the router sends a request for `object` to, with the weights of the epoch's start.
-    fn owner(&mut self, object: u32) -> Option<usize> {
-        let cached = self.owners[object as usize];
-        let owner = if cached == UNKNOWN {
-            let (set, _) = self.candidates.as_ref()?;
-            let key = schedule::schedule_key("audit-sim", &object_key(object));
-            let owner = set
-                .choose(&key, 1, f64::INFINITY)
-                .first()
-                .map_or(NOBODY, |&i| i as u32);
-            self.owners[object as usize] = owner;
-            owner
-        } else {
-            cached
-        };
-        (owner != NOBODY).then_some(owner as usize)
-    }
-
-    /// Rebuilds the candidate set when standings changed the weights.
+    /// Puts terminals in rotation with the weights of their standings.
     fn route(&mut self) {
-        let weights: Vec<u32> = self.terminals.iter().map(|t| t.weight).collect();
-        if self.candidates.as_ref().is_some_and(|(_, w)| *w == weights) {
-            return;
-        }
-        let set = CandidateSet::new(
-            self.terminals
-                .iter()
-                .map(|t| Candidate {
-                    id: t.id,
-                    region: self.region.clone(),
-                    weight: t.weight,
-                    load: 0,
-                })
-                .collect(),
-        );
-        self.candidates = Some((set, weights));
-        self.owners.fill(UNKNOWN);
+        self.routing
+            .route(self.terminals.iter().map(|t| (t.id, t.weight)));
     }
 
     fn requests(&mut self) {
@@ -253,7 +213,7 @@ impl<'a> Network<'a> {
         let cheating = self.cheating();
         for _ in 0..self.sim.config.requests_per_terminal * self.terminals.len() as u64 {
             let object = self.sim.catalogue.draw(&mut self.rng);
-            let Some(t) = self.owner(object) else {
+            let Some(t) = self.routing.owner(object) else {
                 self.out.unserved += 1;
                 continue;
             };

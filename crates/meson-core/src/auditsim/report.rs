@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::{Config, SeedRun, Strategy, TerminalRun};
 use crate::audit::Outcome;
+use crate::sim::pct;
 
 /// One strategy's figures.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -152,10 +153,6 @@ impl Traffic {
             held_records: mean(|r| r.held_records),
         }
     }
-}
-
-fn pct(share: f64) -> String {
-    format!("{:.1}%", share * 100.0)
 }
 
 fn bytes(b: f64) -> String {

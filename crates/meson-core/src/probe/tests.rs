@@ -284,6 +284,39 @@ fn refusals_make_a_terminal_faulty_only_past_the_threshold() {
 }
 
 #[test]
+fn the_rule_counts_valid_probes_and_half_of_them_unreachable_is_not_enough() {
+    let rule = Rule::default();
+    let tally = |verdicts: &[ProbeVerdict]| {
+        let mut t = Tally::default();
+        for v in verdicts {
+            t.add(v);
+        }
+        t
+    };
+    let (good, failed, refused) = (
+        ProbeVerdict::Good,
+        ProbeVerdict::Failed,
+        ProbeVerdict::Refused { status: 503 },
+    );
+    let invalid = ProbeVerdict::Invalid { why: "x".into() };
+    assert!(!rule.faulty(&tally(&[failed.clone(), failed.clone()])));
+    assert!(rule.faulty(&tally(&[failed.clone(), refused.clone(), good.clone()])));
+    // Exactly half is allowed; invalid probes count for nothing.
+    let half = tally(&[failed.clone(), refused, good.clone(), good.clone()]);
+    assert_eq!((half.valid(), half.unreachable()), (4, 2));
+    assert!(!rule.faulty(&half));
+    let t = tally(&[failed.clone(), failed.clone(), invalid.clone(), invalid]);
+    assert_eq!((t.valid(), t.invalid), (2, 2));
+    assert!(!rule.faulty(&t));
+    assert!(rule.faulty(&tally(&[
+        good.clone(),
+        good,
+        ProbeVerdict::Corrupt { why: String::new() }
+    ])));
+    assert!(!rule.faulty(&Tally::default()));
+}
+
+#[test]
 fn a_record_of_two_terminals_or_a_foreign_statement_is_not_judged() {
     let r = router().id();
     let mut theirs = failure();
