@@ -26,6 +26,9 @@ use super::error::{ServiceError, ServiceResult};
 use super::ledger::{log, submit};
 use crate::Shared;
 
+/// Ended terms looked back on for unpaid seat rewards.
+const REWARD_LOOKBACK_TERMS: u64 = 12;
+
 /// The election of `term`, opened now (snapshot taken and logged) if its window has come and it was not
 /// opened yet; None before its window.
 pub(crate) async fn open(s: &Shared, term: u64, now: u64) -> ServiceResult<Option<ElectionRecord>> {
@@ -205,7 +208,8 @@ async fn pass(s: &Shared, now: u64) -> ServiceResult<()> {
     let term = s.cfg.council().term(now);
     seat(s, term, now).await?;
     open(s, term + 1, now).await?;
-    if let Some(ended) = term.checked_sub(1) {
+    // Every ended term not rewarded yet, so a router that was down through a term's end still pays it.
+    for ended in term.saturating_sub(REWARD_LOOKBACK_TERMS)..term {
         reward(s, ended).await?;
     }
     Ok(())
