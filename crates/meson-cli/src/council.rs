@@ -40,9 +40,10 @@ pub struct CouncilArgs {
 enum CouncilCommand {
     /// Serve as a member: re-probe the accused of each claim under review and vote.
     Run {
-        /// The address re-probes leave from (tickets are for it).
-        #[arg(long)]
-        source: Option<IpAddr>,
+        /// An address re-probes leave from (each ticket is for the address that asked for it); repeat
+        /// to spread a claim's probes over several client prefixes, as a terminal may cheat only some.
+        #[arg(long = "source", value_name = "IP")]
+        sources: Vec<IpAddr>,
         /// Fetches of the accused per claim.
         #[arg(long, default_value_t = 3)]
         probes: usize,
@@ -81,7 +82,8 @@ struct Member {
     network: String,
     key: NodeKey,
     router_id: NodeId,
-    prober: Prober,
+    /// One per source address; a claim's probes go round them.
+    probers: Vec<Prober>,
     probes: usize,
     recused: HashSet<String>,
 }
@@ -95,7 +97,8 @@ impl Member {
         let hunter: Record = serde_json::from_slice(&evidence).context("the claim's record")?;
         let known = probing::known(&self.router, &hunter.host, &hunter.path).await;
         let mut probes = Vec::new();
-        for _ in 0..self.probes.max(1) {
+        for i in 0..self.probes.max(1) {
+            let prober = &self.probers[i % self.probers.len()];
             let ask = sign(
                 &self.key,
                 PROBE_TICKET,
@@ -104,11 +107,10 @@ impl Member {
                     claim: id.clone(),
                 },
             )?;
-            let ticket: ProbeTicketIssued = self
-                .prober
+            let ticket: ProbeTicketIssued = prober
                 .post(&self.router, &format!("/v1/claims/{id}/probe"), &ask)
                 .await?;
-            probes.push(self.prober.probe(ticket.terminal, &ticket.url).await);
+            probes.push(prober.probe(ticket.terminal, &ticket.url).await);
         }
         let record = Record {
             host: hunter.host,
@@ -175,13 +177,14 @@ pub fn run(args: CouncilArgs) -> anyhow::Result<()> {
     rt.block_on(async move {
         match args.command {
             CouncilCommand::Run {
-                source,
+                sources,
                 probes,
                 interval_secs,
                 timeout_secs,
             } => {
                 let stop = Stop::install()?;
                 let key = load_key(&args.id.key)?;
+                let timeout = Duration::from_secs(timeout_secs.max(1));
                 let router_id = get::<RouterInfo>(&router, "/v1/router", None).await?.id;
                 eprintln!("council member {} watching {router}", key.id());
                 let mut member = Member {
@@ -189,7 +192,14 @@ pub fn run(args: CouncilArgs) -> anyhow::Result<()> {
                     network: args.id.network,
                     key,
                     router_id,
-                    prober: Prober::new(source, Duration::from_secs(timeout_secs.max(1))),
+                    probers: if sources.is_empty() {
+                        vec![Prober::new(None, timeout)]
+                    } else {
+                        sources
+                            .iter()
+                            .map(|s| Prober::new(Some(*s), timeout))
+                            .collect()
+                    },
                     probes,
                     recused: HashSet::new(),
                 };
