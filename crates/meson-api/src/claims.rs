@@ -82,7 +82,7 @@ pub struct VoteView {
     pub signed: SignedMessage<Vote>,
 }
 
-/// The count of the current round.
+/// The count of the current round (of the last one, for a claim no longer under review or decided).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TallyView {
     pub round: u8,

@@ -292,18 +292,18 @@ async fn verify(router: &str, c: &ClaimDetail) -> anyhow::Result<Vec<String>> {
             match decides {
                 Some(meson_ledger::claim_life::Outcome::Upheld) => "upheld",
                 Some(meson_ledger::claim_life::Outcome::Rejected) => "rejected",
-                None => "nothing yet",
+                None => "nothing",
             }
         );
         let shown = c.phase.outcome;
+        use meson_ledger::claim_life::Outcome as Decides;
         let agrees = match (decides, shown, c.phase.phase) {
             (_, _, PhaseName::UnderReview) => decides.is_none(),
-            (Some(meson_ledger::claim_life::Outcome::Upheld), Some(Outcome::Upheld), _)
-            | (Some(meson_ledger::claim_life::Outcome::Rejected), Some(Outcome::Rejected), _) => {
-                true
-            }
-            // Decided at the deadline without two thirds: rejected when enough voted, else expired.
-            (None, _, _) => true,
+            (Some(Decides::Upheld), Some(Outcome::Upheld), _)
+            | (Some(Decides::Rejected), Some(Outcome::Rejected), _) => true,
+            // Closed at the deadline without two thirds: rejected when enough voted, else expired;
+            // never upheld.
+            (None, Some(Outcome::Rejected), _) | (None, None, PhaseName::Expired) => true,
             _ => false,
         };
         if !agrees {

@@ -100,7 +100,12 @@ fn phase_view(p: &Phase) -> PhaseView {
 /// A stored claim as the API shows it.
 async fn detail(s: &Shared, c: &ClaimRecord) -> ServiceResult<ClaimDetail> {
     let phase = claims::phase_of(c)?;
-    let tally = match review::round_of(&phase) {
+    // A final or expired claim shows the count of its last round, which decided it.
+    let round = match review::round_of(&phase) {
+        Some(round) => Some(round),
+        None => s.store.rounds(c.id).await?.iter().map(|r| r.round).max(),
+    };
+    let tally = match round {
         Some(round) => match review::tally(s, c, round).await? {
             Some((r, t)) => {
                 let members = seated(s, r.term).await?.unwrap_or_default();
