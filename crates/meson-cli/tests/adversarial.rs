@@ -143,36 +143,21 @@ impl Net {
 }
 
 async fn start_router(dir: &Path) -> RouterProc {
-    let epoch = EPOCH_SECS.to_string();
-    RouterProc::start(
-        "127.0.0.1:0",
-        dir,
+    let args = billed_router_args(
+        EPOCH_SECS,
         &[
-            "--heartbeat-secs",
-            "1",
             "--ticket-lifetime",
             "2",
-            "--billing",
-            "--epoch-secs",
-            &epoch,
-            "--price-per-gib",
-            "1000",
-            "--fee-bps",
-            "2000",
-            "--origin-bytes-per-sec",
-            "10MiB",
-            "--audit-interval-secs",
-            "1",
             "--audit-timeout-secs",
             "3",
-            "--vetting-audits",
-            "2",
             "--suspend-min-audits",
             "3",
             "--suspend-below",
             "0.9",
         ],
-    )
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    RouterProc::start("127.0.0.1:0", dir, &args)
 }
 
 async fn start_terminal(router: &str, ip: &'static str, dir: PathBuf) -> Node {

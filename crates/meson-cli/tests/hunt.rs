@@ -336,32 +336,15 @@ async fn a_hunter_catches_what_audits_miss_and_the_council_judges_true_and_false
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().to_path_buf();
     let router_dir = dir.join("router");
-    let epoch = EPOCH_SECS.to_string();
     let term = TERM_SECS.to_string();
     let appeal = APPEAL_SECS.to_string();
-    let router = RouterProc::start(
-        "127.0.0.1:0",
-        &router_dir,
+    let args = billed_router_args(
+        EPOCH_SECS,
         &[
-            "--heartbeat-secs",
-            "1",
             "--ticket-lifetime",
             "10",
-            "--billing",
-            "--epoch-secs",
-            &epoch,
-            "--price-per-gib",
-            "1000",
-            "--fee-bps",
-            "2000",
-            "--origin-bytes-per-sec",
-            "10MiB",
-            "--audit-interval-secs",
-            "1",
             "--audit-timeout-secs",
             "10",
-            "--vetting-audits",
-            "2",
             // Audits that time out on a loaded machine must not take terminals out of rotation here:
             // this test is about what audits cannot see.
             "--suspend-below",
@@ -382,6 +365,8 @@ async fn a_hunter_catches_what_audits_miss_and_the_council_judges_true_and_false
             "1",
         ],
     );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let router = RouterProc::start("127.0.0.1:0", &router_dir, &args);
     let shop = Shop::open(router.addr, SITE, OBJECTS, OBJECT_LEN, 70).await;
     let bodies = shop.bodies;
     let net = Net {

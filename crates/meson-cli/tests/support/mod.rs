@@ -503,3 +503,28 @@ impl Shop {
         }
     }
 }
+
+/// Router flags of a billed, audited network on a fast clock: 1 s heartbeats, epochs of `epoch_secs`, a
+/// price of 1000 tokens per GiB with a 20 % fee, an origin learner fast enough for test objects, audits
+/// every second vetting terminals after 2 passes; then `extra`.
+pub fn billed_router_args(epoch_secs: u64, extra: &[&str]) -> Vec<String> {
+    let epoch = epoch_secs.to_string();
+    let base = [
+        "--heartbeat-secs",
+        "1",
+        "--billing",
+        "--epoch-secs",
+        &epoch,
+        "--price-per-gib",
+        "1000",
+        "--fee-bps",
+        "2000",
+        "--origin-bytes-per-sec",
+        "10MiB",
+        "--audit-interval-secs",
+        "1",
+        "--vetting-audits",
+        "2",
+    ];
+    base.iter().chain(extra).map(|s| s.to_string()).collect()
+}
