@@ -18,7 +18,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use meson_api::ledger::{AccountView, SiteBilling, TerminalEarnings};
+use meson_api::ledger::{SiteBilling, TerminalEarnings};
 use meson_api::verification::{SlashView, TerminalAudits, TerminalSlashes};
 use meson_core::identity::{NodeId, NodeKey};
 use meson_core::signed::SignedMessage;
@@ -66,9 +66,7 @@ impl Net {
     }
 
     async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
-        let got = json_request(self.addr(), None, "GET", path, None).await;
-        assert_eq!(got.status, 200, "GET {path}: {:?}", got.body);
-        got.parse()
+        get_ok(self.addr(), path).await
     }
 
     async fn audits(&self, node: &Node) -> TerminalAudits {
@@ -101,8 +99,7 @@ impl Net {
     }
 
     async fn balance(&self, account: u128) -> u128 {
-        let a: AccountView = self.get(&format!("/v1/ledger/accounts/{account}")).await;
-        meson_ledger::parse_amount(a.balance.as_deref().unwrap_or("0")).unwrap()
+        funds(self.addr(), account).await.0
     }
 
     /// Runs an operator command (`meson-cdn ledger …`) and returns its stdout.

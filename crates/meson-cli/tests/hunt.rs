@@ -23,7 +23,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
 use meson_api::claims::{ClaimDetail, ClaimList, Outcome, PhaseName};
 use meson_api::council::CouncilView;
-use meson_api::ledger::{AccountView, History, SiteBilling, TerminalEarnings};
+use meson_api::ledger::{History, SiteBilling, TerminalEarnings};
 use meson_api::verification::TerminalAudits;
 use meson_core::identity::NodeId;
 use meson_core::probe::{self, Record};
@@ -63,20 +63,16 @@ impl Net {
     }
 
     async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
-        let got = json_request(self.router.addr, None, "GET", path, None).await;
-        assert_eq!(got.status, 200, "GET {path}: {:?}", got.body);
-        got.parse()
+        get_ok(self.router.addr, path).await
     }
 
     async fn balance(&self, account: u128) -> u128 {
-        let a: AccountView = self.get(&format!("/v1/ledger/accounts/{account}")).await;
-        tokens(a.balance.as_deref().unwrap_or("0"))
+        funds(self.router.addr, account).await.0
     }
 
     /// What the account can spend: its balance less what is reserved.
     async fn available(&self, account: u128) -> u128 {
-        let a: AccountView = self.get(&format!("/v1/ledger/accounts/{account}")).await;
-        tokens(a.available.as_deref().unwrap_or("0"))
+        funds(self.router.addr, account).await.1
     }
 
     async fn billing(&self) -> SiteBilling {

@@ -528,3 +528,18 @@ pub fn billed_router_args(epoch_secs: u64, extra: &[&str]) -> Vec<String> {
     ];
     base.iter().chain(extra).map(|s| s.to_string()).collect()
 }
+
+/// `GET path` of the router at `addr`, which must answer 200, read as `T`.
+pub async fn get_ok<T: serde::de::DeserializeOwned>(addr: SocketAddr, path: &str) -> T {
+    let got = json_request(addr, None, "GET", path, None).await;
+    assert_eq!(got.status, 200, "GET {path}: {:?}", got.body);
+    got.parse()
+}
+
+/// A ledger account's (balance, available funds) in base units, zero for an account not opened yet.
+pub async fn funds(addr: SocketAddr, account: u128) -> (u128, u128) {
+    let a: meson_api::ledger::AccountView =
+        get_ok(addr, &format!("/v1/ledger/accounts/{account}")).await;
+    let units = |t: Option<&str>| meson_ledger::parse_amount(t.unwrap_or("0")).unwrap();
+    (units(a.balance.as_deref()), units(a.available.as_deref()))
+}
