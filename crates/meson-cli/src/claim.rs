@@ -318,9 +318,7 @@ async fn verify(router: &str, c: &ClaimDetail) -> anyhow::Result<Vec<String>> {
 
 pub fn run(args: ClaimArgs) -> anyhow::Result<()> {
     let router = args.id.router()?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let rt = crate::client::runtime()?;
     rt.block_on(async move {
         match args.command {
             ClaimCommand::File {

@@ -11,6 +11,13 @@ use meson_api::ErrorBody;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+/// The runtime a client command runs on: one thread is plenty for a command's few requests.
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
 /// `GET path`, read as `T`.
 pub(crate) async fn get<T: DeserializeOwned>(
     server: &str,

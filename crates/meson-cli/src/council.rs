@@ -171,9 +171,7 @@ impl Member {
 
 pub fn run(args: CouncilArgs) -> anyhow::Result<()> {
     let router = args.id.router()?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let rt = crate::client::runtime()?;
     rt.block_on(async move {
         match args.command {
             CouncilCommand::Run {

@@ -45,9 +45,7 @@ pub fn run(args: EvidenceArgs) -> anyhow::Result<()> {
         router,
         router_id,
     } = args.command;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let rt = crate::client::runtime()?;
     rt.block_on(async move {
         let router_id = match (router_id, &router) {
             (Some(id), _) => id,

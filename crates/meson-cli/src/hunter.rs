@@ -379,9 +379,7 @@ pub fn run(args: HunterArgs) -> anyhow::Result<()> {
     let bond = parse_amount(&args.bond).with_context(|| format!("--bond {:?}", args.bond))?;
     let budget =
         parse_amount(&args.budget).with_context(|| format!("--budget {:?}", args.budget))?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let rt = crate::client::runtime()?;
     rt.block_on(async move {
         let stop = Stop::install()?;
         let router_id = get::<RouterInfo>(&args.router, "/v1/router", None)

@@ -35,9 +35,7 @@ enum LedgerCommand {
 }
 
 pub fn run(args: LedgerArgs) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let rt = crate::client::runtime()?;
     let (router, router_id) = match args.command {
         LedgerCommand::Verify { router, router_id } => (router, router_id),
         LedgerCommand::Operator(command) => return rt.block_on(crate::operator::run(command)),

@@ -10,7 +10,7 @@ use meson_api::sites::{
 use meson_api::traffic::{SiteTraffic, Traffic};
 use meson_api::SiteInfo;
 
-use crate::client::{delete, get, post};
+use crate::client::{delete, get, post, runtime};
 
 /// Where the router is and who is asking.
 #[derive(Args)]
@@ -141,12 +141,6 @@ enum SiteCommand {
         #[arg(long, default_value_t = 24)]
         epochs: u64,
     },
-}
-
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?)
 }
 
 pub fn run_account(args: AccountArgs) -> anyhow::Result<()> {

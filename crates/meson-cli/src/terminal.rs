@@ -326,14 +326,9 @@ impl TerminalArgs {
 pub fn run(cmd: TerminalCommand) -> anyhow::Result<()> {
     match cmd.action {
         Some(TerminalAction::Drain(args)) => drain(args),
-        Some(TerminalAction::Audits(args)) => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-            .block_on(crate::verification::show_audits(
-                &args.router,
-                &args.node,
-                args.epochs,
-            )),
+        Some(TerminalAction::Audits(args)) => crate::client::runtime()?.block_on(
+            crate::verification::show_audits(&args.router, &args.node, args.epochs),
+        ),
         None => serve(cmd.run),
     }
 }
@@ -384,9 +379,7 @@ fn drain(args: DrainArgs) -> anyhow::Result<()> {
         )
     })?;
     let admin = args.admin.trim_end_matches('/').to_owned();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let rt = crate::client::runtime()?;
     rt.block_on(async move {
         let token = Some(token.trim());
         let draining = !args.undo;

@@ -220,9 +220,7 @@ pub fn run(args: WalletArgs) -> anyhow::Result<()> {
         WalletCommand::Remote(command) => *command,
     };
     let router = args.id.router()?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let rt = crate::client::runtime()?;
     rt.block_on(async move {
         match command {
             RemoteCommand::Balance { account, terminal } => match (account, terminal) {

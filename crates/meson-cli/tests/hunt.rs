@@ -94,16 +94,7 @@ impl Net {
 
     /// Runs `meson-cdn ARGS… --router URL` to completion; its stdout.
     async fn cli(&self, args: &[&str]) -> String {
-        let mut cmd = command();
-        cmd.args(args).args(["--router", &self.url()]);
-        let out = run(cmd).await;
-        assert!(
-            out.status.success(),
-            "{args:?}: {}\n{}",
-            out.stdout,
-            out.stderr
-        );
-        out.stdout
+        cli(&self.url(), args).await
     }
 
     async fn mint(&self, id: u64, owner: &str, amount: &str) {
@@ -257,11 +248,27 @@ async fn redirect(net: &Net, from: &str, i: u64) -> String {
 }
 
 /// Locks council stake for `term` with each member's key, and has every member approve every member.
-async fn elect(net: &Net, members: &[PathBuf], ids: &[String], term: u64) {
+/// Runs `meson-cdn ARGS… --router ROUTER`, which must succeed; its stdout.
+async fn cli(router: &str, args: &[&str]) -> String {
+    let mut cmd = command();
+    cmd.args(args).args(["--router", router]);
+    let out = run(cmd).await;
+    assert!(
+        out.status.success(),
+        "{args:?}: {}\n{}",
+        out.stdout,
+        out.stderr
+    );
+    out.stdout
+}
+
+/// Locks council stake for `term` with each member's key, and has every member approve every member.
+async fn elect(router: &str, members: &[PathBuf], ids: &[String], term: u64) {
     let term = term.to_string();
+    let candidates: Vec<String> = ids.iter().map(|id| format!("--candidate={id}")).collect();
     for key in members {
         let key = key.to_str().unwrap();
-        net.cli(&[
+        let stake = [
             "wallet",
             "--key",
             key,
@@ -270,29 +277,11 @@ async fn elect(net: &Net, members: &[PathBuf], ids: &[String], term: u64) {
             &term,
             "--amount",
             "10",
-        ])
-        .await;
+        ];
+        cli(router, &stake).await;
         let mut ballot = vec!["council", "--key", key, "ballot", "--term", &term];
-        let candidates: Vec<String> = ids.iter().map(|id| format!("--candidate={id}")).collect();
         ballot.extend(candidates.iter().map(String::as_str));
-        net.cli(&ballot).await;
-    }
-}
-
-/// Polls `check` (each call a request to the router, which paces it) until it yields a value, for at
-/// most `limit`.
-async fn until<T, F: std::future::Future<Output = Option<T>>>(
-    limit: Duration,
-    what: &str,
-    mut check: impl FnMut() -> F,
-) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        cli(router, &ballot).await;
     }
 }
 
@@ -467,7 +456,7 @@ async fn a_hunter_catches_what_audits_miss_and_the_council_judges_true_and_false
 
     // The council: elected for the first term whose election counts the minted tokens, and re-elected
     // for every term after it while the test runs.
-    let first: u64 = until(
+    let first: u64 = eventually_some_within(
         Duration::from_secs(3 * TERM_SECS),
         "an election whose snapshot holds the members' tokens",
         || async {
@@ -476,55 +465,28 @@ async fn a_hunter_catches_what_audits_miss_and_the_council_judges_true_and_false
         },
     )
     .await;
-    elect(&net, &members, &ids, first).await;
+    elect(&net.url(), &members, &ids, first).await;
     let elections = {
-        let (url, members, ids) = (net.url(), members.clone(), ids.clone());
+        let (addr, members, ids) = (net.router.addr, members.clone(), ids.clone());
         tokio::spawn(async move {
+            let url = format!("http://{addr}");
             let mut done = first;
             loop {
-                let got = json_request(
-                    url.trim_start_matches("http://").parse().unwrap(),
-                    None,
-                    "GET",
-                    "/v1/council",
-                    None,
+                let next = eventually_some_within(
+                    Duration::from_secs(3600),
+                    "the next term's election open",
+                    || async {
+                        let v: CouncilView = get_ok(addr, "/v1/council").await;
+                        (v.next.term > done && v.next.opened_at.is_some()).then_some(v.next.term)
+                    },
                 )
                 .await;
-                let v: CouncilView = got.parse();
-                if v.next.term > done && v.next.opened_at.is_some() {
-                    for key in &members {
-                        let key = key.to_str().unwrap();
-                        let t = v.next.term.to_string();
-                        let mut cmd = command();
-                        cmd.args([
-                            "wallet",
-                            "--router",
-                            &url,
-                            "--key",
-                            key,
-                            "council-stake",
-                            "--term",
-                            &t,
-                            "--amount",
-                            "10",
-                        ]);
-                        assert!(run(cmd).await.status.success());
-                        let mut cmd = command();
-                        cmd.args([
-                            "council", "--router", &url, "--key", key, "ballot", "--term", &t,
-                        ]);
-                        for id in &ids {
-                            cmd.arg(format!("--candidate={id}"));
-                        }
-                        assert!(run(cmd).await.status.success());
-                    }
-                    done = v.next.term;
-                }
-                tokio::time::sleep(Duration::from_millis(500)).await;
+                elect(&url, &members, &ids, next).await;
+                done = next;
             }
         })
     };
-    until(
+    eventually_some_within(
         Duration::from_secs(2 * TERM_SECS),
         "the council seated",
         || async {
@@ -578,7 +540,7 @@ async fn a_hunter_catches_what_audits_miss_and_the_council_judges_true_and_false
     );
 
     // Three members re-probe and vote; the fourth, the cheater's key, recuses; two thirds uphold it.
-    let decided = until(Duration::from_secs(30), "the claim decided", || async {
+    let decided = eventually_some_within(Duration::from_secs(30), "the claim decided", || async {
         let c = net.claim(&filed.claim).await;
         (c.phase.phase == PhaseName::Decided).then_some(c)
     })
@@ -603,7 +565,7 @@ async fn a_hunter_catches_what_audits_miss_and_the_council_judges_true_and_false
     assert!(audits.epochs.iter().all(|e| e.fail == 0), "{audits:?}");
 
     // The appeal window passes; the verdict executes.
-    let done = until(
+    let done = eventually_some_within(
         Duration::from_secs(APPEAL_SECS + 20),
         "the verdict executed",
         || async {
@@ -633,7 +595,7 @@ async fn a_hunter_catches_what_audits_miss_and_the_council_judges_true_and_false
     // The site pays nothing for the cheater's bytes in the epochs of the probes: an epoch settled before
     // the verdict is refunded, one settled after it does not pay the cheater at all.
     let (first_epoch, last_epoch) = probe_epochs(&net, &filed.claim).await;
-    until(
+    eventually_some_within(
         Duration::from_secs(60),
         "the probes' epochs settled",
         || async {
@@ -759,7 +721,7 @@ async fn a_hunter_catches_what_audits_miss_and_the_council_judges_true_and_false
         ])
         .await;
     let false_claim = out.split_whitespace().nth(1).unwrap().to_owned();
-    let rejected = until(
+    let rejected = eventually_some_within(
         Duration::from_secs(30),
         "the false claim decided",
         || async {
@@ -783,7 +745,7 @@ async fn a_hunter_catches_what_audits_miss_and_the_council_judges_true_and_false
         &false_claim,
     ])
     .await;
-    let lost = until(
+    let lost = eventually_some_within(
         Duration::from_secs(30),
         "the appeal decided and executed",
         || async {

@@ -63,14 +63,28 @@ pub async fn eventually_async<F: std::future::Future<Output = bool>>(
     what: &str,
     mut f: impl FnMut() -> F,
 ) {
-    let deadline = Instant::now() + WAIT;
+    eventually_some_within(WAIT, what, || {
+        let done = f();
+        async move { done.await.then_some(()) }
+    })
+    .await
+}
+
+/// Polls the future `f` makes every 25 ms until it yields a value, for at most `limit` (for what comes
+/// at the pace of a slower clock than [`WAIT`] allows, such as council terms); that value.
+pub async fn eventually_some_within<T, F: std::future::Future<Output = Option<T>>>(
+    limit: Duration,
+    what: &str,
+    mut f: impl FnMut() -> F,
+) -> T {
+    let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
-        if f().await {
-            return;
+        if let Some(v) = f().await {
+            return v;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    panic!("timed out after {WAIT:?} waiting for: {what}");
+    panic!("timed out after {limit:?} waiting for: {what}");
 }
 
 /// Polls `f` every 50 ms until it holds, for at most `limit`; then fails naming `what`.
