@@ -12,13 +12,23 @@ pub const BURN: u128 = 2;
 /// The network's own funds: slash shares and forfeited bonds in, subsidies out.
 pub const TREASURY: u128 = 3;
 
+/// The holders' revenue: their share of the protocol fee, and what proposals distribute, paid to
+/// stakers pro rata at settlement.
+pub const REVENUE: u128 = 4;
+
 /// The system accounts, at their fixed ids.
-pub fn system() -> [NewAccount; 3] {
+pub fn system() -> [NewAccount; 4] {
     [
         unowned(ISSUANCE, AccountKind::Issuance),
         unowned(BURN, AccountKind::Burn),
         unowned(TREASURY, AccountKind::Treasury),
+        revenue(),
     ]
+}
+
+/// The holders' revenue account.
+pub fn revenue() -> NewAccount {
+    unowned(REVENUE, AccountKind::Escrow)
 }
 
 fn unowned(id: u128, kind: AccountKind) -> NewAccount {

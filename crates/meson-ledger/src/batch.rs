@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::account::{AccountError, NewAccount};
 use crate::claim_life::Phase;
+use crate::governance::{GovError, GovEvent};
 use crate::state::{Ledger, Outcome};
 use crate::transfer::{Transfer, TransferError};
 use crate::u128_string;
@@ -62,6 +63,8 @@ pub enum LogRecord {
     },
     /// The members seated for `term`.
     Seated { term: u64, members: Vec<String> },
+    /// A governance event, which the ledger's [`crate::governance::Governance`] applies or refuses.
+    Gov(GovEvent),
 }
 
 /// What a [`Batch`] returned.
@@ -74,6 +77,9 @@ pub enum BatchResults {
     Expired(#[serde(with = "u128_string::seq")] Vec<u128>),
     /// A [`Batch::Record`] was taken.
     Recorded,
+    /// A governance event the rules refuse: nothing changed, nothing is logged.
+    #[serde(skip)]
+    Refused(GovError),
 }
 
 impl BatchResults {
@@ -85,6 +91,7 @@ impl BatchResults {
             BatchResults::Transfers(r) => r.iter().any(|r| matches!(r, Ok(Outcome::Created))),
             BatchResults::Expired(ids) => !ids.is_empty(),
             BatchResults::Recorded => true,
+            BatchResults::Refused(_) => false,
         }
     }
 }
@@ -110,8 +117,20 @@ impl Ledger {
                 BatchResults::Transfers(self.create_transfers(transfers, *now))
             }
             Batch::ExpirePending { now } => BatchResults::Expired(self.expire_pending(*now)),
-            Batch::Record { now, .. } => {
-                self.tick(*now);
+            Batch::Record { now, record } => {
+                let now = self.tick(*now);
+                match record {
+                    LogRecord::Gov(event) => {
+                        let mut gov = std::mem::take(&mut self.gov);
+                        let applied = gov.apply(self, event, now);
+                        self.gov = gov;
+                        if let Err(e) = applied {
+                            return BatchResults::Refused(e);
+                        }
+                    }
+                    LogRecord::Seated { term, members } => self.gov.seat(*term, members),
+                    _ => {}
+                }
                 BatchResults::Recorded
             }
         }

@@ -90,6 +90,14 @@ pub enum Purpose {
     Correction { reverses: u128 },
     /// Transfer: the treasury's reward to council member `owner` for its seat in `term`.
     SeatReward { owner: [u8; 32], term: u64 },
+    /// Transfer: the deposit reserved for a governance proposal.
+    ProposalDeposit { proposal: [u8; 32] },
+    /// Account: the escrow veto locks against a proposal are reserved into.
+    VetoEscrow { proposal: [u8; 32] },
+    /// Account: the escrow a shutdown round's locks are reserved into.
+    ShutdownEscrow { round: u64 },
+    /// Transfer: what action `index` of an executed proposal pays.
+    GovAction { proposal: [u8; 32], index: u32 },
 }
 
 const DOMAIN: &[u8] = b"meson/v1/settlement-transfer";
@@ -176,6 +184,16 @@ impl Purpose {
             Purpose::SeatReward { owner, term } => {
                 vec![b"seat-reward".to_vec(), owner.to_vec(), le64(term)]
             }
+            Purpose::ProposalDeposit { proposal } => {
+                vec![b"proposal-deposit".to_vec(), proposal.to_vec()]
+            }
+            Purpose::VetoEscrow { proposal } => vec![b"veto".to_vec(), proposal.to_vec()],
+            Purpose::ShutdownEscrow { round } => vec![b"shutdown".to_vec(), le64(round)],
+            Purpose::GovAction { proposal, index } => vec![
+                b"gov-action".to_vec(),
+                proposal.to_vec(),
+                index.to_le_bytes().to_vec(),
+            ],
         }
     }
 }

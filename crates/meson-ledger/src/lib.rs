@@ -24,6 +24,8 @@
 //! | [`hunting`] | hunter economics: who may file, what an upheld claim slashes and pays, what filing is worth |
 //! | [`council`] | the council's terms, the lock a member makes, the members of a term |
 //! | [`election`] | council elections: the snapshot of voting power, ballots, the tally, who is seated |
+//! | [`params`] | the parameter registry: every governed parameter's unit, hard bounds, step and default, and the values in force |
+//! | [`governance`] | proposals, snapshot votes, the timelock, veto escrow, council delay and shutdown: a state machine fed by the log |
 //! | [`seat_reward`] | the plan: a term's seat rewards, to the members that voted whenever they were asked |
 //! | [`transactions`] | the plans: a transaction's checks and transfer, the operator's mint and correction |
 //! | [`refusal`] | why a plan refuses, and of what kind |
@@ -128,11 +130,13 @@ pub mod claims;
 pub mod council;
 pub mod economics;
 pub mod election;
+pub mod governance;
 pub mod hunting;
 pub mod ids;
 mod invariants;
 pub mod memo;
 pub mod merkle;
+pub mod params;
 pub mod prefix_share;
 pub mod refusal;
 pub mod seat_reward;

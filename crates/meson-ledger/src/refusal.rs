@@ -68,6 +68,22 @@ pub enum Refusal {
     BurnIsFinal,
     #[error("a correction moves more than 0 and at most the {} the transfer moved", format_amount(*moved))]
     CorrectionAmount { moved: Amount },
+    #[error("no proposal {}", hex::encode(proposal))]
+    NoProposal { proposal: [u8; 32] },
+    #[error(
+        "proposal {} is {phase}: a veto locks against a proposal voting or queued",
+        hex::encode(proposal)
+    )]
+    ProposalEnded {
+        proposal: [u8; 32],
+        phase: &'static str,
+    },
+    #[error("shutdown round {asked} is not the open one ({open})")]
+    NotTheRound { asked: u64, open: u64 },
+    #[error("a shutdown is on until {until}: locks go to the next round once it expires")]
+    ShutdownOn { until: u64 },
+    #[error("a lock moves at least one base unit")]
+    EmptyLock,
 }
 
 impl Refusal {
@@ -82,21 +98,26 @@ impl Refusal {
             | Refusal::UpholdWithoutSlash
             | Refusal::NotATerm { .. }
             | Refusal::CouncilStakeTooSmall { .. }
-            | Refusal::CorrectionAmount { .. } => RefusalKind::Invalid,
+            | Refusal::CorrectionAmount { .. }
+            | Refusal::EmptyLock => RefusalKind::Invalid,
             Refusal::AlreadyBonded { .. }
             | Refusal::DisputeClosed
             | Refusal::AlreadyJudged { .. }
             | Refusal::EvidenceSlashed
             | Refusal::AlreadyLocked { .. }
-            | Refusal::AlreadyCorrected { .. } => RefusalKind::Conflict,
+            | Refusal::AlreadyCorrected { .. }
+            | Refusal::ProposalEnded { .. }
+            | Refusal::NotTheRound { .. }
+            | Refusal::ShutdownOn { .. } => RefusalKind::Conflict,
             Refusal::NothingAtStake { .. }
             | Refusal::TooManyOpenClaims { .. }
             | Refusal::FilingRateLimited { .. }
             | Refusal::ReservationMovedNothing
             | Refusal::BurnIsFinal => RefusalKind::Unprocessable,
-            Refusal::NoBond { .. } | Refusal::NoSite { .. } | Refusal::NoTransfer { .. } => {
-                RefusalKind::NotFound
-            }
+            Refusal::NoBond { .. }
+            | Refusal::NoSite { .. }
+            | Refusal::NoTransfer { .. }
+            | Refusal::NoProposal { .. } => RefusalKind::NotFound,
         }
     }
 }

@@ -52,6 +52,8 @@ pub struct Ledger {
     /// The latest `now` seen; time never runs backwards inside the ledger.
     pub(super) clock: u64,
     journal: Vec<Undo>,
+    /// Governance, moved by the log's governance events ([`crate::governance`]).
+    pub(super) gov: crate::governance::Governance,
 }
 
 impl Ledger {
@@ -62,6 +64,11 @@ impl Ledger {
     pub(super) fn tick(&mut self, now: u64) -> u64 {
         self.clock = self.clock.max(now);
         self.clock
+    }
+
+    /// The governance state: parameters in force, proposals, shutdowns.
+    pub fn governance(&self) -> &crate::governance::Governance {
+        &self.gov
     }
 
     /// Ledger time: the largest `now` any batch has passed.

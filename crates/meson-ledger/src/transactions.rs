@@ -5,6 +5,7 @@
 use crate::accounts::{self, BURN, ISSUANCE};
 use crate::claims::BondRules;
 use crate::council::CouncilRules;
+use crate::governance;
 use crate::ids::Purpose;
 use crate::memo::Memo;
 use crate::refusal::{self, Refusal};
@@ -107,8 +108,49 @@ impl TxRules<'_> {
                 let t = self.council.lock(l, owner, term, amount, now)?;
                 plan(vec![accounts::stake(owner)], t)
             }
+            TxAction::Veto { proposal, amount } => {
+                let p = l
+                    .governance()
+                    .proposal(&proposal)
+                    .ok_or(Refusal::NoProposal { proposal })?;
+                if p.phase.is_final() {
+                    return Err(Refusal::ProposalEnded {
+                        proposal,
+                        phase: p.phase.name(),
+                    });
+                }
+                let escrow = governance::veto_account(&proposal);
+                plan(
+                    vec![escrow],
+                    lock(plain(escrow.id, amount, TransferCode::Bond))?,
+                )
+            }
+            TxAction::Shutdown { round, amount } => {
+                let gov = l.governance();
+                if let Some(s) = gov.shutdown_at(now) {
+                    return Err(Refusal::ShutdownOn { until: s.until });
+                }
+                let open = gov.open_round();
+                if round != open {
+                    return Err(Refusal::NotTheRound { asked: round, open });
+                }
+                let escrow = governance::shutdown_account(round);
+                plan(
+                    vec![escrow],
+                    lock(plain(escrow.id, amount, TransferCode::Bond))?,
+                )
+            }
         })
     }
+}
+
+/// `t` as a reservation that stays until the rule that made it releases it.
+fn lock(mut t: Transfer) -> Result<Transfer, Refusal> {
+    if t.amount == 0 {
+        return Err(Refusal::EmptyLock);
+    }
+    t.flags.pending = true;
+    Ok(t)
 }
 
 /// The operator's mint of `amount` new tokens into the account `to`, under the id it chose.

@@ -69,6 +69,21 @@ pub enum TxAction {
         #[serde(with = "u128_string")]
         amount: u128,
     },
+    /// A veto against a governance proposal: tokens reserved from the wallet into the proposal's veto
+    /// escrow until the proposal ends (executed, defeated, failed or cancelled), then returned.
+    Veto {
+        #[serde(with = "hex::serde")]
+        proposal: [u8; 32],
+        #[serde(with = "u128_string")]
+        amount: u128,
+    },
+    /// Tokens reserved from the wallet into the escrow of shutdown round `round` (the open one): enough
+    /// of them pause governance and slashing. Returned when that round's shutdown expires.
+    Shutdown {
+        round: u64,
+        #[serde(with = "u128_string")]
+        amount: u128,
+    },
 }
 
 #[cfg(test)]

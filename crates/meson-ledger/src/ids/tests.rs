@@ -68,6 +68,13 @@ fn decode(preimage: &[u8]) -> Option<Purpose> {
             owner: b32(o)?,
             term: u64_(t)?,
         },
+        [b"proposal-deposit", p] => Purpose::ProposalDeposit { proposal: b32(p)? },
+        [b"veto", p] => Purpose::VetoEscrow { proposal: b32(p)? },
+        [b"shutdown", r] => Purpose::ShutdownEscrow { round: u64_(r)? },
+        [b"gov-action", p, i] => Purpose::GovAction {
+            proposal: b32(p)?,
+            index: u32::from_le_bytes((*i).try_into().ok()?),
+        },
         [first, p] if glued(first, b"slash-unlock").is_some() => Purpose::SlashUnlock {
             evidence: glued(first, b"slash-unlock")?,
             pending: u128_(p)?,
@@ -124,6 +131,13 @@ fn one_of_each() -> Vec<Purpose> {
         Purpose::ReturnBond { claim: k },
         Purpose::Correction { reverses: 9 },
         Purpose::SeatReward { owner: k, term: 9 },
+        Purpose::ProposalDeposit { proposal: k },
+        Purpose::VetoEscrow { proposal: k },
+        Purpose::ShutdownEscrow { round: 9 },
+        Purpose::GovAction {
+            proposal: k,
+            index: 9,
+        },
     ];
     for p in &all {
         match p {
@@ -146,7 +160,11 @@ fn one_of_each() -> Vec<Purpose> {
             | Purpose::ForfeitToTreasury { .. }
             | Purpose::ReturnBond { .. }
             | Purpose::Correction { .. }
-            | Purpose::SeatReward { .. } => {}
+            | Purpose::SeatReward { .. }
+            | Purpose::ProposalDeposit { .. }
+            | Purpose::VetoEscrow { .. }
+            | Purpose::ShutdownEscrow { .. }
+            | Purpose::GovAction { .. } => {}
         }
     }
     all
