@@ -166,6 +166,62 @@ struct Change {
     values: Vec<(Key, u128)>,
 }
 
+/// The genesis values and every executed change: the parameters in force in any epoch, small enough
+/// for a server to copy out of the ledger whenever it changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Schedule {
+    genesis: Option<Params>,
+    changes: Vec<Change>,
+}
+
+impl Schedule {
+    fn epoch_secs(&self) -> u64 {
+        self.genesis
+            .as_ref()
+            .map_or(3600, |g| g.secs(Param::EpochSecs))
+            .max(1)
+    }
+
+    /// The epoch running at `now`.
+    pub fn epoch(&self, now: u64) -> u64 {
+        now / self.epoch_secs()
+    }
+
+    /// The parameters in force in `epoch` (the defaults before a genesis).
+    pub fn at(&self, epoch: u64) -> Params {
+        self.fold(|c| c.epoch <= epoch)
+    }
+
+    /// The parameters once every executed change is in force: what a new proposal steps from.
+    pub fn latest(&self) -> Params {
+        self.fold(|_| true)
+    }
+
+    fn fold(&self, take: impl Fn(&Change) -> bool) -> Params {
+        let mut p = self.genesis.clone().unwrap_or_default();
+        for c in self.changes.iter().filter(|c| take(c)) {
+            for (k, v) in &c.values {
+                // Checked when executed; seeding cannot fail on a value that passed its bounds.
+                let _ = p.seed(k.clone(), *v);
+            }
+        }
+        p
+    }
+
+    /// Epochs from which executed changes are in force, with the values, oldest first.
+    pub fn changes(&self) -> Vec<(u64, Vec<(String, u128)>)> {
+        self.changes
+            .iter()
+            .map(|c| {
+                (
+                    c.epoch,
+                    c.values.iter().map(|(k, v)| (k.name(), *v)).collect(),
+                )
+            })
+            .collect()
+    }
+}
+
 /// A shutdown that took effect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shutdown {
@@ -180,8 +236,7 @@ pub struct Shutdown {
 #[derive(Debug, Clone, Default)]
 pub struct Governance {
     network: String,
-    genesis: Option<Params>,
-    changes: Vec<Change>,
+    schedule: Schedule,
     proposals: BTreeMap<[u8; 32], Proposal>,
     /// Seated members per council term, from the log's `Seated` records.
     council: BTreeMap<u64, Vec<[u8; 32]>>,
@@ -252,57 +307,30 @@ impl Governance {
     }
 
     pub fn has_genesis(&self) -> bool {
-        self.genesis.is_some()
+        self.schedule.genesis.is_some()
     }
 
     pub fn genesis(&self) -> Option<&Params> {
-        self.genesis.as_ref()
+        self.schedule.genesis.as_ref()
     }
 
-    fn epoch_secs(&self) -> u64 {
-        self.genesis
-            .as_ref()
-            .map_or(3600, |g| g.secs(Param::EpochSecs))
-            .max(1)
+    pub fn schedule(&self) -> &Schedule {
+        &self.schedule
     }
 
     /// The epoch running at `now`.
     pub fn epoch(&self, now: u64) -> u64 {
-        now / self.epoch_secs()
+        self.schedule.epoch(now)
     }
 
-    /// The parameters in force in `epoch` (the defaults before a genesis).
+    /// The parameters in force in `epoch`.
     pub fn params_at(&self, epoch: u64) -> Params {
-        self.fold(|c| c.epoch <= epoch)
+        self.schedule.at(epoch)
     }
 
-    /// The parameters once every executed change is in force: what a new proposal steps from.
+    /// The parameters once every executed change is in force.
     pub fn latest(&self) -> Params {
-        self.fold(|_| true)
-    }
-
-    fn fold(&self, take: impl Fn(&Change) -> bool) -> Params {
-        let mut p = self.genesis.clone().unwrap_or_default();
-        for c in self.changes.iter().filter(|c| take(c)) {
-            for (k, v) in &c.values {
-                // Checked when executed; seeding cannot fail on a value that passed its bounds.
-                let _ = p.seed(k.clone(), *v);
-            }
-        }
-        p
-    }
-
-    /// Epochs from which parameter changes are in force, with the proposal values.
-    pub fn schedule(&self) -> Vec<(u64, Vec<(String, u128)>)> {
-        self.changes
-            .iter()
-            .map(|c| {
-                (
-                    c.epoch,
-                    c.values.iter().map(|(k, v)| (k.name(), *v)).collect(),
-                )
-            })
-            .collect()
+        self.schedule.latest()
     }
 
     pub fn proposal(&self, id: &[u8; 32]) -> Option<&Proposal> {
@@ -346,8 +374,7 @@ impl Governance {
 
     fn term(&self, now: u64) -> u64 {
         now / self
-            .genesis
-            .as_ref()
+            .genesis()
             .map_or(1, |g| g.secs(Param::CouncilTermSecs))
             .max(1)
     }
@@ -419,15 +446,15 @@ impl Governance {
     /// Applies `event` at ledger time `now`, or refuses it and changes nothing.
     pub fn apply(&mut self, l: &Ledger, event: &GovEvent, now: u64) -> Result<(), GovError> {
         if let GovEvent::Genesis { network, params } = event {
-            if self.genesis.is_some() {
+            if self.has_genesis() {
                 return Err(GovError::GenesisTwice);
             }
             params.consistent()?;
             self.network = network.clone();
-            self.genesis = Some(params.clone());
+            self.schedule.genesis = Some(params.clone());
             return Ok(());
         }
-        if self.genesis.is_none() {
+        if !self.has_genesis() {
             return Err(GovError::NoGenesis);
         }
         match event {
@@ -475,7 +502,7 @@ impl Governance {
         &self,
         signed: &str,
     ) -> Result<([u8; 32], [u8; 32], Amount, ProposalBody), GovError> {
-        if self.genesis.is_none() {
+        if !self.has_genesis() {
             return Err(GovError::NoGenesis);
         }
         let (proposer, body) =
@@ -684,7 +711,7 @@ impl Governance {
                     effective_epoch,
                 };
                 if !values.is_empty() {
-                    self.changes.push(Change {
+                    self.schedule.changes.push(Change {
                         epoch: effective_epoch,
                         values,
                     });

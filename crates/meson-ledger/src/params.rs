@@ -307,6 +307,27 @@ impl Params {
         }
     }
 
+    /// Prices, fee and subsidy of a settlement.
+    pub fn billing(&self) -> crate::settlement::BillingConfig {
+        crate::settlement::BillingConfig {
+            epoch_secs: self.secs(Param::EpochSecs),
+            price_per_gib: self.get(Param::PricePerGib),
+            fee_bps: self.fee_bps(),
+            region_prices: self.region_prices(),
+            subsidy_bps: self.bps(Param::SubsidyBps),
+            subsidy_cap: self.get(Param::SubsidyCap),
+        }
+    }
+
+    /// How audits place a terminal: vetting and suspension.
+    pub fn quality(&self) -> meson_core::audit::QualityRules {
+        meson_core::audit::QualityRules {
+            vetting_audits: self.secs(Param::VettingAudits),
+            suspend_below: self.get(Param::SuspendBelowBps) as f64 / BPS as f64,
+            min_audits: self.secs(Param::SuspendMinAudits),
+        }
+    }
+
     /// The fee, in basis points of each charge.
     pub fn fee_bps(&self) -> u32 {
         self.bps(Param::FeeBps)

@@ -95,6 +95,7 @@ use meson_core::identity::{NodeId, NodeKey};
 use meson_core::schedule::{CoverageZones, ZoneError};
 use meson_core::signed::ReplayGuard;
 use meson_core::ticket::MAX_LIFETIME_SECS;
+use meson_ledger::params::{Key, Param, Params};
 use meson_store::{SqliteStore, Store, StoreError};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -193,6 +194,9 @@ pub struct RouterConfig {
     /// The cap, applied at settlement, on the share of a terminal's paid bytes for a site that its top
     /// client prefixes may make up (default: half from the top 3, from 1 GiB a terminal and epoch).
     pub share_cap: meson_ledger::prefix_share::ShareCap,
+    /// Further genesis values of registry parameters by name (`voting_secs`, `timelock_secs`, …),
+    /// applied after the fields above.
+    pub genesis: Vec<(String, u128)>,
 }
 
 impl RouterConfig {
@@ -227,7 +231,61 @@ impl RouterConfig {
             audit: None,
             prefix_budget: Default::default(),
             share_cap: Default::default(),
+            genesis: Vec::new(),
         }
+    }
+
+    /// The parameters a new network starts from: the fields above and `genesis`, each within the
+    /// registry's hard bounds, together consistent. A network that has a genesis in its log keeps it.
+    pub fn genesis_params(&self) -> Result<Params, RouterError> {
+        let billing = self.billing.clone().unwrap_or_default();
+        let audit = self.audit.clone().unwrap_or_default();
+        let bps = |f: f64| (f * 10_000.0).round() as u128;
+        let mut values: Vec<(Key, u128)> = [
+            (Param::EpochSecs, u128::from(self.epoch_secs())),
+            (Param::PricePerGib, billing.price_per_gib),
+            (Param::FeeBps, u128::from(billing.fee_bps)),
+            (Param::SubsidyBps, u128::from(billing.subsidy_bps)),
+            (Param::SubsidyCap, billing.subsidy_cap),
+            (Param::MinStake, self.min_stake),
+            (Param::SlashTokens, self.slash_tokens),
+            (Param::SlashClaimantBps, u128::from(self.slash_shares.claimant_bps)),
+            (Param::SlashBurnBps, u128::from(self.slash_shares.burn_bps)),
+            (Param::UnbondingSecs, u128::from(self.unbonding_secs)),
+            (Param::ReviewSecs, u128::from(self.review_secs)),
+            (Param::AppealSecs, u128::from(self.appeal_secs)),
+            (Param::MinBond, self.hunt.min_bond),
+            (Param::MaxOpenClaims, u128::from(self.hunt.max_open_per_hunter)),
+            (Param::MaxClaimsPerDay, u128::from(self.hunt.max_filed_per_day)),
+            (Param::CouncilTermSecs, u128::from(self.council_term_secs)),
+            (Param::CouncilSeats, u128::from(self.council_seats)),
+            (Param::SeatReward, self.seat_reward),
+            (Param::CouncilMinStake, self.council_min_stake),
+            (Param::AuditIntervalMs, audit.interval.as_millis()),
+            (Param::VettingAudits, u128::from(audit.rules.vetting_audits)),
+            (Param::SuspendBelowBps, bps(audit.rules.suspend_below)),
+            (Param::SuspendMinAudits, u128::from(audit.rules.min_audits)),
+            (Param::PrefixTicketsPerMin, u128::from(self.prefix_budget.per_min)),
+            (Param::PrefixTicketBurst, u128::from(self.prefix_budget.burst)),
+            (Param::MaxPrefixShareBps, u128::from(self.share_cap.max_share_bps)),
+            (Param::MaxPrefixShareTop, self.share_cap.top_k as u128),
+            (Param::PrefixShareMinBytes, u128::from(self.share_cap.min_bytes)),
+        ]
+        .into_iter()
+        .map(|(p, v)| (Key::Param(p), v))
+        .collect();
+        for (region, price) in &billing.region_prices {
+            values.push((Key::RegionPrice(region.clone()), *price));
+        }
+        for (name, v) in &self.genesis {
+            values.push((Key::parse(name).map_err(config)?, *v));
+        }
+        let mut params = Params::default();
+        for (key, v) in values {
+            params.seed(key, v).map_err(config)?;
+        }
+        params.consistent().map_err(config)?;
+        Ok(params)
     }
 
     /// Seconds per epoch, the period evidence names its affected epochs by: billing's, else the audits',
@@ -257,13 +315,7 @@ impl RouterConfig {
                 "the review and appeal windows must be positive".into(),
             ));
         }
-        let dispute = self.life().dispute_secs();
-        if self.unbonding_secs <= dispute {
-            return Err(RouterError::Config(format!(
-                "the unbonding period ({} s) must be longer than the longest a claim can take ({dispute} s: a review to be seated, two rounds of review and appeal, and a margin), so there is always stake to slash",
-                self.unbonding_secs
-            )));
-        }
+        self.genesis_params()?;
         if self.council_term_secs == 0
             || self.hunt.min_bond == 0
             || self.council_min_stake == 0
@@ -299,6 +351,10 @@ impl RouterConfig {
     }
 }
 
+fn config(e: meson_ledger::params::ParamError) -> RouterError {
+    RouterError::Config(e.to_string())
+}
+
 /// Everything the handlers share.
 pub(crate) struct Shared {
     pub cfg: RouterConfig,
@@ -331,12 +387,41 @@ impl Shared {
         self.cfg.heartbeat.as_secs_f64().ceil().max(1.0) as u64
     }
 
-    /// Seconds per epoch: the billing epoch, or an hour without billing (the default billing epoch).
+    /// Seconds per epoch (fixed at genesis).
     pub fn epoch_secs(&self) -> u64 {
-        self.cfg.billing.as_ref().map_or(
-            meson_ledger::settlement::BillingConfig::default().epoch_secs,
-            |b| b.epoch_secs,
-        )
+        self.params().secs(Param::EpochSecs).max(1)
+    }
+
+    /// The parameters in force now: from the ledger's governance, changed only at epoch boundaries.
+    pub fn params(&self) -> Arc<Params> {
+        self.ledger.params_now(meson_node::unix_now())
+    }
+
+    /// The paid-ticket budget per client prefix in force now.
+    pub fn budget_config(&self) -> budget::BudgetConfig {
+        let p = self.params();
+        let count = |q| u32::try_from(p.get(q)).unwrap_or(u32::MAX);
+        budget::BudgetConfig {
+            per_min: count(Param::PrefixTicketsPerMin),
+            burst: count(Param::PrefixTicketBurst),
+        }
+    }
+
+    /// The parameters in force in `epoch`, which settles, audits and judges it.
+    pub fn params_in(&self, epoch: u64) -> Params {
+        self.ledger.schedule().at(epoch)
+    }
+
+    /// Spot-check audits as configured, at the parameters in force now; `None` with audits off.
+    pub fn audit_config(&self) -> Option<audit::AuditConfig> {
+        let a = self.cfg.audit.as_ref()?;
+        let p = self.params();
+        Some(audit::AuditConfig {
+            interval: Duration::from_millis(p.secs(Param::AuditIntervalMs)),
+            timeout: a.timeout,
+            epoch_secs: p.secs(Param::EpochSecs),
+            rules: p.quality(),
+        })
     }
 }
 
@@ -371,9 +456,13 @@ impl Router {
             registry.load(record, &zones);
         }
         let sites = sites::SiteCache::load(store.as_ref()).await?;
-        let ledger =
-            ledger::LedgerService::open(store.clone(), cfg.network.clone(), meson_node::unix_now())
-                .await?;
+        let ledger = ledger::LedgerService::open(
+            store.clone(),
+            cfg.network.clone(),
+            cfg.genesis_params()?,
+            meson_node::unix_now(),
+        )
+        .await?;
         let operator_token =
             meson_node::load_or_create(&cfg.data_dir.join("operator.token"), || {
                 hex::encode(rand::random::<[u8; 32]>())
@@ -393,7 +482,6 @@ impl Router {
                 .as_ref()
                 .map_or(Duration::from_secs(10), |a| a.timeout),
         );
-        let cfg_budget = cfg.prefix_budget;
         let shared = Arc::new(Shared {
             replay: Mutex::new(ReplayGuard::new(cfg.max_skew_secs, REPLAY_CAPACITY)),
             prober: registry::Prober::new(cfg.probe_timeout),
@@ -417,7 +505,7 @@ impl Router {
             ledger,
             unfunded: billing::Unfunded::default(),
             uptime: billing::Uptime::default(),
-            budget: budget::PrefixBudget::new(cfg_budget, budget::MAX_TRACKED),
+            budget: budget::PrefixBudget::new(budget::MAX_TRACKED),
             operator_token,
             claim_moves: tokio::sync::Mutex::new(()),
         });
@@ -452,11 +540,11 @@ impl Router {
                 rx.clone(),
             )));
         }
-        if let Some(a) = shared.cfg.audit.clone() {
-            tasks.push(tokio::spawn(audit::run(shared.clone(), a, rx.clone())));
+        if shared.cfg.audit.is_some() {
+            tasks.push(tokio::spawn(audit::run(shared.clone(), rx.clone())));
         }
-        if let Some(b) = shared.cfg.billing.clone() {
-            tasks.push(tokio::spawn(billing::run(shared.clone(), b, rx)));
+        if shared.cfg.billing.is_some() {
+            tasks.push(tokio::spawn(billing::run(shared.clone(), rx)));
         }
         tracing::info!(%addr, router = %id, "router listening");
         Ok(Router {

@@ -93,7 +93,7 @@ pub(crate) async fn audits(
     QueryParams(q): QueryParams<EpochsQuery>,
 ) -> ApiResult<Json<TerminalAudits>> {
     let id = node(&text)?;
-    let Some(cfg) = &s.cfg.audit else {
+    let Some(cfg) = &s.audit_config() else {
         return Err(ApiError(
             StatusCode::CONFLICT,
             "this router does not audit terminals (start it with audits on)".into(),

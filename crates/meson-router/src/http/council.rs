@@ -34,15 +34,15 @@ use crate::Shared;
 )]
 pub(crate) async fn term(State(s): State<Arc<Shared>>) -> Json<CouncilTerm> {
     let now = meson_node::unix_now();
-    let term = s.cfg.council().term(now);
-    let len = s.cfg.council_term_secs;
+    let term = s.params().council().term(now);
+    let len = s.params().council().term_secs;
     Json(CouncilTerm {
         term,
         term_secs: len,
         start: term * len,
         end: (term + 1) * len,
-        min_stake: format_amount(s.cfg.council_min_stake),
-        release_at: s.cfg.council().release_at(term),
+        min_stake: format_amount(s.params().council().min_stake),
+        release_at: s.params().council().release_at(term),
     })
 }
 
@@ -56,7 +56,7 @@ pub(crate) async fn stakes(
 ) -> ApiResult<Json<CouncilStakes>> {
     let term = q
         .term
-        .unwrap_or_else(|| s.cfg.council().term(meson_node::unix_now()));
+        .unwrap_or_else(|| s.params().council().term(meson_node::unix_now()));
     let members = council::members(&s, term)
         .await
         .into_iter()
@@ -67,14 +67,14 @@ pub(crate) async fn stakes(
         .collect();
     Ok(Json(CouncilStakes {
         term,
-        release_at: s.cfg.council().release_at(term),
+        release_at: s.params().council().release_at(term),
         members,
     }))
 }
 
 /// The view of `term`'s election (its window, snapshot and count as it stands).
 async fn election_view(s: &Shared, term: u64) -> ServiceResult<ElectionView> {
-    let rules = s.cfg.elections();
+    let rules = s.params().elections();
     let mut view = ElectionView {
         term,
         opens_at: rules.opens_at(term),
@@ -83,7 +83,7 @@ async fn election_view(s: &Shared, term: u64) -> ServiceResult<ElectionView> {
         snapshot_digest: None,
         voters: 0,
         ballots: 0,
-        seats: s.cfg.council_seats,
+        seats: s.params().elections().seats,
         count: Vec::new(),
     };
     let Some(e) = s.store.election(term).await? else {
@@ -120,8 +120,8 @@ async fn election_view(s: &Shared, term: u64) -> ServiceResult<ElectionView> {
 )]
 pub(crate) async fn current(State(s): State<Arc<Shared>>) -> ApiResult<Json<CouncilView>> {
     let now = meson_node::unix_now();
-    let term = s.cfg.council().term(now);
-    let len = s.cfg.council_term_secs;
+    let term = s.params().council().term(now);
+    let len = s.params().council().term_secs;
     let members = s
         .store
         .council_term(term)
@@ -142,7 +142,7 @@ pub(crate) async fn current(State(s): State<Arc<Shared>>) -> ApiResult<Json<Coun
         term,
         start: term * len,
         end: (term + 1) * len,
-        seats: s.cfg.council_seats,
+        seats: s.params().elections().seats,
         members,
         next: election_view(&s, term + 1).await?,
     }))

@@ -336,11 +336,14 @@ pub(crate) async fn pass_rates(s: &Shared, epoch: u64) -> meson_store::Result<Pa
 }
 
 /// The auditor, until `stop`.
-pub(crate) async fn run(s: Arc<Shared>, cfg: AuditConfig, mut stop: watch::Receiver<bool>) {
+pub(crate) async fn run(s: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let Some(cfg) = s.audit_config() else { return };
     for (terminal, _) in s.registry.urls() {
         update_quality(&s, &cfg, terminal).await;
     }
     loop {
+        // Governance may change the interval and the rules at an epoch boundary.
+        let Some(cfg) = s.audit_config() else { return };
         let up = s.registry.up(s.cfg.heartbeat);
         let gap = plan::next_gap(cfg.interval.as_secs_f64(), up.len(), &mut rand::rng());
         tokio::select! {

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use meson_core::schedule::Region;
 use meson_ledger::accounts::escrow_account;
-use meson_ledger::settlement::{self, BillingConfig, Terminals, Usage};
+use meson_ledger::settlement::{self, Terminals, Usage};
 use meson_ledger::{Amount, Batch, BatchResults};
 use meson_store::StoreError;
 use tokio::sync::watch;
@@ -176,12 +176,11 @@ impl Terminals for Standing<'_> {
 
 /// Settles epoch `epoch` for every site with accepted usage in it, and pays the epoch's subsidy on what
 /// it settled now. Returns how many sites it settled now.
-pub(crate) async fn settle(
-    s: &Shared,
-    cfg: &BillingConfig,
-    epoch: u64,
-) -> Result<usize, LedgerError> {
-    super::withholding::judge(s, &s.cfg.share_cap, cfg.epoch_secs, epoch).await?;
+pub(crate) async fn settle(s: &Shared, epoch: u64) -> Result<usize, LedgerError> {
+    // The epoch is settled under the parameters in force in it, whatever governance changed since.
+    let params = s.params_in(epoch);
+    let cfg = &params.billing();
+    super::withholding::judge(s, &params.share_cap(), cfg.epoch_secs, epoch).await?;
     let usage = accepted(s, cfg.epoch_secs, epoch).await?;
     let terminals = Standing {
         regions: s
@@ -281,11 +280,12 @@ async fn refresh_unfunded(s: &Shared) -> Result<(), LedgerError> {
 }
 
 /// Settles each epoch once it has ended, and keeps the set of unfunded sites current.
-pub(crate) async fn run(s: Arc<Shared>, cfg: BillingConfig, mut stop: watch::Receiver<bool>) {
-    let tick = Duration::from_secs((cfg.epoch_secs / 4).clamp(1, 30));
+pub(crate) async fn run(s: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let epoch_secs = s.epoch_secs();
+    let tick = Duration::from_secs((epoch_secs / 4).clamp(1, 30));
     // Epochs back from now to (re)check after a start: settling is idempotent, so a router that was down
     // catches up and one that was not does nothing twice.
-    let mut next = (meson_node::unix_now() / cfg.epoch_secs).saturating_sub(24);
+    let mut next = (meson_node::unix_now() / epoch_secs).saturating_sub(24);
     // An audit is tallied in the epoch it began in and judged up to its timeout and two heartbeats later
     // (a `missing` answer waits for the terminal's next heartbeats): an epoch is paid by its pass rate
     // only once every audit begun in it is in.
@@ -294,12 +294,12 @@ pub(crate) async fn run(s: Arc<Shared>, cfg: BillingConfig, mut stop: watch::Rec
     });
     loop {
         let now = meson_node::unix_now();
-        let current = now / cfg.epoch_secs;
+        let current = now / epoch_secs;
         s.uptime
             .sample(current, &s.registry.rotation(s.cfg.heartbeat));
-        let judged = now.saturating_sub(grace.as_secs()) / cfg.epoch_secs;
+        let judged = now.saturating_sub(grace.as_secs()) / epoch_secs;
         while next < judged {
-            match settle(&s, &cfg, next).await {
+            match settle(&s, next).await {
                 Ok(_) => next += 1,
                 Err(e) => {
                     tracing::error!(epoch = next, error = %e, "settlement failed; retrying");

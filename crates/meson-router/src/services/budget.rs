@@ -47,15 +47,23 @@ struct Buckets {
 }
 
 pub(crate) struct PrefixBudget {
-    cfg: BudgetConfig,
     capacity: usize,
     buckets: Mutex<Buckets>,
 }
 
+impl BudgetConfig {
+    fn rate(&self) -> f64 {
+        f64::from(self.per_min) / 60.0
+    }
+
+    fn burst(&self) -> f64 {
+        f64::from(self.burst.max(1))
+    }
+}
+
 impl PrefixBudget {
-    pub fn new(cfg: BudgetConfig, capacity: usize) -> Self {
+    pub fn new(capacity: usize) -> Self {
         PrefixBudget {
-            cfg,
             capacity,
             buckets: Mutex::new(Buckets {
                 map: HashMap::new(),
@@ -64,23 +72,19 @@ impl PrefixBudget {
         }
     }
 
-    fn rate(&self) -> f64 {
-        f64::from(self.cfg.per_min) / 60.0
-    }
-
-    fn burst(&self) -> f64 {
-        f64::from(self.cfg.burst.max(1))
-    }
-
-    /// Takes one paid ticket for a client of `prefix` on `site` at `now`; false when its budget is spent.
-    pub fn take(&self, site: i64, prefix: ClientPrefix, now: Instant) -> bool {
-        if self.cfg.per_min == 0 {
+    /// Takes one paid ticket for a client of `prefix` on `site` at `now`, under the budget `cfg` in
+    /// force; false when its budget is spent.
+    pub fn take(&self, cfg: BudgetConfig, site: i64, prefix: ClientPrefix, now: Instant) -> bool {
+        if cfg.per_min == 0 {
             return true;
         }
-        let (rate, burst) = (self.rate(), self.burst());
+        let (rate, burst) = (cfg.rate(), cfg.burst());
         let mut b = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         let key = (site, prefix);
-        if !b.map.contains_key(&key) && b.map.len() >= self.capacity && !self.sweep(&mut b, now) {
+        if !b.map.contains_key(&key)
+            && b.map.len() >= self.capacity
+            && !self.sweep(&mut b, rate, burst, now)
+        {
             return false;
         }
         let bucket = b.map.entry(key).or_insert(Bucket {
@@ -98,12 +102,11 @@ impl PrefixBudget {
     }
 
     /// Forgets the buckets that have refilled, at most once a second; whether there is room now.
-    fn sweep(&self, b: &mut Buckets, now: Instant) -> bool {
+    fn sweep(&self, b: &mut Buckets, rate: f64, burst: f64, now: Instant) -> bool {
         if b.swept
             .is_none_or(|t| now.saturating_duration_since(t) >= Duration::from_secs(1))
         {
             b.swept = Some(now);
-            let (rate, burst) = (self.rate(), self.burst());
             b.map.retain(|_, k| {
                 k.tokens + now.saturating_duration_since(k.at).as_secs_f64() * rate < burst
             });
@@ -120,8 +123,17 @@ mod tests {
         ClientPrefix::around(ip.parse().unwrap())
     }
 
-    fn budget(per_min: u32, burst: u32, capacity: usize) -> PrefixBudget {
-        PrefixBudget::new(BudgetConfig { per_min, burst }, capacity)
+    /// A budget under one configuration throughout.
+    struct Fixed(PrefixBudget, BudgetConfig);
+
+    impl Fixed {
+        fn take(&self, site: i64, prefix: ClientPrefix, now: Instant) -> bool {
+            self.0.take(self.1, site, prefix, now)
+        }
+    }
+
+    fn budget(per_min: u32, burst: u32, capacity: usize) -> Fixed {
+        Fixed(PrefixBudget::new(capacity), BudgetConfig { per_min, burst })
     }
 
     #[test]
@@ -166,6 +178,6 @@ mod tests {
         let later = t0 + Duration::from_secs(1);
         assert!(b.take(1, prefix("10.0.3.1"), later));
         assert!(b.take(1, prefix("10.0.1.1"), later));
-        assert_eq!(b.buckets.lock().unwrap().map.len(), 2);
+        assert_eq!(b.0.buckets.lock().unwrap().map.len(), 2);
     }
 }

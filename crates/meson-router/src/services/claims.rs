@@ -174,9 +174,9 @@ pub(crate) async fn file(
         .await?;
     // Every limit a hunter is held to is a rule refusing a well-formed claim, the least bond included
     // (which the ledger's own bond check counts as malformed).
-    may_file(&s.cfg.hunt, saturate(open), saturate(recent), amount)
+    may_file(&s.params().hunt(), saturate(open), saturate(recent), amount)
         .map_err(|r| ServiceError::Refused(r.to_string()))?;
-    let epoch = s.cfg.epoch_secs();
+    let epoch = s.epoch_secs();
     let (life_kind, span) = match kind {
         ClaimKind::Objective => {
             let (_, finding) = objective(s, &evidence, &accused)?;
@@ -207,7 +207,7 @@ pub(crate) async fn file(
         filed_at: now,
         first_epoch: span[0] / epoch,
         last_epoch: span[1] / epoch,
-        phase: phase_text(&s.cfg.life().file(life_kind, now)),
+        phase: phase_text(&s.params().life().file(life_kind, now)),
         executed: None,
     };
     if s.store.file_claim(&c).await?.is_some() {

@@ -1,4 +1,4 @@
-//! The council: its configured rules, who is seated, and the signed messages of members, voters and
+//! The council: who is seated, and the signed messages of members, voters and
 //! parties ([`meson_core::council`]), checked here once for every service that takes one.
 //!
 //! A member locks stake for a term with a signed
@@ -9,41 +9,12 @@
 
 use meson_core::identity::NodeId;
 use meson_core::signed::{SignedMessage, Verified};
-use meson_ledger::claim_life::LifeRules;
-use meson_ledger::council::{self, CouncilRules};
-use meson_ledger::election::ElectionRules;
+use meson_ledger::council;
 use meson_ledger::Amount;
 use serde::Serialize;
 
 use super::error::{ServiceError, ServiceResult};
-use crate::{RouterConfig, Shared};
-
-impl RouterConfig {
-    /// The council's terms and stake, as configured.
-    pub(crate) fn council(&self) -> CouncilRules {
-        CouncilRules {
-            term_secs: self.council_term_secs,
-            unbonding_secs: self.unbonding_secs,
-            min_stake: self.council_min_stake,
-        }
-    }
-
-    /// A claim's review and appeal windows, as configured.
-    pub(crate) fn life(&self) -> LifeRules {
-        LifeRules {
-            review_secs: self.review_secs,
-            appeal_secs: self.appeal_secs,
-        }
-    }
-
-    /// Seats and terms of council elections, as configured.
-    pub(crate) fn elections(&self) -> ElectionRules {
-        ElectionRules {
-            seats: self.council_seats,
-            term_secs: self.council_term_secs,
-        }
-    }
-}
+use crate::Shared;
 
 /// Who locked stake for `term`, largest lock first (ties by key).
 pub(crate) async fn members(s: &Shared, term: u64) -> Vec<(Amount, NodeId)> {

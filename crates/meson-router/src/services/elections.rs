@@ -9,6 +9,7 @@
 //! A network's first term has no council (no election ran before it); claims filed then wait, filed,
 //! for the first seated term.
 
+use meson_ledger::params::Param;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,7 +36,7 @@ pub(crate) async fn open(s: &Shared, term: u64, now: u64) -> ServiceResult<Optio
     if let Some(e) = s.store.election(term).await? {
         return Ok(Some(e));
     }
-    let rules = s.cfg.elections();
+    let rules = s.params().elections();
     if now < rules.opens_at(term) || now >= rules.closes_at(term) {
         return Ok(None);
     }
@@ -90,7 +91,7 @@ pub(crate) async fn count(
     let snapshot = election.snapshot.iter().copied().collect();
     let tally = election::tally(&snapshot, &ballots(s, election.term).await?);
     let locked = s.ledger.read(|l| council::members(l, election.term)).await;
-    let seats = election::seat(&tally, &locked, s.cfg.council_seats);
+    let seats = election::seat(&tally, &locked, s.params().elections().seats);
     Ok((tally, seats))
 }
 
@@ -109,8 +110,7 @@ pub(crate) async fn ballot(
     }
     let now = meson_node::unix_now();
     let candidates: Vec<[u8; 32]> = v.body.candidates.iter().map(|c| *c.as_bytes()).collect();
-    s.cfg
-        .elections()
+    s.params().elections()
         .check_ballot(term, &candidates, now)
         .map_err(|e| ServiceError::Conflict(e.to_string()))?;
     let election = open(s, term, now).await?.ok_or_else(|| {
@@ -195,7 +195,7 @@ async fn reward(s: &Shared, term: u64) -> ServiceResult<()> {
         .collect();
     let transfers = s
         .ledger
-        .read(|l| rewards(l, term, &members, &rounds, s.cfg.seat_reward))
+        .read(|l| rewards(l, term, &members, &rounds, s.params().get(Param::SeatReward)))
         .await;
     if !transfers.is_empty() {
         submit(s, transfers).await?;
@@ -205,7 +205,7 @@ async fn reward(s: &Shared, term: u64) -> ServiceResult<()> {
 }
 
 async fn pass(s: &Shared, now: u64) -> ServiceResult<()> {
-    let term = s.cfg.council().term(now);
+    let term = s.params().council().term(now);
     seat(s, term, now).await?;
     open(s, term + 1, now).await?;
     // Every ended term not rewarded yet, so a router that was down through a term's end still pays it.

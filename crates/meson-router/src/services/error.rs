@@ -11,6 +11,8 @@ pub enum LedgerError {
     Store(#[from] StoreError),
     #[error("the stored audit log does not verify: {0}")]
     Audit(#[from] meson_ledger::audit::AuditError),
+    #[error("the governance genesis is refused: {0}")]
+    Genesis(String),
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -13,6 +13,8 @@ use http::HeaderMap;
 use meson_core::identity::{NodeId, NodeKey};
 use meson_ledger::accounts::{self, TREASURY};
 use meson_ledger::audit::{encode_entry, Head, Replay, SignedHead};
+use meson_ledger::governance::{GovEvent, Schedule};
+use meson_ledger::params::Params;
 use meson_ledger::transactions::{correction, mint as mint_transfer};
 use meson_ledger::{
     Account, Batch, BatchResults, Ledger, LogRecord, NewAccount, Outcome, Transfer, TransferCode,
@@ -38,6 +40,12 @@ pub struct LedgerService {
     store: Arc<dyn Store>,
     network: String,
     state: Mutex<State>,
+    /// The governance's parameter schedule, copied out of the ledger whenever a governance event is
+    /// applied, so the services read parameters without waiting for the ledger.
+    schedule: std::sync::RwLock<Schedule>,
+    /// The parameters of the epoch asked last, so the redirect path does not fold the schedule per
+    /// request; cleared when the schedule changes.
+    current: std::sync::RwLock<Option<(u64, Arc<Params>)>>,
 }
 
 async fn replay(store: &dyn Store) -> Result<State, LedgerError> {
@@ -69,10 +77,13 @@ fn publish(st: &State) {
 }
 
 impl LedgerService {
-    /// Rebuilds the ledger from the store's log, verifying it, and opens the system accounts.
+    /// Rebuilds the ledger from the store's log, verifying it, opens the system accounts and, on a new
+    /// network, logs the governance genesis: `genesis`, the parameters it starts from. A network that
+    /// has one keeps it; governance alone changes it.
     pub async fn open(
         store: Arc<dyn Store>,
         network: String,
+        genesis: Params,
         now: u64,
     ) -> Result<LedgerService, LedgerError> {
         let state = replay(store.as_ref()).await?;
@@ -82,10 +93,13 @@ impl LedgerService {
             accounts = state.ledger.accounts().count(),
             "ledger replayed from its audit log"
         );
+        let schedule = std::sync::RwLock::new(state.ledger.governance().schedule().clone());
         let service = LedgerService {
             store,
             network,
             state: Mutex::new(state),
+            schedule,
+            current: std::sync::RwLock::new(None),
         };
         service
             .submit(Batch::CreateAccounts {
@@ -93,6 +107,30 @@ impl LedgerService {
                 accounts: accounts::system().to_vec(),
             })
             .await?;
+        let logged = service
+            .read(|l| l.governance().genesis().cloned())
+            .await;
+        match logged {
+            None => {
+                let event = GovEvent::Genesis {
+                    network: service.network.clone(),
+                    params: genesis,
+                };
+                if let BatchResults::Refused(e) = service
+                    .submit(Batch::Record {
+                        now,
+                        record: LogRecord::Gov(event),
+                    })
+                    .await?
+                {
+                    return Err(LedgerError::Genesis(e.to_string()));
+                }
+            }
+            Some(logged) if logged != genesis => tracing::warn!(
+                "the parameter flags differ from this network's genesis: they only seed a new network, and the values in force are governance's (meson-cdn gov params)"
+            ),
+            Some(_) => {}
+        }
         Ok(service)
     }
 
@@ -120,6 +158,15 @@ impl LedgerService {
         }
         st.seq = seq;
         st.hash = hash;
+        if let Batch::Record {
+            record: LogRecord::Gov(_),
+            ..
+        } = batch
+        {
+            *self.schedule.write().unwrap_or_else(|e| e.into_inner()) =
+                st.ledger.governance().schedule().clone();
+            *self.current.write().unwrap_or_else(|e| e.into_inner()) = None;
+        }
         metrics::counter!("meson_router_ledger_batches_total").increment(1);
         publish(&st);
         Ok(results)
@@ -141,6 +188,29 @@ impl LedgerService {
     pub async fn head(&self, key: &NodeKey) -> SignedHead {
         let st = self.state.lock().await;
         SignedHead::sign(Head::of(&self.network, st.seq, &st.hash, &st.ledger), key)
+    }
+
+    /// The parameters in force per epoch.
+    pub fn schedule(&self) -> Schedule {
+        self.schedule
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The parameters in force at `now`.
+    pub fn params_now(&self, now: u64) -> Arc<Params> {
+        let schedule = self.schedule.read().unwrap_or_else(|e| e.into_inner());
+        let epoch = schedule.epoch(now);
+        if let Some((e, p)) = &*self.current.read().unwrap_or_else(|e| e.into_inner()) {
+            if *e == epoch {
+                return p.clone();
+            }
+        }
+        let p = Arc::new(schedule.at(epoch));
+        drop(schedule);
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some((epoch, p.clone()));
+        p
     }
 
     pub async fn account(&self, id: u128) -> Option<Account> {

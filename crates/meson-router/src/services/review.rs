@@ -104,7 +104,7 @@ async fn open_round(
             claim: c.id,
             round,
             opened_at: now,
-            term: s.cfg.council().term(now),
+            term: s.params().council().term(now),
             eligible,
         })
         .await?;
@@ -121,11 +121,11 @@ async fn step(s: &Shared, id: &[u8; 32], now: u64) -> ServiceResult<()> {
     if c.executed.is_some() {
         return Ok(());
     }
-    let life = s.cfg.life();
+    let life = s.params().life();
     let phase = phase_of(c)?;
     let next = match &phase {
         Phase::Filed { .. } => {
-            let members = seated(s, s.cfg.council().term(now)).await?;
+            let members = seated(s, s.params().council().term(now)).await?;
             // A council seated after the claim's wait ran out (the router was stopped meanwhile) finds
             // it expired: no round opens, which would leave it filed for good and count against the
             // members' seat rewards.
@@ -310,9 +310,7 @@ pub(crate) async fn vote(
     )
     .await?;
     metrics::counter!("meson_router_council_votes_total", "vote" => if v.body.upheld { "upheld" } else { "rejected" }).increment(1);
-    let next = s
-        .cfg
-        .life()
+    let next = s.params().life()
         .vote(&phase, &t, now)
         .map_err(|e| ServiceError::Conflict(e.to_string()))?;
     if next != phase {
@@ -342,12 +340,10 @@ pub(crate) async fn appeal(
     };
     let now = meson_node::unix_now();
     let phase = phase_of(&c)?;
-    let next = s
-        .cfg
-        .life()
+    let next = s.params().life()
         .appeal(&phase, by, now)
         .map_err(|e| ServiceError::Conflict(e.to_string()))?;
-    let members = seated(s, s.cfg.council().term(now))
+    let members = seated(s, s.params().council().term(now))
         .await?
         .unwrap_or_default();
     open_round(s, &c, 2, &members, now).await?;

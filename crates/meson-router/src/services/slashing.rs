@@ -21,6 +21,7 @@
 //!
 //! Evidence stored but not slashed (the router stopped in between) is slashed at the next start.
 
+use meson_ledger::params::Param;
 use std::sync::Arc;
 
 use meson_core::content::Root;
@@ -69,7 +70,7 @@ pub(crate) fn statement(
 
 /// The affected epochs of a finding: those of its earliest and latest signed messages.
 fn epochs(s: &Shared, f: &Finding) -> (u64, u64) {
-    let len = s.cfg.epoch_secs();
+    let len = s.epoch_secs();
     (f.first_at / len, f.last_at / len)
 }
 
@@ -77,7 +78,7 @@ fn epochs(s: &Shared, f: &Finding) -> (u64, u64) {
 /// the protocol here).
 fn router_claim(s: &Shared) -> Claim {
     Claim::Fixed {
-        amount: s.cfg.slash_tokens,
+        amount: s.params().get(Param::SlashTokens),
         to: TREASURY,
     }
 }
@@ -156,7 +157,7 @@ pub(crate) enum Claim {
 /// Slashes the accused of `offence` (refunds first to the sites that paid for its bytes in the affected
 /// epochs, at most what is at stake), as `claim` says.
 pub(crate) async fn take(s: &Shared, offence: &Offence, claim: Claim) -> ServiceResult<Slashed> {
-    let len = s.cfg.epoch_secs();
+    let len = s.epoch_secs();
     let mut sites = Vec::new();
     for &e in &offence.epochs {
         let usage = s
@@ -180,7 +181,7 @@ pub(crate) async fn take(s: &Shared, offence: &Offence, claim: Claim) -> Service
             let owed_total = owed.iter().map(|r| r.amount).sum();
             // At most what is at stake is the slash plan's own cap.
             (
-                council_slash(s.cfg.slash_tokens, owed_total, Amount::MAX),
+                council_slash(s.params().get(Param::SlashTokens), owed_total, Amount::MAX),
                 to,
             )
         }

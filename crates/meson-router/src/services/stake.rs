@@ -8,6 +8,7 @@
 //! in one linked chain to claimant, burn and treasury, with ids derived from the evidence so the same
 //! evidence slashes once). This service runs the release task and submits what the plans return.
 
+use meson_ledger::params::Param;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,7 +25,7 @@ use crate::Shared;
 /// council locks past their term and unbonding, and releases the reservations that expired (bonds whose
 /// dispute window closed unjudged).
 async fn release_matured(s: &Shared, now: u64) -> Result<usize, LedgerError> {
-    let council = s.cfg.council();
+    let council = s.params().council();
     let due = s.ledger.read(|l| matured(l, &council, now)).await;
     if due.expire {
         s.ledger.submit(Batch::ExpirePending { now }).await?;
@@ -62,8 +63,9 @@ pub(crate) async fn run(s: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         if let Err(e) = release_matured(&s, meson_node::unix_now()).await {
             tracing::warn!(error = %e, "cannot release unbonded stake");
         }
-        if s.cfg.min_stake > 0 {
-            refresh_staked(&s, s.cfg.min_stake).await;
+        let min_stake = s.params().get(Param::MinStake);
+        if min_stake > 0 {
+            refresh_staked(&s, min_stake).await;
         }
         tokio::select! {
             _ = tokio::time::sleep(s.cfg.heartbeat.max(Duration::from_millis(200))) => {}
@@ -102,7 +104,7 @@ pub(crate) async fn slash(s: &Shared, slash: Slash) -> ServiceResult<Slashed> {
             })
             .await?;
     }
-    let plan = s.ledger.read(|l| slash.plan(l, s.cfg.slash_shares)).await;
+    let plan = s.ledger.read(|l| slash.plan(l, s.params().slash_shares())).await;
     // Refunds go to site escrows, which settlement opened when the sites paid.
     let SlashPlan::Take {
         transfers,

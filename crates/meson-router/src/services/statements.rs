@@ -15,17 +15,13 @@ use crate::Shared;
 
 /// The last `n` ended epochs, oldest first, and the billing config; `409` when billing is off.
 pub(crate) fn epochs(s: &Shared, n: Option<u64>) -> ServiceResult<(u64, Vec<u64>)> {
-    let cfg = s
-        .cfg
-        .billing
-        .as_ref()
-        .ok_or_else(|| ServiceError::Conflict("billing is off on this router".into()))?;
-    let current = meson_node::unix_now() / cfg.epoch_secs;
+    if s.cfg.billing.is_none() {
+        return Err(ServiceError::Conflict("billing is off on this router".into()));
+    }
+    let epoch_secs = s.epoch_secs();
+    let current = meson_node::unix_now() / epoch_secs;
     let n = n.unwrap_or(24).clamp(1, 24 * 31);
-    Ok((
-        cfg.epoch_secs,
-        (current.saturating_sub(n)..current).collect(),
-    ))
+    Ok((epoch_secs, (current.saturating_sub(n)..current).collect()))
 }
 
 /// One epoch's accepted usage among the lines `keep` selects, and what settling it moved.
@@ -83,17 +79,16 @@ pub(crate) async fn settled_per_epoch(
 /// The epoch's payout leaves ([`settlement::payout_leaves`]): (index, account, amount) per terminal
 /// account, in account order.
 pub(crate) async fn payout_leaves(s: &Shared, epoch: u64) -> ServiceResult<Vec<(u64, u128, u128)>> {
-    let cfg = s
-        .cfg
-        .billing
-        .as_ref()
-        .ok_or_else(|| ServiceError::Conflict("billing is off on this router".into()))?;
-    if epoch >= meson_node::unix_now() / cfg.epoch_secs {
+    if s.cfg.billing.is_none() {
+        return Err(ServiceError::Conflict("billing is off on this router".into()));
+    }
+    let epoch_secs = s.epoch_secs();
+    if epoch >= meson_node::unix_now() / epoch_secs {
         return Err(ServiceError::Invalid(format!(
             "epoch {epoch} has not ended"
         )));
     }
-    let usage = accepted(s, cfg.epoch_secs, epoch).await?;
+    let usage = accepted(s, epoch_secs, epoch).await?;
     s.ledger
         .read(|l| settlement::payout_leaves(l, epoch, &usage))
         .await

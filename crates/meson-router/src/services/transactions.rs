@@ -13,20 +13,19 @@ use meson_ledger::Outcome;
 
 use super::error::{ServiceError, ServiceResult};
 use super::ledger::{one_transfer, open};
-use crate::{RouterConfig, Shared};
+use crate::Shared;
+use meson_ledger::params::{Param, Params};
 
-impl RouterConfig {
-    /// The rules a transaction is held to, as configured.
-    fn tx_rules(&self) -> TxRules<'_> {
-        TxRules {
-            network: &self.network,
-            unbonding_secs: self.unbonding_secs,
-            bonds: BondRules {
-                min_bond: self.hunt.min_bond,
-                dispute_secs: self.life().dispute_secs(),
-            },
-            council: self.council(),
-        }
+/// The rules a transaction is held to: the network's, at the parameters in force.
+fn tx_rules<'a>(network: &'a str, p: &Params) -> TxRules<'a> {
+    TxRules {
+        network,
+        unbonding_secs: p.secs(Param::UnbondingSecs),
+        bonds: BondRules {
+            min_bond: p.get(Param::MinBond),
+            dispute_secs: p.life().dispute_secs(),
+        },
+        council: p.council(),
     }
 }
 
@@ -64,7 +63,8 @@ async fn apply_any(s: &Shared, msg: SignedMessage<Tx>, bond: bool) -> ServiceRes
         msg.verify(TX, meson_node::unix_now(), &mut guard)
     }?;
     let tx = v.body;
-    let rules = s.cfg.tx_rules();
+    let params = s.params();
+    let rules = tx_rules(&s.cfg.network, &params);
     let now = meson_node::unix_now();
     rules.check(&tx, now)?;
     let owner = *v.signer.as_bytes();
