@@ -25,7 +25,7 @@ async fn main() -> anyhow::Result<()> {
         .unwrap_or(5);
     let dir = tempfile::tempdir()?;
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("router.db")).await?);
-    let ledger = LedgerService::open(store.clone(), "bench".into(), 1).await?;
+    let ledger = LedgerService::open(store.clone(), "bench".into(), Default::default(), 1).await?;
     let first = 100u128;
     let accounts = (first..first + ACCOUNTS)
         .map(|id| NewAccount {
@@ -92,7 +92,7 @@ async fn main() -> anyhow::Result<()> {
     // The log must still replay to the live state.
     let replayed = Instant::now();
     drop(ledger);
-    LedgerService::open(store.clone(), "bench".into(), 3).await?;
+    LedgerService::open(store.clone(), "bench".into(), Default::default(), 3).await?;
     println!(
         "log replayed and verified on reopening in {:.2} s",
         replayed.elapsed().as_secs_f64()

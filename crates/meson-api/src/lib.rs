@@ -11,6 +11,7 @@
 //! | [`ledger`] | `/v1/ledger/…` (head, log, accounts, transfers, mint, tx, slash, correct, payouts), site billing and terminal earnings |
 //! | [`claims`] | `/v1/ledger/claims/{claim}` and its verdict |
 //! | [`council`] | `/v1/council/term`, `/v1/council/stakes` |
+//! | [`gov`] | `/v1/gov/…` (parameters, proposals, votes, council delay, shutdown) |
 //! | [`traffic`] | `GET /v1/sites/{host}/traffic`, `GET /v1/usage/withheld`, `POST /v1/usage/withheld[/{serial}]` |
 //! | [`verification`] | `/v1/sites/{host}/roots`, `GET /v1/terminals/{node}/audits`, `GET /v1/terminals/{node}/evidence` |
 //!
@@ -22,6 +23,7 @@
 pub mod accounts;
 pub mod claims;
 pub mod council;
+pub mod gov;
 pub mod ledger;
 mod schema;
 pub mod sites;

@@ -88,7 +88,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use services::{
-    billing, elections, holdings, jobs, registry, review, roots, serial, sites, slashing, stake,
+    billing, elections, governance, holdings, jobs, registry, review, roots, serial, sites,
+    slashing, stake,
 };
 
 use meson_core::identity::{NodeId, NodeKey};
@@ -249,14 +250,23 @@ impl RouterConfig {
             (Param::SubsidyCap, billing.subsidy_cap),
             (Param::MinStake, self.min_stake),
             (Param::SlashTokens, self.slash_tokens),
-            (Param::SlashClaimantBps, u128::from(self.slash_shares.claimant_bps)),
+            (
+                Param::SlashClaimantBps,
+                u128::from(self.slash_shares.claimant_bps),
+            ),
             (Param::SlashBurnBps, u128::from(self.slash_shares.burn_bps)),
             (Param::UnbondingSecs, u128::from(self.unbonding_secs)),
             (Param::ReviewSecs, u128::from(self.review_secs)),
             (Param::AppealSecs, u128::from(self.appeal_secs)),
             (Param::MinBond, self.hunt.min_bond),
-            (Param::MaxOpenClaims, u128::from(self.hunt.max_open_per_hunter)),
-            (Param::MaxClaimsPerDay, u128::from(self.hunt.max_filed_per_day)),
+            (
+                Param::MaxOpenClaims,
+                u128::from(self.hunt.max_open_per_hunter),
+            ),
+            (
+                Param::MaxClaimsPerDay,
+                u128::from(self.hunt.max_filed_per_day),
+            ),
             (Param::CouncilTermSecs, u128::from(self.council_term_secs)),
             (Param::CouncilSeats, u128::from(self.council_seats)),
             (Param::SeatReward, self.seat_reward),
@@ -265,11 +275,23 @@ impl RouterConfig {
             (Param::VettingAudits, u128::from(audit.rules.vetting_audits)),
             (Param::SuspendBelowBps, bps(audit.rules.suspend_below)),
             (Param::SuspendMinAudits, u128::from(audit.rules.min_audits)),
-            (Param::PrefixTicketsPerMin, u128::from(self.prefix_budget.per_min)),
-            (Param::PrefixTicketBurst, u128::from(self.prefix_budget.burst)),
-            (Param::MaxPrefixShareBps, u128::from(self.share_cap.max_share_bps)),
+            (
+                Param::PrefixTicketsPerMin,
+                u128::from(self.prefix_budget.per_min),
+            ),
+            (
+                Param::PrefixTicketBurst,
+                u128::from(self.prefix_budget.burst),
+            ),
+            (
+                Param::MaxPrefixShareBps,
+                u128::from(self.share_cap.max_share_bps),
+            ),
             (Param::MaxPrefixShareTop, self.share_cap.top_k as u128),
-            (Param::PrefixShareMinBytes, u128::from(self.share_cap.min_bytes)),
+            (
+                Param::PrefixShareMinBytes,
+                u128::from(self.share_cap.min_bytes),
+            ),
         ]
         .into_iter()
         .map(|(p, v)| (Key::Param(p), v))
@@ -380,6 +402,9 @@ pub(crate) struct Shared {
     /// Held while a claim is filed or moved along its life (`services::review`): each reads the
     /// claim's phase, moves it and executes a final verdict, and two at once would execute it twice.
     pub claim_moves: tokio::sync::Mutex<()>,
+    /// Held while a governance event is checked and logged, and while the governance loop moves what
+    /// is due: a deposit is taken and its proposal logged, or neither.
+    pub gov_moves: tokio::sync::Mutex<()>,
 }
 
 impl Shared {
@@ -508,6 +533,7 @@ impl Router {
             budget: budget::PrefixBudget::new(budget::MAX_TRACKED),
             operator_token,
             claim_moves: tokio::sync::Mutex::new(()),
+            gov_moves: tokio::sync::Mutex::new(()),
         });
         let (shutdown, rx) = watch::channel(false);
         let app = http::routes::app(shared.clone());
@@ -532,6 +558,7 @@ impl Router {
             tokio::spawn(slashing::resume(shared.clone())),
             tokio::spawn(review::run(shared.clone(), rx.clone())),
             tokio::spawn(elections::run(shared.clone(), rx.clone())),
+            tokio::spawn(governance::run(shared.clone(), rx.clone())),
         ];
         if shared.cfg.origin_bytes_per_sec > 0 {
             tasks.push(tokio::spawn(roots::run(

@@ -863,6 +863,9 @@ pub trait Store: Send + Sync {
         members: &[([u8; 32], u128)],
     ) -> Result<bool>;
     async fn council_term(&self, term: u64) -> Result<Option<CouncilTermRecord>>;
+    /// Replaces a seated term's members (a governance proposal seated or removed one); false if the
+    /// term is not seated.
+    async fn reseat(&self, term: u64, members: &[([u8; 32], u128)]) -> Result<bool>;
     /// Notes that the term's seat rewards were paid.
     async fn mark_rewarded(&self, term: u64) -> Result<()>;
 

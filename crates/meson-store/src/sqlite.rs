@@ -1295,6 +1295,10 @@ impl Store for SqliteStore {
         council::council_term(&self.pool, term).await
     }
 
+    async fn reseat(&self, term: u64, members: &[([u8; 32], u128)]) -> Result<bool> {
+        council::reseat(&self.pool, term, members).await
+    }
+
     async fn mark_rewarded(&self, term: u64) -> Result<()> {
         council::mark_rewarded(&self.pool, term).await
     }

@@ -8,6 +8,7 @@ mod claims;
 mod control;
 mod council;
 pub(crate) mod error;
+mod gov;
 mod info;
 mod jobs;
 mod ledger;

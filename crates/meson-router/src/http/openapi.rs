@@ -14,7 +14,7 @@ use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseB
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
 use super::{
-    audits, claims, control, council, info, jobs, ledger, roots, sites, terminals, traffic,
+    audits, claims, control, council, gov, info, jobs, ledger, roots, sites, terminals, traffic,
 };
 
 /// The scheme of a business account's API key.
@@ -71,6 +71,14 @@ pub(crate) const OPERATOR: &str = "operator";
         council::election,
         council::snapshot,
         council::ballot,
+        gov::params,
+        gov::list,
+        gov::file,
+        gov::show,
+        gov::vote,
+        gov::delay,
+        gov::shutdown,
+        gov::signal,
         ledger::payouts,
         ledger::payout_proof,
         terminals::terminals,
@@ -95,6 +103,7 @@ pub(crate) const OPERATOR: &str = "operator";
         (name = "ledger", description = "The token ledger: its signed head and audit log, accounts, transfers, payouts"),
         (name = "claims", description = "Hunters' claims with their evidence, the council's votes, appeals and verdicts"),
         (name = "council", description = "The council's terms, stakes, elections and seats"),
+        (name = "gov", description = "Governance: the parameters in force, proposals, votes, the council's delay and the shutdown"),
         (name = "terminals", description = "The terminal registry, its audits and the evidence against terminals"),
         (name = "control", description = "Signed control messages from terminals"),
         (name = "operator", description = "What only the router's operator may do"),

@@ -193,7 +193,11 @@ fn redirect_inner(
         );
     }
     let client_prefix = ClientPrefix::around(client);
-    if paid && !s.budget.take(s.budget_config(), site.id, client_prefix, Instant::now()) {
+    if paid
+        && !s
+            .budget
+            .take(s.budget_config(), site.id, client_prefix, Instant::now())
+    {
         // Past its prefix's budget the client is still served, by the origin: a terminal's ticket would be
         // paid from the escrow, an unpaid one would make an honest terminal serve it for nothing.
         outcomes().prefix_budget.increment(1);

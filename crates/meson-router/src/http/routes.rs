@@ -12,7 +12,7 @@ use meson_core::wire;
 use meson_node::{HEALTH_PATH, METRICS_PATH};
 
 use super::{
-    audits, claims, control, council, info, jobs, ledger, openapi, redirect, roots, sites,
+    audits, claims, control, council, gov, info, jobs, ledger, openapi, redirect, roots, sites,
     terminals, traffic,
 };
 use crate::Shared;
@@ -107,6 +107,14 @@ pub(crate) fn api() -> Vec<Route> {
             "/v1/council/elections/{term}/ballots",
             council::ballot,
         ),
+        route(M::GET, "/v1/gov/params", gov::params),
+        route(M::GET, "/v1/gov/proposals", gov::list),
+        big(route(M::POST, "/v1/gov/proposals", gov::file)),
+        route(M::GET, "/v1/gov/proposals/{id}", gov::show),
+        route(M::POST, "/v1/gov/proposals/{id}/votes", gov::vote),
+        route(M::POST, "/v1/gov/proposals/{id}/delay", gov::delay),
+        route(M::GET, "/v1/gov/shutdown", gov::shutdown),
+        route(M::POST, "/v1/gov/shutdown", gov::signal),
         route(M::GET, "/v1/ledger/payouts/{epoch}", ledger::payouts),
         route(
             M::GET,

@@ -110,7 +110,8 @@ pub(crate) async fn ballot(
     }
     let now = meson_node::unix_now();
     let candidates: Vec<[u8; 32]> = v.body.candidates.iter().map(|c| *c.as_bytes()).collect();
-    s.params().elections()
+    s.params()
+        .elections()
         .check_ballot(term, &candidates, now)
         .map_err(|e| ServiceError::Conflict(e.to_string()))?;
     let election = open(s, term, now).await?.ok_or_else(|| {
@@ -195,7 +196,15 @@ async fn reward(s: &Shared, term: u64) -> ServiceResult<()> {
         .collect();
     let transfers = s
         .ledger
-        .read(|l| rewards(l, term, &members, &rounds, s.params().get(Param::SeatReward)))
+        .read(|l| {
+            rewards(
+                l,
+                term,
+                &members,
+                &rounds,
+                s.params().get(Param::SeatReward),
+            )
+        })
         .await;
     if !transfers.is_empty() {
         submit(s, transfers).await?;

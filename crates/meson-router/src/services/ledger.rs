@@ -107,9 +107,7 @@ impl LedgerService {
                 accounts: accounts::system().to_vec(),
             })
             .await?;
-        let logged = service
-            .read(|l| l.governance().genesis().cloned())
-            .await;
+        let logged = service.read(|l| l.governance().genesis().cloned()).await;
         match logged {
             None => {
                 let event = GovEvent::Genesis {

@@ -10,6 +10,7 @@ pub(crate) mod claims;
 pub(crate) mod council;
 pub(crate) mod elections;
 pub(crate) mod error;
+pub(crate) mod governance;
 pub(crate) mod holdings;
 pub(crate) mod jobs;
 pub mod ledger;

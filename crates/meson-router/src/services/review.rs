@@ -310,7 +310,9 @@ pub(crate) async fn vote(
     )
     .await?;
     metrics::counter!("meson_router_council_votes_total", "vote" => if v.body.upheld { "upheld" } else { "rejected" }).increment(1);
-    let next = s.params().life()
+    let next = s
+        .params()
+        .life()
         .vote(&phase, &t, now)
         .map_err(|e| ServiceError::Conflict(e.to_string()))?;
     if next != phase {
@@ -340,7 +342,9 @@ pub(crate) async fn appeal(
     };
     let now = meson_node::unix_now();
     let phase = phase_of(&c)?;
-    let next = s.params().life()
+    let next = s
+        .params()
+        .life()
         .appeal(&phase, by, now)
         .map_err(|e| ServiceError::Conflict(e.to_string()))?;
     let members = seated(s, s.params().council().term(now))

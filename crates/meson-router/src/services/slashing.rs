@@ -274,6 +274,11 @@ pub(crate) async fn resume(s: Arc<Shared>) {
             Err(e) => tracing::warn!(error = %e, "cannot read the evidence against a terminal"),
         }
     }
+    retry(&s).await;
+}
+
+/// Slashes the evidence stored but not slashed (a stop or a shutdown came in between).
+pub(crate) async fn retry(s: &Shared) {
     let pending = match s.store.unslashed_evidence(RESUMED).await {
         Ok(p) => p,
         Err(e) => {
@@ -282,7 +287,7 @@ pub(crate) async fn resume(s: Arc<Shared>) {
         }
     };
     for record in pending {
-        if let Err(e) = slash(&s, &record, router_claim(&s)).await {
+        if let Err(e) = slash(s, &record, router_claim(s)).await {
             tracing::warn!(error = %e, "cannot slash stored evidence");
         }
     }

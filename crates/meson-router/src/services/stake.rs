@@ -90,8 +90,25 @@ pub(crate) enum Slashed {
     Nothing,
 }
 
+/// Whether slashing is paused by a shutdown now; the error to give if so.
+pub(crate) async fn paused(s: &Shared) -> Option<ServiceError> {
+    let now = meson_node::unix_now();
+    s.ledger
+        .read(|l| l.governance().shutdown_at(now))
+        .await
+        .map(|sd| {
+            ServiceError::Conflict(format!(
+                "slashing is paused by a shutdown until {} (Unix seconds)",
+                sd.until
+            ))
+        })
+}
+
 /// Carries out `slash`: its unlocks, then, on the ledger after them, its transfers.
 pub(crate) async fn slash(s: &Shared, slash: Slash) -> ServiceResult<Slashed> {
+    if let Some(paused) = paused(s).await {
+        return Err(paused);
+    }
     let now = meson_node::unix_now();
     let Some(unlocks) = s.ledger.read(|l| slash.unlocks(l)).await else {
         return Ok(Slashed::Before);
@@ -104,7 +121,10 @@ pub(crate) async fn slash(s: &Shared, slash: Slash) -> ServiceResult<Slashed> {
             })
             .await?;
     }
-    let plan = s.ledger.read(|l| slash.plan(l, s.params().slash_shares())).await;
+    let plan = s
+        .ledger
+        .read(|l| slash.plan(l, s.params().slash_shares()))
+        .await;
     // Refunds go to site escrows, which settlement opened when the sites paid.
     let SlashPlan::Take {
         transfers,

@@ -16,7 +16,9 @@ use crate::Shared;
 /// The last `n` ended epochs, oldest first, and the billing config; `409` when billing is off.
 pub(crate) fn epochs(s: &Shared, n: Option<u64>) -> ServiceResult<(u64, Vec<u64>)> {
     if s.cfg.billing.is_none() {
-        return Err(ServiceError::Conflict("billing is off on this router".into()));
+        return Err(ServiceError::Conflict(
+            "billing is off on this router".into(),
+        ));
     }
     let epoch_secs = s.epoch_secs();
     let current = meson_node::unix_now() / epoch_secs;
@@ -80,7 +82,9 @@ pub(crate) async fn settled_per_epoch(
 /// account, in account order.
 pub(crate) async fn payout_leaves(s: &Shared, epoch: u64) -> ServiceResult<Vec<(u64, u128, u128)>> {
     if s.cfg.billing.is_none() {
-        return Err(ServiceError::Conflict("billing is off on this router".into()));
+        return Err(ServiceError::Conflict(
+            "billing is off on this router".into(),
+        ));
     }
     let epoch_secs = s.epoch_secs();
     if epoch >= meson_node::unix_now() / epoch_secs {

@@ -381,12 +381,46 @@ pub(super) async fn seat_term(
     if done.rows_affected() == 0 {
         return Ok(false);
     }
+    insert_seats(&mut tx, term, members).await?;
+    tx.commit().await.map_err(backend)?;
+    Ok(true)
+}
+
+pub(super) async fn reseat(
+    pool: &SqlitePool,
+    term: u64,
+    members: &[([u8; 32], u128)],
+) -> Result<bool> {
+    let mut tx = pool.begin().await.map_err(backend)?;
+    let seated = sqlx::query("SELECT 1 FROM council_terms WHERE term = ?")
+        .bind(to_sql(term, "term")?)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+    if seated.is_none() {
+        return Ok(false);
+    }
+    sqlx::query("DELETE FROM council_seats WHERE term = ?")
+        .bind(to_sql(term, "term")?)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    insert_seats(&mut tx, term, members).await?;
+    tx.commit().await.map_err(backend)?;
+    Ok(true)
+}
+
+async fn insert_seats(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    term: u64,
+    members: &[([u8; 32], u128)],
+) -> Result<()> {
     for (member, power) in members {
         sqlx::query("INSERT INTO council_seats (term, member, power) VALUES (?, ?, ?)")
             .bind(to_sql(term, "term")?)
             .bind(&member[..])
             .bind(power.to_string())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await
             .map_err(|e| {
                 constraint(
@@ -396,8 +430,7 @@ pub(super) async fn seat_term(
                 )
             })?;
     }
-    tx.commit().await.map_err(backend)?;
-    Ok(true)
+    Ok(())
 }
 
 pub(super) async fn council_term(
