@@ -20,13 +20,11 @@ use meson_api::RouterInfo;
 use meson_core::council::{Ballot, ProbeTicket, Vote, BALLOT, PROBE_TICKET, VOTE};
 use meson_core::identity::{NodeId, NodeKey};
 use meson_core::probe::{self, Record};
-use meson_core::signed::SignedMessage;
-use serde::Serialize;
 
 use crate::client::{get, get_bytes, post};
 use crate::probing::{self, Prober};
 use crate::signals::Stop;
-use crate::wallet::{load_key, KeyHolder};
+use crate::wallet::{load_key, sign, KeyHolder};
 
 #[derive(Args)]
 pub struct CouncilArgs {
@@ -65,16 +63,6 @@ enum CouncilCommand {
         #[arg(long = "candidate", required = true)]
         candidates: Vec<NodeId>,
     },
-}
-
-fn sign<T: Serialize>(key: &NodeKey, purpose: &str, body: &T) -> anyhow::Result<SignedMessage<T>> {
-    Ok(SignedMessage::sign(
-        key,
-        purpose,
-        meson_node::unix_now(),
-        rand::random(),
-        body,
-    )?)
 }
 
 struct Member {

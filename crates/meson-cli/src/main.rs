@@ -7,6 +7,7 @@ mod client;
 mod council;
 mod demo;
 mod evidence;
+mod gov;
 mod hunt_sim;
 mod hunter;
 mod ledger;
@@ -63,6 +64,8 @@ enum Command {
     Claim(claim::ClaimArgs),
     /// The council: serve as a member (re-probe and vote), show it, vote in its elections.
     Council(council::CouncilArgs),
+    /// Governance: the parameters in force, proposals, votes, vetoes, the queue, the shutdown.
+    Gov(gov::GovArgs),
     /// Objective evidence against a terminal: re-verify a slash offline.
     Evidence(evidence::EvidenceArgs),
     /// A key that holds tokens: signed transfers, deposits, stake; balances, earnings, payout proofs.
@@ -105,6 +108,7 @@ fn main() -> anyhow::Result<()> {
         Command::Hunter(args) => hunter::run(args),
         Command::Claim(args) => claim::run(args),
         Command::Council(args) => council::run(args),
+        Command::Gov(args) => gov::run(args),
         Command::Wallet(args) => wallet::run(args),
         Command::CacheSim(args) => cache_sim::run(args),
         Command::AuditSim(args) => audit_sim::run(args),

@@ -165,6 +165,21 @@ fn next_nonce(key: &Path) -> anyhow::Result<u64> {
     Ok(next)
 }
 
+/// `body` signed by `key` for `purpose`, now, with a fresh nonce.
+pub(crate) fn sign<T: serde::Serialize>(
+    key: &meson_core::identity::NodeKey,
+    purpose: &str,
+    body: &T,
+) -> anyhow::Result<SignedMessage<T>> {
+    Ok(SignedMessage::sign(
+        key,
+        purpose,
+        meson_node::unix_now(),
+        rand::random(),
+        body,
+    )?)
+}
+
 /// `action` signed with the wallet's key and the next nonce.
 pub(crate) fn signed_tx(
     key_path: &Path,
