@@ -140,10 +140,24 @@ pub struct RouterArgs {
     /// A terminal's bytes for a site in an epoch below which nothing is withheld.
     #[arg(long, env = "MESON_PREFIX_SHARE_MIN_BYTES", default_value = "1GiB")]
     prefix_share_min_bytes: meson_core::size::ByteSize,
+    /// The genesis value of any governed parameter, `NAME=VALUE` in its unit (`meson-cdn gov params`
+    /// lists them); repeat for several. Like every flag above that names a parameter, it seeds a new
+    /// network only: once a network has its genesis, governance alone changes the values.
+    #[arg(long = "genesis", value_name = "NAME=VALUE")]
+    genesis: Vec<String>,
 }
 
 pub fn run(args: RouterArgs) -> anyhow::Result<()> {
     let mut cfg = RouterConfig::new(args.listen, args.data_dir.clone());
+    for g in &args.genesis {
+        let (name, value) = g
+            .split_once('=')
+            .with_context(|| format!("--genesis {g:?}: NAME=VALUE"))?;
+        let value = value.parse().with_context(|| {
+            format!("--genesis {g:?}: the value is a whole number in the parameter's unit")
+        })?;
+        cfg.genesis.push((name.to_owned(), value));
+    }
     cfg.heartbeat = Duration::from_secs(args.heartbeat_secs.max(1));
     cfg.ticket_lifetime_secs = args.ticket_lifetime;
     cfg.load_bound = args.load_bound;
