@@ -121,7 +121,7 @@ proptest! {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("router.db");
             let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).await.unwrap());
-            let ledger = Arc::new(LedgerService::open(store.clone(), "t".into(), 1).await.unwrap());
+            let ledger = Arc::new(LedgerService::open(store.clone(), "t".into(), Default::default(), 1).await.unwrap());
             let accounts = (0..ACCOUNTS)
                 .map(|n| NewAccount { id: FIRST + n, kind: AccountKind::Customer, owner: None, user_data: 0 })
                 .collect();
@@ -149,7 +149,7 @@ proptest! {
             }
             let live = ledger.read(|l| (l.state_digest(), l.supply())).await;
             prop_assert_eq!(live.1, ACCOUNTS * 5 * ONE_TOKEN, "transfers never change the supply");
-            let reopened = LedgerService::open(store.clone(), "t".into(), 3).await.unwrap();
+            let reopened = LedgerService::open(store.clone(), "t".into(), Default::default(), 3).await.unwrap();
             let replayed = reopened.read(|l| (l.state_digest(), l.supply())).await;
             prop_assert_eq!(replayed, live);
             store.close().await;
