@@ -36,6 +36,7 @@
 //! council pauses parameter changes and slashing for `shutdown_secs`, then expires by itself; its locks
 //! return and the next round starts afresh. It never stops transfers, unstaking or the return of locks.
 
+mod escrow;
 mod proposal;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -43,17 +44,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use meson_core::signed::SignedMessage;
 use serde::{Deserialize, Serialize};
 
+use escrow::locked;
+pub use escrow::{deposit, release, shutdown_account, veto_account};
 pub use proposal::{
     Action, Choice, DelayBody, Phase, Proposal, ProposalBody, Rules, ShutdownBody, Tally, VoteBody,
     COUNCIL_DELAY, COUNCIL_SHUTDOWN, MAX_ACTIONS, MAX_TITLE, PROPOSAL, VOTE,
 };
 
 use crate::accounts::{wallet_account, TREASURY};
-use crate::chains::resolve;
 use crate::election::snapshot;
-use crate::ids::Purpose;
 use crate::params::{Key, Param, ParamError, Params};
-use crate::{Amount, Ledger, NewAccount, Transfer, TransferCode};
+use crate::{Amount, Ledger};
 
 /// A governance event in the audit log. Signed texts are kept verbatim, so anyone checks them from the
 /// log alone.
@@ -258,49 +259,6 @@ fn parse_id(text: &str) -> Result<[u8; 32], GovError> {
     Ok(id)
 }
 
-/// The escrow account of a proposal's veto locks.
-pub fn veto_account(proposal: &[u8; 32]) -> NewAccount {
-    escrow_of(Purpose::VetoEscrow {
-        proposal: *proposal,
-    })
-}
-
-/// The escrow account of a shutdown round's locks.
-pub fn shutdown_account(round: u64) -> NewAccount {
-    escrow_of(Purpose::ShutdownEscrow { round })
-}
-
-fn escrow_of(purpose: Purpose) -> NewAccount {
-    NewAccount {
-        id: purpose.id(),
-        kind: crate::AccountKind::Escrow,
-        owner: None,
-        user_data: 0,
-    }
-}
-
-/// The deposit of a proposal: a reservation from the proposer's wallet to the treasury, posted if a veto
-/// cancels the proposal, voided (returned) otherwise.
-pub fn deposit(proposer: &[u8; 32], proposal: &[u8; 32], amount: Amount) -> Transfer {
-    let mut t = Transfer::new(
-        Purpose::ProposalDeposit {
-            proposal: *proposal,
-        }
-        .id(),
-        wallet_account(proposer),
-        TREASURY,
-        amount,
-        TransferCode::Bond,
-    );
-    t.flags.pending = true;
-    t
-}
-
-/// What is locked, pending, in an escrow account.
-fn locked(l: &Ledger, account: u128) -> Amount {
-    l.account(account).map_or(0, |a| a.credits_pending)
-}
-
 impl Governance {
     pub fn network(&self) -> &str {
         &self.network
@@ -422,17 +380,28 @@ impl Governance {
         due
     }
 
+    /// The tokens locked in the escrow of shutdown round `round`.
+    pub fn shutdown_locked(&self, l: &Ledger, round: u64) -> Amount {
+        locked(l, shutdown_account(round).id)
+    }
+
+    /// The tokens the shutdown escrow must hold: `shutdown_bps` of all voting power now, rounded up.
+    pub fn shutdown_need(&self, l: &Ledger) -> Amount {
+        let total: Amount = snapshot(l)
+            .values()
+            .fold(0u128, |s, v| s.saturating_add(*v));
+        let bps = self.latest().get(Param::ShutdownBps);
+        total.saturating_mul(bps).div_ceil(crate::economics::BPS)
+    }
+
     fn stake_shutdown_ready(&self, l: &Ledger, round: u64) -> Result<(), GovError> {
         let open = self.open_round();
         if round != open {
             return Err(GovError::WrongRound { asked: round, open });
         }
-        let total: Amount = snapshot(l)
-            .values()
-            .fold(0u128, |s, v| s.saturating_add(*v));
-        let bps = self.latest().get(Param::ShutdownBps);
-        let have = locked(l, shutdown_account(round).id);
-        let need = total.saturating_mul(bps).div_ceil(crate::economics::BPS);
+        let have = self.shutdown_locked(l, round);
+        // Nothing locked needs no scan of every account (the router asks each second).
+        let need = if have == 0 { 1 } else { self.shutdown_need(l) };
         if have == 0 || have < need {
             return Err(GovError::NotEnoughStake {
                 round,
@@ -782,85 +751,6 @@ impl Governance {
             by_council,
         });
         self.shutdown_signals.clear();
-    }
-
-    /// What the router moves for the proposals and shutdowns that ended by `now`: deposits returned (or
-    /// forfeited, for a cancelled proposal), veto and shutdown locks returned, and an executed
-    /// proposal's spends, each under an id derived from what it is for, so submitting them again
-    /// moves nothing twice. Accounts to open come first.
-    pub fn settlements(&self, l: &Ledger, now: u64) -> (Vec<NewAccount>, Vec<Transfer>) {
-        let mut accounts = Vec::new();
-        let mut out = Vec::new();
-        let release = |account: u128, out: &mut Vec<Transfer>| {
-            out.extend(
-                l.open_pending()
-                    .filter(|t| t.credit_account == account)
-                    .map(|t| {
-                        resolve(
-                            t,
-                            Purpose::Unbond {
-                                pending: t.transfer.id,
-                            },
-                            true,
-                        )
-                    }),
-            );
-        };
-        for p in self.proposals.values().filter(|p| p.phase.is_final()) {
-            let deposit_id = deposit(&p.proposer, &p.id, p.deposit).id;
-            if let (Some(t), Some(crate::PendingStatus::Pending { .. })) =
-                (l.transfer(deposit_id), l.pending_status(deposit_id))
-            {
-                let forfeit = matches!(p.phase, Phase::Cancelled { .. });
-                out.push(resolve(
-                    t,
-                    Purpose::Unbond {
-                        pending: deposit_id,
-                    },
-                    !forfeit,
-                ));
-            }
-            release(veto_account(&p.id).id, &mut out);
-            if matches!(p.phase, Phase::Executed { .. }) {
-                for (index, a) in p.actions.iter().enumerate() {
-                    let id = Purpose::GovAction {
-                        proposal: p.id,
-                        index: index as u32,
-                    }
-                    .id();
-                    if l.transfer(id).is_some() {
-                        continue;
-                    }
-                    match a {
-                        Action::Spend { to, amount } => {
-                            accounts.push(crate::accounts::wallet(to.as_bytes()));
-                            out.push(Transfer::new(
-                                id,
-                                TREASURY,
-                                wallet_account(to.as_bytes()),
-                                *amount,
-                                TransferCode::Transfer,
-                            ));
-                        }
-                        Action::Distribute { amount } => {
-                            accounts.push(crate::accounts::revenue());
-                            out.push(Transfer::new(
-                                id,
-                                TREASURY,
-                                crate::accounts::REVENUE,
-                                *amount,
-                                TransferCode::Transfer,
-                            ));
-                        }
-                        _ => {}
-                    }
-                }
-            }
-        }
-        for s in self.shutdowns.iter().filter(|s| now >= s.until) {
-            release(shutdown_account(s.round).id, &mut out);
-        }
-        (accounts, out)
     }
 }
 

@@ -14,7 +14,7 @@ use crate::council::CouncilRules;
 use crate::params::Key;
 use crate::transactions::TxRules;
 use crate::tx::{Tx, TxAction};
-use crate::{Batch, BatchResults, LogRecord, Outcome, ONE_TOKEN};
+use crate::{Batch, BatchResults, LogRecord, Outcome, Transfer, ONE_TOKEN};
 use std::cell::RefCell;
 
 const NET: &str = "gov-test";
@@ -249,6 +249,17 @@ pub(super) fn tick(l: &mut Ledger, now: u64) -> Vec<GovEvent> {
     due
 }
 
+/// Logs the execution of `id` at `now`, as the router would once it is due.
+fn execute(l: &mut Ledger, now: u64, id: &[u8; 32]) -> Result<(), GovError> {
+    event(
+        l,
+        now,
+        GovEvent::Executed {
+            proposal: hex::encode(id),
+        },
+    )
+}
+
 fn phase(l: &Ledger, id: &[u8; 32]) -> Phase {
     l.governance().proposal(id).unwrap().phase.clone()
 }
@@ -337,13 +348,7 @@ fn a_passed_proposal_waits_its_timelock_executes_once_and_takes_effect_next_epoc
     assert_eq!(gov.params_at(epoch + 1).get(Param::FeeBps), 1_500);
     assert_eq!(gov.latest().get(Param::FeeBps), 1_500);
     assert!(matches!(
-        event(
-            &mut l,
-            T0 + 31,
-            GovEvent::Executed {
-                proposal: hex::encode(id)
-            }
-        ),
+        execute(&mut l, T0 + 31, &id),
         Err(GovError::WrongPhase { .. })
     ));
     assert_eq!(
@@ -551,13 +556,7 @@ fn a_veto_past_the_first_threshold_stretches_the_wait_and_past_the_second_cancel
     )
     .unwrap();
     assert!(matches!(
-        event(
-            &mut l,
-            T0 + 200_000,
-            GovEvent::Executed {
-                proposal: hex::encode(id)
-            }
-        ),
+        execute(&mut l, T0 + 200_000, &id),
         Err(GovError::Vetoed { .. })
     ));
     assert_eq!(
@@ -679,13 +678,7 @@ fn a_council_shutdown_pauses_execution_and_expires_by_itself() {
     assert_eq!((s.since, s.until, s.by_council), (T0 + 12, T0 + 42, true));
     assert!(tick(&mut l, T0 + 30).is_empty(), "paused past its timelock");
     assert_eq!(
-        event(
-            &mut l,
-            T0 + 41,
-            GovEvent::Executed {
-                proposal: hex::encode(id)
-            }
-        ),
+        execute(&mut l, T0 + 41, &id),
         Err(GovError::ShutDown { until: T0 + 42 })
     );
     assert_eq!(

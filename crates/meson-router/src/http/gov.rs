@@ -25,9 +25,9 @@ use meson_core::identity::NodeId;
 use meson_core::signed::SignedMessage;
 use meson_ledger::economics::BPS;
 use meson_ledger::governance::{
-    shutdown_account, DelayBody, Phase, Proposal, ProposalBody, Shutdown, ShutdownBody, VoteBody,
+    DelayBody, Phase, Proposal, ProposalBody, Shutdown, ShutdownBody, VoteBody,
 };
-use meson_ledger::params::{Param, Step};
+use meson_ledger::params::Step;
 use meson_ledger::{format_amount, Ledger};
 
 use crate::http::error::{ApiError, ApiResult, JsonBody, PathParam, QueryParams};
@@ -292,20 +292,15 @@ fn shutdown_view(sd: &Shutdown) -> ShutdownView {
 
 async fn shutdown_status(s: &Shared) -> ShutdownStatus {
     let now = meson_node::unix_now();
-    let bps = s.params().get(Param::ShutdownBps);
     s.ledger
         .read(|l| {
             let gov = l.governance();
             let round = gov.open_round();
-            let total: u128 = meson_ledger::election::snapshot(l).values().sum();
             ShutdownStatus {
                 active: gov.shutdown_at(now).as_ref().map(shutdown_view),
                 open_round: round,
-                locked: format_amount(
-                    l.account(shutdown_account(round).id)
-                        .map_or(0, |a| a.credits_pending),
-                ),
-                needed: format_amount(total.saturating_mul(bps).div_ceil(BPS)),
+                locked: format_amount(gov.shutdown_locked(l, round)),
+                needed: format_amount(gov.shutdown_need(l)),
                 signals: gov.shutdown_signals() as u64,
                 history: gov.shutdowns().iter().map(shutdown_view).collect(),
             }

@@ -94,8 +94,18 @@ pub(crate) async fn file(s: &Shared, msg: SignedMessage<ProposalBody>) -> Servic
         other => other,
     })?;
     if let Err(e) = record(s, GovEvent::Filed { signed: text }).await {
-        // Only a race with another filing gets here: give the deposit back at the next tick.
-        tracing::warn!(error = %e, "a checked proposal was refused when logged");
+        // Checked under the same lock, so only a fault gets here: the deposit must not stay reserved
+        // for a proposal that does not exist.
+        let back = s
+            .ledger
+            .read(|l| {
+                l.transfer(deposit.id)
+                    .map(|t| governance::release(t, false))
+            })
+            .await;
+        if let Some(back) = back {
+            one_transfer(s, back).await?;
+        }
         return Err(e);
     }
     metrics::counter!("meson_router_gov_proposals_total").increment(1);
