@@ -11,14 +11,23 @@ pub const ISSUANCE: u128 = 1;
 pub const BURN: u128 = 2;
 /// The network's own funds: slash shares and forfeited bonds in, subsidies out.
 pub const TREASURY: u128 = 3;
+/// The revenue pool: the holders' share of protocol fees in, each epoch's dividends to stakers out. An
+/// escrow, since what it holds is set aside for stakers, not the network's to spend.
+pub const REVENUE: u128 = 4;
 
 /// The system accounts, at their fixed ids.
-pub fn system() -> [NewAccount; 3] {
+pub fn system() -> [NewAccount; 4] {
     [
         unowned(ISSUANCE, AccountKind::Issuance),
         unowned(BURN, AccountKind::Burn),
         unowned(TREASURY, AccountKind::Treasury),
+        revenue(),
     ]
+}
+
+/// The revenue pool, a system account; settlement opens it too, for ledgers begun before it existed.
+pub fn revenue() -> NewAccount {
+    unowned(REVENUE, AccountKind::Escrow)
 }
 
 fn unowned(id: u128, kind: AccountKind) -> NewAccount {

@@ -11,7 +11,7 @@
 //! it back). Distinct purposes thus hash distinct inputs; they can only share an id through a BLAKE3
 //! collision on 128 bits. The encoding is fixed: ledgers already written hold these ids.
 //!
-//! The system accounts ([`crate::accounts`]) have the fixed ids 1 to 3 instead; a client-chosen id (a
+//! The system accounts ([`crate::accounts`]) have the fixed ids 1 to 4 instead; a client-chosen id (a
 //! mint's) is the operator's to keep apart.
 
 /// Which of a slash's three transfers ([`Purpose::Slash`]).
@@ -90,6 +90,15 @@ pub enum Purpose {
     Correction { reverses: u128 },
     /// Transfer: the treasury's reward to council member `owner` for its seat in `term`.
     SeatReward { owner: [u8; 32], term: u64 },
+    /// Transfer: the holders' share of the protocol fee a site's escrow pays into the revenue pool for a
+    /// terminal's work in an epoch.
+    HolderShare {
+        epoch: u64,
+        site: i64,
+        node: [u8; 32],
+    },
+    /// Transfer: staker `owner`'s dividend out of the revenue pool for an epoch.
+    Dividend { epoch: u64, owner: [u8; 32] },
 }
 
 const DOMAIN: &[u8] = b"meson/v1/settlement-transfer";
@@ -175,6 +184,15 @@ impl Purpose {
             }
             Purpose::SeatReward { owner, term } => {
                 vec![b"seat-reward".to_vec(), owner.to_vec(), le64(term)]
+            }
+            Purpose::HolderShare { epoch, site, node } => vec![
+                b"holder-share".to_vec(),
+                le64(epoch),
+                site.to_le_bytes().to_vec(),
+                node.to_vec(),
+            ],
+            Purpose::Dividend { epoch, owner } => {
+                vec![b"dividend".to_vec(), le64(epoch), owner.to_vec()]
             }
         }
     }
