@@ -434,6 +434,69 @@ mod tests {
     }
 
     #[test]
+    fn the_fee_is_split_between_the_burn_and_holders_without_losing_a_unit() {
+        assert_eq!(split_fee(1_000, 0), (1_000, 0), "no share: all burns");
+        assert_eq!(split_fee(1_000, 2_500), (750, 250));
+        assert_eq!(split_fee(7, 5_000), (4, 3), "holders' part rounded down");
+        assert_eq!(split_fee(1_000, 10_000), (0, 1_000));
+        assert_eq!(split_fee(1_000, 20_000), (0, 1_000), "bps clamped");
+        assert_eq!(split_fee(u128::MAX, 10_000), (0, u128::MAX));
+        assert_eq!(
+            split_fee(u128::MAX, 3_333).1,
+            u128::MAX / 10_000 * 3_333 + u128::MAX % 10_000 * 3_333 / 10_000,
+            "exact where the product overflows"
+        );
+        for fee in [0u128, 1, 9_999, 10_001, u64::MAX as u128, u128::MAX] {
+            for bps in [0, 1, 4_999, 10_000] {
+                let (burned, holders) = split_fee(fee, bps);
+                assert_eq!(burned + holders, fee);
+            }
+        }
+    }
+
+    #[test]
+    fn dividends_follow_stake_rounded_down() {
+        assert_eq!(dividends(&[1, 2, 3], 600), [100, 200, 300]);
+        assert_eq!(dividends(&[1, 1, 1], 10), [3, 3, 3], "the remainder stays");
+        assert_eq!(dividends(&[0, 5], 7), [0, 7], "no stake, no dividend");
+        assert_eq!(dividends(&[0, 0], 7), [0, 0], "no one stakes");
+        assert!(dividends(&[], 7).is_empty());
+        assert_eq!(dividends(&[3, 4], 0), [0, 0], "an empty pool");
+        assert_eq!(dividends(&[1, 1_000_000], 999), [0, 998]);
+        let huge = dividends(&[u128::MAX, u128::MAX, 1], u128::MAX);
+        assert_eq!(huge[0], huge[1], "equal stakes, equal shares");
+        assert!(huge[0] >= u128::MAX / 2 - 1, "{huge:?}");
+        assert!(huge
+            .iter()
+            .try_fold(0u128, |s, &x| s.checked_add(x))
+            .is_some());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn each_holder_gets_its_stakes_share_of_the_pool_and_no_more(
+            stakes in proptest::collection::vec(
+                proptest::prop_oneof![proptest::strategy::Just(0u128), 0u128..1 << 40],
+                0..8,
+            ),
+            pool in 0u128..1 << 80,
+        ) {
+            let got = dividends(&stakes, pool);
+            let total: u128 = stakes.iter().sum();
+            for (s, d) in stakes.iter().zip(&got) {
+                let want = (pool * s).checked_div(total).unwrap_or(0);
+                proptest::prop_assert_eq!(*d, want);
+            }
+            let paid: u128 = got.iter().sum();
+            proptest::prop_assert!(paid <= pool);
+            if total > 0 {
+                let holders = stakes.iter().filter(|s| **s > 0).count() as u128;
+                proptest::prop_assert!(pool - paid < holders.max(1), "the remainder is rounding only");
+            }
+        }
+    }
+
+    #[test]
     fn a_slash_is_split_without_losing_a_unit() {
         assert_eq!(split_slash(1_000, SlashShares::default()), (500, 300, 200));
         assert_eq!(split_slash(7, SlashShares::default()), (3, 2, 2));

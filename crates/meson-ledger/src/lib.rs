@@ -148,6 +148,8 @@ pub mod u128_string;
 #[cfg(test)]
 mod proptests;
 #[cfg(test)]
+mod revenue_proptests;
+#[cfg(test)]
 mod rules_proptests;
 #[cfg(test)]
 mod test_ledger;

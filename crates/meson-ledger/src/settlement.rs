@@ -418,20 +418,4 @@ pub fn payout_leaves(l: &Ledger, epoch: u64, usage: &[Usage]) -> Option<Vec<(u64
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_most_specific_listed_region_sets_the_price() {
-        let cfg = BillingConfig {
-            region_prices: vec![("eu".into(), 20), ("eu/west".into(), 30)],
-            price_per_gib: 10,
-            ..BillingConfig::default()
-        };
-        let r = |name: &str| Region::new(name).unwrap();
-        assert_eq!(cfg.price_in(Some(&r("eu/west/paris"))), 30);
-        assert_eq!(cfg.price_in(Some(&r("eu/north"))), 20);
-        assert_eq!(cfg.price_in(Some(&r("na"))), 10);
-        assert_eq!(cfg.price_in(None), 10);
-    }
-}
+mod tests;
