@@ -129,6 +129,15 @@ impl Purpose {
         let le64 = |v: u64| v.to_le_bytes().to_vec();
         let glued = |tag: &[u8], digest: &[u8; 32]| [tag, digest.as_slice()].concat();
         let pending = |id: u128| id.to_le_bytes().to_vec();
+        // A settlement line's transfer: (epoch, site, terminal).
+        let line = |tag: &[u8], epoch: u64, site: i64, node: [u8; 32]| {
+            vec![
+                tag.to_vec(),
+                le64(epoch),
+                site.to_le_bytes().to_vec(),
+                node.to_vec(),
+            ]
+        };
         match *self {
             Purpose::Wallet { owner } => vec![b"wallet".to_vec(), owner.to_vec()],
             Purpose::Stake { owner } => vec![b"stake".to_vec(), owner.to_vec()],
@@ -140,18 +149,8 @@ impl Purpose {
             Purpose::CouncilLock { owner, term } => {
                 vec![b"council".to_vec(), owner.to_vec(), le64(term)]
             }
-            Purpose::Fee { epoch, site, node } => vec![
-                b"fee".to_vec(),
-                le64(epoch),
-                site.to_le_bytes().to_vec(),
-                node.to_vec(),
-            ],
-            Purpose::Payout { epoch, site, node } => vec![
-                b"payout".to_vec(),
-                le64(epoch),
-                site.to_le_bytes().to_vec(),
-                node.to_vec(),
-            ],
+            Purpose::Fee { epoch, site, node } => line(b"fee", epoch, site, node),
+            Purpose::Payout { epoch, site, node } => line(b"payout", epoch, site, node),
             Purpose::Subsidy { epoch, node } => {
                 vec![b"subsidy".to_vec(), le64(epoch), node.to_vec()]
             }
@@ -185,12 +184,7 @@ impl Purpose {
             Purpose::SeatReward { owner, term } => {
                 vec![b"seat-reward".to_vec(), owner.to_vec(), le64(term)]
             }
-            Purpose::HolderShare { epoch, site, node } => vec![
-                b"holder-share".to_vec(),
-                le64(epoch),
-                site.to_le_bytes().to_vec(),
-                node.to_vec(),
-            ],
+            Purpose::HolderShare { epoch, site, node } => line(b"holder-share", epoch, site, node),
             Purpose::Dividend { epoch, owner } => {
                 vec![b"dividend".to_vec(), le64(epoch), owner.to_vec()]
             }

@@ -34,6 +34,41 @@ fn stake() -> impl Strategy<Value = Stake> {
         })
 }
 
+/// An epoch's market: the sites' funds, the treasury, the usage (site, terminal, bytes) and the billing
+/// (price, fee, a subsidy capped at half the treasury; no holders' share).
+#[derive(Debug, Clone)]
+struct Market {
+    escrows: Vec<Amount>,
+    treasury: Amount,
+    usage: Vec<(usize, u8, u64)>,
+    cfg: BillingConfig,
+}
+
+fn market() -> impl Strategy<Value = Market> {
+    (
+        proptest::collection::vec(0u128..5_000_000_000, 1..4),
+        prop_oneof![Just(0u128), 0u128..10_000_000_000],
+        proptest::collection::vec((0usize..3, 0u8..4, 0u64..(8 << 30)), 0..12),
+        0u128..3_000_000_000,
+        0u32..=10_000,
+        prop_oneof![Just(0u32), 0u32..=12_000],
+    )
+        .prop_map(
+            |(escrows, treasury, usage, price_per_gib, fee_bps, subsidy_bps)| Market {
+                cfg: BillingConfig {
+                    price_per_gib,
+                    fee_bps,
+                    subsidy_bps,
+                    subsidy_cap: treasury / 2,
+                    ..BillingConfig::default()
+                },
+                escrows,
+                treasury,
+                usage,
+            },
+        )
+}
+
 /// [`funded_sites`], then each of `stakes` staked by its own key (unbonding pending), and `pool` minted
 /// into the revenue pool.
 fn staked_world(
@@ -98,27 +133,16 @@ proptest! {
 
     #[test]
     fn settling_burns_the_rest_of_the_fee_and_pays_the_pool_to_stakers_pro_rata(
-        escrows in proptest::collection::vec(0u128..5_000_000_000, 1..4),
-        treasury in prop_oneof![Just(0u128), 0u128..10_000_000_000],
-        usage in proptest::collection::vec((0usize..3, 0u8..4, 0u64..(8 << 30)), 0..12),
-        price in 0u128..3_000_000_000,
-        fee_bps in 0u32..=10_000,
+        m in market(),
         holder_share_bps in prop_oneof![Just(0u32), 0u32..=12_000],
-        subsidy_bps in prop_oneof![Just(0u32), 0u32..=12_000],
         stakes in proptest::collection::vec(stake(), 0..5),
         pool in prop_oneof![Just(0u128), 0u128..1_000_000_000],
         epoch in 0u64..1_000,
     ) {
-        let (mut l, usage) = staked_world(&escrows, treasury, usage, &stakes, pool);
-        let cfg = BillingConfig {
-            price_per_gib: price,
-            fee_bps,
-            holder_share_bps,
-            subsidy_bps,
-            subsidy_cap: treasury / 2,
-            ..BillingConfig::default()
-        };
-        let escrowed = |l: &Ledger| (0..escrows.len() as i64).map(|s| balance(l, escrow_account(s))).sum::<Amount>();
+        let (mut l, usage) = staked_world(&m.escrows, m.treasury, m.usage, &stakes, pool);
+        let cfg = BillingConfig { holder_share_bps, ..m.cfg };
+        let sites = m.escrows.len() as i64;
+        let escrowed = |l: &Ledger| (0..sites).map(|s| balance(l, escrow_account(s))).sum::<Amount>();
         let earnings = |l: &Ledger| (0..4).map(|n| balance(l, terminal_account(&node(n)))).sum::<Amount>();
         let wallets = |l: &Ledger| (0..stakes.len()).map(|i| balance(l, wallet_account(&staker(i)))).collect::<Vec<_>>();
         let (supply, escrow_before, earned_before, wallets_before) = (l.supply(), escrowed(&l), earnings(&l), wallets(&l));
@@ -172,24 +196,13 @@ proptest! {
 
     #[test]
     fn the_holders_share_only_splits_the_fee_and_no_share_is_the_plan_as_it_was(
-        escrows in proptest::collection::vec(0u128..5_000_000_000, 1..4),
-        treasury in prop_oneof![Just(0u128), 0u128..10_000_000_000],
-        usage in proptest::collection::vec((0usize..3, 0u8..4, 0u64..(8 << 30)), 0..12),
-        price in 0u128..3_000_000_000,
-        fee_bps in 0u32..=10_000,
+        m in market(),
         holder_share_bps in 0u32..=12_000,
-        subsidy_bps in prop_oneof![Just(0u32), 0u32..=12_000],
         stakes in proptest::collection::vec(stake(), 0..5),
         epoch in 0u64..1_000,
     ) {
-        let (l, usage) = staked_world(&escrows, treasury, usage, &stakes, 0);
-        let none = BillingConfig {
-            price_per_gib: price,
-            fee_bps,
-            subsidy_bps,
-            subsidy_cap: treasury / 2,
-            ..BillingConfig::default()
-        };
+        let (l, usage) = staked_world(&m.escrows, m.treasury, m.usage, &stakes, 0);
+        let none = m.cfg;
         let some = BillingConfig { holder_share_bps, ..none.clone() };
         let (before, shared) = (
             settlement::plan(&l, &none, epoch, &usage, &World::default()),
