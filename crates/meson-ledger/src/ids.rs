@@ -57,7 +57,8 @@ pub enum Purpose {
     Bond { claim: [u8; 32] },
     /// Transfer: the pending lock of `owner`'s council stake for `term`.
     CouncilLock { owner: [u8; 32], term: u64 },
-    /// Transfer: the protocol fee a site's escrow burns for a terminal's work in an epoch.
+    /// Transfer: the part of the protocol fee a site's escrow burns for a terminal's work in an epoch (the
+    /// rest is the holders' share, [`Purpose::HolderShare`]).
     Fee {
         epoch: u64,
         site: i64,
