@@ -220,6 +220,7 @@ pub fn run(args: RouterArgs) -> anyhow::Result<()> {
             region_prices,
             subsidy_bps: args.subsidy_bps,
             subsidy_cap,
+            holder_share_bps: 0,
         });
     }
     cfg.origin_bytes_per_sec = args.origin_bytes_per_sec.0;

@@ -11,9 +11,9 @@ pub const ISSUANCE: u128 = 1;
 pub const BURN: u128 = 2;
 /// The network's own funds: slash shares and forfeited bonds in, subsidies out.
 pub const TREASURY: u128 = 3;
-
-/// The holders' revenue: their share of the protocol fee, and what proposals distribute, paid to
-/// stakers pro rata at settlement.
+/// The revenue pool: the holders' share of protocol fees and what proposals distribute in, each
+/// epoch's dividends to stakers out. An escrow, since what it holds is set aside for stakers, not the
+/// network's to spend.
 pub const REVENUE: u128 = 4;
 
 /// The system accounts, at their fixed ids.
@@ -26,7 +26,7 @@ pub fn system() -> [NewAccount; 4] {
     ]
 }
 
-/// The holders' revenue account.
+/// The revenue pool, a system account; settlement opens it too, for ledgers begun before it existed.
 pub fn revenue() -> NewAccount {
     unowned(REVENUE, AccountKind::Escrow)
 }

@@ -4,7 +4,9 @@
 //! For each site and terminal, from the usage the router accepted in the epoch:
 //!
 //! - `charge = bytes × price_per_gib(region) / 2^30`, rounded down;
-//! - `fee = charge × fee_bps / 10 000`, rounded down: burned (the protocol fee);
+//! - `fee = charge × fee_bps / 10 000`, rounded down: the protocol fee, split by [`split_fee`] into
+//!   `holders = fee × holder_share_bps / 10 000`, rounded down, paid into the revenue pool, and
+//!   `fee − holders`, burned (`holder_share_bps` is governed and may be 0: then the whole fee burns);
 //! - `earned = (charge − fee) × quality_bps / 10 000`, rounded down: paid to the terminal, where
 //!   `quality_bps = uptime_bps × audit_pass_bps / 10 000` ([`quality_bps`]);
 //! - the customer's escrow pays `fee + earned`. What a terminal of less than perfect quality did not earn is
@@ -14,6 +16,11 @@
 //! When a site's escrow holds less than its epoch's total, every line of the site is scaled by
 //! `escrow / total` (rounded down), so terminals share the shortfall in proportion; the site is then out of
 //! funds and the router stops sending its clients to terminals (see the router's billing).
+//!
+//! Each epoch the revenue pool's whole balance is shared among stakers by their stake ([`dividends`]):
+//! `⌊pool × stake / Σ stakes⌋` each, the remainder staying in the pool for the next epoch, and all of it
+//! when no one stakes. So what a customer pays, `fee + earned`, ends up burned, with holders or with
+//! terminals, and nowhere else.
 //!
 //! The one reward a customer did not pay for is the bootstrap subsidy ([`subsidies`]): a capped share of
 //! customer earnings, moved out of the treasury, never minted.
@@ -84,31 +91,65 @@ pub fn fit_to_escrow(lines: &mut [Line], available: u128) {
 /// The subsidy moves tokens that already exist (slash shares, an operator's grant) out of the treasury;
 /// it never mints.
 pub fn subsidies(earned: &[u128], subsidy_bps: u32, cap: u128, treasury: u128) -> Vec<u128> {
-    let bps = u128::from(subsidy_bps.min(10_000));
-    // Split so that `earned × bps` cannot overflow: floor((qB + r)·b / B) = q·b + floor(r·b / B).
-    let owed: Vec<u128> = earned
-        .iter()
-        .map(|&e| e / BPS * bps + e % BPS * bps / BPS)
-        .collect();
+    let owed: Vec<u128> = earned.iter().map(|&e| bps_of(e, subsidy_bps)).collect();
     let limit = cap.min(treasury);
-    let sum = |v: &[u128]| v.iter().try_fold(0u128, |s, &x| s.checked_add(x));
     if sum(&owed).is_some_and(|total| total <= limit) {
         return owed;
     }
-    // Scale by limit / total. Amounts out of one ledger always sum within u128; should these not, halve
-    // every share alike until they do: the ratio barely moves.
-    let mut shares = owed.clone();
+    shared(&owed, limit)
+        .into_iter()
+        .zip(&owed)
+        .map(|(share, &owed)| share.min(owed))
+        .collect()
+}
+
+/// A line's protocol fee split into (burned, to holders): the holders' share is
+/// `fee × holder_share_bps / 10 000`, rounded down, and the rest is burned, so the parts always sum to
+/// `fee`.
+pub fn split_fee(fee: u128, holder_share_bps: u32) -> (u128, u128) {
+    let holders = bps_of(fee, holder_share_bps);
+    (fee - holders, holders)
+}
+
+/// An epoch's dividends: the revenue `pool` shared by stake, in the order of `stakes`. Holder `i` gets
+/// `⌊pool × stakes[i] / Σ stakes⌋`, so together they get at most the pool, and the remainder (less than
+/// one unit per holder) stays in the pool for the next epoch. Nothing is paid when no one stakes.
+pub fn dividends(stakes: &[u128], pool: u128) -> Vec<u128> {
+    shared(stakes, pool)
+}
+
+/// `limit` shared in proportion to `weights`: `⌊limit × weight / Σ weights⌋` each, so the shares sum to at
+/// most `limit`; all zero when every weight is. Amounts out of one ledger always sum within u128; should
+/// these not, every weight is halved alike until they do: the ratio barely moves.
+fn shared(weights: &[u128], limit: u128) -> Vec<u128> {
+    let mut weights = weights.to_vec();
     let total = loop {
-        match sum(&shares) {
+        match sum(&weights) {
             Some(total) => break total,
-            None => shares.iter_mut().for_each(|s| *s >>= 1),
+            None => weights.iter_mut().for_each(|w| *w >>= 1),
         }
     };
-    shares
+    weights
         .iter()
-        .zip(&owed)
-        .map(|(&share, &owed)| mul_div_floor(share, limit, total).min(owed))
+        .map(|&w| {
+            if total == 0 {
+                0
+            } else {
+                mul_div_floor(w, limit, total)
+            }
+        })
         .collect()
+}
+
+fn sum(v: &[u128]) -> Option<u128> {
+    v.iter().try_fold(0u128, |s, &x| s.checked_add(x))
+}
+
+/// `⌊amount × bps / 10 000⌋` with `bps` clamped to 10 000, split so that the product cannot overflow:
+/// `⌊(qB + r)·b / B⌋ = q·b + ⌊r·b / B⌋`.
+fn bps_of(amount: u128, bps: u32) -> u128 {
+    let bps = u128::from(bps.min(10_000));
+    amount / BPS * bps + amount % BPS * bps / BPS
 }
 
 /// `⌊a × b / c⌋` for `a ≤ c` (so the result, at most `b`, fits), exact over a 256-bit product.
@@ -388,6 +429,69 @@ mod tests {
                         proptest::prop_assert!(got[i] >= got[j], "{:?} -> {:?}", earned, got);
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn the_fee_is_split_between_the_burn_and_holders_without_losing_a_unit() {
+        assert_eq!(split_fee(1_000, 0), (1_000, 0), "no share: all burns");
+        assert_eq!(split_fee(1_000, 2_500), (750, 250));
+        assert_eq!(split_fee(7, 5_000), (4, 3), "holders' part rounded down");
+        assert_eq!(split_fee(1_000, 10_000), (0, 1_000));
+        assert_eq!(split_fee(1_000, 20_000), (0, 1_000), "bps clamped");
+        assert_eq!(split_fee(u128::MAX, 10_000), (0, u128::MAX));
+        assert_eq!(
+            split_fee(u128::MAX, 3_333).1,
+            u128::MAX / 10_000 * 3_333 + u128::MAX % 10_000 * 3_333 / 10_000,
+            "exact where the product overflows"
+        );
+        for fee in [0u128, 1, 9_999, 10_001, u64::MAX as u128, u128::MAX] {
+            for bps in [0, 1, 4_999, 10_000] {
+                let (burned, holders) = split_fee(fee, bps);
+                assert_eq!(burned + holders, fee);
+            }
+        }
+    }
+
+    #[test]
+    fn dividends_follow_stake_rounded_down() {
+        assert_eq!(dividends(&[1, 2, 3], 600), [100, 200, 300]);
+        assert_eq!(dividends(&[1, 1, 1], 10), [3, 3, 3], "the remainder stays");
+        assert_eq!(dividends(&[0, 5], 7), [0, 7], "no stake, no dividend");
+        assert_eq!(dividends(&[0, 0], 7), [0, 0], "no one stakes");
+        assert!(dividends(&[], 7).is_empty());
+        assert_eq!(dividends(&[3, 4], 0), [0, 0], "an empty pool");
+        assert_eq!(dividends(&[1, 1_000_000], 999), [0, 998]);
+        let huge = dividends(&[u128::MAX, u128::MAX, 1], u128::MAX);
+        assert_eq!(huge[0], huge[1], "equal stakes, equal shares");
+        assert!(huge[0] >= u128::MAX / 2 - 1, "{huge:?}");
+        assert!(huge
+            .iter()
+            .try_fold(0u128, |s, &x| s.checked_add(x))
+            .is_some());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn each_holder_gets_its_stakes_share_of_the_pool_and_no_more(
+            stakes in proptest::collection::vec(
+                proptest::prop_oneof![proptest::strategy::Just(0u128), 0u128..1 << 40],
+                0..8,
+            ),
+            pool in 0u128..1 << 80,
+        ) {
+            let got = dividends(&stakes, pool);
+            let total: u128 = stakes.iter().sum();
+            for (s, d) in stakes.iter().zip(&got) {
+                let want = (pool * s).checked_div(total).unwrap_or(0);
+                proptest::prop_assert_eq!(*d, want);
+            }
+            let paid: u128 = got.iter().sum();
+            proptest::prop_assert!(paid <= pool);
+            if total > 0 {
+                let holders = stakes.iter().filter(|s| **s > 0).count() as u128;
+                proptest::prop_assert!(pool - paid < holders.max(1), "the remainder is rounding only");
             }
         }
     }

@@ -11,7 +11,7 @@
 //! it back). Distinct purposes thus hash distinct inputs; they can only share an id through a BLAKE3
 //! collision on 128 bits. The encoding is fixed: ledgers already written hold these ids.
 //!
-//! The system accounts ([`crate::accounts`]) have the fixed ids 1 to 3 instead; a client-chosen id (a
+//! The system accounts ([`crate::accounts`]) have the fixed ids 1 to 4 instead; a client-chosen id (a
 //! mint's) is the operator's to keep apart.
 
 /// Which of a slash's three transfers ([`Purpose::Slash`]).
@@ -57,7 +57,8 @@ pub enum Purpose {
     Bond { claim: [u8; 32] },
     /// Transfer: the pending lock of `owner`'s council stake for `term`.
     CouncilLock { owner: [u8; 32], term: u64 },
-    /// Transfer: the protocol fee a site's escrow burns for a terminal's work in an epoch.
+    /// Transfer: the part of the protocol fee a site's escrow burns for a terminal's work in an epoch (the
+    /// rest is the holders' share, [`Purpose::HolderShare`]).
     Fee {
         epoch: u64,
         site: i64,
@@ -98,6 +99,15 @@ pub enum Purpose {
     ShutdownEscrow { round: u64 },
     /// Transfer: what action `index` of an executed proposal pays.
     GovAction { proposal: [u8; 32], index: u32 },
+    /// Transfer: the holders' share of the protocol fee a site's escrow pays into the revenue pool for a
+    /// terminal's work in an epoch.
+    HolderShare {
+        epoch: u64,
+        site: i64,
+        node: [u8; 32],
+    },
+    /// Transfer: staker `owner`'s dividend out of the revenue pool for an epoch.
+    Dividend { epoch: u64, owner: [u8; 32] },
 }
 
 const DOMAIN: &[u8] = b"meson/v1/settlement-transfer";
@@ -128,6 +138,15 @@ impl Purpose {
         let le64 = |v: u64| v.to_le_bytes().to_vec();
         let glued = |tag: &[u8], digest: &[u8; 32]| [tag, digest.as_slice()].concat();
         let pending = |id: u128| id.to_le_bytes().to_vec();
+        // A settlement line's transfer: (epoch, site, terminal).
+        let line = |tag: &[u8], epoch: u64, site: i64, node: [u8; 32]| {
+            vec![
+                tag.to_vec(),
+                le64(epoch),
+                site.to_le_bytes().to_vec(),
+                node.to_vec(),
+            ]
+        };
         match *self {
             Purpose::Wallet { owner } => vec![b"wallet".to_vec(), owner.to_vec()],
             Purpose::Stake { owner } => vec![b"stake".to_vec(), owner.to_vec()],
@@ -139,18 +158,8 @@ impl Purpose {
             Purpose::CouncilLock { owner, term } => {
                 vec![b"council".to_vec(), owner.to_vec(), le64(term)]
             }
-            Purpose::Fee { epoch, site, node } => vec![
-                b"fee".to_vec(),
-                le64(epoch),
-                site.to_le_bytes().to_vec(),
-                node.to_vec(),
-            ],
-            Purpose::Payout { epoch, site, node } => vec![
-                b"payout".to_vec(),
-                le64(epoch),
-                site.to_le_bytes().to_vec(),
-                node.to_vec(),
-            ],
+            Purpose::Fee { epoch, site, node } => line(b"fee", epoch, site, node),
+            Purpose::Payout { epoch, site, node } => line(b"payout", epoch, site, node),
             Purpose::Subsidy { epoch, node } => {
                 vec![b"subsidy".to_vec(), le64(epoch), node.to_vec()]
             }
@@ -194,6 +203,10 @@ impl Purpose {
                 proposal.to_vec(),
                 index.to_le_bytes().to_vec(),
             ],
+            Purpose::HolderShare { epoch, site, node } => line(b"holder-share", epoch, site, node),
+            Purpose::Dividend { epoch, owner } => {
+                vec![b"dividend".to_vec(), le64(epoch), owner.to_vec()]
+            }
         }
     }
 }

@@ -11,12 +11,12 @@
 //! | [`audit`] | the hash-chained audit log, its signed [`audit::Head`] and [`audit::Replay`] |
 //! | [`u128_string`] | `u128` as decimal JSON strings |
 //! | [`ids`] | every derived account and transfer id, from a typed [`ids::Purpose`] |
-//! | [`accounts`] | the system accounts (issuance, burn, treasury) and the accounts of keys, sites, terminals and claims |
+//! | [`accounts`] | the system accounts (issuance, burn, treasury, revenue pool) and the accounts of keys, sites, terminals and claims |
 //! | [`memo`] | what a transfer's `user_data` means, as a typed [`memo::Memo`] |
 //! | [`tx`] | the transactions key holders sign |
 //! | [`economics`] | prices, fees, quality, subsidy and slash shares, payout leaves: the formulas |
 //! | [`merkle`] | RFC 6962 trees over the payout leaves |
-//! | [`settlement`] | the plan: an epoch's settlement and subsidy, and what it settled |
+//! | [`settlement`] | the plan: an epoch's settlement, subsidy and dividends, and what it settled and paid |
 //! | [`prefix_share`] | the share cap against self-dealing: what of a terminal's usage from few client prefixes is withheld |
 //! | [`stake`] | the plans: locks released when due, a slash in its two steps |
 //! | [`claims`] | the plans: a bond's checks and a claim's verdict |
@@ -151,6 +151,8 @@ pub mod u128_string;
 
 #[cfg(test)]
 mod proptests;
+#[cfg(test)]
+mod revenue_proptests;
 #[cfg(test)]
 mod rules_proptests;
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //!
 //! | transfers | memo |
 //! | --- | --- |
-//! | settlement fee and payout, subsidy | [`Memo::Epoch`] |
+//! | settlement fee, holders' share and payout, subsidy, dividend | [`Memo::Epoch`] |
 //! | unstake (pending until it unlocks) | [`Memo::UnlockAt`] |
 //! | council lock (pending stake), seat reward | [`Memo::Term`] |
 //! | the three transfers of a slash | [`Memo::Evidence`] |
@@ -19,7 +19,7 @@ use crate::{Transfer, TransferCode};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Memo {
-    /// The epoch a settlement or subsidy transfer is for.
+    /// The epoch a settlement, subsidy or dividend transfer is for.
     Epoch(u64),
     /// The Unix second from which an unstake may be posted.
     UnlockAt(u64),

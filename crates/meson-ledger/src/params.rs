@@ -316,6 +316,7 @@ impl Params {
             region_prices: self.region_prices(),
             subsidy_bps: self.bps(Param::SubsidyBps),
             subsidy_cap: self.get(Param::SubsidyCap),
+            holder_share_bps: self.bps(Param::HolderShareBps),
         }
     }
 

@@ -2,8 +2,6 @@
 //! stakes, applying what a rule returns keeps every ledger invariant, moves exactly what the rule says,
 //! and applying it a second time changes nothing.
 
-use std::collections::BTreeMap;
-
 use meson_core::identity::{NodeId, NodeKey};
 use meson_core::schedule::Region;
 use proptest::prelude::*;
@@ -13,69 +11,14 @@ use crate::accounts::{BURN, TREASURY};
 use crate::claims::{self, BondRules, Verdict};
 use crate::council::CouncilRules;
 use crate::economics::SlashShares;
-use crate::settlement::{self, BillingConfig, Terminals, Usage};
+use crate::settlement::{self, BillingConfig, Usage};
 use crate::stake::{self, Slash, SlashPlan};
-use crate::test_ledger::{apply_once, mint, open, submit, NOW};
+use crate::test_ledger::{
+    apply_once, funded_sites, mint, node, open, submit, supply_holds, World, NOW,
+};
 use crate::transactions::{self, TxRules};
 use crate::tx::{Tx, TxAction, MAX_TX_LIFETIME_SECS};
 use crate::*;
-
-fn node(i: u8) -> [u8; 32] {
-    [i + 1; 32]
-}
-
-#[derive(Default)]
-struct World {
-    regions: BTreeMap<[u8; 32], Region>,
-    uptime: BTreeMap<[u8; 32], u32>,
-    audits: BTreeMap<[u8; 32], u32>,
-}
-
-impl Terminals for World {
-    fn region(&self, node: &[u8; 32]) -> Option<&Region> {
-        self.regions.get(node)
-    }
-
-    fn uptime_bps(&self, node: &[u8; 32]) -> u32 {
-        self.uptime.get(node).copied().unwrap_or(10_000)
-    }
-
-    fn audit_pass_bps(&self, node: &[u8; 32]) -> u32 {
-        self.audits.get(node).copied().unwrap_or(10_000)
-    }
-}
-
-/// A ledger with the system accounts, one escrow per amount of `escrows` holding it, and `treasury` in
-/// the treasury; and `usage` (site index modulo the sites, terminal, bytes) as the epoch's lines, one per
-/// site and terminal, as the router sums its accepted usage.
-fn funded_sites(
-    escrows: &[Amount],
-    treasury: Amount,
-    usage: Vec<(usize, u8, u64)>,
-) -> (Ledger, Vec<Usage>) {
-    let mut l = Ledger::new();
-    open(&mut l, accounts::system().to_vec());
-    let sites = escrows.len();
-    open(&mut l, (0..sites as i64).map(accounts::escrow).collect());
-    for (i, amount) in escrows.iter().enumerate() {
-        mint(&mut l, 1_000 + i as u128, escrow_account(i as i64), *amount);
-    }
-    mint(&mut l, 999, TREASURY, treasury);
-    let mut lines: BTreeMap<(i64, [u8; 32]), u64> = BTreeMap::new();
-    for (site, n, bytes) in usage {
-        *lines.entry(((site % sites) as i64, node(n))).or_default() += bytes;
-    }
-    let usage = lines
-        .into_iter()
-        .map(|((site, node), bytes)| Usage { site, node, bytes })
-        .collect();
-    (l, usage)
-}
-
-fn supply_holds(l: &Ledger) {
-    l.check_invariants().unwrap();
-    assert_eq!(l.supply(), l.issued() - l.burned());
-}
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]

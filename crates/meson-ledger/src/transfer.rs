@@ -29,11 +29,13 @@ pub enum TransferCode {
     Correction,
     /// The treasury pays a council member for its seat.
     Reward,
+    /// The revenue pool pays a staker its share of an epoch's protocol fees.
+    Dividend,
 }
 
 impl TransferCode {
     /// Every code, in the order of [`TransferCode::as_u16`].
-    pub const ALL: [TransferCode; 14] = [
+    pub const ALL: [TransferCode; 15] = [
         TransferCode::Transfer,
         TransferCode::Mint,
         TransferCode::Burn,
@@ -48,6 +50,7 @@ impl TransferCode {
         TransferCode::Subsidy,
         TransferCode::Correction,
         TransferCode::Reward,
+        TransferCode::Dividend,
     ];
 
     /// A stable number for the code, for binary encodings; never renumber, only append.
@@ -67,6 +70,7 @@ impl TransferCode {
             TransferCode::Subsidy => 12,
             TransferCode::Correction => 13,
             TransferCode::Reward => 14,
+            TransferCode::Dividend => 15,
         }
     }
 

@@ -75,6 +75,15 @@ fn decode(preimage: &[u8]) -> Option<Purpose> {
             proposal: b32(p)?,
             index: u32::from_le_bytes((*i).try_into().ok()?),
         },
+        [b"holder-share", e, s, n] => Purpose::HolderShare {
+            epoch: u64_(e)?,
+            site: i64_(s)?,
+            node: b32(n)?,
+        },
+        [b"dividend", e, o] => Purpose::Dividend {
+            epoch: u64_(e)?,
+            owner: b32(o)?,
+        },
         [first, p] if glued(first, b"slash-unlock").is_some() => Purpose::SlashUnlock {
             evidence: glued(first, b"slash-unlock")?,
             pending: u128_(p)?,
@@ -138,6 +147,12 @@ fn one_of_each() -> Vec<Purpose> {
             proposal: k,
             index: 9,
         },
+        Purpose::HolderShare {
+            epoch: 9,
+            site: 9,
+            node: k,
+        },
+        Purpose::Dividend { epoch: 9, owner: k },
     ];
     for p in &all {
         match p {
@@ -165,6 +180,7 @@ fn one_of_each() -> Vec<Purpose> {
             | Purpose::VetoEscrow { .. }
             | Purpose::ShutdownEscrow { .. }
             | Purpose::GovAction { .. } => {}
+            Purpose::HolderShare { .. } | Purpose::Dividend { .. } => {}
         }
     }
     all
@@ -193,13 +209,14 @@ fn every_kind_has_its_own_tag() {
     }
 }
 
-/// Ids computed by the code that wrote the first ledgers (before ids had one module): they must never
-/// change, or a ledger's log would no longer match the transfers its rules make.
+/// Ids computed by the code that wrote the first ledgers (before ids had one module), and those of the
+/// purposes added since as they were first computed: they must never change, or a ledger's log would no
+/// longer match the transfers its rules make.
 #[test]
 fn ids_are_those_ledgers_already_hold() {
     let (o, c, n, e) = ([1u8; 32], [2u8; 32], [3u8; 32], [4u8; 32]);
     let (site, epoch, term, nonce, pending, reverses) = (5i64, 6u64, 7u64, 8u64, 9u128, 10u128);
-    let known: [(Purpose, u128); 20] = [
+    let known: [(Purpose, u128); 26] = [
         (
             Purpose::Wallet { owner: o },
             262722171955255585210268078573525462338,
@@ -300,6 +317,37 @@ fn ids_are_those_ledgers_already_hold() {
             Purpose::Correction { reverses },
             107259783900951151017296098187904293993,
         ),
+        (
+            Purpose::HolderShare {
+                epoch,
+                site,
+                node: n,
+            },
+            294747452593108809691352173310953724973,
+        ),
+        (
+            Purpose::Dividend { epoch, owner: o },
+            74998087801205625719001066997359169894,
+        ),
+        (
+            Purpose::ProposalDeposit { proposal: c },
+            270668578906771191567135788559022780689,
+        ),
+        (
+            Purpose::VetoEscrow { proposal: c },
+            321914833104944281180713501589288033988,
+        ),
+        (
+            Purpose::ShutdownEscrow { round: epoch },
+            83102540559309199751512777846618573403,
+        ),
+        (
+            Purpose::GovAction {
+                proposal: c,
+                index: 2,
+            },
+            60601093417193301551121962402060344147,
+        ),
     ];
     for (purpose, id) in known {
         assert_eq!(purpose.id(), id, "{purpose:?}");
@@ -343,6 +391,16 @@ fn purpose() -> impl Strategy<Value = Purpose> {
         k().prop_map(|claim| Purpose::ReturnBond { claim }),
         any::<u128>().prop_map(|reverses| Purpose::Correction { reverses }),
         (k(), any::<u64>()).prop_map(|(owner, term)| Purpose::SeatReward { owner, term }),
+        (any::<u64>(), any::<i64>(), k()).prop_map(|(epoch, site, node)| Purpose::HolderShare {
+            epoch,
+            site,
+            node
+        }),
+        (any::<u64>(), k()).prop_map(|(epoch, owner)| Purpose::Dividend { epoch, owner }),
+        k().prop_map(|proposal| Purpose::ProposalDeposit { proposal }),
+        k().prop_map(|proposal| Purpose::VetoEscrow { proposal }),
+        any::<u64>().prop_map(|round| Purpose::ShutdownEscrow { round }),
+        (k(), any::<u32>()).prop_map(|(proposal, index)| Purpose::GovAction { proposal, index }),
     ]
 }
 
