@@ -303,6 +303,8 @@ pub struct SpentEpoch {
     /// Every line of the epoch is settled (an ended epoch is settled within a few seconds).
     pub settled: bool,
     pub spent: String,
+    /// The protocol fee: burned, but for the holders' share (`holder_share_bps`), which goes to
+    /// stakers.
     pub fee_burned: String,
     pub paid_to_terminals: String,
 }
@@ -342,6 +344,26 @@ pub struct EarnedEpoch {
     /// (10 000 when none ran).
     pub uptime_bps: u32,
     pub audit_pass_bps: u32,
+}
+
+/// `GET /v1/holders/{key}/dividends`: a staker's share of the protocol fee, per epoch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HolderDividends {
+    pub key: NodeId,
+    /// Tokens now at stake (what earns dividends; unbonding stake does not).
+    pub staked: String,
+    /// Tokens paid in all.
+    pub total: String,
+    /// Every dividend, oldest epoch first.
+    pub epochs: Vec<Dividend>,
+}
+
+/// What the revenue pool paid a staker for one epoch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Dividend {
+    pub epoch: u64,
+    /// Tokens.
+    pub amount: String,
 }
 
 /// A terminal's earnings account and its earnings per epoch with usage.

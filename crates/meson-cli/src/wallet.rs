@@ -21,7 +21,9 @@ use meson_ledger::tx::{Tx, TxAction, TX};
 use meson_ledger::{format_amount, parse_amount};
 
 use meson_api::council::CouncilTerm;
-use meson_api::ledger::{AccountView, History, PayoutProof, Payouts, TerminalEarnings, TxApplied};
+use meson_api::ledger::{
+    AccountView, History, HolderDividends, PayoutProof, Payouts, TerminalEarnings, TxApplied,
+};
 use meson_api::{label, RouterInfo};
 
 use crate::client::{get, post};
@@ -122,6 +124,8 @@ enum RemoteCommand {
         #[arg(long)]
         terminal: Option<NodeId>,
     },
+    /// What the key's stake earned from the holders' share of the protocol fee, per epoch.
+    Dividends,
     /// The wallet's transfers (or another account's), newest first.
     History {
         /// Another account than the wallet's.
@@ -274,6 +278,18 @@ pub fn run(args: WalletArgs) -> anyhow::Result<()> {
                 let amount = parse_amount(&amount).with_context(|| format!("--amount {amount:?}"))?;
                 let r = send(&router, &args.id.key, &args.id.network, TxAction::Deposit { site: site.clone(), amount }).await?;
                 println!("deposited {} into the escrow of {site} (account {})", format_amount(amount), r.to);
+            }
+            RemoteCommand::Dividends => {
+                let key = load_key(&args.id.key)?.id();
+                let d: HolderDividends =
+                    get(&router, &format!("/v1/holders/{key}/dividends"), None).await?;
+                println!(
+                    "{} tokens at stake; {} tokens of dividends in all",
+                    d.staked, d.total
+                );
+                for e in &d.epochs {
+                    println!("  epoch {}: {} tokens", e.epoch, e.amount);
+                }
             }
             RemoteCommand::History { account, limit } => {
                 let account = match account {

@@ -51,6 +51,8 @@
 //! | `GET /v1/jobs/{id}` | site owner | the job and each terminal's confirmation |
 //! | `GET /v1/sites/{host}/billing?epochs=N` | site owner | escrow account and balance, spend per epoch |
 //! | `GET /v1/terminals/{node}/earnings?epochs=N` | anyone | a terminal's earnings account and payouts per epoch |
+//! | `GET /v1/holders/{key}/dividends` | anyone | what the revenue pool paid a staker, per epoch |
+//! | `GET /v1/gov/…`, `POST /v1/gov/…` | see `http/gov.rs` | governance: parameters, proposals, votes, council delay, shutdown |
 //! | `GET /v1/ledger/head` | anyone | the head the router signs ([`meson_ledger::audit::SignedHead`]) |
 //! | `GET /v1/ledger/log?after=N&limit=M` | anyone | audit log entries after `N` (at most 1000) |
 //! | `GET /v1/ledger/accounts/{id}` | anyone | an account's totals, balance and available funds |
@@ -247,6 +249,7 @@ impl RouterConfig {
             (Param::PricePerGib, billing.price_per_gib),
             (Param::FeeBps, u128::from(billing.fee_bps)),
             (Param::SubsidyBps, u128::from(billing.subsidy_bps)),
+            (Param::HolderShareBps, u128::from(billing.holder_share_bps)),
             (Param::SubsidyCap, billing.subsidy_cap),
             (Param::MinStake, self.min_stake),
             (Param::SlashTokens, self.slash_tokens),

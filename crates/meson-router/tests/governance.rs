@@ -293,3 +293,175 @@ async fn proposals_pass_wait_execute_at_the_next_epoch_or_are_vetoed_refused_and
     .await;
     router.shutdown().await;
 }
+
+const SITE: &str = "cdn.gov.example";
+/// What a site pays for 1 MiB at one token per GiB, in base units.
+const MIB_CHARGE: u128 = ONE_TOKEN / 1024;
+
+/// A client at `from` fetches `path` through the router from the terminal at `terminal` (retrying while
+/// the router still sends it to the origin, before the escrow's funding is seen).
+async fn fetch(router: SocketAddr, terminal: SocketAddr, from: &str, path: &str) {
+    let location = eventually_some_within(LONG, "sent to the terminal", || async move {
+        let r = meson_testkit::get_url_from(
+            ip(from),
+            &format!("http://{router}{path}"),
+            &[("host", SITE)],
+        )
+        .await
+        .unwrap();
+        let l = r.header("location").to_owned();
+        l.starts_with(&format!("http://{terminal}/")).then_some(l)
+    })
+    .await;
+    let served = meson_testkit::get_url_from(ip(from), &location, &[])
+        .await
+        .unwrap();
+    assert_eq!(served.status, 200);
+}
+
+/// The site's settled epochs, once `n` of them have usage and all are settled.
+async fn spent(router: SocketAddr, owner: &str, n: usize) -> Vec<meson_api::ledger::SpentEpoch> {
+    eventually_some_within(LONG, "epochs settled", || async move {
+        let b: meson_api::ledger::SiteBilling = call(
+            router,
+            "GET",
+            &format!("/v1/sites/{SITE}/billing?epochs=744"),
+            &[("authorization", owner)],
+            None,
+        )
+        .await
+        .parse();
+        (b.epochs.len() == n && b.epochs.iter().all(|e| e.settled)).then_some(b.epochs)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_governed_fee_and_holders_share_are_what_the_next_settlement_charges_and_pays() {
+    let dir = tempfile::tempdir().unwrap();
+    let router = start(dir.path(), |c| {
+        c.heartbeat = Duration::from_secs(1);
+        c.ticket_lifetime_secs = 2;
+        c.billing = Some(meson_ledger::settlement::BillingConfig {
+            epoch_secs: 2,
+            price_per_gib: ONE_TOKEN,
+            ..Default::default()
+        });
+        c.unbonding_secs = 100;
+        c.review_secs = 10;
+        c.appeal_secs = 10;
+        c.genesis = [
+            ("voting_secs", 1),
+            ("late_quorum_secs", 0),
+            ("timelock_secs", 1),
+            ("proposal_deposit", ONE_TOKEN),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    })
+    .await;
+    let addr = router.addr;
+    let origin = meson_testkit::Origin::start().await;
+    origin.set(
+        "/big.bin",
+        meson_testkit::Resource::cacheable(meson_testkit::pattern(1 << 20, 3)),
+    );
+    let key = account(addr).await;
+    let site = add_site_for(addr, &key, SITE, &origin.url(), "keep").await;
+    assert_eq!(site.status, 201, "{:?}", site.json());
+    let owner = format!("Bearer {key}");
+    let billing: meson_api::ledger::SiteBilling = call(
+        addr,
+        "GET",
+        &format!("/v1/sites/{SITE}/billing"),
+        &[("authorization", &owner)],
+        None,
+    )
+    .await
+    .parse();
+    mint_to(addr, dir.path(), billing.escrow_account, "1").await;
+    // The one holder stakes half its tokens: the stake earns the holders' share.
+    let holder = NodeKey::from_secret_bytes(rand::random());
+    mint(addr, dir.path(), &holder, "100").await;
+    assert_eq!(
+        send_tx(
+            addr,
+            &holder,
+            TxAction::Stake {
+                amount: 50 * ONE_TOKEN
+            }
+        )
+        .await
+        .status,
+        200
+    );
+
+    let tdir = tempfile::tempdir().unwrap();
+    let t = network_terminal(
+        addr,
+        "127.0.0.60",
+        tdir.path(),
+        meson_terminal::network::sites::TicketPolicy::Bounce,
+    )
+    .await;
+    eventually_some_within(LONG, "the terminal in rotation", || async {
+        let node = standing(&t).await["node_id"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        (!node.is_empty() && is_in_rotation(addr, &node).await).then_some(())
+    })
+    .await;
+
+    // Under the genesis fee (20 %), nothing for holders.
+    fetch(addr, t.addr, "127.0.0.61", "/big.bin").await;
+    let before = spent(addr, &owner, 1).await;
+    assert_eq!(tokens(&before[0].fee_burned), MIB_CHARGE * 2_000 / 10_000);
+
+    let (status, filed) = propose(
+        addr,
+        &holder,
+        "a lower fee, a quarter of it to stakers",
+        vec![
+            Action::Set {
+                param: "fee_bps".into(),
+                value: 1_000,
+            },
+            Action::Set {
+                param: "holder_share_bps".into(),
+                value: 2_500,
+            },
+        ],
+    )
+    .await;
+    assert_eq!(status, 201, "{filed}");
+    let id = filed["id"].as_str().unwrap().to_owned();
+    vote(addr, &holder, &id, Choice::For).await;
+    let executed = in_phase(addr, &id, "executed").await;
+    let from = executed.effective_epoch.unwrap();
+    eventually_some_within(LONG, "the epoch the change is in force", || async {
+        let v: ParamsView = get_json(addr, "/v1/gov/params").await;
+        (v.epoch >= from).then_some(())
+    })
+    .await;
+
+    // The next settlement charges the new fee and pays a quarter of it to the staker.
+    fetch(addr, t.addr, "127.0.0.62", "/big.bin").await;
+    let after = spent(addr, &owner, 2).await;
+    assert!(after[1].epoch >= from, "{after:?}");
+    let fee = MIB_CHARGE * 1_000 / 10_000;
+    assert_eq!(tokens(&after[1].fee_burned), fee, "{after:?}");
+    let dividends: meson_api::ledger::HolderDividends =
+        eventually_some_within(LONG, "the dividend", || async {
+            let d: meson_api::ledger::HolderDividends =
+                get_json(addr, &format!("/v1/holders/{}/dividends", holder.id())).await;
+            (!d.epochs.is_empty()).then_some(d)
+        })
+        .await;
+    assert_eq!(dividends.epochs.len(), 1, "{dividends:?}");
+    assert_eq!(dividends.epochs[0].epoch, after[1].epoch);
+    assert_eq!(tokens(&dividends.epochs[0].amount), fee * 2_500 / 10_000);
+    assert_eq!(dividends.staked, "50");
+    router.shutdown().await;
+}

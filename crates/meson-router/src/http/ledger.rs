@@ -23,10 +23,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use meson_api::ledger::{
-    AccountView, CorrectRequest, Corrected, Direction, EarnedEpoch, EpochsQuery, History,
-    HistoryQuery, HistoryRow, LedgerHead, LogEntry, LogPage, LogQuery, MintRequest, Minted,
-    PayoutLeaf, PayoutProof, Payouts, SiteBilling, SlashRequest, Slashed, SpentEpoch,
-    TerminalEarnings, TransferView, TxApplied,
+    AccountView, CorrectRequest, Corrected, Direction, Dividend, EarnedEpoch, EpochsQuery, History,
+    HistoryQuery, HistoryRow, HolderDividends, LedgerHead, LogEntry, LogPage, LogQuery,
+    MintRequest, Minted, PayoutLeaf, PayoutProof, Payouts, SiteBilling, SlashRequest, Slashed,
+    SpentEpoch, TerminalEarnings, TransferView, TxApplied,
 };
 use meson_api::Hash32;
 use meson_core::evidence;
@@ -397,6 +397,45 @@ pub(crate) async fn site_billing(
         low_funds: s.unfunded.is_low(site.id),
         epoch_secs,
         epochs,
+    }))
+}
+
+#[utoipa::path(
+    get, path = "/v1/holders/{key}/dividends", tag = "ledger", params(("key" = String, Path, description = "The holder's public key")),
+    responses(
+        (status = 200, description = "What the revenue pool paid the key's stake, per epoch", body = HolderDividends),
+        (status = 400, description = "Not a key"),
+    )
+)]
+pub(crate) async fn holder_dividends(
+    State(s): State<Arc<Shared>>,
+    PathParam(key): PathParam<String>,
+) -> ApiResult<Json<HolderDividends>> {
+    let id: NodeId = key
+        .parse()
+        .map_err(|e| bad_request(format!("{key:?} is not a key: {e}")))?;
+    let owner = *id.as_bytes();
+    let (history, staked) = s
+        .ledger
+        .read(|l| {
+            let staked = meson_ledger::accounts::stake_account(&owner);
+            (
+                meson_ledger::settlement::dividend_history(l, &owner),
+                l.account(staked).and_then(|a| a.available()).unwrap_or(0),
+            )
+        })
+        .await;
+    Ok(Json(HolderDividends {
+        key: id,
+        staked: format_amount(staked),
+        total: format_amount(history.iter().map(|(_, a)| a).sum()),
+        epochs: history
+            .into_iter()
+            .map(|(epoch, amount)| Dividend {
+                epoch,
+                amount: format_amount(amount),
+            })
+            .collect(),
     }))
 }
 

@@ -79,6 +79,7 @@ pub(crate) const OPERATOR: &str = "operator";
         gov::delay,
         gov::shutdown,
         gov::signal,
+        ledger::holder_dividends,
         ledger::payouts,
         ledger::payout_proof,
         terminals::terminals,

@@ -72,6 +72,11 @@ pub(crate) fn api() -> Vec<Route> {
             "/v1/terminals/{node}/earnings",
             ledger::terminal_earnings,
         ),
+        route(
+            M::GET,
+            "/v1/holders/{key}/dividends",
+            ledger::holder_dividends,
+        ),
         route(M::GET, "/v1/ledger/head", ledger::head),
         route(M::GET, "/v1/ledger/log", ledger::log),
         route(M::GET, "/v1/ledger/accounts/{id}", ledger::account),

@@ -227,6 +227,8 @@ pub(crate) async fn settle(s: &Shared, epoch: u64) -> Result<usize, LedgerError>
             epoch,
             sites = plan.sites,
             subsidised = plan.subsidised,
+            pooled = plan.pooled,
+            dividends = plan.dividends,
             "epoch settled"
         );
     }
