@@ -39,7 +39,7 @@ pub struct RouterArgs {
     /// then sent to their origin. Off: traffic is not charged (development networks).
     #[arg(long, env = "MESON_BILLING")]
     billing: bool,
-    /// Seconds per billing epoch.
+    /// Seconds per epoch: billing's, audits' and evidence's (fixed at genesis).
     #[arg(long, env = "MESON_EPOCH_SECS", default_value_t = 3600)]
     epoch_secs: u64,
     /// Tokens charged per GiB served (up to 9 decimals).
@@ -196,32 +196,37 @@ pub fn run(args: RouterArgs) -> anyhow::Result<()> {
     if args.subsidy_bps > 0 && subsidy_cap == 0 {
         anyhow::bail!("--subsidy-bps needs a positive --subsidy-cap (tokens per epoch)");
     }
+    if args.epoch_secs == 0 || args.fee_bps > 10_000 {
+        anyhow::bail!("--epoch-secs must be positive and --fee-bps at most 10000");
+    }
+    let price = meson_ledger::parse_amount(&args.price_per_gib)
+        .with_context(|| format!("--price-per-gib {:?}", args.price_per_gib))?;
+    let mut region_prices = Vec::new();
+    for rp in &args.region_prices {
+        let (region, tokens) = rp
+            .split_once('=')
+            .with_context(|| format!("--region-price {rp:?} must be REGION=TOKENS"))?;
+        meson_core::schedule::Region::new(region)
+            .with_context(|| format!("--region-price {rp:?}"))?;
+        let price =
+            meson_ledger::parse_amount(tokens).with_context(|| format!("--region-price {rp:?}"))?;
+        region_prices.push((region.to_owned(), price));
+    }
+    let billing = meson_ledger::settlement::BillingConfig {
+        epoch_secs: args.epoch_secs,
+        price_per_gib: price,
+        fee_bps: args.fee_bps,
+        region_prices,
+        subsidy_bps: args.subsidy_bps,
+        subsidy_cap,
+        holder_share_bps: 0,
+    };
+    // Without --billing the prices still seed a new network's genesis: turning billing on later
+    // charges the network's governed values.
     if args.billing {
-        if args.epoch_secs == 0 || args.fee_bps > 10_000 {
-            anyhow::bail!("--epoch-secs must be positive and --fee-bps at most 10000");
-        }
-        let price = meson_ledger::parse_amount(&args.price_per_gib)
-            .with_context(|| format!("--price-per-gib {:?}", args.price_per_gib))?;
-        let mut region_prices = Vec::new();
-        for rp in &args.region_prices {
-            let (region, tokens) = rp
-                .split_once('=')
-                .with_context(|| format!("--region-price {rp:?} must be REGION=TOKENS"))?;
-            meson_core::schedule::Region::new(region)
-                .with_context(|| format!("--region-price {rp:?}"))?;
-            let price = meson_ledger::parse_amount(tokens)
-                .with_context(|| format!("--region-price {rp:?}"))?;
-            region_prices.push((region.to_owned(), price));
-        }
-        cfg.billing = Some(meson_ledger::settlement::BillingConfig {
-            epoch_secs: args.epoch_secs,
-            price_per_gib: price,
-            fee_bps: args.fee_bps,
-            region_prices,
-            subsidy_bps: args.subsidy_bps,
-            subsidy_cap,
-            holder_share_bps: 0,
-        });
+        cfg.billing = Some(billing);
+    } else {
+        cfg.billing_genesis = Some(billing);
     }
     cfg.origin_bytes_per_sec = args.origin_bytes_per_sec.0;
     cfg.prefix_budget = meson_router::budget::BudgetConfig {

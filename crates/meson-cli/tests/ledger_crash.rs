@@ -17,11 +17,19 @@ use support::*;
 
 const SITES: i64 = 60;
 
-/// Starts the router on `addr`, with or without billing.
+/// Starts the router on `addr`, with or without billing; its prices and 1-s epochs are the network's
+/// genesis either way.
 fn router(addr: SocketAddr, dir: &Path, billing: bool) -> RouterProc {
-    let mut args = vec!["--price-per-gib", "1000", "--fee-bps", "2000"];
+    let mut args = vec![
+        "--price-per-gib",
+        "1000",
+        "--fee-bps",
+        "2000",
+        "--epoch-secs",
+        "1",
+    ];
     if billing {
-        args.extend(["--billing", "--epoch-secs", "1"]);
+        args.push("--billing");
     }
     RouterProc::start(&addr.to_string(), dir, &args)
 }

@@ -160,6 +160,9 @@ pub struct RouterConfig {
     /// Charging sites and paying terminals per epoch; off (`None`, the default) leaves traffic
     /// unaccounted in the ledger, for development networks.
     pub billing: Option<meson_ledger::settlement::BillingConfig>,
+    /// With billing off, the prices, fee and epoch a new network's genesis still takes (billing may be
+    /// turned on later, and then charges the network's governed values, not the flags of that start).
+    pub billing_genesis: Option<meson_ledger::settlement::BillingConfig>,
     /// Base units a terminal must hold in its stake account to be in rotation (default 0: none).
     pub min_stake: u128,
     /// Seconds an unstake waits before the tokens return (default 7 days): longer than the dispute
@@ -215,6 +218,7 @@ impl RouterConfig {
             max_skew_secs: 60,
             network: "meson-dev".into(),
             billing: None,
+            billing_genesis: None,
             min_stake: 0,
             unbonding_secs: 7 * 24 * 3600,
             review_secs: 24 * 3600,
@@ -241,7 +245,11 @@ impl RouterConfig {
     /// The parameters a new network starts from: the fields above and `genesis`, each within the
     /// registry's hard bounds, together consistent. A network that has a genesis in its log keeps it.
     pub fn genesis_params(&self) -> Result<Params, RouterError> {
-        let billing = self.billing.clone().unwrap_or_default();
+        let billing = self
+            .billing
+            .clone()
+            .or(self.billing_genesis.clone())
+            .unwrap_or_default();
         let audit = self.audit.clone().unwrap_or_default();
         let bps = |f: f64| (f * 10_000.0).round() as u128;
         let mut values: Vec<(Key, u128)> = [
@@ -318,6 +326,7 @@ impl RouterConfig {
     pub fn epoch_secs(&self) -> u64 {
         self.billing
             .as_ref()
+            .or(self.billing_genesis.as_ref())
             .map(|b| b.epoch_secs)
             .or(self.audit.as_ref().map(|a| a.epoch_secs))
             .unwrap_or(3600)

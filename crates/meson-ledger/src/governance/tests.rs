@@ -596,17 +596,22 @@ fn a_veto_past_the_first_threshold_stretches_the_wait_and_past_the_second_cancel
     ));
 }
 
-#[test]
-fn the_council_delays_a_queued_proposal_to_its_windows_end_and_no_further() {
-    let (mut l, id) = queued(&[tokens(100)], vec![set("fee_bps", 1_900)]);
+/// Seats holders 3, 4 and 5 as the council of the current term, as an election's log record does.
+fn seat_council(l: &mut Ledger) {
     let members: Vec<String> = (3..6).map(|i| hex::encode(owner(i))).collect();
     run(
-        &mut l,
+        l,
         Batch::Record {
             now: T0 + 11,
             record: LogRecord::Seated { term: 1, members },
         },
     );
+}
+
+#[test]
+fn the_council_delays_a_queued_proposal_to_its_windows_end_and_no_further() {
+    let (mut l, id) = queued(&[tokens(100)], vec![set("fee_bps", 1_900)]);
+    seat_council(&mut l);
     let delay = |i: u8| GovEvent::CouncilDelay {
         signed: signed(
             i,
@@ -649,14 +654,7 @@ fn the_council_delays_a_queued_proposal_to_its_windows_end_and_no_further() {
 #[test]
 fn a_council_shutdown_pauses_execution_and_expires_by_itself() {
     let (mut l, id) = queued(&[tokens(100)], vec![set("fee_bps", 1_900)]);
-    let members: Vec<String> = (3..6).map(|i| hex::encode(owner(i))).collect();
-    run(
-        &mut l,
-        Batch::Record {
-            now: T0 + 11,
-            record: LogRecord::Seated { term: 1, members },
-        },
-    );
+    seat_council(&mut l);
     let signal = |i: u8, round| GovEvent::CouncilShutdown {
         signed: signed(
             i,
