@@ -189,10 +189,7 @@ pub fn run(args: RouterArgs) -> anyhow::Result<()> {
     }
     let subsidy_cap = meson_ledger::parse_amount(&args.subsidy_cap)
         .with_context(|| format!("--subsidy-cap {:?}", args.subsidy_cap))?;
-    // Either would leave the subsidy silently unpaid.
-    if args.subsidy_bps > 0 && !args.billing {
-        anyhow::bail!("--subsidy-bps needs --billing: the subsidy is paid at settlement");
-    }
+    // It would leave the subsidy silently unpaid.
     if args.subsidy_bps > 0 && subsidy_cap == 0 {
         anyhow::bail!("--subsidy-bps needs a positive --subsidy-cap (tokens per epoch)");
     }

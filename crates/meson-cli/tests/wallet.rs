@@ -79,6 +79,13 @@ async fn a_wallet_moves_tokens_with_every_command_and_verifies_its_payout() {
         "1",
         "--price-per-gib",
         "1000",
+        // The network's genesis: billing, turned on below, charges these.
+        "--epoch-secs",
+        "1",
+        "--subsidy-bps",
+        "5000",
+        "--subsidy-cap",
+        "1",
     ];
     let mut r = RouterProc::start(&listen, &data, &params);
     let router = format!("http://{addr}");
@@ -317,12 +324,7 @@ async fn a_wallet_moves_tokens_with_every_command_and_verifies_its_payout() {
     r.kill();
     // Billing settles an epoch (1 s below) once it is over.
     meson_testkit::second_over(accepted_by).await;
-    let billing = [
-        &params[..],
-        &["--billing", "--epoch-secs", "1"],
-        &["--subsidy-bps", "5000", "--subsidy-cap", "1"],
-    ]
-    .concat();
+    let billing = [&params[..], &["--billing"]].concat();
     let mut r = RouterProc::start(&listen, &data, &billing);
     let node = terminal.node_id();
     let deadline = std::time::Instant::now() + WAIT;
